@@ -1,0 +1,229 @@
+"""The aggregator worker: raw stream → latest state → KPI snapshot, exactly once in effect.
+
+Each cycle reads entries through the consumer group, merges them into the latest-version state,
+computes every KPI for every unit and window, and commits checkpoint, snapshot, series and XACK
+in one MULTI/EXEC guarded by the feed's lease. A crash before EXEC leaves the entries pending
+(another worker reclaims them); a crash after leaves nothing to redo.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import redis
+
+from ioc import keys
+from ioc.config import AggregatorSettings
+from ioc.feeds import FeedSpec
+from ioc.kpis import TZ
+from ioc.snapshots import kpi_documents, series_documents
+from ioc.state import State, with_arrival
+from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame
+from ioc.units import UnitTable
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another worker owns the feed now; this one must reload before it writes again."""
+
+
+class Aggregator:
+    """One worker for one feed. ``run()`` until ``close()``; safe to kill at any moment."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        spec: FeedSpec,
+        units: UnitTable,
+        settings: AggregatorSettings,
+        *,
+        consumer: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dead_maxlen: int = 100_000,
+    ) -> None:
+        self.client = client
+        self.spec = spec
+        self.units = units
+        self.settings = settings
+        self.clock = clock
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.reader = GroupReader(
+            client,
+            spec.name,
+            self.consumer,
+            claim_idle_ms=int(settings.claim_idle_s * 1000),
+            max_deliveries=settings.max_deliveries,
+            dead_maxlen=dead_maxlen,
+        )
+        self.rollup = units.rollup().lazy()
+        self.state: State | None = None
+        self.stopping = threading.Event()
+        self.cycles = self.records_applied = self.entries_acked = 0
+        self.last_compute = 0.0
+
+    def __repr__(self) -> str:
+        rows = self.state.frame.height if self.state else 0
+        return (
+            f"<Aggregator {self.spec.name} consumer={self.consumer} cycles={self.cycles} "
+            f"entries={self.entries_acked} records={self.records_applied} state={rows} "
+            f"claimed={self.reader.claimed} dead={self.reader.dead_lettered}>"
+        )
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.reader.ensure_group()
+        while not self.stopping.is_set():
+            if self.state is None and not self._acquire():
+                self.stopping.wait(min(1.0, self.settings.lease_ttl_s / 3))
+                continue
+            try:
+                self.cycle()
+            except LeaseLost:
+                log.warning("%s: lease lost to another worker; standing by", self.spec.name)
+                self.state = None
+        log.info("stopped: %r", self)
+
+    def close(self) -> None:
+        self.stopping.set()
+
+    def release(self) -> None:
+        """Give the lease back at a clean stop so a successor need not wait for it to expire."""
+        with self.client.pipeline() as pipe:
+            pipe.watch(keys.lease(self.spec.name))
+            if pipe.get(keys.lease(self.spec.name)) == self.consumer.encode():
+                pipe.multi()
+                pipe.delete(keys.lease(self.spec.name))
+                pipe.execute()
+
+    def _acquire(self) -> bool:
+        ttl_ms = int(self.settings.lease_ttl_s * 1000)
+        if not self.client.set(keys.lease(self.spec.name), self.consumer, nx=True, px=ttl_ms):
+            return False
+        saved = self.client.hgetall(keys.checkpoint(self.spec.name))
+        self.state = State.restore(
+            saved,
+            self.spec.schema,
+            self.spec.key,
+            self.spec.version,
+            self.settings.state_buckets,  # type: ignore[arg-type]
+        )
+        log.info("%s: took the lease, restored %d records", self.spec.name, self.state.frame.height)
+        self.last_compute = 0.0
+        return True
+
+    # ---- one cycle ---------------------------------------------------------------------
+
+    def cycle(self) -> int:
+        """Read, merge, compute and commit once; returns the number of records applied."""
+        assert self.state is not None
+        entries = self.reader.read(self.settings.read_count, int(self.settings.interval_s * 1000))
+        frames, poison = self._decode(entries)
+        due = time.monotonic() - self.last_compute >= self.settings.recompute_s
+        if not entries and not due:
+            self._renew()
+            return 0
+        new = pl.concat(frames) if frames else None
+        state = self.state.merge(new) if new is not None else self.state
+        as_of = self.clock()
+        self._commit(state, as_of, [e.id for e in entries if e.id not in poison], poison)
+        self.state = state.clean()
+        self.last_compute = time.monotonic()
+        self.cycles += 1
+        applied = new.height if new is not None else 0
+        self.records_applied += applied
+        self.entries_acked += len(entries)
+        return applied
+
+    def _decode(self, entries: list[Entry]) -> tuple[list[pl.DataFrame], dict[bytes, str]]:
+        frames: list[pl.DataFrame] = []
+        poison: dict[bytes, str] = {}
+        for entry in entries:
+            try:
+                frame = decode_frame(entry.fields[FIELD_BATCH])
+            except KeyError:
+                poison[entry.id] = "stream entry has no Arrow batch field 'b'"
+                continue
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                poison[entry.id] = f"stream entry is not an Arrow IPC batch: {exc}"
+                continue
+            if frame.schema != self.spec.schema:
+                poison[entry.id] = f"batch schema {dict(frame.schema)} is not the {self.spec.name} schema"
+                continue
+            frames.append(with_arrival(frame, entry.id))
+        return frames, poison
+
+    def _commit(self, state: State, as_of: datetime, acks: list[bytes], poison: dict[bytes, str]) -> None:
+        records = state.records()
+        table = self.spec.compute(records, self.rollup, as_of)
+        hours = self.settings.series_days * 24
+        start = (as_of - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+        series = self.spec.series(records, self.rollup, as_of, days=self.settings.series_days)
+        table_df, series_df, newest = pl.collect_all(
+            [table, series.filter(pl.col("hour") >= start), records.select(pl.col(self.spec.version).max())]
+        )
+        meta = {
+            "as_of": as_of.astimezone(TZ).isoformat(timespec="seconds"),
+            "records": state.frame.height,
+            "newest_record_at": _iso(newest.item()),
+            "series_start": start.astimezone(TZ).isoformat(),
+        }
+        snapshot = kpi_documents(table_df, self.spec.kpis)
+        snapshot[keys.META_FIELD] = json.dumps(meta)
+        self._transaction(
+            state, snapshot, series_documents(series_df, self.units.codes, start, hours), acks, poison
+        )
+
+    def _transaction(
+        self,
+        state: State,
+        snapshot: dict[str, str],
+        series: dict[str, str],
+        acks: list[bytes],
+        poison: dict[bytes, str],
+    ) -> None:
+        feed = self.spec.name
+        with self._leased() as pipe:
+            if state.replace:
+                pipe.delete(keys.checkpoint(feed))
+            pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())  # type: ignore[arg-type]
+            pipe.hset(keys.snapshot(feed), mapping=snapshot)  # type: ignore[arg-type]
+            pipe.hset(keys.series(feed), mapping=series)  # type: ignore[arg-type]
+            self.reader.ack_pipeline(pipe, acks)
+            for entry_id, reason in poison.items():
+                self.reader.dead_letter(pipe, entry_id, reason)
+
+    def _renew(self) -> None:
+        with self._leased():
+            pass  # the lease's expiry is pushed back on exit
+
+    @contextmanager
+    def _leased(self) -> Iterator[Any]:
+        """A MULTI that commits only while this worker still holds the feed's lease."""
+        lease = keys.lease(self.spec.name)
+        with self.client.pipeline() as pipe:
+            pipe.watch(lease)
+            if pipe.get(lease) != self.consumer.encode():
+                raise LeaseLost(self.spec.name)
+            pipe.multi()
+            yield pipe
+            pipe.pexpire(lease, int(self.settings.lease_ttl_s * 1000))
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                raise LeaseLost(self.spec.name) from None
+
+
+def _iso(value: Any) -> str | None:
+    return value.astimezone(TZ).isoformat(timespec="seconds") if isinstance(value, datetime) else None

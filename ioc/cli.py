@@ -1,0 +1,189 @@
+"""Command line: ``ioc run`` (everything), or one component: web, aggregate, connector, simulate.
+
+``uv run app.py`` is ``ioc run``. A configuration mistake prints one clear message and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+import redis
+
+from ioc.config import ConfigError, Settings, SimulatorSettings, load_settings
+from ioc.connector import Connector, Context, SourceError, configure, discover
+from ioc.units import UnitTable
+
+log = logging.getLogger("ioc")
+
+
+def _client(settings: Settings) -> redis.Redis:
+    if not settings.redis.url:
+        raise ConfigError("redis.url: not set (only `ioc run` starts an embedded Redis)")
+    return redis.Redis.from_url(settings.redis.url)
+
+
+def _on_stop(close: Callable[[], None]) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: close())
+
+
+def _units(settings: Settings) -> UnitTable:
+    return UnitTable.load(settings.boundaries.directory, settings.boundaries.scheme)
+
+
+def _connector(settings: Settings, name: str, source: str) -> tuple[Connector, Any]:
+    registry = discover()
+    if name not in settings.connectors:
+        raise ConfigError(f"{source}: connectors.{name}: not configured")
+    config = configure(name, settings.connectors[name], source=source, registry=registry)
+    context = Context(units=_units(settings), http=httpx.Client())
+    return registry[name](config, context=context), config
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from ioc.supervisor import Supervisor
+
+    Supervisor(settings, config_path=args.config).run()
+    return 0
+
+
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from ioc.web import create_app
+
+    app = create_app(settings, _client(settings))
+    app.run(host=settings.web.host, port=settings.web.port, debug=False)
+    return 0
+
+
+def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> int:
+    from ioc.aggregate import Aggregator
+    from ioc.feeds import FEED_SPECS
+
+    if args.feed not in FEED_SPECS:
+        raise ConfigError(f"no aggregator for feed {args.feed!r}; feeds: {', '.join(FEED_SPECS)}")
+    worker = Aggregator(
+        _client(settings),
+        FEED_SPECS[args.feed],
+        _units(settings),
+        settings.aggregator,
+        dead_maxlen=settings.redis.dead_letter_maxlen,
+    )
+    _on_stop(worker.close)
+    try:
+        worker.run()
+    finally:
+        worker.release()
+    return 0
+
+
+def cmd_connector(settings: Settings, args: argparse.Namespace) -> int:
+    from ioc.runner import ConnectorRunner
+
+    connector, config = _connector(settings, args.name, args.config or "environment")
+    runner = ConnectorRunner(
+        _client(settings),
+        connector,
+        interval_s=config.interval_s,
+        maxlen=settings.redis.stream_maxlen,
+        dead_maxlen=settings.redis.dead_letter_maxlen,
+    )
+    _on_stop(runner.close)
+    runner.run()
+    return 0
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    connector, _config = _connector(settings, args.name, args.config or "environment")
+    try:
+        print(f"{args.name}: ok: {connector.check()}")
+    except SourceError as exc:
+        print(f"{args.name}: cannot read the source: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_connectors(settings: Settings, args: argparse.Namespace) -> int:
+    for name, cls in sorted(discover().items()):
+        state = "configured" if name in settings.connectors else "not configured"
+        print(f"{name}\tfeed={cls.feed}\t{state}\t{cls.__module__}.{cls.__qualname__}")
+    return 0
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from ioc.simulators.http import SimulatorServer
+    from ioc.simulators.public_services import PublicServicesWorld
+    from ioc.supervisor import SIMULATOR_PATHS
+
+    if args.feed not in SIMULATOR_PATHS:
+        raise ConfigError(f"no simulator for feed {args.feed!r}; simulators: {', '.join(SIMULATOR_PATHS)}")
+    sim = settings.simulators.get(args.feed) or SimulatorSettings()  # type: ignore[call-arg]
+    world = PublicServicesWorld(
+        _units(settings),
+        seed=sim.seed,
+        history_days=sim.history_days,
+        daily_dossiers=sim.daily_dossiers,
+        activity=sim.activity,
+        malformed_rate=sim.malformed_rate,
+    )
+    server = SimulatorServer({SIMULATOR_PATHS[args.feed]: world}, host=sim.host, port=args.port or sim.port)
+    # shutdown() waits for serve_forever(), which runs in this (the signal-handling) thread.
+    _on_stop(lambda: threading.Thread(target=server.httpd.shutdown, daemon=True).start())
+    log.info("simulator %s serving %s%s", args.feed, server.url, SIMULATOR_PATHS[args.feed])
+    print(server.url, flush=True)
+    server.run()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ioc", description="Tây Ninh IOC")
+    p.add_argument("--config", help="TOML configuration file (default: $IOC_CONFIG, else the demo)")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="run everything (the demo without --config)").set_defaults(func=cmd_run)
+    sub.add_parser("web", help="run the web app and KPI API").set_defaults(func=cmd_web)
+    agg = sub.add_parser("aggregate", help="run the aggregator of one feed")
+    agg.add_argument("feed")
+    agg.set_defaults(func=cmd_aggregate)
+    con = sub.add_parser("connector", help="run one configured connector alone")
+    con.add_argument("name")
+    con.set_defaults(func=cmd_connector)
+    chk = sub.add_parser("check", help="reach a configured connector's source once")
+    chk.add_argument("name")
+    chk.set_defaults(func=cmd_check)
+    sub.add_parser("connectors", help="list installed connectors").set_defaults(func=cmd_connectors)
+    sim = sub.add_parser("simulate", help="serve a simulated source")
+    sim.add_argument("feed")
+    sim.add_argument("--port", type=int, default=0)
+    sim.set_defaults(func=cmd_simulate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command is None:
+        args = parser().parse_args([*(argv or sys.argv[1:]), "run"])
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        return int(args.func(settings, args))
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The one typed configuration tree: a TOML file plus ``IOC_...`` environment overrides.
+
+Built once at start-up by :func:`load_settings` and passed down; nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A configuration mistake, said in one line that names the file, the key and the problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RedisSettings(_Section):
+    url: str | None = Field(
+        None,
+        description="URL of the Redis server (redis://host:port/db). Empty: start an embedded "
+        "redis-server on a free port with its data in `data_dir`.",
+    )
+    stream_maxlen: int = Field(
+        100_000,
+        ge=1_000,
+        description="Approximate bound (MAXLEN ~) of every raw stream, in entries (micro-batches).",
+    )
+    dead_letter_maxlen: int = Field(
+        100_000, ge=100, description="Approximate bound of every dead-letter stream, in entries."
+    )
+
+
+class WebSettings(_Section):
+    host: str = Field("127.0.0.1", description="Interface the web app listens on.")
+    port: int = Field(8050, ge=1, le=65535, description="Port of the web app and KPI API.")
+    refresh_s: float = Field(
+        5.0, gt=0, description="How often an open page re-reads the KPI snapshot, in seconds."
+    )
+
+
+class RealtimeSettings(_Section):
+    host: str = Field("127.0.0.1", description="Interface the websocket relay listens on.")
+    port: int = Field(8765, ge=1, le=65535, description="Port of the websocket relay.")
+
+
+class BoundarySettings(_Section):
+    scheme: Literal["pre2025", "2025"] = Field(
+        "pre2025",
+        description="Administrative coding scheme: `pre2025` (province 72, 9 districts, "
+        "94 communes) or `2025` (province 80, 96 communes).",
+    )
+    directory: Path = Field(
+        PROJECT_ROOT / "geodata",
+        description="Folder with the unit tables and boundary GeoJSON files.",
+    )
+
+
+class AggregatorSettings(_Section):
+    interval_s: float = Field(
+        1.0, gt=0, description="Longest wait for new stream entries before recomputing, in seconds."
+    )
+    recompute_s: float = Field(
+        15.0,
+        gt=0,
+        description="Recompute the snapshot at least this often even without new data "
+        "(`overdue_open` moves with the clock), in seconds.",
+    )
+    read_count: int = Field(
+        200, ge=1, description="Stream entries read per cycle (each is a micro-batch of records)."
+    )
+    claim_idle_s: float = Field(
+        30.0,
+        gt=0,
+        description="Entries pending this long on another consumer are taken over (XAUTOCLAIM).",
+    )
+    max_deliveries: int = Field(
+        5, ge=1, description="An entry delivered this many times without success goes to the dead letters."
+    )
+    lease_ttl_s: float = Field(
+        15.0,
+        gt=0,
+        description="One worker owns a feed's state; if it stops renewing for this long, another "
+        "takes over, in seconds.",
+    )
+    state_buckets: int = Field(
+        256,
+        ge=1,
+        le=65_536,
+        description="Buckets of the checkpointed state (a cycle rewrites the touched ones).",
+    )
+    series_days: int = Field(
+        7, ge=1, le=60, description="Days of hourly history kept for the time-series panels."
+    )
+
+
+class SimulatorSettings(_Section):
+    host: str = Field("127.0.0.1", description="Interface the simulators listen on.")
+    port: int = Field(0, ge=0, le=65535, description="Port of the simulator (0: a free port).")
+    seed: int = Field(2026, description="Random seed: the same seed gives the same province.")
+    history_days: int = Field(
+        60, ge=1, le=400, description="Days of past dossiers the simulator starts with."
+    )
+    daily_dossiers: int = Field(
+        1_400, ge=10, description="Dossiers received on an ordinary working day in the province."
+    )
+    activity: float = Field(
+        10.0,
+        ge=1,
+        description="Multiplier of the live arrival rate after start-up, so numbers move while "
+        "you watch (1 = a real province's pace).",
+    )
+    malformed_rate: float = Field(
+        0.001, ge=0, le=1, description="Share of records sent malformed, to exercise the dead letters."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the IOC reads at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IOC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    data_dir: Path = Field(
+        PROJECT_ROOT / "data",
+        description="Local folder for the embedded Redis (AOF) and other runtime files.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of every process."
+    )
+    redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
+    web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)  # type: ignore[arg-type]
+    boundaries: BoundarySettings = Field(default_factory=BoundarySettings)  # type: ignore[arg-type]
+    aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)  # type: ignore[arg-type]
+    connectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="One table per connector, by entry-point name; each is validated by that "
+        "connector's own Config (see the README).",
+    )
+    simulators: dict[str, SimulatorSettings] = Field(
+        default_factory=dict,
+        description="Simulators to start, by feed name. The demo (no --config) starts all.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = init_settings.init_kwargs.pop("_toml_file", None)  # type: ignore[attr-defined]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+DEMO_FEEDS = ("public_services",)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Build the settings from ``path`` (or ``IOC_CONFIG``) and the environment.
+
+    Without a file this is the demo: every built-in simulator runs and every connector reads
+    from its simulator. With a file, only what the file configures runs.
+    """
+    if path is None and os.environ.get("IOC_CONFIG"):
+        path = os.environ["IOC_CONFIG"]
+    source = "environment"
+    kwargs: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        source = str(file)
+        _check_toml(file)
+        kwargs["_toml_file"] = file
+    try:
+        settings = Settings(**kwargs)
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from None
+    if path is None and not settings.simulators:
+        settings.simulators = {feed: SimulatorSettings() for feed in DEMO_FEEDS}  # type: ignore[call-arg]
+    return settings
+
+
+def _check_toml(file: Path) -> None:
+    try:
+        tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+
+
+def _describe(source: str, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        problems.append(f"{source}: {key}: {err['msg']}{shown}")
+    return "\n".join(problems)
+
+
+def connector_error(name: str, source: str, exc: ValidationError) -> ConfigError:
+    """A ConfigError for a connector's own table, with keys as they are written in the file."""
+    text = _describe(source, exc)
+    return ConfigError(text.replace(f"{source}: ", f"{source}: connectors.{name}.", -1))

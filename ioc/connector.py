@@ -1,0 +1,80 @@
+"""What a connector is, and how connectors are found.
+
+A connector knows one source format. It fetches, validates, maps to the canonical schema and
+strips personal data, and returns a :class:`Batch`. It never touches Redis and never sleeps: the
+runner (:mod:`ioc.runner`) schedules it, retries with backoff, publishes and keeps the cursor.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+import httpx
+import polars as pl
+from pydantic import BaseModel, ValidationError
+
+from ioc.config import ConfigError, connector_error
+from ioc.streams import DeadLetter
+from ioc.units import UnitTable
+
+ENTRY_POINT_GROUP = "ioc.connectors"
+
+
+class SourceError(Exception):
+    """The source could not be read (down, slow, an HTTP error, a body that is not the format)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One poll's result: canonical records, what was rejected and why, and where to resume."""
+
+    records: pl.DataFrame
+    cursor: str | None
+    dead_letters: Sequence[DeadLetter] = ()
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What a connector may use from the outside world; injected so tests can control it."""
+
+    units: UnitTable
+    http: httpx.Client
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+class Connector(Protocol):
+    name: ClassVar[str]
+    feed: ClassVar[str]
+    Config: ClassVar[type[BaseModel]]
+
+    def __init__(self, config: Any, *, context: Context) -> None: ...
+
+    def check(self) -> str:
+        """Reach the source once; return a one-line description or raise SourceError."""
+        ...
+
+    def poll(self, cursor: str | None) -> Batch: ...
+
+
+def discover() -> dict[str, type[Connector]]:
+    """Every connector registered in the ``ioc.connectors`` entry-point group, built-ins included."""
+    found: dict[str, type[Connector]] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found[ep.name] = ep.load()
+    return found
+
+
+def configure(name: str, table: dict[str, Any], *, source: str, registry: dict[str, type[Connector]]) -> Any:
+    """Validate a ``[connectors.<name>]`` table with that connector's own Config."""
+    if name not in registry:
+        known = ", ".join(sorted(registry)) or "none"
+        raise ConfigError(f"{source}: connectors.{name}: no such connector (installed: {known})")
+    try:
+        return registry[name].Config.model_validate(table)
+    except ValidationError as exc:
+        raise connector_error(name, source, exc) from None

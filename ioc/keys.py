@@ -1,0 +1,66 @@
+"""Every Redis key and stream name of the IOC, and nowhere else.
+
+Each feed's keys share the hash tag ``{<feed>}`` so that on a Redis Cluster they live in one slot
+and a transaction can touch the stream, the checkpoint and the snapshot of one feed together.
+"""
+
+from __future__ import annotations
+
+PREFIX = "ioc"
+AGGREGATOR_GROUP = "aggregator"
+
+
+def _feed(feed: str, suffix: str) -> str:
+    return f"{PREFIX}:{{{feed}}}:{suffix}"
+
+
+def raw_stream(feed: str) -> str:
+    """Micro-batches of validated records from the feed's connectors (Arrow IPC)."""
+    return _feed(feed, "raw")
+
+
+def dead_letters(feed: str) -> str:
+    """Records and stream entries that failed, each with its reason."""
+    return _feed(feed, "dead")
+
+
+def dead_seen(feed: str) -> str:
+    """Sorted set of dead-letter fingerprints already written (score: when), for a week."""
+    return _feed(feed, "dead:seen")
+
+
+def cursor(feed: str, connector: str) -> str:
+    """A connector's resume point in its source."""
+    return _feed(feed, f"cursor:{connector}")
+
+
+def connector_health(feed: str, connector: str) -> str:
+    """Hash of a connector's counters: last poll, last success, records, errors."""
+    return _feed(feed, f"health:{connector}")
+
+
+def checkpoint(feed: str) -> str:
+    """Hash of the aggregator's durable state: buckets of the latest record versions (Arrow)."""
+    return _feed(feed, "state")
+
+
+def snapshot(feed: str) -> str:
+    """Hash of KPI documents, one field per ``<unit>|<window>``, plus ``_meta``."""
+    return _feed(feed, "kpis")
+
+
+def series(feed: str) -> str:
+    """Hash of hourly history documents, one field per unit."""
+    return _feed(feed, "series")
+
+
+def lease(feed: str) -> str:
+    """Which aggregator worker currently owns the feed's state."""
+    return _feed(feed, "lease")
+
+
+def snapshot_field(unit: str, window: str) -> str:
+    return f"{unit}|{window}"
+
+
+META_FIELD = "_meta"

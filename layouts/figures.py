@@ -1,0 +1,134 @@
+"""Figure builders: pure functions from data to ``go.Figure`` (no I/O, no Redis)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import plotly.graph_objects as go
+
+from ioc.kpis import TZ, Kpi
+from layouts import format as fmt
+from layouts import theme
+
+
+@dataclass(frozen=True)
+class MapScale:
+    colorscale: list[list[Any]]
+    zmin: float
+    zmax: float
+    title: str
+
+
+def display_value(kpi: Kpi, value: float | None) -> float | None:
+    """What a map or table shows: rates in percent, everything else as is."""
+    if value is None:
+        return None
+    return value * 100 if kpi.kind == "rate" else value
+
+
+def value_text(kpi: Kpi, value: float | None) -> str:
+    if kpi.kind == "rate":
+        return fmt.percent(value)
+    if kpi.kind == "mean":
+        return fmt.number(value, 2)
+    return fmt.number(value)
+
+
+def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
+    """Rates are coloured from their target: calm at or above it, amber then red below."""
+    present = [v for v in values if v is not None]
+    target = theme.TARGETS.get(kpi.name)
+    if target is not None:
+        goal = target.value * 100
+        zmin = max(0.0, min([goal - 20, *present]))
+        cut = (goal - zmin) / (100 - zmin)
+        scale = [[0, theme.RED], [cut * 0.6, theme.AMBER], [cut, theme.CALM], [1, theme.GOOD]]
+        return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{target.label}")
+    if kpi.name == "overdue_open":
+        top = max([60.0, *present])
+        scale = [[0, theme.CALM], [20 / top, theme.AMBER], [1, theme.RED]]
+        return MapScale(scale, 0.0, top, kpi.unit)
+    top = max([1.0, *present])
+    return MapScale([[0, "#eef1f5"], [1, theme.SERIES_RECEIVED]], 0.0, top, kpi.unit)
+
+
+def province_map(
+    *,
+    geojson_url: str,
+    codes: list[str],
+    names: list[str],
+    values: list[float | None],
+    kpi: Kpi,
+    center: tuple[float, float],
+    zoom: float,
+) -> go.Figure:
+    """The districts coloured by one KPI, on a blank offline map style."""
+    shown = [display_value(kpi, v) for v in values]
+    scale = map_scale(kpi, shown)
+    trace = go.Choroplethmap(
+        geojson=geojson_url,
+        featureidkey="properties.code",
+        locations=codes,
+        z=shown,
+        customdata=[[n, value_text(kpi, v)] for n, v in zip(names, values, strict=True)],
+        hovertemplate="<b>%{customdata[0]}</b><br>" + kpi.label + ": %{customdata[1]}<extra></extra>",
+        colorscale=scale.colorscale,
+        zmin=scale.zmin,
+        zmax=scale.zmax,
+        marker={"line": {"color": "#ffffff", "width": 1.2}, "opacity": 0.92},
+        colorbar={"title": {"text": scale.title}, "thickness": 12, "len": 0.6},
+    )
+    figure = go.Figure(trace)
+    figure.update_layout(
+        map={"style": "white-bg", "center": {"lat": center[0], "lon": center[1]}, "zoom": zoom},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        paper_bgcolor="rgba(0,0,0,0)",
+        font={"family": theme.FONT, "color": theme.INK},
+        uirevision="province-map",
+    )
+    return figure
+
+
+def series_axis(start_iso: str, hours: int) -> list[datetime]:
+    start = datetime.fromisoformat(start_iso)
+    return [start + timedelta(hours=h) for h in range(hours)]
+
+
+def hourly_series(doc: dict[str, Any] | None, as_of_iso: str | None) -> go.Figure:
+    """Received and resolved dossiers per hour, with today shaded."""
+    figure = go.Figure()
+    if doc:
+        x = series_axis(doc["start"], len(doc["received"]))
+        for name, key, colour in (
+            ("Tiếp nhận", "received", theme.SERIES_RECEIVED),
+            ("Đã trả kết quả", "resolved", theme.SERIES_RESOLVED),
+        ):
+            figure.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=doc[key],
+                    name=name,
+                    mode="lines",
+                    line={"color": colour, "width": 1.6, "shape": "hv"},
+                    hovertemplate="%{x|%d/%m %H:00}: %{y} hồ sơ<extra>" + name + "</extra>",
+                )
+            )
+    if as_of_iso:
+        now = datetime.fromisoformat(as_of_iso).astimezone(TZ)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        figure.add_vrect(x0=midnight, x1=now, fillcolor="#e8eef7", line_width=0, layer="below")
+    figure.update_layout(
+        margin={"l": 48, "r": 12, "t": 8, "b": 36},
+        height=220,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"family": theme.FONT, "color": theme.INK, "size": 12},
+        legend={"orientation": "h", "y": 1.12, "x": 0},
+        yaxis={"title": {"text": "hồ sơ / giờ"}, "gridcolor": "#e3e7eb", "rangemode": "tozero"},
+        xaxis={"tickformat": "%d/%m", "gridcolor": "#eef1f4"},
+        separators=",.",
+        uirevision="series",
+    )
+    return figure

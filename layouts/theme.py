@@ -1,0 +1,54 @@
+"""Colours, targets and labels: the look of every page, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FONT = "Be Vietnam Pro, sans-serif"
+INK = "#1f2933"
+MUTED = "#6b7785"
+CALM = "#d9dee3"
+GOOD = "#9cc5a1"
+AMBER = "#f0a53b"
+RED = "#c8362b"
+BACKGROUND = "#f5f6f7"
+SERIES_RECEIVED = "#4c6a92"
+SERIES_RESOLVED = "#6aa17a"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A KPI's target and which way is better; colour scales start from the target."""
+
+    value: float
+    higher_is_better: bool
+    label: str
+
+
+# Targets of the province's public-service programme (Decision 766/QĐ-TTg building blocks).
+TARGETS = {
+    "on_time_rate": Target(0.95, True, "Mục tiêu ≥ 95%"),
+    "online_rate": Target(0.50, True, "Mục tiêu ≥ 50%"),
+    "online_payment_rate": Target(0.45, True, "Mục tiêu ≥ 45%"),
+    "digitisation_rate": Target(0.80, True, "Mục tiêu ≥ 80%"),
+}
+
+WINDOW_LABELS = {
+    "today": "hôm nay",
+    "7d": "7 ngày",
+    "30d": "30 ngày",
+    "mtd": "từ đầu tháng",
+    "ytd": "từ đầu năm",
+}
+
+FEED_LABELS = {
+    "public_services": "Dịch vụ công",
+    "citizen_feedback": "Phản ánh hiện trường",
+    "mobile_data": "Dữ liệu di động",
+    "vaccination": "Tiêm chủng",
+}
+
+ATTRIBUTION_VI = (
+    "Ranh giới huyện: Chính phủ Việt Nam / OCHA ROAP (HDX COD-AB), qua geoBoundaries "
+    "(Runfola và cộng sự 2020). Giấy phép CC BY 3.0 IGO. Dự án đã đơn giản hóa và mã hóa lại."
+)
