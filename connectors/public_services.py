@@ -54,7 +54,12 @@ class PublicServicesConnector:
         page = self.source.read(cursor)
         records, rejects = validate(page.rows, PUBLIC_SERVICES_FIELDS, units=self.units)
         dead = [DeadLetter(r.reason, _redact(page.rows[r.row]), self.name) for r in rejects]
-        return Batch(records, page.cursor, dead, {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)})
+        return Batch(
+            records,
+            page.cursor,
+            dead,
+            {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)},
+        )
 
 
 def _redact(record: Any) -> Any:

@@ -82,6 +82,19 @@ class Aggregator:
 
     # ---- lifecycle ---------------------------------------------------------------------
 
+    def open(self) -> bool:
+        """Create the consumer group if needed and try to take the feed's lease."""
+        self.reader.ensure_group()
+        return self._acquire()
+
+    def drain(self) -> int:
+        """Cycle until the stream has nothing more for this worker; returns entries processed."""
+        total = 0
+        self.last_compute = 0.0
+        while (done := self.cycle()) or self.last_compute == 0.0:
+            total += done
+        return total
+
     def run(self) -> None:
         self.reader.ensure_group()
         while not self.stopping.is_set():
@@ -126,7 +139,7 @@ class Aggregator:
     # ---- one cycle ---------------------------------------------------------------------
 
     def cycle(self) -> int:
-        """Read, merge, compute and commit once; returns the number of records applied."""
+        """Read, merge, compute and commit once; returns the number of entries processed."""
         assert self.state is not None
         entries = self.reader.read(self.settings.read_count, int(self.settings.interval_s * 1000))
         frames, poison = self._decode(entries)
@@ -136,15 +149,14 @@ class Aggregator:
             return 0
         new = pl.concat(frames) if frames else None
         state = self.state.merge(new) if new is not None else self.state
-        as_of = self.clock()
+        as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
         self._commit(state, as_of, [e.id for e in entries if e.id not in poison], poison)
         self.state = state.clean()
         self.last_compute = time.monotonic()
         self.cycles += 1
-        applied = new.height if new is not None else 0
-        self.records_applied += applied
+        self.records_applied += new.height if new is not None else 0
         self.entries_acked += len(entries)
-        return applied
+        return len(entries)
 
     def _decode(self, entries: list[Entry]) -> tuple[list[pl.DataFrame], dict[bytes, str]]:
         frames: list[pl.DataFrame] = []

@@ -8,7 +8,7 @@ one row per (unit, window) with a column per KPI; rates also carry ``<kpi>__num`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -91,6 +91,7 @@ def rate(num: str, den: str, name: str) -> list[pl.Expr]:
 
 def public_services_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """All eight KPIs of FEEDS.md §1 for every unit and window."""
+    as_of = as_of.astimezone(UTC)
     counted = (
         records.join(rollup, left_on="unit_code", right_on="code")
         .join(window_starts(as_of), how="cross")
@@ -142,6 +143,7 @@ def public_services_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: dat
 
 def hourly_series(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, *, days: int) -> pl.LazyFrame:
     """Dossiers received and resolved per unit and hour, over the ``days`` before ``as_of``."""
+    as_of = as_of.astimezone(UTC)
     since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     base = records.join(rollup, left_on="unit_code", right_on="code")
     received = base.filter(pl.col("received_at").is_between(since, as_of)).select(

@@ -98,7 +98,11 @@ class ConnectorRunner:
 
     def _health(self, batch: Batch) -> dict[str, str]:
         now = self.clock().isoformat(timespec="seconds")
-        health = {"last_poll_at": now, "last_success_at": now, "last_batch_records": str(batch.records.height)}
+        health = {
+            "last_poll_at": now,
+            "last_success_at": now,
+            "last_batch_records": str(batch.records.height),
+        }
         version = _version_column(batch.records)
         if version is not None and batch.records.height:
             newest = batch.records[version].max()

@@ -72,6 +72,7 @@ class Publication:
     health: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
 
+
 DEAD_SEEN_S = 7 * 86400
 
 
@@ -260,9 +261,26 @@ class GroupReader:
             if name != self.consumer and info["pending"] == 0 and info["idle"] > self.claim_idle_ms:
                 self.client.xgroup_delconsumer(self.stream, keys.AGGREGATOR_GROUP, name)
 
-    def lag(self) -> dict[str, int]:
-        """Pending entries and entries not yet delivered to the group."""
-        summary = self.client.xpending(self.stream, keys.AGGREGATOR_GROUP)
-        groups = self.client.xinfo_groups(self.stream)
-        lag = next((g.get("lag") for g in groups if g["name"] in (b"aggregator", "aggregator")), None)
-        return {"pending": int(summary["pending"]), "lag": int(lag) if lag is not None else -1}
+    def progress(self) -> dict[str, int]:
+        """Entries in the stream, pending (delivered, not acknowledged), not yet delivered, and done.
+
+        Computed from XINFO GROUPS' last-delivered-id so it works on Redis 6.2 (no ``lag`` field).
+        """
+        groups = {_text(g["name"]): g for g in self.client.xinfo_groups(self.stream)}
+        group = groups.get(keys.AGGREGATOR_GROUP)
+        length = int(self.client.xlen(self.stream))
+        if group is None:
+            return {"length": length, "pending": 0, "undelivered": length, "done": 0}
+        last = _text(group["last-delivered-id"])
+        undelivered = len(self.client.xrange(self.stream, f"({last}", "+")) if last != "0-0" else length
+        pending = int(group["pending"])
+        return {
+            "length": length,
+            "pending": pending,
+            "undelivered": undelivered,
+            "done": length - pending - undelivered,
+        }
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

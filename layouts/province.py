@@ -18,7 +18,7 @@ from layouts import format as fmt
 
 DEFAULT_KPI = "on_time_rate"
 DEFAULT_WINDOW = "7d"
-MAP_ZOOM = 8.1
+MAP_ZOOM = 8.75
 
 
 @dataclass
@@ -115,8 +115,12 @@ class ProvincePage:
             html.Div(
                 className="map-controls",
                 children=[
-                    dcc.Dropdown(options, DEFAULT_KPI, id=ids.KPI_PICK, clearable=False, className="kpi-pick"),
-                    dcc.RadioItems(windows, DEFAULT_WINDOW, id=ids.WINDOW_PICK, inline=True, className="window-pick"),
+                    dcc.Dropdown(
+                        options, DEFAULT_KPI, id=ids.KPI_PICK, clearable=False, className="kpi-pick"
+                    ),
+                    dcc.RadioItems(
+                        windows, DEFAULT_WINDOW, id=ids.WINDOW_PICK, inline=True, className="window-pick"
+                    ),
                 ],
             ),
             dcc.Graph(
@@ -141,7 +145,9 @@ class ProvincePage:
                         html.Div(f"{kpi.label} ({when})", className="tile-label"),
                         html.Div(
                             [
-                                html.Span(figures.value_text(kpi, entry.get("value")), className="tile-value"),
+                                html.Span(
+                                    figures.value_text(kpi, entry.get("value")), className="tile-value"
+                                ),
                                 html.Span(unit, className="tile-unit"),
                             ]
                         ),
@@ -173,7 +179,9 @@ class ProvincePage:
 
     def series_figure(self) -> Any:
         meta = self.reader.meta(self.spec.name) or {}
-        return figures.hourly_series(self.reader.series(self.spec.name, self.units.province), meta.get("as_of"))
+        return figures.hourly_series(
+            self.reader.series(self.spec.name, self.units.province), meta.get("as_of")
+        )
 
     def register(self, app: Dash) -> None:
         @app.callback(
@@ -196,7 +204,13 @@ class ProvincePage:
             series_patch["data"] = series.data
             series_patch["layout"]["shapes"] = series.layout.shapes
             meta = self.reader.meta(self.spec.name) or {}
-            return self.tiles(window), map_patch, self.ranking(kpi, window), series_patch, fmt.as_of(meta.get("as_of"))
+            return (
+                self.tiles(window),
+                map_patch,
+                self.ranking(kpi, window),
+                series_patch,
+                fmt.as_of(meta.get("as_of")),
+            )
 
 
 def _tile_state(kpi: Kpi, value: float | None) -> str:

@@ -73,6 +73,21 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(round(epoch), TZ).isoformat()
 
 
+def office_time(moment: float, rng: random.Random, not_after: float = math.inf) -> float:
+    """Move a moment into office hours (Mon–Fri 7:00–11:30, 13:00–17:00), where results are returned."""
+    local = datetime.fromtimestamp(moment, TZ)
+    minutes = local.hour * 60 + local.minute
+    if local.weekday() < 5 and (420 <= minutes < 690 or 780 <= minutes < 1020):
+        return moment
+    day = local.replace(hour=7, minute=30, second=0, microsecond=0)
+    if minutes >= 420:
+        day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    moved = day.timestamp() + rng.uniform(0, 3 * HOUR)
+    return moved if moved <= not_after else moment
+
+
 def add_working_days(start: float, days: int) -> float:
     moment = datetime.fromtimestamp(start, TZ)
     while days > 0:
@@ -227,10 +242,10 @@ class PublicServicesWorld:
         elif end < 0.03:
             events.append((t + rng.uniform(0.1, 0.6) * (deadline - t), S_WITHDRAWN, deadline, math.nan))
         elif rng.random() < on_time:
-            done = t + rng.uniform(0.1, 0.97) * (deadline - t)
+            done = office_time(t + rng.uniform(0.1, 0.97) * (deadline - t), rng, not_after=deadline - 60)
             events.append((done, S_RETURNED, deadline, done))
         elif rng.random() > 0.1:
-            done = deadline + rng.expovariate(1 / (2.5 * DAY)) + 60
+            done = office_time(deadline + rng.expovariate(1 / (2.5 * DAY)) + 60, rng)
             events.append((done, S_RETURNED, deadline, done))
         return events  # the rest stay open and drift into overdue
 

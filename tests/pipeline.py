@@ -1,0 +1,53 @@
+"""The real pipeline in one process for tests: HTTP source → connector runner → Redis → aggregator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+import redis
+
+from connectors.public_services import PublicServicesConfig, PublicServicesConnector
+from ioc.aggregate import Aggregator
+from ioc.config import AggregatorSettings
+from ioc.connector import Context
+from ioc.feeds import FEED_SPECS
+from ioc.runner import ConnectorRunner
+from ioc.snapshots import SnapshotReader
+from ioc.units import UnitTable
+
+
+class Pipeline:
+    def __init__(
+        self,
+        client: redis.Redis,
+        units: UnitTable,
+        url: str,
+        clock: Callable[[], datetime],
+        *,
+        page_size: int = 500,
+        read_count: int = 50,
+    ) -> None:
+        self.http = httpx.Client()
+        config = PublicServicesConfig(url=url, page_size=page_size, max_pages=5)  # type: ignore[arg-type]
+        connector = PublicServicesConnector(config, context=Context(units=units, http=self.http, clock=clock))
+        self.runner = ConnectorRunner(client, connector, interval_s=1, clock=clock)
+        settings = AggregatorSettings(read_count=read_count, interval_s=0.05)  # type: ignore[call-arg]
+        self.aggregator = Aggregator(client, FEED_SPECS["public_services"], units, settings, clock=clock)
+        assert self.aggregator.open()
+        self.reader = SnapshotReader(client)
+
+    def sync(self) -> None:
+        """Pull everything the source has, then aggregate everything pulled."""
+        while self.runner.run_once():
+            pass
+        self.aggregator.drain()
+
+    def kpis(self, unit: str, window: str) -> dict:
+        found = self.reader.kpis("public_services", unit, window)
+        assert found is not None, f"no snapshot for {unit}/{window}"
+        return found
+
+    def close(self) -> None:
+        self.http.close()
