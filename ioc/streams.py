@@ -27,6 +27,7 @@ BATCH_ROWS = 500
 FIELD_BATCH = b"b"
 FIELD_ROWS = b"n"
 FIELD_SOURCE = b"src"
+TRIMMED = "entry trimmed from the stream before it was processed"
 
 
 def encode_frame(frame: pl.DataFrame) -> bytes:
@@ -205,11 +206,16 @@ class GroupReader:
 
     def reclaim(self, count: int) -> list[Entry]:
         self._retire_poison()
-        _next, entries, _deleted, saw_nil = self.client.xautoclaim(  # type: ignore[misc]
+        _next, entries, deleted, saw_nil = self.client.xautoclaim(  # type: ignore[misc]
             self.stream, keys.AGGREGATOR_GROUP, self.consumer, self.claim_idle_ms, "0-0", count=count
         )
         if saw_nil:
             self._drop_trimmed({e.id for e in entries})
+        if deleted:  # Redis 7+ has already dropped them from the pending list
+            pipe = self.client.pipeline(transaction=True)
+            for entry_id in deleted:
+                self.dead_letter(pipe, entry_id, TRIMMED)
+            pipe.execute()
         if entries:
             self.claimed += len(entries)
             log.warning("%s: took over %d entries from a dead consumer", self.feed, len(entries))
@@ -250,7 +256,7 @@ class GroupReader:
         for p in mine:
             entry_id = p["message_id"]
             if entry_id not in alive and not self.client.xrange(self.stream, entry_id, entry_id):
-                self.dead_letter(pipe, entry_id, "entry trimmed from the stream before it was processed")
+                self.dead_letter(pipe, entry_id, TRIMMED)
         pipe.execute()
 
     def forget_idle_consumers(self) -> None:
