@@ -90,8 +90,8 @@ class Aggregator:
     def drain(self) -> int:
         """Cycle until the stream has nothing more for this worker; returns entries processed."""
         total = 0
-        self.last_compute = 0.0
-        while (done := self.cycle()) or self.last_compute == 0.0:
+        self.last_compute = 0.0  # the first cycle recomputes even if nothing is new
+        while done := self.cycle():
             total += done
         return total
 
@@ -144,8 +144,8 @@ class Aggregator:
         entries = self.reader.read(self.settings.read_count, int(self.settings.interval_s * 1000))
         frames, poison = self._decode(entries)
         due = time.monotonic() - self.last_compute >= self.settings.recompute_s
-        if not entries and not due:
-            self._renew()
+        if not entries and (not due or self.state.frame.height == 0):
+            self._renew()  # nothing new, or nothing at all: an all-zero snapshot would mislead
             return 0
         new = pl.concat(frames) if frames else None
         state = self.state.merge(new) if new is not None else self.state

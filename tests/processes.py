@@ -1,0 +1,45 @@
+"""Start the app as a user does (a subprocess of app.py) and wait until it answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ioc.config import PROJECT_ROOT
+
+
+def start_app(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    full = {**os.environ, **env}
+    full.pop("IOC_CONFIG", None)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "app.py", *args], cwd=PROJECT_ROOT, env=full, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def wait_for(url: str, *, timeout_s: float = 90, process: subprocess.Popen[bytes] | None = None) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the app exited with {process.returncode} before {url} answered")
+        try:
+            reply = httpx.get(url, timeout=5)
+            if reply.status_code == 200:
+                return reply
+            last = f"HTTP {reply.status_code}: {reply.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer 200 within {timeout_s} s ({last})")
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 30) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout_s)

@@ -1,0 +1,75 @@
+"""The KPI API of FEEDS.md: shape, every unit and window, and 400s that say what was wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioc.config import Settings
+from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.web import create_app
+from tests.pipeline import Pipeline
+from tests.test_kpis import AS_OF, load_cases
+
+
+@pytest.fixture
+def api(r, units, redis_server):
+    listing = RecordListing("ma_ho_so")
+    server = SimulatorServer({"/api/v1/hoso": listing}).start()
+    pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=3)
+    load_cases(listing, pipe)
+    settings = Settings(redis={"url": redis_server.url})  # type: ignore[arg-type]
+    yield create_app(settings, r).server.test_client()
+    pipe.close()
+    server.close()
+
+
+def test_answers_in_the_documented_shape(api) -> None:
+    reply = api.get("/api/v1/kpis?feed=public_services&unit=705&window=7d")
+    assert reply.status_code == 200
+    body = reply.get_json()
+    assert {k: body[k] for k in ("feed", "unit", "scheme", "window", "as_of")} == {
+        "feed": "public_services",
+        "unit": "705",
+        "scheme": "pre2025",
+        "window": "7d",
+        "as_of": "2026-11-22T10:00:00+07:00",
+    }
+    assert body["kpis"]["received"] == {"value": 1}
+    assert body["kpis"]["on_time_rate"] == {"value": 0.0, "numerator": 0, "denominator": 1}
+
+
+@pytest.mark.parametrize("window", ["today", "7d", "30d", "mtd", "ytd"])
+def test_every_unit_and_window_answers(api, units, window) -> None:
+    for unit in units.codes:
+        reply = api.get(f"/api/v1/kpis?feed=public_services&unit={unit}&window={window}")
+        assert reply.status_code == 200, (unit, window)
+        assert len(reply.get_json()["kpis"]) == 8
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("feed=dich_vu&unit=72&window=7d", "unknown feed 'dich_vu'"),
+        ("feed=public_services&unit=704&window=7d", "unknown unit '704' in scheme pre2025"),
+        ("feed=public_services&unit=72&window=week", "unknown window 'week'"),
+        ("unit=72&window=7d", "unknown feed ''"),
+    ],
+)
+def test_bad_queries_get_400_with_the_reason(api, query, message) -> None:
+    reply = api.get(f"/api/v1/kpis?{query}")
+    assert reply.status_code == 400
+    assert message in reply.get_json()["error"]
+
+
+def test_feed_without_data_yet_is_503(api) -> None:
+    reply = api.get("/api/v1/kpis?feed=vaccination&unit=72&window=7d")
+    assert reply.status_code == 503
+    assert "no KPIs computed yet" in reply.get_json()["error"]
+
+
+def test_geojson_and_fonts_are_served_locally(api) -> None:
+    geo = api.get("/geo/pre2025-district.geojson")
+    assert geo.status_code == 200 and geo.mimetype == "application/geo+json"
+    features = geo.get_json()["features"]
+    assert sorted(f["properties"]["code"] for f in features) == ["703", *map(str, range(705, 713))]
+    assert api.get("/fonts/BeVietnamPro-Regular.ttf").status_code == 200
