@@ -9,8 +9,9 @@ import pytest
 import redis
 
 from ioc.config import PROJECT_ROOT
-from ioc.redis_server import EmbeddedRedis
+from ioc.redis_server import EmbeddedRedis, free_port
 from ioc.units import UnitTable
+from tests.processes import API, start_app, stop, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,22 @@ def units() -> UnitTable:
 @pytest.fixture(scope="session")
 def geodata() -> Path:
     return PROJECT_ROOT / "geodata"
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """`app.py` with no configuration: embedded Redis, simulator, connector, aggregator, web."""
+    data = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    env = {
+        "IOC_WEB__PORT": str(port),
+        "IOC_DATA_DIR": str(data),
+        "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "20",
+        "IOC_SIMULATORS__PUBLIC_SERVICES__ACTIVITY": "200",
+        "IOC_AGGREGATOR__RECOMPUTE_S": "2",
+    }
+    process = start_app([], env, data / "app.log")
+    wait_for(API.format(port=port, unit="72", window="today"), process=process)
+    yield port, process, data
+    if process.poll() is None:
+        stop(process)

@@ -13,17 +13,25 @@ import httpx
 
 from ioc.config import PROJECT_ROOT
 
+API = "http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={unit}&window={window}"
+
 
 def start_app(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     full = {**os.environ, **env}
     full.pop("IOC_CONFIG", None)
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "app.py", *args], cwd=PROJECT_ROOT, env=full, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "app.py", *args],
+            cwd=PROJECT_ROOT,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
-def wait_for(url: str, *, timeout_s: float = 90, process: subprocess.Popen[bytes] | None = None) -> httpx.Response:
+def wait_for(
+    url: str, *, timeout_s: float = 90, process: subprocess.Popen[bytes] | None = None
+) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:

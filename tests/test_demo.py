@@ -14,26 +14,7 @@ from ioc.simulators.http import RecordListing, SimulatorServer
 from tests.processes import start_app, stop, wait_for
 from tests.test_kpis import A1, B, C, D
 
-API = "http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={unit}&window={window}"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """`app.py` with no configuration: embedded Redis, simulator, connector, aggregator, web."""
-    data = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    env = {
-        "IOC_WEB__PORT": str(port),
-        "IOC_DATA_DIR": str(data),
-        "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "20",
-        "IOC_SIMULATORS__PUBLIC_SERVICES__ACTIVITY": "200",
-        "IOC_AGGREGATOR__RECOMPUTE_S": "2",
-    }
-    process = start_app([], env, data / "app.log")
-    wait_for(API.format(port=port, unit="72", window="today"), process=process)
-    yield port, process, data
-    if process.poll() is None:
-        stop(process)
+from tests.processes import API
 
 
 def test_demo_serves_kpis_for_every_level(demo) -> None:
@@ -61,7 +42,11 @@ def test_demo_numbers_change_while_you_watch(demo) -> None:
 def test_demo_stops_everything_and_keeps_redis_data(tmp_path) -> None:
     """SIGTERM stops every component and the embedded redis-server, whose AOF stays in the data folder."""
     port = free_port()
-    env = {"IOC_WEB__PORT": str(port), "IOC_DATA_DIR": str(tmp_path), "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "3"}
+    env = {
+        "IOC_WEB__PORT": str(port),
+        "IOC_DATA_DIR": str(tmp_path),
+        "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "3",
+    }
     process = start_app([], env, tmp_path / "app.log")
     wait_for(API.format(port=port, unit="72", window="7d"), process=process)
     children = psutil.Process(process.pid).children(recursive=True)

@@ -1,0 +1,81 @@
+"""The provincial page in Debian's headless Chromium, against the running demo."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import API
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> None:
+    """Map and tiles show the API's numbers; no console error; no request leaves 127.0.0.1."""
+    port = demo[0]
+    base = f"http://127.0.0.1:{port}"
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    requests, errors, failed = [], [], []
+    page.on("request", lambda req: requests.append(req.url))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda res: failed.append(res.url) if res.status >= 400 else None)
+    page.goto(base + "/")
+    page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('#province-map .js-plotly-plot');"
+        " return gd && gd.data && gd.data[0].z.length === 9 }",
+        timeout=20_000,
+    )
+    page.wait_for_timeout(6_000)  # at least one refresh cycle runs
+    page.screenshot(path=str(tmp_path / "province.png"))
+
+    district_z = page.evaluate("() => document.querySelector('#province-map .js-plotly-plot').data[0].z")
+    assert all(isinstance(v, int | float) for v in district_z)
+    api_705 = httpx.get(API.format(port=port, unit="705", window="7d")).json()["kpis"]["on_time_rate"][
+        "value"
+    ]
+    codes = page.evaluate("() => document.querySelector('#province-map .js-plotly-plot').data[0].locations")
+    assert district_z[codes.index("705")] == pytest.approx(api_705 * 100, abs=2)  # live: may move a little
+
+    tile = page.locator(".tile[data-kpi='received'] .tile-value").inner_text()
+    assert re.fullmatch(r"\d{1,3}(\.\d{3})*", tile), tile
+    api_received = httpx.get(API.format(port=port, unit="72", window="7d")).json()["kpis"]["received"][
+        "value"
+    ]
+    assert abs(int(tile.replace(".", "")) - api_received) <= 50
+    assert page.locator(".as-of").inner_text().startswith("Số liệu lúc ")
+
+    assert errors == []
+    assert failed == []
+    outside = [u for u in requests if not re.match(rf"^(blob:)?http://127\.0\.0\.1:{port}/|^data:", u)]
+    assert outside == []
