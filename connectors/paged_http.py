@@ -25,7 +25,6 @@ import httpx
 
 from ioc.connector import SourceError
 
-
 MAX_SEEN = 2000  # fingerprints kept at the boundary; past that, re-reads are let through
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import redis
@@ -114,7 +114,9 @@ class Aggregator:
     def release(self) -> None:
         """Give the lease back at a clean stop so a successor need not wait for it to expire."""
         with self.client.pipeline() as pipe:
-            pipe.watch(keys.lease(self.spec.name))
+            pipe.watch(  # type: ignore[no-untyped-call]
+                keys.lease(self.spec.name)
+            )
             if pipe.get(keys.lease(self.spec.name)) == self.consumer.encode():
                 pipe.multi()
                 pipe.delete(keys.lease(self.spec.name))
@@ -124,15 +126,16 @@ class Aggregator:
         ttl_ms = int(self.settings.lease_ttl_s * 1000)
         if not self.client.set(keys.lease(self.spec.name), self.consumer, nx=True, px=ttl_ms):
             return False
-        saved = self.client.hgetall(keys.checkpoint(self.spec.name))
+        saved = cast(dict[bytes, bytes], self.client.hgetall(keys.checkpoint(self.spec.name)))
         self.state = State.restore(
             saved,
             self.spec.schema,
             self.spec.key,
             self.spec.version,
-            self.settings.state_buckets,  # type: ignore[arg-type]
+            self.settings.state_buckets,
         )
         log.info("%s: took the lease, restored %d records", self.spec.name, self.state.frame.height)
+        self.reader.forget_idle_consumers()
         self.last_compute = 0.0
         return True
 
@@ -209,9 +212,9 @@ class Aggregator:
         with self._leased() as pipe:
             if state.replace:
                 pipe.delete(keys.checkpoint(feed))
-            pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())  # type: ignore[arg-type]
-            pipe.hset(keys.snapshot(feed), mapping=snapshot)  # type: ignore[arg-type]
-            pipe.hset(keys.series(feed), mapping=series)  # type: ignore[arg-type]
+            pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())
+            pipe.hset(keys.snapshot(feed), mapping=snapshot)
+            pipe.hset(keys.series(feed), mapping=series)
             self.reader.ack_pipeline(pipe, acks)
             for entry_id, reason in poison.items():
                 self.reader.dead_letter(pipe, entry_id, reason)
@@ -225,7 +228,9 @@ class Aggregator:
         """A MULTI that commits only while this worker still holds the feed's lease."""
         lease = keys.lease(self.spec.name)
         with self.client.pipeline() as pipe:
-            pipe.watch(lease)
+            pipe.watch(  # type: ignore[no-untyped-call]
+                lease
+            )
             if pipe.get(lease) != self.consumer.encode():
                 raise LeaseLost(self.spec.name)
             pipe.multi()

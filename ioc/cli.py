@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -131,6 +132,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         daily_dossiers=sim.daily_dossiers,
         activity=sim.activity,
         malformed_rate=sim.malformed_rate,
+        anchor=datetime.fromisoformat(args.anchor) if args.anchor else None,
     )
     server = SimulatorServer({SIMULATOR_PATHS[args.feed]: world}, host=sim.host, port=args.port or sim.port)
     # shutdown() waits for serve_forever(), which runs in this (the signal-handling) thread.
@@ -160,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="serve a simulated source")
     sim.add_argument("feed")
     sim.add_argument("--port", type=int, default=0)
+    sim.add_argument("--anchor", help="ISO time the simulated world is drawn from (default: now)")
     sim.set_defaults(func=cmd_simulate)
     return p
 

@@ -30,6 +30,12 @@ PUBLIC_SERVICES_FIELDS = (
 )
 
 _TIME = pl.Datetime("us", "UTC")
-_KIND_DTYPES = {"text": pl.String, "enum": pl.String, "unit": pl.String, "time": _TIME, "bool": pl.Boolean}
+_KIND_DTYPES: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "enum": pl.String(),
+    "unit": pl.String(),
+    "time": _TIME,
+    "bool": pl.Boolean(),
+}
 
 PUBLIC_SERVICES_SCHEMA = pl.Schema({f.target: _KIND_DTYPES[f.kind] for f in PUBLIC_SERVICES_FIELDS})

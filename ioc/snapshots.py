@@ -59,17 +59,17 @@ class SnapshotReader:
 
     def meta(self, feed: str) -> dict[str, Any] | None:
         raw = self.client.hget(keys.snapshot(feed), keys.META_FIELD)
-        return None if raw is None else json.loads(raw)  # type: ignore[arg-type]
+        return None if raw is None else json.loads(raw)
 
     def kpis(self, feed: str, unit: str, window: str) -> dict[str, Any] | None:
         raw = self.client.hget(keys.snapshot(feed), keys.snapshot_field(unit, window))
-        return None if raw is None else json.loads(raw)["kpis"]  # type: ignore[arg-type]
+        return None if raw is None else json.loads(raw)["kpis"]
 
     def many(self, feed: str, units: list[str], window: str) -> dict[str, dict[str, Any]]:
         fields = [keys.snapshot_field(u, window) for u in units]
         values = self.client.hmget(keys.snapshot(feed), fields)
-        return {u: json.loads(v)["kpis"] for u, v in zip(units, values, strict=True) if v is not None}  # type: ignore[arg-type]
+        return {u: json.loads(v)["kpis"] for u, v in zip(units, values, strict=True) if v is not None}
 
     def series(self, feed: str, unit: str) -> dict[str, Any] | None:
         raw = self.client.hget(keys.series(feed), unit)
-        return None if raw is None else json.loads(raw)  # type: ignore[arg-type]
+        return None if raw is None else json.loads(raw)

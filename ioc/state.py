@@ -71,9 +71,9 @@ class State:
     def checkpoint_fields(self) -> dict[bytes, bytes]:
         """The buckets changed since the last checkpoint, ready for HSET."""
         fields: dict[bytes, bytes] = {}
-        for bucket, part in self.frame.partition_by(BUCKET, as_dict=True).items():
-            if bucket[0] in self.dirty:
-                fields[f"b:{bucket[0]}".encode()] = encode_frame(part)
+        for (bucket, *_), part in self.frame.partition_by(BUCKET, as_dict=True).items():
+            if bucket in self.dirty:
+                fields[f"b:{bucket}".encode()] = encode_frame(part)
         for bucket in self.dirty:
             fields.setdefault(f"b:{bucket}".encode(), encode_frame(self.frame.clear()))
         fields[META] = json.dumps(
@@ -86,7 +86,7 @@ class State:
 
     @classmethod
     def empty(cls, schema: pl.Schema, key: str, version: str, buckets: int) -> State:
-        columns = {**schema, ARRIVAL[0]: pl.Int64, ARRIVAL[1]: pl.Int64, BUCKET: pl.Int64}
+        columns = pl.Schema({**schema, ARRIVAL[0]: pl.Int64(), ARRIVAL[1]: pl.Int64(), BUCKET: pl.Int64()})
         return cls(key, version, buckets, pl.DataFrame(schema=columns))
 
     @classmethod

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import redis
@@ -127,7 +127,7 @@ def unseen(client: redis.Redis, feed: str, letters: Sequence[DeadLetter]) -> lis
 
 def read_cursor(client: redis.Redis, feed: str, connector: str) -> str | None:
     value = client.get(keys.cursor(feed, connector))
-    return value.decode() if isinstance(value, bytes) else value
+    return None if value is None else _text(value)
 
 
 @dataclass(frozen=True)
@@ -200,15 +200,16 @@ class GroupReader:
             keys.AGGREGATOR_GROUP, self.consumer, {self.stream: ">"}, count=count, block=block_ms
         )
         out: list[Entry] = []
-        for _stream, items in reply or []:
+        for _stream, items in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply or []):
             out.extend(Entry(i, f) for i, f in items)
         return out
 
     def reclaim(self, count: int) -> list[Entry]:
         self._retire_poison()
-        _next, entries, deleted, saw_nil = self.client.xautoclaim(  # type: ignore[misc]
+        reply = self.client.xautoclaim(
             self.stream, keys.AGGREGATOR_GROUP, self.consumer, self.claim_idle_ms, "0-0", count=count
         )
+        _next, entries, deleted, saw_nil = cast(tuple[bytes, list[Entry], list[bytes], bool], reply)
         if saw_nil:
             self._drop_trimmed({e.id for e in entries})
         if deleted:  # Redis 7+ has already dropped them from the pending list
@@ -234,9 +235,7 @@ class GroupReader:
         self.dead_lettered += 1
 
     def _retire_poison(self) -> None:
-        pending = self.client.xpending_range(
-            self.stream, keys.AGGREGATOR_GROUP, "-", "+", 100, idle=self.claim_idle_ms
-        )
+        pending = self._pending(idle=self.claim_idle_ms)
         poison = [p for p in pending if p["times_delivered"] >= self.max_deliveries]
         if not poison:
             return
@@ -249,15 +248,17 @@ class GroupReader:
 
     def _drop_trimmed(self, alive: set[bytes]) -> None:
         """Redis 6.2 only: acknowledge our pending entries that no longer exist in the stream."""
-        mine = self.client.xpending_range(
-            self.stream, keys.AGGREGATOR_GROUP, "-", "+", 1000, consumername=self.consumer
-        )
+        mine = self._pending(consumername=self.consumer)
         pipe = self.client.pipeline(transaction=True)
         for p in mine:
             entry_id = p["message_id"]
             if entry_id not in alive and not self.client.xrange(self.stream, entry_id, entry_id):
                 self.dead_letter(pipe, entry_id, TRIMMED)
         pipe.execute()
+
+    def _pending(self, **options: Any) -> list[dict[str, Any]]:
+        reply = self.client.xpending_range(self.stream, keys.AGGREGATOR_GROUP, "-", "+", 1000, **options)
+        return reply
 
     def forget_idle_consumers(self) -> None:
         """Remove consumers with nothing pending that have been idle longer than the claim time."""
@@ -272,13 +273,14 @@ class GroupReader:
 
         Computed from XINFO GROUPS' last-delivered-id so it works on Redis 6.2 (no ``lag`` field).
         """
-        groups = {_text(g["name"]): g for g in self.client.xinfo_groups(self.stream)}
-        group = groups.get(keys.AGGREGATOR_GROUP)
-        length = int(self.client.xlen(self.stream))
+        infos = self.client.xinfo_groups(self.stream)
+        group = {_text(g["name"]): g for g in infos}.get(keys.AGGREGATOR_GROUP)
+        length = self.client.xlen(self.stream)
         if group is None:
             return {"length": length, "pending": 0, "undelivered": length, "done": 0}
         last = _text(group["last-delivered-id"])
-        undelivered = len(self.client.xrange(self.stream, f"({last}", "+")) if last != "0-0" else length
+        after = cast(list[Any], self.client.xrange(self.stream, f"({last}", "+"))
+        undelivered = len(after) if last != "0-0" else length
         pending = int(group["pending"])
         return {
             "length": length,

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ioc.config import Settings
@@ -79,7 +80,8 @@ class Supervisor:
         feeds: set[str] = set(self.settings.connectors)
         for feed, sim in self.settings.simulators.items():
             port = sim.port or free_port()
-            self.children.append(Child(f"simulator:{feed}", ["simulate", feed, "--port", str(port)], env))
+            args = ["simulate", feed, "--port", str(port), "--anchor", self._anchor(feed)]
+            self.children.append(Child(f"simulator:{feed}", args, env))
             key = f"IOC_CONNECTORS__{feed.upper()}__URL"
             if feed not in self.settings.connectors or "url" not in self.settings.connectors[feed]:
                 env[key] = f"http://{sim.host}:{port}"
@@ -94,6 +96,14 @@ class Supervisor:
         log.info(
             "IOC running: http://%s:%d/  (Ctrl+C to stop)", self.settings.web.host, self.settings.web.port
         )
+
+    def _anchor(self, feed: str) -> str:
+        """When the demo's simulated world began, kept beside the Redis data it produced."""
+        path = Path(self.settings.data_dir) / "simulators" / f"{feed}.anchor"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(datetime.now(UTC).isoformat(timespec="seconds"), encoding="utf-8")
+        return path.read_text(encoding="utf-8").strip()
 
     def run(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -33,13 +33,13 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         title="IOC Tây Ninh",
         assets_folder=str(ASSETS),
         serve_locally=True,
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the "Updating..." title off
     )
     server = app.server
     geojson_url = f"/geo/{layer.name}.geojson"
     layers = {layer.name: layer}
 
-    @server.get("/geo/<name>.geojson")
+    @server.get("/geo/<name>.geojson")  # type: ignore[untyped-decorator]
     def geojson(name: str) -> Response:
         if name not in layers:
             abort(404)
@@ -47,7 +47,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         response.headers["Cache-Control"] = GEO_CACHE
         return response
 
-    @server.get("/fonts/<path:name>")
+    @server.get("/fonts/<path:name>")  # type: ignore[untyped-decorator]
     def fonts(name: str) -> Response:
         response = send_from_directory(FONT_DIR, name, max_age=86400 * 30)
         return response

@@ -87,9 +87,9 @@ def test_missing_file(tmp_path) -> None:
 def test_connector_table_validated_by_its_own_config() -> None:
     """A connector's table is checked by that connector's Config, with the key as written."""
     registry = discover()
-    with pytest.raises(ConfigError, match=r"ioc.toml: connectors.public_services.url: .*URL"):
+    with pytest.raises(ConfigError, match=r"ioc\.toml: connectors\.public_services\.url: .*URL"):
         configure("public_services", {"url": "not a url"}, source="ioc.toml", registry=registry)
-    with pytest.raises(ConfigError, match="connectors.nope: no such connector"):
+    with pytest.raises(ConfigError, match=r"connectors\.nope: no such connector"):
         configure("nope", {}, source="ioc.toml", registry=registry)
 
 

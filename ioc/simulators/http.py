@@ -68,7 +68,7 @@ class SimulatorServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> SimulatorServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="simulator", daemon=True)

@@ -123,13 +123,16 @@ class PublicServicesWorld:
         daily_dossiers: int = 1400,
         activity: float = 1.0,
         malformed_rate: float = 0.0,
+        anchor: datetime | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.clock = clock
         self.daily = daily_dossiers
         self.activity = activity
         self.malformed_rate = malformed_rate
-        self.live_from = clock().timestamp()
+        # The world is drawn from the anchor: the same seed and anchor give the same province, so a
+        # restarted demo continues the world its persisted Redis state came from.
+        self.live_from = (anchor or clock()).timestamp()
         self._places = self._weights(units)
         self.dossiers: list[Dossier] = []
         self._pending: list[tuple[float, int, int, float, float]] = []
@@ -267,8 +270,8 @@ class PublicServicesWorld:
 
     def _current(self, since: datetime | None, now: float) -> np.ndarray:
         """Positions of the events that are each dossier's state at ``now``, changed since ``since``."""
-        lo = 0 if since is None else bisect_left(self._ev_t, since.timestamp())  # type: ignore[arg-type]
-        hi = bisect_right(self._ev_t, now)  # type: ignore[arg-type]
+        lo = 0 if since is None else bisect_left(self._ev_t, since.timestamp())
+        hi = bisect_right(self._ev_t, now)
         window = np.arange(lo, hi)
         return window[self._ev_next[lo:hi] > now]
 
