@@ -71,9 +71,9 @@ class State:
     def checkpoint_fields(self) -> dict[bytes, bytes]:
         """The buckets changed since the last checkpoint, ready for HSET."""
         fields: dict[bytes, bytes] = {}
-        for (bucket, *_), part in self.frame.partition_by(BUCKET, as_dict=True).items():
-            if bucket in self.dirty:
-                fields[f"b:{bucket}".encode()] = encode_frame(part)
+        touched = self.frame.filter(pl.col(BUCKET).is_in(sorted(self.dirty)))
+        for (bucket, *_), part in touched.partition_by(BUCKET, as_dict=True).items():
+            fields[f"b:{bucket}".encode()] = encode_frame(part)
         for bucket in self.dirty:
             fields.setdefault(f"b:{bucket}".encode(), encode_frame(self.frame.clear()))
         fields[META] = json.dumps(
