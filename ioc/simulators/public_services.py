@@ -84,7 +84,8 @@ def office_time(moment: float, rng: random.Random, not_after: float = math.inf) 
         day += timedelta(days=1)
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    moved = day.timestamp() + rng.uniform(0, 3 * HOUR)
+    into = rng.uniform(0, 7.5 * HOUR)  # 3.5 h of morning, then the afternoon from 13:00
+    moved = day.timestamp() + (into if into < 3.5 * HOUR else into + 2.0 * HOUR)
     return moved if moved <= not_after else moment
 
 
