@@ -79,3 +79,27 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
     assert failed == []
     outside = [u for u in requests if not re.match(rf"^(blob:)?http://127\.0\.0\.1:{port}/|^data:", u)]
     assert outside == []
+
+
+def test_kpi_selector_recolours_the_map(browser, demo) -> None:
+    """Choosing 'Nộp trực tuyến' puts each district's online rate on the map, legend with its target."""
+    port = demo[0]
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+    page.locator(".kpi-pick").click()
+    page.get_by_text("Nộp trực tuyến", exact=True).last.click()
+    page.wait_for_function(
+        "() => document.querySelector('#province-map .js-plotly-plot').data[0]"
+        ".colorbar.title.text.includes('50%')",
+        timeout=10_000,
+    )
+    trace = page.evaluate(
+        "() => { const t = document.querySelector('#province-map .js-plotly-plot').data[0];"
+        " return {z: t.z, codes: t.locations} }"
+    )
+    for code, shown in zip(trace["codes"], trace["z"], strict=True):
+        api = httpx.get(API.format(port=port, unit=code, window="7d")).json()["kpis"]["online_rate"]["value"]
+        assert shown == pytest.approx(api * 100, abs=2), code
+    ranking = page.locator("#ranking").inner_text()
+    assert "%" in ranking and "Huyện Tân Châu" in ranking
