@@ -220,8 +220,9 @@ class Aggregator:
                 self.reader.dead_letter(pipe, entry_id, reason)
 
     def _renew(self) -> None:
+        """Push the lease's expiry back (``_leased`` does it on exit); LeaseLost if it is gone."""
         with self._leased():
-            pass  # the lease's expiry is pushed back on exit
+            log.debug("%s: lease renewed by %s", self.spec.name, self.consumer)
 
     @contextmanager
     def _leased(self) -> Iterator[Any]:
