@@ -26,12 +26,14 @@ from ioc import keys
 from ioc.config import AggregatorSettings
 from ioc.feeds import FeedSpec
 from ioc.kpis import TZ
-from ioc.snapshots import kpi_documents, series_documents
+from ioc.snapshots import delta_document, kpi_documents, series_documents
 from ioc.state import State, with_arrival
 from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame
 from ioc.units import UnitTable
 
 log = logging.getLogger(__name__)
+
+DELTAS_MAXLEN = 1000  # the relay reads them live; a screen that connects gets the snapshot
 
 
 class LeaseLost(Exception):
@@ -68,6 +70,8 @@ class Aggregator:
         )
         self.rollup = units.rollup().lazy()
         self.state: State | None = None
+        self.published: dict[str, str] = {}  # snapshot fields as last committed
+        self.published_series: dict[str, str] = {}
         self.stopping = threading.Event()
         self.cycles = self.records_applied = self.entries_acked = 0
         self.last_compute = 0.0
@@ -134,6 +138,8 @@ class Aggregator:
             self.spec.version,
             self.settings.state_buckets,
         )
+        self.published = _texts(self.client.hgetall(keys.snapshot(self.spec.name)))
+        self.published_series = _texts(self.client.hgetall(keys.series(self.spec.name)))
         log.info("%s: took the lease, restored %d records", self.spec.name, self.state.frame.height)
         self.reader.forget_idle_consumers()
         self.last_compute = 0.0
@@ -196,25 +202,35 @@ class Aggregator:
         }
         snapshot = kpi_documents(table_df, self.spec.kpis)
         snapshot[keys.META_FIELD] = json.dumps(meta)
-        self._transaction(
-            state, snapshot, series_documents(series_df, self.units.codes, start, hours), acks, poison
+        series_docs = series_documents(series_df, self.units.codes, start, hours)
+        delta = delta_document(
+            self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )
+        self._transaction(state, snapshot, series_docs, delta, acks, poison)
+        self.published, self.published_series = snapshot, series_docs
 
     def _transaction(
         self,
         state: State,
         snapshot: dict[str, str],
         series: dict[str, str],
+        delta: dict[str, Any],
         acks: list[bytes],
         poison: dict[bytes, str],
     ) -> None:
         feed = self.spec.name
+        changed = {k: v for k, v in snapshot.items() if self.published.get(k) != v}
+        changed_series = {u: v for u, v in series.items() if self.published_series.get(u) != v}
         with self._leased() as pipe:
             if state.replace:
                 pipe.delete(keys.checkpoint(feed))
-            pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())
-            pipe.hset(keys.snapshot(feed), mapping=snapshot)
-            pipe.hset(keys.series(feed), mapping=series)
+            if state.dirty:
+                pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())
+            if changed:
+                pipe.hset(keys.snapshot(feed), mapping=changed)
+            if changed_series:
+                pipe.hset(keys.series(feed), mapping=changed_series)
+            pipe.xadd(keys.deltas(feed), {"d": json.dumps(delta)}, maxlen=DELTAS_MAXLEN, approximate=True)
             self.reader.ack_pipeline(pipe, acks)
             for entry_id, reason in poison.items():
                 self.reader.dead_letter(pipe, entry_id, reason)
@@ -241,6 +257,10 @@ class Aggregator:
                 pipe.execute()
             except redis.WatchError:
                 raise LeaseLost(self.spec.name) from None
+
+
+def _texts(mapping: Any) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in mapping.items()}
 
 
 def _iso(value: Any) -> str | None:

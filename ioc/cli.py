@@ -100,6 +100,55 @@ def cmd_connector(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def secret_key(settings: Settings) -> str:
+    if settings.secret_key is None:
+        raise ConfigError(
+            "IOC_SECRET_KEY: not set; the relay's tokens need a secret (only the demo makes one)"
+        )
+    return settings.secret_key.get_secret_value()
+
+
+def connector_names(settings: Settings) -> dict[str, list[str]]:
+    """Feed -> its connectors, for every connector configured (or simulated in the demo)."""
+    registry = discover()
+    names = set(settings.connectors) | set(settings.simulators)
+    out: dict[str, list[str]] = {}
+    for name in sorted(names & set(registry)):
+        out.setdefault(registry[name].feed, []).append(name)
+    return out
+
+
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from ioc.realtime import Relay
+
+    if not settings.redis.url:
+        raise ConfigError("redis.url: not set (only `ioc run` starts an embedded Redis)")
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(settings.redis.url or "")
+        relay = Relay(
+            client,
+            connector_names(settings),
+            set(_units(settings).codes),
+            secret_key(settings),
+            settings.realtime,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, relay.close)
+        try:
+            await relay.run(host=settings.realtime.host, port=settings.realtime.port)
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+    return 0
+
+
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     connector, _config = _connector(settings, args.name, args.config or "environment")
     try:
@@ -159,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
     chk.add_argument("name")
     chk.set_defaults(func=cmd_check)
     sub.add_parser("connectors", help="list installed connectors").set_defaults(func=cmd_connectors)
+    sub.add_parser("relay", help="run the realtime websocket relay").set_defaults(func=cmd_relay)
     sim = sub.add_parser("simulate", help="serve a simulated source")
     sim.add_argument("feed")
     sim.add_argument("--port", type=int, default=0)

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,6 +56,33 @@ class WebSettings(_Section):
 class RealtimeSettings(_Section):
     host: str = Field("127.0.0.1", description="Interface the websocket relay listens on.")
     port: int = Field(8765, ge=1, le=65535, description="Port of the websocket relay.")
+    public_url: str | None = Field(
+        None,
+        description="Websocket URL browsers use to reach the relay (behind a proxy). Empty: "
+        "ws://<the page's host>:<port>/.",
+    )
+    token_ttl_s: float = Field(
+        12 * 3600.0, gt=0, description="How long a screen's relay token is accepted, in seconds."
+    )
+    ping_interval_s: float = Field(
+        20.0, gt=0, description="Ping every screen this often; one that does not answer is dropped."
+    )
+    max_buffer_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="A screen whose unsent data passes this is disconnected (it reconnects and "
+        "gets a fresh snapshot) so it never slows the others.",
+    )
+    health_interval_s: float = Field(
+        2.0, gt=0, description="How often the relay reads the feeds' health to push changes."
+    )
+
+
+class FreshnessSettings(_Section):
+    amber_s: float = Field(
+        120.0, gt=0, description="A feed whose last successful poll is older than this is amber."
+    )
+    red_s: float = Field(600.0, gt=0, description="... and red (shown as stopped) past this.")
 
 
 class BoundarySettings(_Section):
@@ -149,6 +176,12 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)  # type: ignore[arg-type]
+    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)  # type: ignore[arg-type]
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs the screens' relay tokens. Environment only (IOC_SECRET_KEY); the demo "
+        "generates one.",
+    )
     boundaries: BoundarySettings = Field(default_factory=BoundarySettings)  # type: ignore[arg-type]
     aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)  # type: ignore[arg-type]
     connectors: dict[str, dict[str, Any]] = Field(
@@ -206,11 +239,15 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 def _check_toml(file: Path) -> None:
     try:
-        tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such configuration file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    if "secret_key" in data:
+        raise ConfigError(
+            f"{file}: secret_key: secrets come from the environment (IOC_SECRET_KEY), not the file"
+        )
 
 
 def _describe(source: str, exc: ValidationError) -> str:

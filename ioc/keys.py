@@ -54,6 +54,11 @@ def series(feed: str) -> str:
     return _feed(feed, "series")
 
 
+def deltas(feed: str) -> str:
+    """What each aggregator commit changed, for the realtime relay (bounded)."""
+    return _feed(feed, "deltas")
+
+
 def lease(feed: str) -> str:
     """Which aggregator worker currently owns the feed's state."""
     return _feed(feed, "lease")

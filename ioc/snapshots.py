@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -49,6 +49,35 @@ def series_documents(frame: pl.DataFrame, units: list[str], start: datetime, hou
         u: json.dumps({"start": begin, "step_s": 3600, "received": rec, "resolved": res})
         for u, (rec, res) in arrays.items()
     }
+
+
+TAIL_HOURS = 3
+
+
+def series_tail(doc_text: str, hours: int = TAIL_HOURS) -> dict[str, Any]:
+    """The last ``hours`` points of a series document, with their times."""
+    doc = json.loads(doc_text)
+    start = datetime.fromisoformat(doc["start"])
+    count = len(doc["received"])
+    first = max(0, count - hours)
+    times = [(start + timedelta(seconds=doc["step_s"] * i)).isoformat() for i in range(first, count)]
+    return {"t": times, "received": doc["received"][first:], "resolved": doc["resolved"][first:]}
+
+
+def delta_document(
+    feed: str,
+    meta: dict[str, Any],
+    previous: dict[str, str],
+    current: dict[str, str],
+    previous_series: dict[str, str],
+    current_series: dict[str, str],
+) -> dict[str, Any]:
+    """What changed since the last commit: KPI documents, and the tail of each changed series."""
+    kpis = {
+        k: json.loads(v)["kpis"] for k, v in current.items() if k != keys.META_FIELD and previous.get(k) != v
+    }
+    series = {u: series_tail(v) for u, v in current_series.items() if previous_series.get(u) != v}
+    return {"feed": feed, "meta": meta, "kpis": kpis, "series": series}
 
 
 class SnapshotReader:

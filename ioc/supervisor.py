@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ioc.config import Settings
+from ioc.config import ConfigError, Settings
 from ioc.redis_server import EmbeddedRedis, free_port
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,16 @@ class Supervisor:
         return self.settings.redis.url or (self.redis.url if self.redis else None)
 
     def start(self) -> None:
+        if self.settings.secret_key is None and self.config_path:
+            raise ConfigError("IOC_SECRET_KEY: not set; production needs a secret for the relay's tokens")
         if not self.settings.redis.url:
             self.redis = EmbeddedRedis(Path(self.settings.data_dir) / "redis").start()
         env = dict(os.environ, IOC_REDIS__URL=self.redis_url or "")
+        if self.settings.secret_key is None:
+            env["IOC_SECRET_KEY"] = secrets.token_urlsafe(32)
+            log.info(
+                "demo: generated a secret key for this run's relay tokens (set IOC_SECRET_KEY to keep one)"
+            )
         if self.config_path:
             env["IOC_CONFIG"] = str(Path(self.config_path).resolve())
         feeds: set[str] = set(self.settings.connectors)
@@ -90,6 +98,7 @@ class Supervisor:
         for name in sorted(feeds):
             self.children.append(Child(f"connector:{name}", ["connector", name], env))
             self.children.append(Child(f"aggregator:{name}", ["aggregate", name], env))
+        self.children.append(Child("relay", ["relay"], env))
         self.children.append(Child("web", ["web"], env))
         for child in self.children:
             child.start()

@@ -69,7 +69,7 @@ def test_production_mode_polls_the_configured_source_only(tmp_path, r, redis_ser
         f'[connectors.public_services]\nurl = "{source.url}"\ninterval_s = 0.5\n',
         encoding="utf-8",
     )
-    process = start_app(["--config", str(config)], {}, tmp_path / "app.log")
+    process = start_app(["--config", str(config)], {"IOC_SECRET_KEY": "test-secret"}, tmp_path / "app.log")
     try:
         body = wait_for(API.format(port=port, unit="72", window="ytd"), process=process).json()
         assert body["kpis"]["received"]["value"] == 4

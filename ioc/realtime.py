@@ -1,0 +1,256 @@
+"""The realtime relay: one reader of the aggregators' deltas, ``broadcast()`` to every screen.
+
+A screen opens one websocket (``/?token=...``), says which feeds, units and series it shows, gets
+a snapshot, then only deltas and health. Screens that ask for the same things form a group and
+each message is built once per group. Nothing waits for a slow screen: one whose unsent data
+passes ``max_buffer_bytes`` is disconnected, reconnects, and starts again from a snapshot.
+
+Ordering: new screens are served by the same loop that reads deltas, between two reads, so the
+snapshot a screen gets is never older than a delta it receives after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+import redis.asyncio as aioredis
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ioc import auth, keys
+from ioc.config import RealtimeSettings
+from ioc.schemas import WINDOWS
+
+log = logging.getLogger(__name__)
+
+MAX_UNITS = 400
+READ_BLOCK_MS = 100
+
+
+class BadSubscription(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one screen shows: feeds, the units of its KPI documents, the units of its series."""
+
+    feeds: frozenset[str]
+    units: frozenset[str]
+    series: frozenset[str]
+
+    @classmethod
+    def parse(cls, text: str | bytes, *, feeds: set[str], units: set[str]) -> Subscription:
+        try:
+            hello = json.loads(text)
+        except json.JSONDecodeError:
+            raise BadSubscription("the first message must be JSON") from None
+        if not isinstance(hello, dict) or hello.get("type") != "subscribe":
+            raise BadSubscription('the first message must be {"type": "subscribe", ...}')
+        wanted = {name: set(hello.get(name) or []) for name in ("feeds", "units", "series")}
+        if unknown := wanted["feeds"] - feeds:
+            raise BadSubscription(f"unknown feeds {sorted(unknown)}")
+        if unknown := (wanted["units"] | wanted["series"]) - units:
+            raise BadSubscription(f"unknown units {sorted(unknown)[:10]}")
+        if len(wanted["units"]) > MAX_UNITS:
+            raise BadSubscription(f"at most {MAX_UNITS} units per screen")
+        return cls(frozenset(wanted["feeds"]), frozenset(wanted["units"]), frozenset(wanted["series"]))
+
+    def kpi_fields(self) -> list[str]:
+        return [keys.snapshot_field(u, w) for u in sorted(self.units) for w in WINDOWS]
+
+    def filter(self, delta: dict[str, Any]) -> dict[str, Any]:
+        """The part of a delta this screen shows."""
+        kpis = {k: v for k, v in delta["kpis"].items() if k.split("|", 1)[0] in self.units}
+        series = {u: v for u, v in delta["series"].items() if u in self.series}
+        return {"type": "delta", "feed": delta["feed"], "meta": delta["meta"], "kpis": kpis, "series": series}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Relay:
+    """``run()`` serves until ``close()``; ``__repr__`` shows the live counters."""
+
+    client: aioredis.Redis
+    feeds: dict[str, list[str]]  # feed -> its connectors
+    units: set[str]
+    secret: str
+    settings: RealtimeSettings
+    groups: dict[Subscription, set[ServerConnection]] = field(default_factory=dict)
+    waiting: list[tuple[Subscription, ServerConnection]] = field(default_factory=list)
+    health: dict[str, Any] = field(default_factory=dict)
+    sent = 0
+    dropped_slow = 0
+    refused = 0
+
+    def __post_init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self.server: Server | None = None
+        self.last_ids = {feed: "$" for feed in self.feeds}
+
+    def __repr__(self) -> str:
+        screens = sum(len(g) for g in self.groups.values())
+        return (
+            f"<Relay screens={screens} groups={len(self.groups)} sent={self.sent} "
+            f"dropped_slow={self.dropped_slow} refused={self.refused}>"
+        )
+
+    # ---- serving -----------------------------------------------------------------------
+
+    async def run(self, *, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+        async with serve(
+            self.handler,
+            host,
+            port,
+            process_request=self.authenticate,
+            ping_interval=self.settings.ping_interval_s,
+            ping_timeout=self.settings.ping_interval_s,
+            max_size=64 * 1024,
+        ) as server:
+            self.server = server
+            if ready is not None:
+                ready.set()
+            log.info("relay listening on ws://%s:%d/", host, port)
+            tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.watch_health())]
+            await self.stopping.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("stopped: %r", self)
+
+    def close(self) -> None:
+        self.stopping.set()
+
+    def authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
+        token = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
+        try:
+            auth.check(self.secret, token, max_age_s=self.settings.token_ttl_s)
+        except auth.TokenError as exc:
+            self.refused += 1
+            return connection.respond(401, f"{exc}\n")
+        return None
+
+    async def handler(self, ws: ServerConnection) -> None:
+        try:
+            hello = await asyncio.wait_for(ws.recv(), timeout=10)
+            sub = Subscription.parse(hello, feeds=set(self.feeds), units=self.units)
+        except (BadSubscription, TimeoutError) as exc:
+            await ws.close(1008, str(exc) or "no subscribe message in time")
+            return
+        except ConnectionClosed:
+            return
+        self.waiting.append((sub, ws))
+        try:
+            await ws.wait_closed()
+        finally:
+            group = self.groups.get(sub)
+            if group is not None:
+                group.discard(ws)
+                if not group:
+                    del self.groups[sub]
+
+    # ---- the one reader ----------------------------------------------------------------
+
+    async def pump(self) -> None:
+        streams = {keys.deltas(feed): feed for feed in self.feeds}
+        while True:
+            await self._welcome()
+            ids = {key: self.last_ids[feed] for key, feed in streams.items()}
+            reply = await self.client.xread(ids, block=READ_BLOCK_MS)  # type: ignore[arg-type]
+            for key, entries in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply or []):
+                feed = streams[key.decode()]
+                for entry_id, fields in entries:
+                    self.last_ids[feed] = entry_id.decode()
+                    self.fan_out(json.loads(fields[b"d"]))
+
+    async def _welcome(self) -> None:
+        """Send each waiting screen its snapshot and make it a member of its group."""
+        if self.last_ids and "$" in self.last_ids.values():
+            for feed, last in self.last_ids.items():
+                if last == "$":
+                    newest = cast(
+                        list[tuple[bytes, Any]], await self.client.xrevrange(keys.deltas(feed), count=1)
+                    )
+                    self.last_ids[feed] = newest[0][0].decode() if newest else "0-0"
+        waiting, self.waiting = self.waiting, []
+        by_sub: dict[Subscription, list[ServerConnection]] = {}
+        for sub, ws in waiting:
+            by_sub.setdefault(sub, []).append(ws)
+        for sub, members in by_sub.items():
+            message = json.dumps(await self.snapshot(sub))
+            broadcast(members, message)
+            self.groups.setdefault(sub, set()).update(members)
+            self.sent += len(members)
+
+    async def snapshot(self, sub: Subscription) -> dict[str, Any]:
+        feeds: dict[str, Any] = {}
+        fields = sub.kpi_fields()
+        for feed in sorted(sub.feeds):
+            values = await self.client.hmget(keys.snapshot(feed), [keys.META_FIELD, *fields])
+            units = sorted(sub.series)
+            series = await self.client.hmget(keys.series(feed), units) if units else []
+            meta = json.loads(values[0]) if values[0] else None
+            kpis = {f: json.loads(v)["kpis"] for f, v in zip(fields, values[1:], strict=True) if v}
+            docs = {u: json.loads(v) for u, v in zip(units, series, strict=True) if v}
+            feeds[feed] = {"meta": meta, "kpis": kpis, "series": docs}
+        return {"type": "snapshot", "server_time": _now(), "feeds": feeds, "health": self.health}
+
+    def fan_out(self, delta: dict[str, Any]) -> None:
+        for sub, members in list(self.groups.items()):
+            if delta["feed"] not in sub.feeds:
+                continue
+            message = sub.filter(delta)
+            message["server_time"] = _now()
+            self._broadcast(members, json.dumps(message))
+
+    def _broadcast(self, members: set[ServerConnection], message: str) -> None:
+        healthy = []
+        for ws in list(members):
+            if ws.transport.get_write_buffer_size() > self.settings.max_buffer_bytes:
+                self.dropped_slow += 1
+                members.discard(ws)
+                ws.transport.abort()  # it reconnects and starts again from a snapshot
+            else:
+                healthy.append(ws)
+        broadcast(healthy, message)
+        self.sent += len(healthy)
+
+    # ---- feed health -------------------------------------------------------------------
+
+    async def watch_health(self) -> None:
+        while True:
+            current = await self.read_health()
+            if current != self.health:
+                self.health = current
+                message = json.dumps({"type": "health", "server_time": _now(), "feeds": current})
+                for members in list(self.groups.values()):
+                    self._broadcast(members, message)
+            await asyncio.sleep(self.settings.health_interval_s)
+
+    async def read_health(self) -> dict[str, Any]:
+        """Per feed: when its connectors last succeeded and failed, and the last error."""
+        out: dict[str, Any] = {}
+        for feed, connectors in self.feeds.items():
+            pipe = self.client.pipeline(transaction=False)
+            for name in connectors:
+                pipe.hgetall(keys.connector_health(feed, name))
+            found = [{k.decode(): v.decode() for k, v in h.items()} for h in await pipe.execute()]
+            success = [h["last_success_at"] for h in found if "last_success_at" in h]
+            errors = [h for h in found if "last_error_at" in h]
+            latest_error = max(errors, key=lambda h: h["last_error_at"], default={})
+            out[feed] = {
+                "last_success_at": max(success) if success else None,
+                "last_error_at": latest_error.get("last_error_at"),
+                "last_error": latest_error.get("last_error"),
+            }
+        return out

@@ -1,0 +1,131 @@
+"""The realtime relay, run as its own process, with real websocket clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.sync.client import connect
+
+from ioc import auth
+from ioc.config import PROJECT_ROOT
+from ioc.redis_server import free_port
+from ioc.simulators.http import RecordListing, SimulatorServer
+from tests.pipeline import Pipeline
+from tests.test_kpis import AS_OF, dossier, load_cases
+
+SECRET = "relay-test-secret"
+HELLO = {"type": "subscribe", "feeds": ["public_services"], "units": ["72", "703"], "series": ["72"]}
+
+
+@pytest.fixture
+def relay(r, redis_server, tmp_path):
+    port = free_port()
+    env = dict(
+        os.environ,
+        IOC_REDIS__URL=redis_server.url,
+        IOC_SECRET_KEY=SECRET,
+        IOC_REALTIME__PORT=str(port),
+        IOC_REALTIME__TOKEN_TTL_S="2",
+        IOC_REALTIME__HEALTH_INTERVAL_S="0.2",
+    )
+    env.pop("IOC_CONFIG", None)
+    process = subprocess.Popen([sys.executable, "-m", "ioc.cli", "relay"], env=env, cwd=PROJECT_ROOT)
+    url = f"ws://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with connect(url, open_timeout=1):
+                pass
+        except InvalidStatus:
+            break  # up, and refusing a connection without a token
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def source(r, units):
+    listing = RecordListing("ma_ho_so")
+    server = SimulatorServer({"/api/v1/hoso": listing}).start()
+    pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=50)
+    load_cases(listing, pipe)
+    yield listing, pipe
+    pipe.close()
+    server.close()
+
+
+def receive(ws, kind: str, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=deadline - time.monotonic()))
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind} message in {timeout} s")
+
+
+@pytest.mark.parametrize("token", [None, "forged.token.value", auth.mint("another-secret")])
+def test_refuses_upgrade_without_a_valid_token(relay, token) -> None:
+    """No token, a forged one, or one signed with another key: HTTP 401, no websocket."""
+    url = relay if token is None else f"{relay}?token={token}"
+    with pytest.raises(InvalidStatus) as info:
+        connect(url, open_timeout=5)
+    assert info.value.response.status_code == 401
+
+
+def test_refuses_expired_token(relay) -> None:
+    token = auth.mint(SECRET)
+    time.sleep(3.2)  # the relay's token_ttl_s is 2 here
+    with pytest.raises(InvalidStatus) as info:
+        connect(f"{relay}?token={token}", open_timeout=5)
+    assert info.value.response.status_code == 401
+    assert b"expired" in info.value.response.body
+
+
+def test_snapshot_on_connect_then_only_the_changed_subscribed_documents(relay, source) -> None:
+    """A screen gets its units' documents, then deltas with what changed for those units only."""
+    listing, pipe = source
+    with connect(f"{relay}?token={auth.mint(SECRET)}") as ws:
+        ws.send(json.dumps(HELLO))
+        snap = receive(ws, "snapshot")
+        feed = snap["feeds"]["public_services"]
+        assert sorted(feed["kpis"]) == sorted(
+            f"{u}|{w}" for u in ("72", "703") for w in ("today", "7d", "30d", "mtd", "ytd")
+        )
+        assert feed["kpis"]["72|7d"]["received"] == {"value": 6}
+        assert list(feed["series"]) == ["72"] and feed["meta"]["as_of"] == "2026-11-22T10:00:00+07:00"
+        listing.put(dossier("N", "25456", "22T09:00:00", "25T09:00:00", "tiep_nhan", "22T09:50:00"))
+        pipe.sync()
+        delta = receive(ws, "delta")
+        while not delta["kpis"]:
+            delta = receive(ws, "delta")
+        assert delta["kpis"]["72|7d"]["received"] == {"value": 7}
+        assert delta["kpis"]["703|today"]["received"] == {"value": 1}
+        assert {k.split("|")[0] for k in delta["kpis"]} == {"72", "703"}  # not commune 25456
+        assert set(delta["series"]) == {"72"}
+        tail = delta["series"]["72"]
+        assert tail["received"][tail["t"].index("2026-11-22T09:00:00+07:00")] == 1
+
+
+def test_bad_subscription_is_closed_with_the_reason(relay) -> None:
+    with connect(f"{relay}?token={auth.mint(SECRET)}") as ws:
+        ws.send(json.dumps({"type": "subscribe", "feeds": ["public_services"], "units": ["99999"]}))
+        with pytest.raises(ConnectionClosedError) as info:
+            ws.recv(timeout=5)
+    assert info.value.rcvd.code == 1008 and "unknown units" in info.value.rcvd.reason
+
+
+def test_health_is_pushed(relay, source) -> None:
+    """Screens receive each feed's last successful poll (what freshness badges are computed from)."""
+    with connect(f"{relay}?token={auth.mint(SECRET)}") as ws:
+        ws.send(json.dumps(HELLO))
+        snap = receive(ws, "snapshot")
+        health = snap["health"] or receive(ws, "health")["feeds"]
+        assert health["public_services"]["last_success_at"] is not None
