@@ -19,6 +19,7 @@ import redis
 
 from ioc.config import ConfigError, Settings, SimulatorSettings, load_settings
 from ioc.connector import Connector, Context, SourceError, configure, discover
+from ioc.plugins import connector_names
 from ioc.units import UnitTable
 
 log = logging.getLogger("ioc")
@@ -106,16 +107,6 @@ def secret_key(settings: Settings) -> str:
             "IOC_SECRET_KEY: not set; the relay's tokens need a secret (only the demo makes one)"
         )
     return settings.secret_key.get_secret_value()
-
-
-def connector_names(settings: Settings) -> dict[str, list[str]]:
-    """Feed -> its connectors, for every connector configured (or simulated in the demo)."""
-    registry = discover()
-    names = set(settings.connectors) | set(settings.simulators)
-    out: dict[str, list[str]] = {}
-    for name in sorted(names & set(registry)):
-        out.setdefault(registry[name].feed, []).append(name)
-    return out
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:

@@ -48,9 +48,6 @@ class RedisSettings(_Section):
 class WebSettings(_Section):
     host: str = Field("127.0.0.1", description="Interface the web app listens on.")
     port: int = Field(8050, ge=1, le=65535, description="Port of the web app and KPI API.")
-    refresh_s: float = Field(
-        5.0, gt=0, description="How often an open page re-reads the KPI snapshot, in seconds."
-    )
 
 
 class RealtimeSettings(_Section):

@@ -48,6 +48,7 @@ class ConnectorRunner:
         self.failures = 0
         self.polls = self.records = self.dead = self.errors = 0
         self.newest: datetime | None = None
+        self.per_minute: dict[int, int] = {}  # records published per minute, the last hour
 
     def __repr__(self) -> str:
         c = self.connector

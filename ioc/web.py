@@ -5,17 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dash
 import fontpkg_be_vietnam_pro
 import redis
 from dash import Dash
-from flask import Response, abort, send_from_directory
+from flask import Response, abort, jsonify, send_from_directory
 
+from ioc import auth
 from ioc.api import kpi_blueprint
 from ioc.config import PROJECT_ROOT, Settings
 from ioc.feeds import FEED_SPECS
 from ioc.geo import load_layer
+from ioc.health import read_health
+from ioc.plugins import connector_names
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
+from layouts.health import HealthBoard
+from layouts.live import Live
 from layouts.province import ProvincePage
 
 ASSETS = PROJECT_ROOT / "layouts" / "assets"
@@ -34,6 +40,9 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         assets_folder=str(ASSETS),
         serve_locally=True,
         update_title=None,  # type: ignore[arg-type]  # None turns the "Updating..." title off
+        use_pages=True,
+        pages_folder="",
+        suppress_callback_exceptions=True,  # each page's callbacks are registered for every page
     )
     server = app.server
     geojson_url = f"/geo/{layer.name}.geojson"
@@ -53,14 +62,38 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         return response
 
     server.register_blueprint(kpi_blueprint(reader, units))
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    live = Live(
+        port=settings.realtime.port,
+        url=settings.realtime.public_url,
+        token=lambda: auth.mint(secret) if secret else "",
+        amber_s=settings.freshness.amber_s,
+        red_s=settings.freshness.red_s,
+    )
+
+    @server.get("/realtime/token")  # type: ignore[untyped-decorator]
+    def realtime_token() -> Response:
+        if not secret:
+            abort(503)
+        response = jsonify({"token": auth.mint(secret)})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     page = ProvincePage(
         reader=reader,
         units=units,
         layer=layer,
         spec=FEED_SPECS["public_services"],
         geojson_url=geojson_url,
-        refresh_s=settings.web.refresh_s,
+        live=live,
     )
-    app.layout = page.layout
+    dash.register_page("province", path="/", title="IOC Tây Ninh", layout=page.layout)  # type: ignore[no-untyped-call]
     page.register(app)
+    feeds = connector_names(settings)
+    board = HealthBoard(read=lambda: read_health(client, feeds), feeds=sorted(feeds), live=live)
+    dash.register_page(  # type: ignore[no-untyped-call]
+        "health", path="/health-board", title="Nguồn dữ liệu · IOC Tây Ninh", layout=board.layout
+    )
+    board.register(app)
+    app.layout = dash.page_container
     return app

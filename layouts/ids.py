@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-REFRESH = "refresh"
 AS_OF = "as-of"
 FEED_TABS = "feed-tabs"
 KPI_PICK = "kpi-pick"
@@ -12,3 +11,7 @@ MAP = "province-map"
 SERIES = "series"
 RANKING = "ranking"
 CLOCK = "clock"
+RT_CONFIG = "rt-config"
+RT_MESSAGE = "rt-message"
+TILE_VALUE = "tile-value"  # pattern: {"type": TILE_VALUE, "kpi": <name>}
+HEALTH_TABLE = "health-table"

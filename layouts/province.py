@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dash import Dash, Input, Output, Patch, dcc, html
+from dash import ALL, Dash, Input, Output, Patch, State, dcc, html
 
 from ioc.feeds import FeedSpec
 from ioc.geo import Layer
@@ -15,10 +15,12 @@ from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
+from layouts.live import Live, fresh_badge
 
 DEFAULT_KPI = "on_time_rate"
 DEFAULT_WINDOW = "7d"
 MAP_ZOOM = 8.75
+LOWER_IS_BETTER = frozenset({"overdue_open", "avg_processing_days"})
 
 
 @dataclass
@@ -30,7 +32,7 @@ class ProvincePage:
     layer: Layer
     spec: FeedSpec
     geojson_url: str
-    refresh_s: float
+    live: Live
 
     @property
     def kpis(self) -> dict[str, Kpi]:
@@ -53,7 +55,6 @@ class ProvincePage:
         )
 
     def layout(self) -> html.Div:
-        meta = self.reader.meta(self.spec.name) or {}
         return html.Div(
             className="room",
             children=[
@@ -61,12 +62,16 @@ class ProvincePage:
                 html.Main(
                     className="room-grid",
                     children=[
-                        html.Section(self.tiles(DEFAULT_WINDOW), id=ids.TILES, className="tiles"),
+                        html.Section(
+                            [fresh_badge(self.spec.name), html.Div(self.tiles(DEFAULT_WINDOW), id=ids.TILES)],
+                            className="tiles",
+                        ),
                         html.Section(className="map-panel", children=self._map_panel()),
                         html.Aside(
                             className="side",
                             children=[
                                 html.H2("Xếp hạng huyện, thị xã, thành phố"),
+                                fresh_badge(self.spec.name),
                                 html.Div(self.ranking(DEFAULT_KPI, DEFAULT_WINDOW), id=ids.RANKING),
                             ],
                         ),
@@ -74,6 +79,7 @@ class ProvincePage:
                             className="series-panel",
                             children=[
                                 html.H2("Hồ sơ tiếp nhận và trả kết quả theo giờ, 7 ngày qua (toàn tỉnh)"),
+                                fresh_badge(self.spec.name),
                                 dcc.Graph(
                                     id=ids.SERIES,
                                     figure=self.series_figure(),
@@ -86,13 +92,34 @@ class ProvincePage:
                 html.Footer(
                     className="footer",
                     children=[
-                        html.Span(fmt.as_of(meta.get("as_of")), id=ids.AS_OF, className="as-of"),
+                        fresh_badge(self.spec.name),
+                        html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
                         html.Span(theme.ATTRIBUTION_VI, className="attribution"),
                     ],
                 ),
-                dcc.Interval(id=ids.REFRESH, interval=int(self.refresh_s * 1000)),
+                *self.live.elements(
+                    feeds=[self.spec.name],
+                    units=[self.units.province, *self.layer.codes],
+                    series=[self.units.province],
+                    feed=self.spec.name,
+                    province=self.units.province,
+                    codes=self.layer.codes,
+                    names=self.units.names(),
+                    kpis=self._kpi_info(),
+                ),
             ],
         )
+
+    def _kpi_info(self) -> dict[str, dict[str, Any]]:
+        info = {}
+        for kpi in self.spec.kpis:
+            target = theme.TARGETS.get(kpi.name)
+            info[kpi.name] = {
+                "kind": kpi.kind,
+                "target": target.value if target else None,
+                "higher_is_better": target.higher_is_better if target else kpi.name not in LOWER_IS_BETTER,
+            }
+        return info
 
     def _header(self) -> html.Header:
         tabs = [
@@ -162,7 +189,7 @@ class ProvincePage:
         names = self.units.names()
         pairs = list(zip(self.layer.codes, self.district_values(kpi_name, window), strict=True))
         target = theme.TARGETS.get(kpi_name)
-        lower_better = kpi_name in ("overdue_open", "avg_processing_days")
+        lower_better = kpi_name in LOWER_IS_BETTER
         reverse = not lower_better if target is None else target.higher_is_better
         ranked = sorted(pairs, key=lambda p: (p[1] is None, -(p[1] or 0) if reverse else (p[1] or 0)))
         rows = [
@@ -188,29 +215,31 @@ class ProvincePage:
             Output(ids.TILES, "children"),
             Output(ids.MAP, "figure"),
             Output(ids.RANKING, "children"),
-            Output(ids.SERIES, "figure"),
-            Output(ids.AS_OF, "children"),
-            Input(ids.REFRESH, "n_intervals"),
             Input(ids.KPI_PICK, "value"),
             Input(ids.WINDOW_PICK, "value"),
+            prevent_initial_call=True,
         )
-        def refresh(_n: int | None, kpi: str, window: str) -> tuple[Any, ...]:
+        def pick(kpi: str, window: str) -> tuple[Any, ...]:
+            """A person chose another KPI or window: new colours and legend, same zoom."""
             fresh = self.map_figure(kpi, window).data[0]
-            map_patch = Patch()
+            patch = Patch()
             for prop in ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar"):
-                map_patch["data"][0][prop] = fresh[prop]
-            series = self.series_figure()
-            series_patch = Patch()
-            series_patch["data"] = series.data
-            series_patch["layout"]["shapes"] = series.layout.shapes
-            meta = self.reader.meta(self.spec.name) or {}
-            return (
-                self.tiles(window),
-                map_patch,
-                self.ranking(kpi, window),
-                series_patch,
-                fmt.as_of(meta.get("as_of")),
-            )
+                patch["data"][0][prop] = fresh[prop]
+            return self.tiles(window), patch, self.ranking(kpi, window)
+
+        # Pushed messages: applied in the browser with Patch, no request to the server.
+        app.clientside_callback(
+            "function (m, k, w, t) { return window.ioc_rt.apply(m, k, w, t); }",
+            Output(ids.MAP, "figure", allow_duplicate=True),
+            Output(ids.SERIES, "figure"),
+            Output({"type": ids.TILE_VALUE, "kpi": ALL}, "children"),
+            Output(ids.RANKING, "children", allow_duplicate=True),
+            Input(ids.RT_MESSAGE, "data"),
+            State(ids.KPI_PICK, "value"),
+            State(ids.WINDOW_PICK, "value"),
+            State({"type": ids.TILE_VALUE, "kpi": ALL}, "id"),
+            prevent_initial_call=True,
+        )
 
 
 def _tile_state(kpi: Kpi, value: float | None) -> str:

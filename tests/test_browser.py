@@ -73,7 +73,9 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
         "value"
     ]
     assert abs(int(tile.replace(".", "")) - api_received) <= 50
-    assert page.locator(".as-of").inner_text().startswith("Số liệu lúc ")
+    badges = page.locator(".fresh-badge")
+    assert badges.count() >= 4
+    assert all(text.startswith("Số liệu lúc ") for text in badges.all_inner_texts())
 
     assert errors == []
     assert failed == []

@@ -1,0 +1,84 @@
+"""The health of each feed, read from Redis: what the feed-health board shows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from ioc import keys
+from ioc.streams import GroupReader
+
+
+@dataclass(frozen=True)
+class ConnectorHealth:
+    """One connector of one feed, and its feed's dead letters and consumer group."""
+
+    feed: str
+    connector: str
+    last_poll_at: str | None
+    last_success_at: str | None
+    newest_record_at: str | None
+    last_error: str | None
+    last_error_at: str | None
+    errors: int
+    records: int
+    per_minute: list[tuple[int, int]]
+    dead_letters: int
+    last_dead_reason: str | None
+    pending: int
+    undelivered: int
+
+    def age_s(self, now: datetime) -> float | None:
+        if self.last_success_at is None:
+            return None
+        return (now - datetime.fromisoformat(self.last_success_at)).total_seconds()
+
+    def records_last_minutes(self, now: datetime, minutes: int = 60) -> list[int]:
+        """Records per minute for the last ``minutes`` minutes, oldest first, zeros filled in."""
+        current = int(now.timestamp() // 60)
+        counts = dict(self.per_minute)
+        return [counts.get(m, 0) for m in range(current - minutes + 1, current + 1)]
+
+
+def _text(raw: dict[bytes, bytes], name: str) -> str | None:
+    value = raw.get(name.encode())
+    return None if value is None else value.decode()
+
+
+def read_health(client: redis.Redis, feeds: dict[str, list[str]]) -> list[ConnectorHealth]:
+    out = []
+    for feed, connectors in sorted(feeds.items()):
+        last_dead: Any = client.xrevrange(keys.dead_letters(feed), count=1)
+        reason = last_dead[0][1][b"reason"].decode() if last_dead else None
+        dead = int(client.xlen(keys.dead_letters(feed)))
+        exists = bool(client.exists(keys.raw_stream(feed)))
+        progress = (
+            GroupReader(client, feed, "health-board", claim_idle_ms=1, max_deliveries=1).progress()
+            if exists
+            else {"pending": 0, "undelivered": 0}
+        )
+        for name in connectors:
+            raw: dict[bytes, bytes] = client.hgetall(keys.connector_health(feed, name))  # type: ignore[assignment]
+            out.append(
+                ConnectorHealth(
+                    feed=feed,
+                    connector=name,
+                    last_poll_at=_text(raw, "last_poll_at"),
+                    last_success_at=_text(raw, "last_success_at"),
+                    newest_record_at=_text(raw, "newest_record_at"),
+                    last_error=_text(raw, "last_error"),
+                    last_error_at=_text(raw, "last_error_at"),
+                    errors=int(_text(raw, "errors") or 0),
+                    records=int(_text(raw, "records") or 0),
+                    per_minute=[tuple(p) for p in json.loads(_text(raw, "per_minute") or "[]")],
+                    dead_letters=dead,
+                    last_dead_reason=reason,
+                    pending=progress["pending"],
+                    undelivered=progress["undelivered"],
+                )
+            )
+    return out

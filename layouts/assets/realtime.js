@@ -1,0 +1,180 @@
+// One websocket per screen to the IOC relay: snapshot on (re)connect, then deltas and health.
+// Messages are handed to Dash through the "rt-message" store; panels apply them with Patch in
+// clientside callbacks (ioc_rt.apply below). Nothing here polls the server on a timer: the
+// 1-second timer only re-ages the freshness badges from the last health message.
+(function () {
+  "use strict";
+  const MIN_DELAY_MS = 1000;
+  const MAX_DELAY_MS = 30000;
+  const state = { docs: {}, health: {}, skewMs: 0, connected: false, attempts: 0, socket: null, config: null };
+
+  function config() {
+    const el = document.getElementById("rt-config");
+    return el ? JSON.parse(el.dataset.config) : null;
+  }
+
+  function relayUrl(cfg, token) {
+    const base = cfg.url || `${location.protocol === "https:" ? "wss" : "ws"}://${location.hostname}:${cfg.port}/`;
+    return `${base}${base.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`;
+  }
+
+  async function freshToken(cfg) {
+    try {
+      const reply = await fetch("/realtime/token", { cache: "no-store" });
+      if (reply.ok) return (await reply.json()).token;
+    } catch (err) { /* the web app may be down too: try the token we have */ }
+    return cfg.token;
+  }
+
+  function backoff() {
+    // Jittered exponential backoff: 1 s, 2 s, 4 s ... up to 30 s, each drawn from [d/2, d].
+    const ceiling = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** state.attempts);
+    state.attempts += 1;
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  function deliver(message) {
+    if (message.server_time) state.skewMs = Date.parse(message.server_time) - Date.now();
+    if (message.type === "health") { state.health = message.feeds; renderBadges(); return; }
+    if (message.type === "snapshot") { state.health = message.health || {}; renderBadges(); }
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props("rt-message", { data: message });
+    }
+  }
+
+  async function connect() {
+    const cfg = state.config || (state.config = config());
+    if (!cfg) return;
+    const token = state.attempts === 0 ? cfg.token : await freshToken(cfg);
+    const socket = new WebSocket(relayUrl(cfg, token));
+    state.socket = socket;
+    socket.onopen = () => {
+      state.connected = true;
+      state.attempts = 0;
+      socket.send(JSON.stringify({ type: "subscribe", feeds: cfg.feeds, units: cfg.units, series: cfg.series }));
+      document.body.classList.remove("rt-offline");
+    };
+    socket.onmessage = (event) => deliver(JSON.parse(event.data));
+    socket.onclose = () => {
+      state.connected = false;
+      document.body.classList.add("rt-offline");
+      setTimeout(connect, backoff());
+    };
+  }
+
+  // ---- freshness badges: "Số liệu lúc HH:MM", amber then red as the feed ages ----
+  const two = (n) => String(n).padStart(2, "0");
+  function localTime(iso) {
+    const d = new Date(new Date(iso).toLocaleString("en-US", { timeZone: "Asia/Ho_Chi_Minh" }));
+    return `${two(d.getHours())}:${two(d.getMinutes())} ${two(d.getDate())}/${two(d.getMonth() + 1)}`;
+  }
+  function renderBadges() {
+    const cfg = state.config;
+    if (!cfg) return;
+    const now = Date.now() + state.skewMs;
+    document.querySelectorAll(".fresh-badge").forEach((badge) => {
+      const feed = state.health[badge.dataset.feed];
+      const at = feed && feed.last_success_at;
+      badge.classList.remove("fresh-ok", "fresh-amber", "fresh-red");
+      if (!at) { badge.textContent = "Chưa có số liệu"; badge.classList.add("fresh-red"); return; }
+      const age = (now - Date.parse(at)) / 1000;
+      const level = age > cfg.red_s ? "red" : age > cfg.amber_s ? "amber" : "ok";
+      badge.classList.add(`fresh-${level}`);
+      const minutes = Math.floor(age / 60);
+      const late = level === "ok" ? "" : level === "red" ? ` · ngừng ${minutes} phút` : ` · trễ ${minutes} phút`;
+      badge.textContent = `Số liệu lúc ${localTime(at)}${late}`;
+      badge.title = feed.last_error ? `Lỗi gần nhất: ${feed.last_error}` : "";
+    });
+  }
+  setInterval(renderBadges, 1000);
+
+  // ---- applying messages to panels, called from clientside callbacks ----
+  const vi = (digits) => new Intl.NumberFormat("vi-VN", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  function valueText(kind, value) {
+    if (value === null || value === undefined) return "–";
+    if (kind === "rate") return `${vi(1).format(value * 100)}%`;
+    if (kind === "mean") return vi(2).format(value);
+    return vi(0).format(value);
+  }
+  function shown(kind, value) {
+    return value === null || value === undefined ? null : kind === "rate" ? value * 100 : value;
+  }
+  function remember(message) {
+    const feeds = message.type === "snapshot" ? message.feeds : { [message.feed]: message };
+    for (const [feed, body] of Object.entries(feeds)) {
+      state.docs[feed] = Object.assign(state.docs[feed] || {}, body.kpis || {});
+    }
+  }
+  function kpiValue(feed, unit, window, kpi) {
+    const doc = (state.docs[feed] || {})[`${unit}|${window}`];
+    return doc && doc[kpi] ? doc[kpi].value : null;
+  }
+
+  function seriesPatch(cfg, message) {
+    const dc = window.dash_clientside;
+    const body = message.type === "snapshot" ? message.feeds[cfg.feed] : message;
+    const doc = body && body.series ? body.series[cfg.province] : null;
+    if (!doc) return dc.no_update;
+    const patch = new dc.Patch();
+    if (message.type === "snapshot") {
+      const start = Date.parse(doc.start);
+      const xs = doc.received.map((_, i) => new Date(start + i * doc.step_s * 1000).toISOString());
+      patch.assign(["data", 0, "x"], xs).assign(["data", 0, "y"], doc.received);
+      patch.assign(["data", 1, "x"], xs).assign(["data", 1, "y"], doc.resolved);
+      state.seriesStart = start; state.seriesLength = xs.length;
+    } else {
+      doc.t.forEach((t, i) => {
+        const index = Math.round((Date.parse(t) - state.seriesStart) / 3600000);
+        if (index < state.seriesLength) {
+          patch.assign(["data", 0, "y", index], doc.received[i]).assign(["data", 1, "y", index], doc.resolved[i]);
+        } else {
+          const x = new Date(Date.parse(t)).toISOString();
+          patch.append(["data", 0, "x"], x).append(["data", 0, "y"], doc.received[i]);
+          patch.append(["data", 1, "x"], x).append(["data", 1, "y"], doc.resolved[i]);
+          state.seriesLength += 1;
+        }
+      });
+    }
+    if (body.meta && body.meta.as_of) patch.assign(["layout", "shapes", 0, "x1"], body.meta.as_of);
+    return patch.build();
+  }
+
+  function rankingTable(cfg, kpi, window) {
+    const info = cfg.kpis[kpi];
+    const rows = cfg.codes.map((code) => [code, kpiValue(cfg.feed, code, window, kpi)]);
+    rows.sort((a, b) => (a[1] === null) - (b[1] === null) || (info.higher_is_better ? b[1] - a[1] : a[1] - b[1]));
+    const cell = (children, className) => ({ type: "Td", namespace: "dash_html_components", props: { children, className } });
+    const body = rows.map(([code, value], i) => ({
+      type: "Tr", namespace: "dash_html_components",
+      props: { children: [cell(String(i + 1), "rank"), cell(cfg.names[code]), cell(valueText(info.kind, value), `num ${stateClass(info, value)}`)] },
+    }));
+    return { type: "Table", namespace: "dash_html_components", props: { className: "ranking", children: { type: "Tbody", namespace: "dash_html_components", props: { children: body } } } };
+  }
+  function stateClass(info, value) {
+    if (value === null || value === undefined || info.target === null) return "neutral";
+    const gap = info.higher_is_better ? value - info.target : info.target - value;
+    return gap >= 0 ? "ok" : gap > -0.05 ? "warn" : "bad";
+  }
+
+  window.ioc_rt = {
+    state,
+    apply: function (message, kpi, window_, tileIds) {
+      const dc = window.dash_clientside;
+      const cfg = state.config || (state.config = config());
+      if (!message || !cfg) return [dc.no_update, dc.no_update, tileIds.map(() => dc.no_update), dc.no_update];
+      remember(message);
+      const info = cfg.kpis[kpi];
+      const map = new dc.Patch();
+      cfg.codes.forEach((code, i) => map.assign(["data", 0, "z", i], shown(info.kind, kpiValue(cfg.feed, code, window_, kpi))));
+      const tiles = tileIds.map((id) => valueText(cfg.kpis[id.kpi].kind, kpiValue(cfg.feed, cfg.province, window_, id.kpi)));
+      return [map.build(), seriesPatch(cfg, message), tiles, rankingTable(cfg, kpi, window_)];
+    },
+  };
+
+  // Dash renders the layout after the page loads: start once the config element is there.
+  function start() {
+    if (config()) connect();
+    else setTimeout(start, 100);
+  }
+  start();
+})();

@@ -1,0 +1,134 @@
+"""The feed-health board (``/health-board``): is the data live, and if not, why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, dcc, html
+
+from ioc.health import ConnectorHealth
+from layouts import format as fmt
+from layouts import ids, theme
+from layouts.live import Live, fresh_badge
+
+
+def _when(iso: str | None) -> str:
+    return "–" if iso is None else fmt.date_time(datetime.fromisoformat(iso))
+
+
+def sparkline(counts: list[int]) -> go.Figure:
+    figure = go.Figure(
+        go.Scatter(
+            y=counts, mode="lines", line={"color": theme.SERIES_RECEIVED, "width": 1.5}, fill="tozeroy"
+        )
+    )
+    figure.update_layout(
+        height=36,
+        width=180,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "rangemode": "tozero"},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+    )
+    return figure
+
+
+def health_row(h: ConnectorHealth, now: datetime) -> html.Tr:
+    counts = h.records_last_minutes(now)
+    return html.Tr(
+        [
+            html.Td(
+                [
+                    html.Div(theme.FEED_LABELS.get(h.feed, h.feed), className="feed-name"),
+                    html.Code(h.connector),
+                ]
+            ),
+            html.Td(fresh_badge(h.feed)),
+            html.Td(_when(h.last_success_at)),
+            html.Td(_when(h.newest_record_at)),
+            html.Td(
+                [
+                    html.Div(f"{fmt.number(sum(counts[-6:-1]) / 5, 1)} / phút (5 phút qua)"),
+                    dcc.Graph(figure=sparkline(counts), config={"staticPlot": True}, className="sparkline"),
+                ]
+            ),
+            html.Td(
+                [
+                    html.Div(fmt.number(h.errors)),
+                    html.Div(
+                        f"{_when(h.last_error_at)}: {h.last_error}" if h.last_error else "",
+                        className="reason",
+                    ),
+                ],
+                className="num-cell",
+            ),
+            html.Td(
+                [
+                    html.Div(fmt.number(h.dead_letters)),
+                    html.Div(h.last_dead_reason or "", className="reason"),
+                ],
+                className="num-cell",
+            ),
+            html.Td(f"{fmt.number(h.pending)} / {fmt.number(h.undelivered)}", className="num-cell"),
+        ],
+        **{"data-feed": h.feed},
+    )
+
+
+HEADERS = (
+    "Nguồn dữ liệu",
+    "Trạng thái",
+    "Lần lấy thành công gần nhất",
+    "Bản ghi mới nhất",
+    "Bản ghi / phút (60 phút)",
+    "Lỗi",
+    "Thư lỗi (dead letters)",
+    "Đang chờ / chưa giao (tổng hợp)",
+)
+
+
+@dataclass
+class HealthBoard:
+    read: Callable[[], list[ConnectorHealth]]
+    feeds: list[str]
+    live: Live
+
+    def table(self) -> html.Table:
+        now = datetime.now(UTC)
+        return html.Table(
+            [
+                html.Thead(html.Tr([html.Th(h) for h in HEADERS])),
+                html.Tbody([health_row(h, now) for h in self.read()]),
+            ],
+            className="health-table",
+        )
+
+    def layout(self) -> html.Div:
+        return html.Div(
+            className="room",
+            children=[
+                html.Header(
+                    className="room-header",
+                    children=[
+                        html.H1("TÌNH TRẠNG CÁC NGUỒN DỮ LIỆU"),
+                        html.A("‹ Về trang tỉnh", href="/", className="back"),
+                    ],
+                ),
+                html.Main(html.Div(self.table(), id=ids.HEALTH_TABLE), className="health-main"),
+                *self.live.elements(feeds=self.feeds, units=[], series=[]),
+            ],
+        )
+
+    def register(self, app: Dash) -> None:
+        @app.callback(
+            Output(ids.HEALTH_TABLE, "children"), Input(ids.RT_MESSAGE, "data"), prevent_initial_call=True
+        )
+        def refresh(_message: Any) -> html.Table:
+            """Re-read on every pushed message (not on a timer); badges age by themselves."""
+            return self.table()
