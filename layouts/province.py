@@ -173,7 +173,9 @@ class ProvincePage:
                         html.Div(
                             [
                                 html.Span(
-                                    figures.value_text(kpi, entry.get("value")), className="tile-value"
+                                    figures.value_text(kpi, entry.get("value")),
+                                    id={"type": ids.TILE_VALUE, "kpi": kpi.name},
+                                    className="tile-value",
                                 ),
                                 html.Span(unit, className="tile-unit"),
                             ]

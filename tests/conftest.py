@@ -46,6 +46,7 @@ def demo(tmp_path_factory):
     port = free_port()
     env = {
         "IOC_WEB__PORT": str(port),
+        "IOC_REALTIME__PORT": str(free_port()),
         "IOC_DATA_DIR": str(data),
         "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "20",
         "IOC_SIMULATORS__PUBLIC_SERVICES__ACTIVITY": "200",

@@ -65,7 +65,7 @@ def test_production_mode_polls_the_configured_source_only(tmp_path, r, redis_ser
     port = free_port()
     config = tmp_path / "ioc.toml"
     config.write_text(
-        f'[redis]\nurl = "{redis_server.url}"\n[web]\nport = {port}\n'
+        f'[redis]\nurl = "{redis_server.url}"\n[web]\nport = {port}\n[realtime]\nport = {free_port()}\n'
         f'[connectors.public_services]\nurl = "{source.url}"\ninterval_s = 0.5\n',
         encoding="utf-8",
     )

@@ -6,7 +6,7 @@
   "use strict";
   const MIN_DELAY_MS = 1000;
   const MAX_DELAY_MS = 30000;
-  const state = { docs: {}, health: {}, skewMs: 0, connected: false, attempts: 0, socket: null, config: null };
+  const state = { docs: {}, health: {}, skewMs: 0, connected: false, attempts: 0, socket: null, config: null, snapshots: 0, deltas: 0 };
 
   function config() {
     const el = document.getElementById("rt-config");
@@ -36,7 +36,8 @@
   function deliver(message) {
     if (message.server_time) state.skewMs = Date.parse(message.server_time) - Date.now();
     if (message.type === "health") { state.health = message.feeds; renderBadges(); return; }
-    if (message.type === "snapshot") { state.health = message.health || {}; renderBadges(); }
+    if (message.type === "snapshot") { state.snapshots += 1; state.health = message.health || {}; renderBadges(); }
+    if (message.type === "delta") state.deltas += 1;
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props("rt-message", { data: message });
     }
@@ -87,6 +88,10 @@
     });
   }
   setInterval(renderBadges, 1000);
+  // Panels re-rendered by Dash bring new badges: fill them in at once, not at the next tick.
+  new MutationObserver((changes) => {
+    if (changes.some((c) => Array.from(c.addedNodes).some((n) => n.nodeType === 1 && (n.matches(".fresh-badge") || n.querySelector(".fresh-badge"))))) renderBadges();
+  }).observe(document.documentElement, { childList: true, subtree: true });
 
   // ---- applying messages to panels, called from clientside callbacks ----
   const vi = (digits) => new Intl.NumberFormat("vi-VN", { minimumFractionDigits: digits, maximumFractionDigits: digits });
