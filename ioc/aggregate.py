@@ -72,6 +72,8 @@ class Aggregator:
         self.state: State | None = None
         self.published: dict[str, str] = {}  # snapshot fields as last committed
         self.published_series: dict[str, str] = {}
+        self.unacked: list[bytes] = []  # applied and published, acknowledged at the next checkpoint
+        self.last_checkpoint = time.monotonic()
         self.stopping = threading.Event()
         self.cycles = self.records_applied = self.entries_acked = 0
         self.last_compute = 0.0
@@ -97,6 +99,7 @@ class Aggregator:
         self.last_compute = 0.0  # the first cycle recomputes even if nothing is new
         while done := self.cycle():
             total += done
+        self.cycle(checkpoint=True)
         return total
 
     def run(self) -> None:
@@ -109,7 +112,9 @@ class Aggregator:
                 self.cycle()
             except LeaseLost:
                 log.warning("%s: lease lost to another worker; standing by", self.spec.name)
-                self.state = None
+                self.state, self.unacked = None, []
+        if self.state is not None:
+            self.cycle(checkpoint=True)  # a clean stop leaves nothing to redo
         log.info("stopped: %r", self)
 
     def close(self) -> None:
@@ -140,6 +145,7 @@ class Aggregator:
         )
         self.published = _texts(self.client.hgetall(keys.snapshot(self.spec.name)))
         self.published_series = _texts(self.client.hgetall(keys.series(self.spec.name)))
+        self.unacked, self.last_checkpoint = [], time.monotonic()
         log.info("%s: took the lease, restored %d records", self.spec.name, self.state.frame.height)
         self.reader.forget_idle_consumers()
         self.last_compute = 0.0
@@ -147,24 +153,36 @@ class Aggregator:
 
     # ---- one cycle ---------------------------------------------------------------------
 
-    def cycle(self) -> int:
-        """Read, merge, compute and commit once; returns the number of entries processed."""
+    def cycle(self, *, checkpoint: bool = False) -> int:
+        """Read, merge, compute and publish once; returns the number of entries processed.
+
+        The snapshot and delta are published every cycle; the checkpoint and the XACK of the
+        entries it covers only every ``checkpoint_s`` (or when ``checkpoint`` is asked for).
+        """
         assert self.state is not None
         entries = self.reader.read(self.settings.read_count, int(self.settings.interval_s * 1000))
         frames, poison = self._decode(entries)
-        due = time.monotonic() - self.last_compute >= self.settings.recompute_s
-        if not entries and (not due or self.state.frame.height == 0):
+        now = time.monotonic()
+        self.unacked += [e.id for e in entries if e.id not in poison]
+        durable = checkpoint or now - self.last_checkpoint >= self.settings.checkpoint_s
+        pending_work = bool(self.unacked or self.state.dirty) and durable
+        due = now - self.last_compute >= self.settings.recompute_s and self.state.frame.height > 0
+        if not entries and not due and not pending_work:
             self._renew()  # nothing new, or nothing at all: an all-zero snapshot would mislead
             return 0
         new = pl.concat(frames) if frames else None
         state = self.state.merge(new) if new is not None else self.state
         as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
-        self._commit(state, as_of, [e.id for e in entries if e.id not in poison], poison)
-        self.state = state.clean()
-        self.last_compute = time.monotonic()
+        acks = self.unacked if durable else []
+        self._commit(state, as_of, acks, poison, durable=durable)
+        if durable:
+            self.entries_acked += len(acks)
+            self.unacked, self.last_checkpoint = [], now
+            state = state.clean()
+        self.state = state
+        self.last_compute = now
         self.cycles += 1
         self.records_applied += new.height if new is not None else 0
-        self.entries_acked += len(entries)
         return len(entries)
 
     def _decode(self, entries: list[Entry]) -> tuple[list[pl.DataFrame], dict[bytes, str]]:
@@ -185,7 +203,9 @@ class Aggregator:
             frames.append(with_arrival(frame, entry.id))
         return frames, poison
 
-    def _commit(self, state: State, as_of: datetime, acks: list[bytes], poison: dict[bytes, str]) -> None:
+    def _commit(
+        self, state: State, as_of: datetime, acks: list[bytes], poison: dict[bytes, str], *, durable: bool
+    ) -> None:
         records = state.records()
         table = self.spec.compute(records, self.rollup, as_of)
         hours = self.settings.series_days * 24
@@ -206,12 +226,12 @@ class Aggregator:
         delta = delta_document(
             self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )
-        self._transaction(state, snapshot, series_docs, delta, acks, poison)
+        self._transaction(state if durable else None, snapshot, series_docs, delta, acks, poison)
         self.published, self.published_series = snapshot, series_docs
 
     def _transaction(
         self,
-        state: State,
+        state: State | None,
         snapshot: dict[str, str],
         series: dict[str, str],
         delta: dict[str, Any],
@@ -222,9 +242,9 @@ class Aggregator:
         changed = {k: v for k, v in snapshot.items() if self.published.get(k) != v}
         changed_series = {u: v for u, v in series.items() if self.published_series.get(u) != v}
         with self._leased() as pipe:
-            if state.replace:
+            if state is not None and state.replace:
                 pipe.delete(keys.checkpoint(feed))
-            if state.dirty:
+            if state is not None and state.dirty:
                 pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())
             if changed:
                 pipe.hset(keys.snapshot(feed), mapping=changed)

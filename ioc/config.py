@@ -104,6 +104,12 @@ class AggregatorSettings(_Section):
         description="Recompute the snapshot at least this often even without new data "
         "(`overdue_open` moves with the clock), in seconds.",
     )
+    checkpoint_s: float = Field(
+        5.0,
+        gt=0,
+        description="Snapshots are published every cycle; the durable state and the acknowledgement "
+        "of the entries it covers are written this often, in seconds.",
+    )
     read_count: int = Field(
         200, ge=1, description="Stream entries read per cycle (each is a micro-batch of records)."
     )

@@ -43,6 +43,7 @@ def start_aggregator(redis_url: str) -> subprocess.Popen[bytes]:
         IOC_AGGREGATOR__CLAIM_IDLE_S="0.5",
         IOC_AGGREGATOR__LEASE_TTL_S="1",
         IOC_AGGREGATOR__STATE_BUCKETS="16",
+        IOC_AGGREGATOR__CHECKPOINT_S="0.3",
         IOC_LOG_LEVEL="WARNING",
     )
     env.pop("IOC_CONFIG", None)
