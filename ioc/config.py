@@ -128,7 +128,7 @@ class AggregatorSettings(_Section):
         "takes over, in seconds.",
     )
     state_buckets: int = Field(
-        256,
+        16,
         ge=1,
         le=65_536,
         description="Buckets of the checkpointed state (a cycle rewrites the touched ones).",
