@@ -36,9 +36,17 @@ SENT = re.compile(rb'"bench_sent": ([0-9.]+)')
 
 
 def delta(n: int) -> str:
-    kpis = {f"{u}|{w}": {"received": {"value": n}, "on_time_rate": {"value": 0.95, "numerator": 95, "denominator": 100}}
-            for u in UNITS for w in ("today", "7d")}
-    return json.dumps({"feed": FEED, "meta": {"bench_sent": time.time(), "as_of": "x"}, "kpis": kpis, "series": {}})
+    kpis = {
+        f"{u}|{w}": {
+            "received": {"value": n},
+            "on_time_rate": {"value": 0.95, "numerator": 95, "denominator": 100},
+        }
+        for u in UNITS
+        for w in ("today", "7d")
+    }
+    return json.dumps(
+        {"feed": FEED, "meta": {"bench_sent": time.time(), "as_of": "x"}, "kpis": kpis, "series": {}}
+    )
 
 
 def bare_server(url: str, port: int) -> None:
@@ -67,7 +75,9 @@ def bare_server(url: str, port: int) -> None:
     asyncio.run(main())
 
 
-async def run_clients(url: str, count: int, hello: str | None, send: Any, deltas: int) -> tuple[int, list[float]]:
+async def run_clients(
+    url: str, count: int, hello: str | None, send: Any, deltas: int
+) -> tuple[int, list[float]]:
     arrivals: list[float] = []
 
     async def client() -> ClientConnection | None:
@@ -132,7 +142,9 @@ def main() -> None:
         reached, ioc = asyncio.run(run_clients(url, args.clients, hello, send, args.deltas))
         rss_after = psutil.Process(relay.pid).memory_info().rss
         elapsed = time.monotonic() - started
-        bare_reached, base = asyncio.run(run_clients(f"ws://127.0.0.1:{bare_port}/", args.clients, None, send, args.deltas))
+        bare_reached, base = asyncio.run(
+            run_clients(f"ws://127.0.0.1:{bare_port}/", args.clients, None, send, args.deltas)
+        )
     finally:
         relay.terminate()
         relay.wait(20)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 
+import psutil
 import pytest
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.http11 import Response
 from websockets.sync.client import connect
+from websockets.uri import parse_uri
 
-from ioc import auth
+from ioc import auth, keys
 from ioc.config import PROJECT_ROOT
 from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
@@ -33,6 +38,7 @@ def relay(r, redis_server, tmp_path):
         IOC_REALTIME__PORT=str(port),
         IOC_REALTIME__TOKEN_TTL_S="2",
         IOC_REALTIME__HEALTH_INTERVAL_S="0.2",
+        IOC_REALTIME__MAX_BUFFER_BYTES="10000",
     )
     env.pop("IOC_CONFIG", None)
     process = subprocess.Popen([sys.executable, "-m", "ioc.cli", "relay"], env=env, cwd=PROJECT_ROOT)
@@ -129,3 +135,52 @@ def test_health_is_pushed(relay, source) -> None:
         snap = receive(ws, "snapshot")
         health = snap["health"] or receive(ws, "health")["feeds"]
         assert health["public_services"]["last_success_at"] is not None
+
+
+def stalled_screen(relay_url: str, token: str, hello: dict) -> socket.socket:
+    """A screen that opens its websocket, subscribes, and then never reads again."""
+    protocol = ClientProtocol(parse_uri(f"{relay_url}?token={token}"))
+    port = int(relay_url.rsplit(":", 1)[1].strip("/"))
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    protocol.send_request(protocol.connect())
+    sock.sendall(b"".join(protocol.data_to_send()))
+    while protocol.handshake_exc is None and not any(
+        isinstance(e, Response) for e in protocol.events_received()
+    ):
+        protocol.receive_data(sock.recv(65536))
+    protocol.send_text(json.dumps(hello).encode())
+    sock.sendall(b"".join(protocol.data_to_send()))
+    return sock
+
+
+def test_a_screen_that_stops_reading_is_cut_off_and_slows_no_one(r, relay, units) -> None:
+    """One screen never reads; the other gets every delta at once, and the stalled one is cut off."""
+    everything = {"type": "subscribe", "feeds": ["public_services"], "units": units.codes, "series": []}
+    docs = {
+        f"{u}|{w}": {"received": {"value": 1}}
+        for u in units.codes
+        for w in ("today", "7d", "30d", "mtd", "ytd")
+    }
+    token = auth.mint(SECRET)
+    stalled = stalled_screen(relay, token, everything)
+    with connect(f"{relay}?token={token}") as fast:
+        fast.send(json.dumps(everything))
+        receive(fast, "snapshot")
+        started = time.monotonic()
+        for n in range(600):  # about 9 MB: more than the kernel buffers between them hold
+            body = {"feed": "public_services", "meta": {"as_of": str(n)}, "kpis": docs, "series": {}}
+            r.xadd(keys.deltas("public_services"), {"d": json.dumps(body)})
+        got = 0
+        while got < 600:
+            if receive(fast, "delta", timeout=20)["kpis"]:
+                got += 1
+        assert time.monotonic() - started < 15
+    mine = stalled.getsockname()[1]
+    held = [
+        c
+        for c in psutil.net_connections("tcp")
+        if c.raddr and c.raddr.port == mine and c.status == psutil.CONN_ESTABLISHED and c.pid is not None
+    ]
+    assert held == []  # the relay closed its end: it is not waiting on this screen any more
+    stalled.close()
