@@ -148,6 +148,7 @@ class ProvincePage:
                     dcc.RadioItems(
                         windows, DEFAULT_WINDOW, id=ids.WINDOW_PICK, inline=True, className="window-pick"
                     ),
+                    fresh_badge(self.spec.name),
                 ],
             ),
             dcc.Graph(

@@ -67,6 +67,11 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
     codes = page.evaluate("() => document.querySelector('#province-map .js-plotly-plot').data[0].locations")
     assert district_z[codes.index("705")] == pytest.approx(api_705 * 100, abs=2)  # live: may move a little
 
+    page.wait_for_function("() => window.ioc_rt && window.ioc_rt.state.snapshots > 0", timeout=20_000)
+    last_x = page.evaluate("() => document.querySelector('#series .js-plotly-plot').data[0].x.at(-1)")
+    as_of = httpx.get(API.format(port=port, unit="72", window="today")).json()["as_of"]
+    assert last_x[:13] == as_of[:13] and last_x.endswith("+07:00")  # the current hour, local time
+
     tile = page.locator(".tile[data-kpi='received'] .tile-value").inner_text()
     assert re.fullmatch(r"\d{1,3}(\.\d{3})*", tile), tile
     api_received = httpx.get(API.format(port=port, unit="72", window="7d")).json()["kpis"]["received"][
@@ -74,7 +79,7 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
     ]
     assert abs(int(tile.replace(".", "")) - api_received) <= 50
     badges = page.locator(".fresh-badge")
-    assert badges.count() >= 4
+    assert badges.count() == 5  # tiles, map, ranking, series, footer
     assert all(text.startswith("Số liệu lúc ") for text in badges.all_inner_texts())
 
     assert errors == []

@@ -115,6 +115,12 @@
     return doc && doc[kpi] ? doc[kpi].value : null;
   }
 
+  // Plotly reads a date string as wall-clock time and ignores its offset, so every x value is
+  // written in Tây Ninh's time (UTC+7, no daylight saving), as the server writes them.
+  function localIso(ms) {
+    return `${new Date(ms + 7 * 3600 * 1000).toISOString().slice(0, 19)}+07:00`;
+  }
+
   function seriesPatch(cfg, message) {
     const dc = window.dash_clientside;
     const body = message.type === "snapshot" ? message.feeds[cfg.feed] : message;
@@ -123,7 +129,7 @@
     const patch = new dc.Patch();
     if (message.type === "snapshot") {
       const start = Date.parse(doc.start);
-      const xs = doc.received.map((_, i) => new Date(start + i * doc.step_s * 1000).toISOString());
+      const xs = doc.received.map((_, i) => localIso(start + i * doc.step_s * 1000));
       patch.assign(["data", 0, "x"], xs).assign(["data", 0, "y"], doc.received);
       patch.assign(["data", 1, "x"], xs).assign(["data", 1, "y"], doc.resolved);
       state.seriesStart = start; state.seriesLength = xs.length;
@@ -133,7 +139,7 @@
         if (index < state.seriesLength) {
           patch.assign(["data", 0, "y", index], doc.received[i]).assign(["data", 1, "y", index], doc.resolved[i]);
         } else {
-          const x = new Date(Date.parse(t)).toISOString();
+          const x = localIso(Date.parse(t));
           patch.append(["data", 0, "x"], x).append(["data", 0, "y"], doc.received[i]);
           patch.append(["data", 1, "x"], x).append(["data", 1, "y"], doc.resolved[i]);
           state.seriesLength += 1;
