@@ -64,3 +64,39 @@ def load_layer(directory: Path, scheme: str, level: str, units: UnitTable) -> La
         center=((miny + maxy) / 2, (minx + maxx) / 2),
         bounds=(minx, miny, maxx, maxy),
     )
+
+
+class Locator:
+    """Places points (WGS 84) in the units of a boundary layer with a spatial index.
+
+    ``locate`` is one vectorised spatial join (geopandas' STRtree), not a loop over polygons. A
+    point on a shared border goes to one of the units; a point outside every unit gets None.
+    """
+
+    def __init__(self, directory: Path, scheme: str, level: str) -> None:
+        frame = gpd.read_file(directory / LAYER_FILES[(scheme, level)])
+        self.units = frame[["code", "geometry"]].to_crs(4326) if frame.crs else frame[["code", "geometry"]]
+
+    def locate(self, lons: list[float | None], lats: list[float | None]) -> list[str | None]:
+        valid = [
+            lon is not None and lat is not None and -180 <= lon <= 180 and -90 <= lat <= 90
+            for lon, lat in zip(lons, lats, strict=True)
+        ]
+        points = gpd.GeoDataFrame(
+            {"i": range(len(lons))},
+            geometry=gpd.points_from_xy(
+                [lon if ok else 0.0 for lon, ok in zip(lons, valid, strict=True)],
+                [lat if ok else 0.0 for lat, ok in zip(lats, valid, strict=True)],
+            ),
+            crs=4326,
+        )[valid]
+        joined = gpd.sjoin(points, self.units, how="left", predicate="intersects")
+        found = joined.drop_duplicates("i").set_index("i")["code"]
+        return [
+            None if not ok or i not in found.index or _missing(found[i]) else str(found[i])
+            for i, ok in enumerate(valid)
+        ]
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
