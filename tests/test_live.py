@@ -6,7 +6,7 @@ import time
 
 import psutil
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 from ioc.redis_server import free_port
@@ -67,7 +67,7 @@ def test_page_heals_after_the_relay_is_killed(browser, demo) -> None:  # noqa: F
             connect(f"ws://127.0.0.1:{relay_port}/", open_timeout=1).close()
         except InvalidStatus:
             break  # back, and refusing us for want of a token
-        except OSError:
+        except (OSError, WebSocketException):  # not listening yet, or starting up
             time.sleep(0.05)
     back = time.monotonic()
     page.wait_for_function(

@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 from websockets.client import ClientProtocol
-from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus, WebSocketException
 from websockets.http11 import Response
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
@@ -50,7 +50,7 @@ def relay(r, redis_server, tmp_path):
                 pass
         except InvalidStatus:
             break  # up, and refusing a connection without a token
-        except OSError:
+        except (OSError, WebSocketException):  # not listening yet, or starting up
             time.sleep(0.1)
     yield url
     process.terminate()
