@@ -18,17 +18,20 @@ import httpx
 import redis
 
 from ioc.config import ConfigError, Settings, SimulatorSettings, load_settings
-from ioc.connector import Connector, Context, SourceError, configure, discover
-from ioc.plugins import connector_names
+from ioc.connector import Connector, Context, SourceError, configure, connector_names, discover
 from ioc.units import UnitTable
 
 log = logging.getLogger("ioc")
 
 
-def _client(settings: Settings) -> redis.Redis:
+def _redis_url(settings: Settings) -> str:
     if not settings.redis.url:
         raise ConfigError("redis.url: not set (only `ioc run` starts an embedded Redis)")
-    return redis.Redis.from_url(settings.redis.url)
+    return settings.redis.url
+
+
+def _client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(_redis_url(settings))
 
 
 def _on_stop(close: Callable[[], None]) -> None:
@@ -116,11 +119,10 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
 
     from ioc.realtime import Relay
 
-    if not settings.redis.url:
-        raise ConfigError("redis.url: not set (only `ioc run` starts an embedded Redis)")
+    url = _redis_url(settings)
 
     async def main() -> None:
-        client = aioredis.Redis.from_url(settings.redis.url or "")
+        client = aioredis.Redis.from_url(url)
         relay = Relay(
             client,
             connector_names(settings),

@@ -17,7 +17,7 @@ import httpx
 import polars as pl
 from pydantic import BaseModel, ValidationError
 
-from ioc.config import ConfigError, connector_error
+from ioc.config import ConfigError, Settings, connector_error
 from ioc.streams import DeadLetter
 from ioc.units import UnitTable
 
@@ -67,6 +67,16 @@ def discover() -> dict[str, type[Connector]]:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         found[ep.name] = ep.load()
     return found
+
+
+def connector_names(settings: Settings) -> dict[str, list[str]]:
+    """Feed -> its connectors, for every connector configured (or simulated in the demo)."""
+    registry = discover()
+    names = set(settings.connectors) | set(settings.simulators)
+    out: dict[str, list[str]] = {}
+    for name in sorted(names & set(registry)):
+        out.setdefault(registry[name].feed, []).append(name)
+    return out
 
 
 def configure(name: str, table: dict[str, Any], *, source: str, registry: dict[str, type[Connector]]) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from ioc import keys
-from ioc.streams import GroupReader
+from ioc.streams import stream_progress
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,7 @@ def read_health(client: redis.Redis, feeds: dict[str, list[str]]) -> list[Connec
         last_dead: Any = client.xrevrange(keys.dead_letters(feed), count=1)
         reason = last_dead[0][1][b"reason"].decode() if last_dead else None
         dead = int(client.xlen(keys.dead_letters(feed)))
-        exists = bool(client.exists(keys.raw_stream(feed)))
-        progress = (
-            GroupReader(client, feed, "health-board", claim_idle_ms=1, max_deliveries=1).progress()
-            if exists
-            else {"pending": 0, "undelivered": 0}
-        )
+        progress = stream_progress(client, feed)
         for name in connectors:
             raw: dict[bytes, bytes] = client.hgetall(keys.connector_health(feed, name))  # type: ignore[assignment]
             out.append(

@@ -269,25 +269,33 @@ class GroupReader:
                 self.client.xgroup_delconsumer(self.stream, keys.AGGREGATOR_GROUP, name)
 
     def progress(self) -> dict[str, int]:
-        """Entries in the stream, pending (delivered, not acknowledged), not yet delivered, and done.
+        return stream_progress(self.client, self.feed)
 
-        Computed from XINFO GROUPS' last-delivered-id so it works on Redis 6.2 (no ``lag`` field).
-        """
-        infos = self.client.xinfo_groups(self.stream)
-        group = {_text(g["name"]): g for g in infos}.get(keys.AGGREGATOR_GROUP)
-        length = self.client.xlen(self.stream)
-        if group is None:
-            return {"length": length, "pending": 0, "undelivered": length, "done": 0}
-        last = _text(group["last-delivered-id"])
-        after = cast(list[Any], self.client.xrange(self.stream, f"({last}", "+"))
-        undelivered = len(after) if last != "0-0" else length
-        pending = int(group["pending"])
-        return {
-            "length": length,
-            "pending": pending,
-            "undelivered": undelivered,
-            "done": length - pending - undelivered,
-        }
+
+def stream_progress(client: redis.Redis, feed: str) -> dict[str, int]:
+    """Entries in a feed's raw stream, pending (delivered, not acknowledged), not yet delivered,
+    and done.
+
+    Computed from XINFO GROUPS' last-delivered-id so it works on Redis 6.2 (no ``lag`` field).
+    """
+    stream = keys.raw_stream(feed)
+    if not client.exists(stream):
+        return {"length": 0, "pending": 0, "undelivered": 0, "done": 0}
+    infos = client.xinfo_groups(stream)
+    group = {_text(g["name"]): g for g in infos}.get(keys.AGGREGATOR_GROUP)
+    length = client.xlen(stream)
+    if group is None:
+        return {"length": length, "pending": 0, "undelivered": length, "done": 0}
+    last = _text(group["last-delivered-id"])
+    after = cast(list[Any], client.xrange(stream, f"({last}", "+"))
+    undelivered = len(after) if last != "0-0" else length
+    pending = int(group["pending"])
+    return {
+        "length": length,
+        "pending": pending,
+        "undelivered": undelivered,
+        "done": length - pending - undelivered,
+    }
 
 
 def _text(value: Any) -> str:

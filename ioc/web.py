@@ -14,10 +14,10 @@ from flask import Response, abort, jsonify, send_from_directory
 from ioc import auth
 from ioc.api import kpi_blueprint
 from ioc.config import PROJECT_ROOT, Settings
+from ioc.connector import connector_names
 from ioc.feeds import FEED_SPECS
 from ioc.geo import load_layer
 from ioc.health import read_health
-from ioc.plugins import connector_names
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts.health import HealthBoard

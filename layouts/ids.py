@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-AS_OF = "as-of"
 FEED_TABS = "feed-tabs"
 KPI_PICK = "kpi-pick"
 WINDOW_PICK = "window-pick"

@@ -9,9 +9,9 @@ import pytest
 import redis
 
 from ioc.config import PROJECT_ROOT
-from ioc.redis_server import EmbeddedRedis, free_port
+from ioc.redis_server import EmbeddedRedis
 from ioc.units import UnitTable
-from tests.processes import API, start_app, stop, wait_for
+from tests.processes import API, demo_env, start_app, stop, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -43,15 +43,12 @@ def geodata() -> Path:
 def demo(tmp_path_factory):
     """`app.py` with no configuration: embedded Redis, simulator, connector, aggregator, web."""
     data = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    env = {
-        "IOC_WEB__PORT": str(port),
-        "IOC_REALTIME__PORT": str(free_port()),
-        "IOC_DATA_DIR": str(data),
-        "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "20",
-        "IOC_SIMULATORS__PUBLIC_SERVICES__ACTIVITY": "200",
-        "IOC_AGGREGATOR__RECOMPUTE_S": "2",
-    }
+    port, env = demo_env(
+        data,
+        history_days=20,
+        simulators__public_services__activity="200",
+        aggregator__recompute_s="2",
+    )
     process = start_app([], env, data / "app.log")
     wait_for(API.format(port=port, unit="72", window="today"), process=process)
     yield port, process, data

@@ -12,8 +12,22 @@ from pathlib import Path
 import httpx
 
 from ioc.config import PROJECT_ROOT
+from ioc.redis_server import free_port
 
 API = "http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={unit}&window={window}"
+
+
+def demo_env(data: Path, *, history_days: int, **settings: str) -> tuple[int, dict[str, str]]:
+    """Environment for a private demo: free web and relay ports, its own data folder."""
+    port = free_port()
+    env = {
+        "IOC_WEB__PORT": str(port),
+        "IOC_REALTIME__PORT": str(free_port()),
+        "IOC_DATA_DIR": str(data),
+        "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": str(history_days),
+        **{f"IOC_{key.upper()}": value for key, value in settings.items()},
+    }
+    return port, env
 
 
 def start_app(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

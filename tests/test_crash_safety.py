@@ -20,7 +20,7 @@ from ioc.connector import Context
 from ioc.runner import ConnectorRunner
 from ioc.simulators.http import SimulatorServer
 from ioc.simulators.public_services import PublicServicesWorld
-from ioc.streams import GroupReader
+from ioc.streams import stream_progress
 from tests import oracle
 
 FEED = "public_services"
@@ -51,7 +51,7 @@ def start_aggregator(redis_url: str) -> subprocess.Popen[bytes]:
 
 
 def progress(r) -> dict[str, int]:
-    return GroupReader(r, FEED, "observer", claim_idle_ms=10**9, max_deliveries=99).progress()
+    return stream_progress(r, FEED)
 
 
 def settled(r) -> bool:

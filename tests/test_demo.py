@@ -11,7 +11,7 @@ import pytest
 
 from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
-from tests.processes import API, start_app, stop, wait_for
+from tests.processes import API, demo_env, start_app, stop, wait_for
 from tests.test_kpis import A1, B, C, D
 
 
@@ -39,12 +39,7 @@ def test_demo_numbers_change_while_you_watch(demo) -> None:
 
 def test_demo_stops_everything_and_keeps_redis_data(tmp_path) -> None:
     """SIGTERM stops every component and the embedded redis-server, whose AOF stays in the data folder."""
-    port = free_port()
-    env = {
-        "IOC_WEB__PORT": str(port),
-        "IOC_DATA_DIR": str(tmp_path),
-        "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "3",
-    }
+    port, env = demo_env(tmp_path, history_days=3)
     process = start_app([], env, tmp_path / "app.log")
     wait_for(API.format(port=port, unit="72", window="7d"), process=process)
     children = psutil.Process(process.pid).children(recursive=True)
@@ -84,12 +79,7 @@ def test_production_mode_polls_the_configured_source_only(tmp_path, r, redis_ser
 
 def test_restarted_demo_continues_the_same_world(tmp_path) -> None:
     """A second run on the same data folder draws the same simulated province as the first."""
-    port = free_port()
-    env = {
-        "IOC_WEB__PORT": str(port),
-        "IOC_DATA_DIR": str(tmp_path),
-        "IOC_SIMULATORS__PUBLIC_SERVICES__HISTORY_DAYS": "3",
-    }
+    port, env = demo_env(tmp_path, history_days=3)
     url = API.format(port=port, unit="72", window="30d")
     counts = []
     for _run in range(2):
