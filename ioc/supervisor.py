@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -100,8 +101,15 @@ class Supervisor:
             self.children.append(Child(f"aggregator:{name}", ["aggregate", name], env))
         self.children.append(Child("relay", ["relay"], env))
         self.children.append(Child("web", ["web"], env))
-        for child in self.children:
+        # Simulators first, and listening, so a demo does not open with a "connection refused".
+        simulators = [c for c in self.children if c.name.startswith("simulator:")]
+        for child in simulators:
             child.start()
+        for child in simulators:
+            _wait_listening(int(child.args[child.args.index("--port") + 1]), child)
+        for child in self.children:
+            if child not in simulators:
+                child.start()
         log.info(
             "IOC running: http://%s:%d/  (Ctrl+C to stop)", self.settings.web.host, self.settings.web.port
         )
@@ -141,3 +149,17 @@ class Supervisor:
         if self.redis:
             self.redis.close()
         log.info("stopped: %r", self)
+
+
+def _wait_listening(port: int, child: Child, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.process and child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with {child.process.returncode} while starting")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    log.warning(
+        "%s is not listening on %d after %.0f s; starting the rest anyway", child.name, port, timeout_s
+    )
