@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from connectors.paged_http import PagedHttpSource
 from ioc.connector import Batch, Context
-from ioc.schemas import PUBLIC_SERVICES_FIELDS
-from ioc.streams import DeadLetter
-from ioc.validate import validate
+from ioc.contracts import PublicServicesContract
 
 PATH = "/api/v1/hoso"
 
@@ -38,6 +36,7 @@ class PublicServicesConnector:
         self.config = config
         self.context = context
         self.units = frozenset(context.units.codes)
+        self.contract = PublicServicesContract()
         self.source = PagedHttpSource(
             context.http,
             str(config.url).rstrip("/") + PATH,
@@ -52,17 +51,10 @@ class PublicServicesConnector:
 
     def poll(self, cursor: str | None) -> Batch:
         page = self.source.read(cursor)
-        records, rejects = validate(page.rows, PUBLIC_SERVICES_FIELDS, units=self.units)
-        dead = [DeadLetter(r.reason, _redact(page.rows[r.row]), self.name) for r in rejects]
+        done = self.contract.transform(page.rows, units=self.units, source=self.name)
         return Batch(
-            records,
+            done.records,
             page.cursor,
-            dead,
+            done.dead_letters,
             {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)},
         )
-
-
-def _redact(record: Any) -> Any:
-    # The dossier feed carries no personal fields (FEEDS.md §1); the record is kept whole so an
-    # operator can see exactly what the source sent.
-    return record

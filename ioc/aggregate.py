@@ -26,7 +26,7 @@ from ioc import keys
 from ioc.config import AggregatorSettings
 from ioc.feeds import FeedSpec
 from ioc.kpis import TZ
-from ioc.snapshots import delta_document, kpi_documents, series_documents
+from ioc.snapshots import delta_document, series_documents
 from ioc.state import State, with_arrival
 from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame
 from ioc.units import UnitTable
@@ -68,7 +68,8 @@ class Aggregator:
             max_deliveries=settings.max_deliveries,
             dead_maxlen=dead_maxlen,
         )
-        self.rollup = units.rollup().lazy()
+        self.rollup_frame = units.rollup()
+        self.rollup = self.rollup_frame.lazy()
         self.state: State | None = None
         self.published: dict[str, str] = {}  # snapshot fields as last committed
         self.published_series: dict[str, str] = {}
@@ -141,7 +142,7 @@ class Aggregator:
             self.spec.schema,
             self.spec.key,
             self.spec.version,
-            self.settings.state_buckets,
+            self.spec.buckets(self.settings.state_buckets),
         )
         self.published = _texts(self.client.hgetall(keys.snapshot(self.spec.name)))
         self.published_series = _texts(self.client.hgetall(keys.series(self.spec.name)))
@@ -220,9 +221,9 @@ class Aggregator:
             "newest_record_at": _iso(newest.item()),
             "series_start": start.astimezone(TZ).isoformat(),
         }
-        snapshot = kpi_documents(table_df, self.spec.kpis)
+        snapshot = self.spec.documents(self.spec, table_df, records, self.rollup_frame, as_of)
         snapshot[keys.META_FIELD] = json.dumps(meta)
-        series_docs = series_documents(series_df, self.units.codes, start, hours)
+        series_docs = series_documents(series_df, self.units.codes, start, hours, self.spec.measures)
         delta = delta_document(
             self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )

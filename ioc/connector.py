@@ -8,16 +8,17 @@ runner (:mod:`ioc.runner`) schedules it, retries with backoff, publishes and kee
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httpx
 import polars as pl
 from pydantic import BaseModel, ValidationError
 
-from ioc.config import ConfigError, Settings, connector_error
+from ioc.config import PROJECT_ROOT, ConfigError, Settings, connector_error
 from ioc.streams import DeadLetter
 from ioc.units import UnitTable
 
@@ -45,6 +46,15 @@ class Context:
     units: UnitTable
     http: httpx.Client
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    geodata: Path = PROJECT_ROOT / "geodata"
+    secrets: Mapping[str, str] = field(default_factory=dict)  # IOC_PSEUDONYM_KEY, IOC_WEBHOOK_SECRET
+
+    def secret(self, name: str, purpose: str) -> bytes:
+        """A secret from the environment, or a ConfigError saying why the connector needs it."""
+        value = self.secrets.get(name, "")
+        if not value:
+            raise ConfigError(f"{name}: not set; {purpose}")
+        return value.encode()
 
 
 class Connector(Protocol):

@@ -23,7 +23,11 @@ LAYER_FILES = {
     ("pre2025", "province"): "tayninh_province_pre2025.geojson",
     ("2025", "province"): "tayninh_province_2025.geojson",
     ("2025", "former_district"): "tayninh2025_former_districts.geojson",
+    # Installed by a province that has its own commune polygons (none are openly licensed yet).
+    ("pre2025", "commune"): "tayninh_communes_pre2025.geojson",
+    ("2025", "commune"): "tayninh_communes_2025.geojson",
 }
+LEVELS_FINEST_FIRST = ("commune", "district", "province")
 SIMPLIFY_DEG = 0.0003  # about 30 m: invisible at province zoom, a third fewer vertices
 
 
@@ -74,8 +78,18 @@ class Locator:
     """
 
     def __init__(self, directory: Path, scheme: str, level: str) -> None:
+        self.level = level
         frame = gpd.read_file(directory / LAYER_FILES[(scheme, level)])
         self.units = frame[["code", "geometry"]].to_crs(4326) if frame.crs else frame[["code", "geometry"]]
+
+    @classmethod
+    def finest(cls, directory: Path, scheme: str) -> Locator:
+        """A locator on the finest boundary layer installed: communes if present, else districts."""
+        for level in LEVELS_FINEST_FIRST:
+            name = LAYER_FILES.get((scheme, level))
+            if name and (directory / name).exists():
+                return cls(directory, scheme, level)
+        raise ConfigError(f"{directory}: no boundary file for the {scheme} scheme")
 
     def locate(self, lons: list[float | None], lats: list[float | None]) -> list[str | None]:
         valid = [

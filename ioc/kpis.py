@@ -21,7 +21,7 @@ UTC_TIME = pl.Datetime("us", "UTC")
 @dataclass(frozen=True)
 class Kpi:
     name: str
-    kind: Literal["count", "rate", "mean"]
+    kind: Literal["count", "rate", "mean", "sum", "list", "breakdown"]
     label: str
     unit: str
 
@@ -143,26 +143,262 @@ def public_services_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: dat
 
 def hourly_series(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, *, days: int) -> pl.LazyFrame:
     """Dossiers received and resolved per unit and hour, over the ``days`` before ``as_of``."""
+    resolved = pl.when(pl.col("status") == "da_tra_ket_qua").then(pl.col("returned_at"))
+    return hourly_counts(
+        records, rollup, as_of, days, {"received": pl.col("received_at"), "resolved": resolved}
+    )
+
+
+def per_unit_window(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """Each record once per unit it counts for (itself and its ancestors) and per window."""
+    return records.join(rollup, left_on="unit_code", right_on="code").join(window_starts(as_of), how="cross")
+
+
+def filled(counted: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, counts: list[str]) -> pl.LazyFrame:
+    """Every unit and window, those without records with counts 0."""
+    return (
+        units_by_window(rollup, as_of)
+        .join(counted, on=["unit", "window"], how="left")
+        .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
+    )
+
+
+# ---- §2 citizen field reports ------------------------------------------------------------
+
+CITIZEN_FEEDBACK_KPIS = (
+    Kpi("new", "count", "Phản ánh mới", "phản ánh"),
+    Kpi("open", "count", "Đang mở", "phản ánh"),
+    Kpi("overdue", "count", "Quá hạn xử lý", "phản ánh"),
+    Kpi("on_time_rate", "rate", "Xử lý đúng hạn", "%"),
+    Kpi("median_handling_hours", "mean", "Thời gian xử lý (trung vị)", "giờ làm việc"),
+    Kpi("satisfaction", "mean", "Mức hài lòng", "/ 5"),
+    Kpi("hotspots", "list", "Điểm nóng (30 ngày)", "điểm"),
+)
+OPEN_REPORT = ["moi", "da_tiep_nhan", "dang_xu_ly", "cho_bo_sung"]
+
+
+def citizen_feedback_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The KPIs of FEEDS.md §2 but hotspots (see :mod:`ioc.hotspots`) for every unit and window."""
+    as_of = as_of.astimezone(UTC)
+    closed = (pl.col("status") == "da_xu_ly") & in_window("closed_at", as_of)
+    counted = (
+        per_unit_window(records, rollup, as_of)
+        .with_columns(
+            in_window("created_at", as_of).alias("is_new"),
+            pl.col("status").is_in(OPEN_REPORT).alias("is_open"),
+            (pl.col("status").is_in(["da_tiep_nhan", "dang_xu_ly"]) & (pl.col("deadline_at") < as_of)).alias(
+                "is_overdue"
+            ),
+            closed.alias("is_closed"),
+            (closed & (pl.col("closed_at") <= pl.col("deadline_at"))).alias("is_on_time"),
+            pl.when(closed).then(pl.col("handling_hours")).alias("closed_hours"),
+            pl.when(closed).then(pl.col("rating")).alias("closed_rating"),
+        )
+        .group_by("unit", "window")
+        .agg(
+            pl.col("is_new").sum().alias("new"),
+            pl.col("is_open").sum().alias("open"),
+            pl.col("is_overdue").sum().alias("overdue"),
+            pl.col("is_closed").sum().alias("closed"),
+            pl.col("is_on_time").sum().alias("on_time"),
+            pl.col("closed_hours").median().alias("median_hours"),
+            pl.col("closed_rating").mean().alias("mean_rating"),
+        )
+    )
+    return (
+        filled(counted, rollup, as_of, ["new", "open", "overdue", "closed", "on_time"])
+        .select(
+            "unit",
+            "window",
+            "new",
+            "open",
+            "overdue",
+            *rate("on_time", "closed", "on_time_rate"),
+            pl.col("median_hours").round(2).alias("median_handling_hours"),
+            pl.col("mean_rating").round(2).alias("satisfaction"),
+        )
+        .sort("unit", "window")
+    )
+
+
+def hourly_counts(
+    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, days: int, measures: dict[str, pl.Expr]
+) -> pl.LazyFrame:
+    """Per unit and hour of the ``days`` before ``as_of``: how many records had each time in it.
+
+    ``measures`` maps a series name to the time column it counts (null: not counted).
+    """
     as_of = as_of.astimezone(UTC)
     since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     base = records.join(rollup, left_on="unit_code", right_on="code")
-    received = base.filter(pl.col("received_at").is_between(since, as_of)).select(
-        "unit",
-        pl.col("received_at").dt.truncate("1h").alias("hour"),
-        pl.lit(1).alias("received"),
-        pl.lit(0).alias("resolved"),
+    parts = [
+        base.select("unit", when.alias("t"))
+        .filter(pl.col("t").is_between(since, as_of))
+        .select(
+            "unit",
+            pl.col("t").dt.truncate("1h").alias("hour"),
+            *[pl.lit(int(name == other)).alias(other) for other in measures],
+        )
+        for name, when in measures.items()
+    ]
+    return pl.concat(parts).group_by("unit", "hour").agg(pl.col(list(measures)).sum()).sort("unit", "hour")
+
+
+def citizen_feedback_series(
+    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, *, days: int
+) -> pl.LazyFrame:
+    """Reports created and closed per unit and hour."""
+    closed = pl.when(pl.col("status") == "da_xu_ly").then(pl.col("closed_at"))
+    return hourly_counts(records, rollup, as_of, days, {"new": pl.col("created_at"), "closed": closed})
+
+
+# ---- §3 mobile data -----------------------------------------------------------------------
+
+MOBILE_DATA_KPIS = (
+    Kpi("traffic_gb", "sum", "Lưu lượng dữ liệu", "GB"),
+    Kpi("subscribers", "count", "Thuê bao hoạt động (lượt-kỳ)", "thuê bao-kỳ"),
+    Kpi("share_5g", "rate", "Tỷ lệ lưu lượng 5G", "%"),
+    Kpi("traffic_per_capita_mb", "mean", "Lưu lượng bình quân đầu người", "MB/người"),
+)
+
+
+def mobile_data_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The KPIs of FEEDS.md §3 over the periods starting in each window."""
+    as_of = as_of.astimezone(UTC)
+    counted = (
+        per_unit_window(records, rollup, as_of)
+        .filter(in_window("period_start", as_of))
+        .with_columns((pl.col("down_mb") + pl.col("up_mb")).alias("volume_mb"))
+        .group_by("unit", "window")
+        .agg(
+            pl.col("volume_mb").sum(),
+            pl.col("volume_mb").filter(pl.col("technology") == "5G").sum().alias("volume_5g_mb"),
+            pl.col("subscribers").sum(),
+        )
     )
-    resolved = base.filter(
-        (pl.col("status") == "da_tra_ket_qua") & pl.col("returned_at").is_between(since, as_of)
-    ).select(
-        "unit",
-        pl.col("returned_at").dt.truncate("1h").alias("hour"),
-        pl.lit(0).alias("received"),
-        pl.lit(1).alias("resolved"),
-    )
+    population = rollup.select("unit", "unit_pop").unique()
     return (
-        pl.concat([received, resolved])
-        .group_by("unit", "hour")
-        .agg(pl.col("received").sum(), pl.col("resolved").sum())
+        filled(counted, rollup, as_of, ["subscribers"])
+        .with_columns(pl.col("volume_mb", "volume_5g_mb").fill_null(0.0))
+        .join(population, on="unit", how="left")
+        .select(
+            "unit",
+            "window",
+            (pl.col("volume_mb") / 1024).alias("traffic_gb"),
+            "subscribers",
+            *rate("volume_5g_mb", "volume_mb", "share_5g"),
+            pl.when(pl.col("unit_pop") > 0)
+            .then(pl.col("volume_mb") / pl.col("unit_pop"))
+            .alias("traffic_per_capita_mb"),
+        )
+        .sort("unit", "window")
+    )
+
+
+def mobile_data_series(
+    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, *, days: int
+) -> pl.LazyFrame:
+    """Traffic in GB per unit and hour of period start."""
+    as_of = as_of.astimezone(UTC)
+    since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    return (
+        records.join(rollup, left_on="unit_code", right_on="code")
+        .filter(pl.col("period_start").is_between(since, as_of))
+        .group_by("unit", pl.col("period_start").dt.truncate("1h").alias("hour"))
+        .agg(((pl.col("down_mb") + pl.col("up_mb")).sum() / 1024).round(3).alias("traffic_gb"))
         .sort("unit", "hour")
     )
+
+
+# ---- §4 vaccination -----------------------------------------------------------------------
+
+VACCINATION_KPIS = (
+    Kpi("doses", "count", "Mũi tiêm", "mũi"),
+    Kpi("doses_by_dose_number", "breakdown", "Mũi tiêm theo mũi thứ", "mũi"),
+    Kpi("people_first_dose", "count", "Người đã tiêm (từ trước đến nay)", "người"),
+    Kpi("coverage_first_dose", "rate", "Độ bao phủ (dân số 2019)", "%"),
+    Kpi("dropout_rate", "rate", "Tỷ lệ bỏ mũi (mũi 1 → mũi 3)", "%"),
+)
+THREE_DOSE_VACCINES = ("DPT-VGB-Hib",)
+ALL_VACCINES = "*"
+
+
+def vaccination_kpis(
+    records: pl.LazyFrame,
+    rollup: pl.LazyFrame,
+    as_of: datetime,
+    *,
+    three_dose: tuple[str, ...] = THREE_DOSE_VACCINES,
+) -> pl.LazyFrame:
+    """Per unit, window and vaccine (and ``*`` for all): the KPIs of FEEDS.md §4.
+
+    ``doses_by_dose_number`` is a list of {dose, doses}; people counts ignore the window.
+    """
+    as_of = as_of.astimezone(UTC)
+    base = records.join(rollup, left_on="unit_code", right_on="code")
+    given = base.join(window_starts(as_of), how="cross").filter(in_window("given_at", as_of))
+    by_dose = given.group_by("unit", "window", "vaccine", "dose_number").agg(pl.len().alias("n"))
+    per_vaccine = by_dose.group_by("unit", "window", "vaccine").agg(
+        pl.col("n").sum().alias("doses"),
+        pl.struct(pl.col("dose_number").alias("dose"), pl.col("n").alias("doses"))
+        .sort_by("dose_number")
+        .alias("doses_by_dose_number"),
+    )
+    overall = (
+        by_dose.group_by("unit", "window", "dose_number")
+        .agg(pl.col("n").sum())
+        .group_by("unit", "window")
+        .agg(
+            pl.col("n").sum().alias("doses"),
+            pl.struct(pl.col("dose_number").alias("dose"), pl.col("n").alias("doses"))
+            .sort_by("dose_number")
+            .alias("doses_by_dose_number"),
+        )
+        .with_columns(pl.lit(ALL_VACCINES).alias("vaccine"))
+    )
+    people = base.group_by("unit", "vaccine").agg(
+        pl.col("person").n_unique().alias("people_first_dose"),
+        pl.col("person").filter(pl.col("dose_number") == 1).n_unique().alias("dose1"),
+        pl.col("person").filter(pl.col("dose_number") == 3).n_unique().alias("dose3"),
+    )
+    vaccines = records.select("vaccine").unique()
+    grid = units_by_window(rollup, as_of).join(
+        pl.concat([vaccines, pl.LazyFrame({"vaccine": [ALL_VACCINES]})]), how="cross"
+    )
+    population = rollup.select("unit", "unit_pop").unique()
+    three = pl.col("vaccine").is_in(list(three_dose))
+    return (
+        grid.join(
+            pl.concat([per_vaccine, overall.select(per_vaccine.collect_schema().names())]),
+            on=["unit", "window", "vaccine"],
+            how="left",
+        )
+        .join(people, on=["unit", "vaccine"], how="left")
+        .join(population, on="unit", how="left")
+        .with_columns(pl.col("doses", "people_first_dose", "dose1", "dose3").fill_null(0).cast(pl.Int64))
+        .with_columns(
+            (pl.col("dose1") - pl.col("dose3")).alias("dropped"),
+            pl.col("unit_pop").fill_null(0).cast(pl.Int64).alias("population"),
+        )
+        .select(
+            "unit",
+            "window",
+            "vaccine",
+            "doses",
+            "doses_by_dose_number",
+            "people_first_dose",
+            *rate("people_first_dose", "population", "coverage_first_dose"),
+            *[
+                pl.when(three).then(e).alias(e.meta.output_name())
+                for e in rate("dropped", "dose1", "dropout_rate")
+            ],
+        )
+        .sort("unit", "window", "vaccine")
+    )
+
+
+def vaccination_series(
+    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, *, days: int
+) -> pl.LazyFrame:
+    """Doses given per unit and hour."""
+    return hourly_counts(records, rollup, as_of, days, {"doses": pl.col("given_at")})

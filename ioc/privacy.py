@@ -19,6 +19,78 @@ CITIZEN_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
 PHONE = re.compile(r"(?<![\d+])(?:\+?84|0)(?:[\s.\-]?\d){9,10}(?!\d)")
 
 
+# Vietnamese full names start with one of a few family names (these cover nine in ten people),
+# then one to three capitalised given names. A name after a street-like word is a place
+# ("đường Trần Hưng Đạo") and is kept.
+FAMILY_NAMES = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+    "Đinh",
+    "Trương",
+    "Lâm",
+    "Mai",
+    "Tô",
+    "Trịnh",
+    "Đoàn",
+    "Lương",
+    "Cao",
+    "Châu",
+    "Thái",
+    "Hà",
+    "Tạ",
+    "Lưu",
+    "Kiều",
+    "Quách",
+    "Văn",
+    "Thạch",
+    "Danh",
+]
+_UPPER = "A-ZÀ-ỸĐ"
+_WORD = rf"[{_UPPER}][a-zà-ỹđ]+"
+FULL_NAME = re.compile(rf"\b(?:{'|'.join(FAMILY_NAMES)})(?:\s+{_WORD}){{1,3}}\b")
+PLACE_WORDS = frozenset(
+    [
+        "đường",
+        "phố",
+        "hẻm",
+        "kiệt",
+        "ngõ",
+        "cầu",
+        "chợ",
+        "trường",
+        "bệnh",
+        "viện",
+        "công",
+        "viên",
+        "khu",
+        "ấp",
+        "xã",
+        "phường",
+        "huyện",
+        "quận",
+        "tượng",
+        "đài",
+        "nhà",
+        "văn",
+        "hóa",
+    ]
+)
+
+
 class MissingKey(Exception):
     """No pseudonym key: production refuses to start rather than store raw ids."""
 
@@ -39,5 +111,13 @@ def age_band(birth: date, on: date) -> str:
 
 
 def redact(text: str) -> str:
-    """Free text with citizen ids and phone numbers replaced by placeholders."""
-    return PHONE.sub("[số điện thoại]", CITIZEN_ID.sub("[số định danh]", text))
+    """Free text with citizen ids, phone numbers and personal names replaced by placeholders."""
+    text = PHONE.sub("[số điện thoại]", CITIZEN_ID.sub("[số định danh]", text))
+    return FULL_NAME.sub(lambda m: _name_or_place(text, m), text)
+
+
+def _name_or_place(text: str, match: re.Match[str]) -> str:
+    before = text[: match.start()].split()
+    if before and before[-1].lower().strip(",.:;") in PLACE_WORDS:
+        return match.group(0)
+    return "[họ tên]"

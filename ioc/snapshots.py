@@ -20,48 +20,63 @@ def _number(value: Any) -> Any:
     return value
 
 
-def kpi_documents(frame: pl.DataFrame, kpis: tuple[Kpi, ...]) -> dict[str, str]:
-    """One JSON document per (unit, window): ``{"kpis": {name: {"value": ...}}}``."""
-    docs: dict[str, str] = {}
-    for row in frame.iter_rows(named=True):
-        body: dict[str, dict[str, Any]] = {}
-        for kpi in kpis:
-            entry: dict[str, Any] = {"value": _number(row[kpi.name])}
-            if kpi.kind == "rate":
-                entry["numerator"] = row[f"{kpi.name}__num"]
-                entry["denominator"] = row[f"{kpi.name}__den"]
-            body[kpi.name] = entry
-        docs[keys.snapshot_field(row["unit"], row["window"])] = json.dumps({"kpis": body})
-    return docs
+def kpi_entry(kpi: Kpi, row: dict[str, Any]) -> dict[str, Any]:
+    """``{"value": ...}``, with numerator and denominator for rates, for one KPI of a table row."""
+    value = row[kpi.name]
+    if kpi.kind == "breakdown":  # a list of {dose, doses}-like pairs, served as an object
+        return {"value": {str(first): second for first, second in (tuple(p.values()) for p in value or [])}}
+    entry: dict[str, Any] = {"value": value if kpi.kind == "list" else _number(value)}
+    if kpi.kind == "rate":
+        entry["numerator"] = _number(row[f"{kpi.name}__num"])
+        entry["denominator"] = _number(row[f"{kpi.name}__den"])
+    return entry
 
 
-def series_documents(frame: pl.DataFrame, units: list[str], start: datetime, hours: int) -> dict[str, str]:
-    """Per unit: hourly ``received`` and ``resolved`` arrays from ``start``, zeros filled in."""
-    start_s = int(start.timestamp())
-    arrays = {u: ([0] * hours, [0] * hours) for u in units}
-    for unit, hour, received, resolved in frame.iter_rows():
-        slot = (int(hour.timestamp()) - start_s) // 3600
-        if unit in arrays and 0 <= slot < hours:
-            arrays[unit][0][slot] = received
-            arrays[unit][1][slot] = resolved
-    begin = start.astimezone(TZ).isoformat()
+def kpi_bodies(frame: pl.DataFrame, kpis: tuple[Kpi, ...]) -> dict[str, dict[str, Any]]:
+    """Per ``<unit>|<window>``: ``{name: entry}`` for the KPIs the table has."""
+    present = [k for k in kpis if k.name in frame.columns]
     return {
-        u: json.dumps({"start": begin, "step_s": 3600, "received": rec, "resolved": res})
-        for u, (rec, res) in arrays.items()
+        keys.snapshot_field(row["unit"], row["window"]): {k.name: kpi_entry(k, row) for k in present}
+        for row in frame.iter_rows(named=True)
     }
 
 
+def kpi_documents(frame: pl.DataFrame, kpis: tuple[Kpi, ...]) -> dict[str, str]:
+    """One JSON document per (unit, window): ``{"kpis": {name: {"value": ...}}}``."""
+    return {field: json.dumps({"kpis": body}) for field, body in kpi_bodies(frame, kpis).items()}
+
+
+def series_documents(
+    frame: pl.DataFrame, units: list[str], start: datetime, hours: int, measures: tuple[str, ...]
+) -> dict[str, str]:
+    """Per unit: one hourly array per measure from ``start``, zeros filled in."""
+    start_s = int(start.timestamp())
+    arrays = {u: {m: [0] * hours for m in measures} for u in units}
+    for row in frame.iter_rows(named=True):
+        slot = (int(row["hour"].timestamp()) - start_s) // 3600
+        if row["unit"] in arrays and 0 <= slot < hours:
+            for m in measures:
+                arrays[row["unit"]][m][slot] = row[m]
+    begin = start.astimezone(TZ).isoformat()
+    return {u: json.dumps({"start": begin, "step_s": 3600, **values}) for u, values in arrays.items()}
+
+
 TAIL_HOURS = 3
+
+
+def series_measures(doc: dict[str, Any]) -> list[str]:
+    return [k for k, v in doc.items() if isinstance(v, list)]
 
 
 def series_tail(doc_text: str, hours: int = TAIL_HOURS) -> dict[str, Any]:
     """The last ``hours`` points of a series document, with their times."""
     doc = json.loads(doc_text)
     start = datetime.fromisoformat(doc["start"])
-    count = len(doc["received"])
+    measures = series_measures(doc)
+    count = len(doc[measures[0]]) if measures else 0
     first = max(0, count - hours)
     times = [(start + timedelta(seconds=doc["step_s"] * i)).isoformat() for i in range(first, count)]
-    return {"t": times, "received": doc["received"][first:], "resolved": doc["resolved"][first:]}
+    return {"t": times, **{m: doc[m][first:] for m in measures}}
 
 
 def delta_document(
@@ -74,7 +89,7 @@ def delta_document(
 ) -> dict[str, Any]:
     """What changed since the last commit: KPI documents, and the tail of each changed series."""
     kpis = {
-        k: json.loads(v)["kpis"] for k, v in current.items() if k != keys.META_FIELD and previous.get(k) != v
+        k: json.loads(v)["kpis"] for k, v in current.items() if not k.startswith("_") and previous.get(k) != v
     }
     series = {u: series_tail(v) for u, v in current_series.items() if previous_series.get(u) != v}
     return {"feed": feed, "meta": meta, "kpis": kpis, "series": series}
@@ -98,6 +113,11 @@ class SnapshotReader:
         fields = [keys.snapshot_field(u, window) for u in units]
         values = self.client.hmget(keys.snapshot(feed), fields)
         return {u: json.loads(v)["kpis"] for u, v in zip(units, values, strict=True) if v is not None}
+
+    def extra(self, feed: str, name: str) -> Any:
+        """A feed's non-KPI document (``_points``, ...), or None."""
+        raw = self.client.hget(keys.snapshot(feed), name)
+        return None if raw is None else json.loads(raw)
 
     def series(self, feed: str, unit: str) -> dict[str, Any] | None:
         raw = self.client.hget(keys.series(feed), unit)

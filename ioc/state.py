@@ -36,8 +36,27 @@ def latest_versions(frame: pl.LazyFrame, key: str, version: str) -> pl.LazyFrame
     return frame.group_by(key).agg(pl.all().sort_by(order, nulls_last=False).last())
 
 
-def bucket_expr(key: str, buckets: int) -> pl.Expr:
-    return (pl.col(key).hash(seed=HASH_SEED) % buckets).cast(pl.Int64).alias(BUCKET)
+@dataclass(frozen=True)
+class Bucketing:
+    """How records are spread over checkpoint buckets.
+
+    By a hash of the key (record feeds: a re-sent record rewrites one small bucket), or by a time
+    column in slices of ``seconds`` (counter feeds: new periods touch only the newest bucket).
+    """
+
+    column: str
+    buckets: int = 16
+    seconds: int | None = None
+
+    def expr(self) -> pl.Expr:
+        if self.seconds is not None:
+            return (pl.col(self.column).dt.epoch("s") // self.seconds).cast(pl.Int64).alias(BUCKET)
+        return (pl.col(self.column).hash(seed=HASH_SEED) % self.buckets).cast(pl.Int64).alias(BUCKET)
+
+    def describe(self) -> str:
+        if self.seconds is not None:
+            return f"time:{self.column}:{self.seconds}"
+        return f"hash:{self.column}:{self.buckets}"
 
 
 @dataclass
@@ -46,7 +65,7 @@ class State:
 
     key: str
     version: str
-    buckets: int
+    bucketing: Bucketing
     frame: pl.DataFrame
     dirty: set[int] = field(default_factory=set)
     replace: bool = False  # the whole checkpoint is rewritten (bucketing changed)
@@ -55,7 +74,7 @@ class State:
         """A new State with ``new`` applied; only the rows of keys in ``new`` are re-ranked."""
         if new.height == 0:
             return self
-        new = new.with_columns(bucket_expr(self.key, self.buckets))
+        new = new.with_columns(self.bucketing.expr())
         keys = new.select(self.key).unique()
         untouched = self.frame.join(keys, on=self.key, how="anti")
         changed = latest_versions(
@@ -63,7 +82,7 @@ class State:
         ).collect()
         merged = pl.concat([untouched, changed.select(self.frame.columns)])
         touched = set(new[BUCKET].unique().to_list())
-        return State(self.key, self.version, self.buckets, merged, self.dirty | touched, self.replace)
+        return State(self.key, self.version, self.bucketing, merged, self.dirty | touched, self.replace)
 
     def records(self) -> pl.LazyFrame:
         return self.frame.lazy().drop(BUCKET, *ARRIVAL)
@@ -77,24 +96,24 @@ class State:
         for bucket in self.dirty:
             fields.setdefault(f"b:{bucket}".encode(), encode_frame(self.frame.clear()))
         fields[META] = json.dumps(
-            {"buckets": self.buckets, "polars": pl.__version__, "rows": self.frame.height}
+            {"buckets": self.bucketing.describe(), "polars": pl.__version__, "rows": self.frame.height}
         ).encode()
         return fields
 
     def clean(self) -> State:
-        return State(self.key, self.version, self.buckets, self.frame, set())
+        return State(self.key, self.version, self.bucketing, self.frame, set())
 
     @classmethod
-    def empty(cls, schema: pl.Schema, key: str, version: str, buckets: int) -> State:
+    def empty(cls, schema: pl.Schema, key: str, version: str, bucketing: Bucketing) -> State:
         columns = pl.Schema({**schema, ARRIVAL[0]: pl.Int64(), ARRIVAL[1]: pl.Int64(), BUCKET: pl.Int64()})
-        return cls(key, version, buckets, pl.DataFrame(schema=columns))
+        return cls(key, version, bucketing, pl.DataFrame(schema=columns))
 
     @classmethod
     def restore(
-        cls, saved: dict[bytes, bytes], schema: pl.Schema, key: str, version: str, buckets: int
+        cls, saved: dict[bytes, bytes], schema: pl.Schema, key: str, version: str, bucketing: Bucketing
     ) -> State:
         """Rebuild from the checkpoint hash; re-bucket everything if the bucketing changed."""
-        state = cls.empty(schema, key, version, buckets)
+        state = cls.empty(schema, key, version, bucketing)
         parts = [decode_frame(blob) for name, blob in saved.items() if name.startswith(b"b:")]
         parts = [p for p in parts if p.height]
         if not parts:
@@ -102,7 +121,8 @@ class State:
         meta = json.loads(saved.get(META, b"{}"))
         frame = latest_versions(pl.concat(parts).lazy(), key, version).collect()
         frame = frame.select(state.frame.columns)
-        if meta.get("buckets") != buckets or meta.get("polars") != pl.__version__:
-            frame = frame.with_columns(bucket_expr(key, buckets))
-            return cls(key, version, buckets, frame, set(range(buckets)), replace=True)
-        return cls(key, version, buckets, frame)
+        if meta.get("buckets") != bucketing.describe() or meta.get("polars") != pl.__version__:
+            frame = frame.with_columns(bucketing.expr())
+            touched = set(frame[BUCKET].unique().to_list())
+            return cls(key, version, bucketing, frame, touched, replace=True)
+        return cls(key, version, bucketing, frame)

@@ -78,7 +78,10 @@ class UnitTable:
         return self.frame.filter(pl.col("parent_code") == code)["code"].to_list()
 
     def rollup(self) -> pl.DataFrame:
-        """Pairs (code, unit): a record filed at ``code`` counts for ``unit``, itself and each ancestor."""
+        """Pairs (code, unit): a record filed at ``code`` counts for ``unit``, itself and each ancestor.
+
+        ``unit_pop`` is the unit's 2019 population (the denominator of per-capita KPIs).
+        """
         parents = dict(zip(self.frame["code"], self.frame["parent_code"], strict=True))
         pairs: list[tuple[str, str]] = []
         for code in parents:
@@ -86,4 +89,6 @@ class UnitTable:
             while unit is not None:
                 pairs.append((code, unit))
                 unit = parents[unit]
-        return pl.DataFrame(pairs, schema={"code": pl.String, "unit": pl.String}, orient="row")
+        pairs_frame = pl.DataFrame(pairs, schema={"code": pl.String, "unit": pl.String}, orient="row")
+        population = self.frame.select(pl.col("code").alias("unit"), pl.col("pop_2019").alias("unit_pop"))
+        return pairs_frame.join(population, on="unit", how="left")

@@ -30,6 +30,8 @@ class Field:
     kind: Kind = "text"
     required: bool = True
     values: tuple[str, ...] = ()
+    low: float | None = None  # bounds of int and float fields, inclusive
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,20 @@ def _parsed(f: Field, units: frozenset[str]) -> tuple[pl.Expr, pl.Expr]:
             pl.format("{}: {} '{}'", pl.lit(f.source), pl.lit(what), col)
         )
     elif f.kind in ("int", "float"):
-        value = col.cast(pl.Int64 if f.kind == "int" else pl.Float64, strict=False)
-        bad = pl.when(~missing & value.is_null()).then(
-            pl.format("{}: not a number ({})", pl.lit(f.source), col)
+        number = col.str.strip_chars().cast(pl.Float64, strict=False)
+        whole = number.is_not_null() & (number.round(0) == number)
+        value = number if f.kind == "float" else pl.when(whole).then(number).cast(pl.Int64)
+        low = pl.lit(True) if f.low is None else number >= f.low
+        high = pl.lit(True) if f.high is None else number <= f.high
+        bad = (
+            pl.when(~missing & number.is_null())
+            .then(pl.format("{}: not a number ({})", pl.lit(f.source), col))
+            .when(~missing & ~whole & pl.lit(f.kind == "int"))
+            .then(pl.format("{}: not a whole number ({})", pl.lit(f.source), col))
+            .when(~missing & ~(low & high))
+            .then(
+                pl.format("{}: outside [{}, {}] ({})", pl.lit(f.source), pl.lit(f.low), pl.lit(f.high), col)
+            )
         )
     else:
         value = col.str.strip_chars()
@@ -108,9 +121,16 @@ def _parsed(f: Field, units: frozenset[str]) -> tuple[pl.Expr, pl.Expr]:
 
 
 def validate(
-    rows: Sequence[Any], fields: Sequence[Field], *, units: frozenset[str] = frozenset()
+    rows: Sequence[Any],
+    fields: Sequence[Field],
+    *,
+    units: frozenset[str] = frozenset(),
+    keep_row: bool = False,
 ) -> tuple[pl.DataFrame, list[Reject]]:
-    """Split ``rows`` into canonical records (in the order given) and rejects with reasons."""
+    """Split ``rows`` into canonical records (in the order given) and rejects with reasons.
+
+    With ``keep_row`` the records keep a ``_row`` column: their index in ``rows``.
+    """
     frame = frame_from_rows(rows, [f.source for f in fields])
     parsed = [_parsed(f, units) for f in fields]
     reasons = pl.concat_list(
@@ -124,4 +144,5 @@ def validate(
         Reject(row, "; ".join(reasons))
         for row, reasons in zip(bad_rows["_row"], bad_rows["_reasons"], strict=True)
     ]
-    return ok.select([f.target for f in fields]), rejects
+    columns = [f.target for f in fields]
+    return ok.select([*columns, "_row"] if keep_row else columns), rejects

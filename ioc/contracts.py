@@ -1,0 +1,364 @@
+"""What each feed's records must be, and what happens to them before anything is stored.
+
+A :class:`Contract` is the feed-specific half of every connector, built-in or generic: it renames
+a province's field names to FEEDS.md's (``mapping``), removes personal data (``scrub``, row by
+row, before validation, so that not even a dead letter holds it), validates the FEEDS.md fields
+in one Polars pass, and derives what the KPIs need (``finish``: units from coordinates, SLA
+deadlines). The transport half (paged HTTP, a drop folder, a webhook) lives in ``connectors/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ioc import schemas
+from ioc.config import ConfigError
+from ioc.connector import Context
+from ioc.geo import Locator
+from ioc.privacy import age_band, pseudonym, redact
+from ioc.sla import DEFAULT_SLA_HOURS, OFFICE_HOURS, TZ, WorkCalendar
+from ioc.streams import DeadLetter
+from ioc.validate import Field as SourceField
+from ioc.validate import Reject, validate
+
+Where = Callable[[int], str]  # "file.csv line 12" for row 12, for the dead letters
+
+
+@dataclass(frozen=True)
+class Transformed:
+    records: pl.DataFrame
+    dead_letters: list[DeadLetter]
+
+
+class Contract:
+    """The default contract: rename, keep the FEEDS.md fields only, validate."""
+
+    feed: str = ""
+    fields: tuple[SourceField, ...] = ()
+    schema: pl.Schema = pl.Schema()
+    keep_unknown = False  # keep fields FEEDS.md does not name in dead letters (no personal data)
+
+    def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The row without personal data, and any problem found while removing it."""
+        if self.keep_unknown:
+            return row, []
+        known = {f.source for f in self.fields}
+        return {k: v for k, v in row.items() if k in known}, []
+
+    def finish(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
+        """Derive the columns the KPIs need; ``frame`` has ``_row``. Rejects by row."""
+        return frame, []
+
+    def transform(
+        self,
+        rows: Sequence[Any],
+        *,
+        units: frozenset[str],
+        source: str,
+        mapping: Mapping[str, str] | None = None,
+        where: Where | None = None,
+    ) -> Transformed:
+        clean: list[Any] = []
+        problems: dict[int, list[str]] = {}
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                clean.append(row)
+                continue
+            scrubbed, found = self.scrub(rename(row, mapping) if mapping else row)
+            clean.append(scrubbed)
+            if found:
+                problems[i] = found
+        frame, rejects = validate(clean, self.fields, units=units, keep_row=True)
+        if problems:
+            frame = frame.filter(~pl.col("_row").is_in(list(problems)))
+        frame, more = self.finish(frame)
+        reasons: dict[int, list[str]] = {i: list(p) for i, p in problems.items()}
+        for reject in [*rejects, *more]:
+            reasons.setdefault(reject.row, []).append(reject.reason)
+        dead = [
+            DeadLetter(f"{where(i)}: {'; '.join(r)}" if where else "; ".join(r), clean[i], source)
+            for i, r in sorted(reasons.items())
+        ]
+        records = frame.filter(~pl.col("_row").is_in(list(reasons))).select(self.schema.names())
+        return Transformed(records.cast(dict(self.schema)), dead)  # type: ignore[arg-type]
+
+
+def rename(row: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    """FEEDS.md names from a source's own names: ``mapping`` is FEEDS.md name -> source name."""
+    theirs = set(mapping.values())
+    out = {k: v for k, v in row.items() if k not in theirs}
+    for ours, name in mapping.items():
+        if name in row:
+            out[ours] = row[name]
+    return out
+
+
+# ---- §1 public services ------------------------------------------------------------------
+
+
+class PublicServicesContract(Contract):
+    feed = "public_services"
+    fields = schemas.PUBLIC_SERVICES_FIELDS
+    schema = schemas.PUBLIC_SERVICES_SCHEMA
+    keep_unknown = True  # dossiers carry no personal fields; an operator sees what was sent
+
+
+# ---- §2 citizen field reports ------------------------------------------------------------
+
+
+class FeedbackOptions(BaseModel):
+    """How field reports are handled: SLA matrix, office hours, days off, and the free text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA_HOURS),
+        description="Working hours allowed per `muc_do` (khan, binh_thuong, phuc_tap).",
+    )
+    office_hours: list[tuple[time, time]] = Field(
+        default_factory=lambda: list(OFFICE_HOURS),
+        description='Office intervals of a working day, local time, e.g. [["07:00", "11:00"], '
+        '["13:00", "17:00"]].',
+    )
+    extra_days_off: list[date] = Field(
+        default_factory=list, description="Days off besides the public holidays (e.g. a bridge day)."
+    )
+    extra_workdays: list[date] = Field(
+        default_factory=list, description="Weekend days worked to make up for a bridge day."
+    )
+    text: Literal["redacted", "drop"] = Field(
+        "redacted",
+        description="`noi_dung`: stored with citizen ids, phone numbers and names removed, or not at all.",
+    )
+
+    @field_validator("sla_hours")
+    @classmethod
+    def _every_severity(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = sorted(set(schemas.REPORT_SEVERITIES) - set(value))
+        unknown = sorted(set(value) - set(schemas.REPORT_SEVERITIES))
+        if missing or unknown:
+            raise ValueError(
+                f"needs exactly {', '.join(schemas.REPORT_SEVERITIES)} (missing {missing}, unknown {unknown})"
+            )
+        if any(h <= 0 for h in value.values()):
+            raise ValueError("every SLA must be more than 0 hours")
+        return value
+
+    def calendar(self) -> WorkCalendar:
+        try:
+            return WorkCalendar.vietnam(
+                intervals=self.office_hours,
+                extra_days_off=self.extra_days_off,
+                extra_workdays=self.extra_workdays,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"office_hours: {exc}") from None
+
+
+OPEN_REPORT = ("moi", "da_tiep_nhan", "dang_xu_ly", "cho_bo_sung")
+
+
+class FeedbackContract(Contract):
+    feed = "citizen_feedback"
+    fields = schemas.CITIZEN_FEEDBACK_FIELDS
+    schema = schemas.CITIZEN_FEEDBACK_SCHEMA
+
+    def __init__(self, options: FeedbackOptions, locator: Callable[[], Locator]) -> None:
+        self.options = options
+        self.calendar = options.calendar()
+        self._locator = locator
+
+    def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        clean, problems = super().scrub(row)  # nguoi_phan_anh is not a FEEDS.md field we keep
+        text = clean.get("noi_dung")
+        if self.options.text == "drop" or not isinstance(text, str):
+            clean.pop("noi_dung", None)
+        else:
+            clean["noi_dung"] = redact(text)
+        return clean, problems
+
+    def finish(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
+        rejects: list[Reject] = []
+        frame, placed = self._place(frame, rejects)
+        closed_unaccepted = frame.filter((pl.col("status") == "da_xu_ly") & pl.col("accepted_at").is_null())
+        rejects += [
+            Reject(row, "thoi_diem_tiep_nhan: missing on a closed report (da_xu_ly)")
+            for row in closed_unaccepted["_row"]
+        ]
+        deadlines: list[datetime | None] = []
+        hours: list[float | None] = []
+        for accepted, closed, severity in frame.select("accepted_at", "closed_at", "severity").iter_rows():
+            if accepted is None:
+                deadlines.append(None)
+                hours.append(None)
+                continue
+            deadlines.append(self.calendar.deadline(accepted, self.options.sla_hours[severity]))
+            hours.append(None if closed is None else round(self.calendar.working_hours(accepted, closed), 4))
+        frame = frame.with_columns(
+            pl.Series("located", placed, dtype=pl.Boolean),
+            pl.Series("deadline_at", deadlines, dtype=pl.Datetime("us", "UTC")),
+            pl.Series("handling_hours", hours, dtype=pl.Float64),
+        )
+        return frame, rejects
+
+    def _place(self, frame: pl.DataFrame, rejects: list[Reject]) -> tuple[pl.DataFrame, list[bool]]:
+        """Reports without ``ma_dvhc`` placed by point-in-polygon; outside the province: rejected."""
+        need = frame.filter(pl.col("unit_code").is_null())
+        placed = frame["unit_code"].is_null().to_list()
+        if need.height == 0:
+            return frame, placed
+        found = self._locator().locate(need["lon"].to_list(), need["lat"].to_list())
+        by_row = dict(zip(need["_row"].to_list(), found, strict=True))
+        for row, lat, lon in need.select("_row", "lat", "lon").iter_rows():
+            if lat is None or lon is None:
+                rejects.append(Reject(row, "ma_dvhc: missing, and no vi_do/kinh_do to place the report"))
+            elif by_row[row] is None:
+                rejects.append(Reject(row, f"vi_do/kinh_do: ({lat}, {lon}) is outside the province"))
+        units = [by_row.get(r, u) for r, u in frame.select("_row", "unit_code").iter_rows()]
+        return frame.with_columns(pl.Series("unit_code", units, dtype=pl.String)), placed
+
+
+# ---- §3 mobile data -----------------------------------------------------------------------
+
+
+class MobileContract(Contract):
+    """Cells are placed once and cached; a row's identity is (operator, cell, period start)."""
+
+    feed = "mobile_data"
+    fields = schemas.MOBILE_DATA_FIELDS
+    schema = schemas.MOBILE_DATA_SCHEMA
+
+    def __init__(self, locator: Callable[[], Locator]) -> None:
+        self._locator = locator
+        self.cells: dict[tuple[str, str, float, float], str | None] = {}
+
+    def finish(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
+        ids = list(frame.select("operator", "cell", "lat", "lon").iter_rows())
+        new = sorted({c for c in ids if c not in self.cells})
+        if new:
+            found = self._locator().locate([c[3] for c in new], [c[2] for c in new])
+            self.cells.update(zip(new, found, strict=True))
+        rejects = [
+            Reject(row, f"ma_tram {c[1]} ({c[0]}) at ({c[2]}, {c[3]}) is outside the province")
+            for row, c in zip(frame["_row"], ids, strict=True)
+            if self.cells[c] is None
+        ]
+        return frame.with_columns(
+            pl.Series("unit_code", [self.cells[c] for c in ids], dtype=pl.String),
+            pl.concat_str(
+                "operator", "cell", pl.col("period_start").dt.strftime("%Y-%m-%dT%H:%M:%SZ"), separator="|"
+            ).alias("key"),
+        ), rejects
+
+
+# ---- §4 vaccination -----------------------------------------------------------------------
+
+PERSONAL = ("so_dinh_danh", "ho_ten", "ngay_sinh")
+CITIZEN_ID = re.compile(r"^\d{12}$")
+
+
+class VaccinationContract(Contract):
+    """The citizen id becomes a keyed pseudonym and the birth date an age band, here and only here."""
+
+    feed = "vaccination"
+    fields = schemas.VACCINATION_FIELDS
+    schema = schemas.VACCINATION_SCHEMA
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        problems: list[str] = []
+        raw_id = row.get("so_dinh_danh")
+        text_id = str(raw_id).strip() if isinstance(raw_id, str | int) else ""
+        clean = {k: v for k, v in row.items() if k not in PERSONAL}
+        clean, _ = super().scrub(clean)
+        if CITIZEN_ID.match(text_id):
+            clean["ma_nguoi"] = pseudonym(self.key, text_id)
+        else:  # the value itself is personal data: say what is wrong, never what it was
+            problems.append("so_dinh_danh: missing" if not text_id else "so_dinh_danh: not a 12-digit id")
+        born = row.get("ngay_sinh")
+        if born not in (None, ""):
+            given = _date(row.get("thoi_diem_tiem"))
+            birth = _date(born)
+            if birth is None:
+                problems.append("ngay_sinh: not a date")
+            elif given is not None and birth <= given:
+                clean["nhom_tuoi"] = age_band(birth, given)
+            elif given is not None:
+                problems.append("ngay_sinh: after the dose was given")
+        return clean, problems
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed.astimezone(TZ).date() if parsed.tzinfo else parsed.date()
+
+
+# ---- building a feed's contract from configuration ----------------------------------------
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+OPTIONS: dict[str, type[BaseModel]] = {
+    "public_services": NoOptions,
+    "citizen_feedback": FeedbackOptions,
+    "mobile_data": NoOptions,
+    "vaccination": NoOptions,
+}
+
+PSEUDONYM_KEY = "IOC_PSEUDONYM_KEY"
+
+
+@dataclass
+class LazyLocator:
+    """Boundaries are read on first use: a connector that never needs them never pays for them."""
+
+    context: Context
+    _locator: Locator | None = field(default=None, init=False)
+
+    def __call__(self) -> Locator:
+        if self._locator is None:
+            self._locator = Locator.finest(self.context.geodata, self.context.units.scheme)
+        return self._locator
+
+
+def make_contract(feed: str, options: BaseModel | dict[str, Any] | None, context: Context) -> Contract:
+    """The contract of ``feed`` with its options (a model, or a table still to validate)."""
+    if feed not in OPTIONS:
+        raise ConfigError(f"feed: unknown feed {feed!r}; feeds: {', '.join(OPTIONS)}")
+    if not isinstance(options, BaseModel):
+        try:
+            options = OPTIONS[feed].model_validate(options or {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"options.{where}: {first['msg']}") from None
+    if feed == "citizen_feedback":
+        assert isinstance(options, FeedbackOptions)
+        return FeedbackContract(options, LazyLocator(context))
+    if feed == "mobile_data":
+        return MobileContract(LazyLocator(context))
+    if feed == "vaccination":
+        key = context.secret(
+            PSEUDONYM_KEY,
+            "vaccination records carry citizen ids, which are replaced by keyed pseudonyms; the "
+            "connector will not start without the key (make one with: python -c "
+            '"import secrets; print(secrets.token_hex(32))")',
+        )
+        return VaccinationContract(key)
+    return PublicServicesContract()
