@@ -19,11 +19,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from ioc.connector import SourceError
+from ioc.connector import Batch, Context, SourceError
+from ioc.contracts import Contract
 
 MAX_SEEN = 2000  # fingerprints kept at the boundary; past that, re-reads are let through
 
@@ -60,6 +62,21 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+@dataclass(frozen=True)
+class ListingShape:
+    """How a source names its listing: query parameters, the records list, the cursor field."""
+
+    since_param: str = "cap_nhat_tu"
+    page_param: str = "trang"
+    size_param: str = "so_ban_ghi"
+    records: str = "du_lieu"  # a dotted path into the body: "data.items"
+    total: str = "tong_so"
+    cursor_field: str = "cap_nhat_luc"
+
+
+FEEDS_MD = ListingShape()
+
+
 class PagedHttpSource:
     def __init__(
         self,
@@ -69,24 +86,29 @@ class PagedHttpSource:
         page_size: int,
         max_pages: int,
         timeout_s: float,
-        cursor_field: str = "cap_nhat_luc",
+        shape: ListingShape = FEEDS_MD,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.http = http
         self.url = url
         self.page_size = page_size
         self.max_pages = max_pages
         self.timeout_s = timeout_s
-        self.cursor_field = cursor_field
+        self.shape = shape
+        self.cursor_field = shape.cursor_field
+        self.headers = headers or {}
 
     def total(self) -> int:
-        return int(self._get(None, 1, size=1).get("tong_so", 0))
+        body = self._get(None, 1, size=1)
+        total = body.get(self.shape.total) if isinstance(body, dict) else None
+        return int(total) if isinstance(total, int) else len(self._records(body, 1))
 
     def read(self, cursor: str | None) -> Page:
         since, seen = parse_cursor(cursor)
         rows: list[Any] = []
         page, requests, more = 1, 0, True
         while more and requests < self.max_pages:
-            data = self._get(since, page)["du_lieu"]
+            data = self._records(self._get(since, page), page)
             requests += 1
             if not data:
                 more = False
@@ -115,20 +137,71 @@ class PagedHttpSource:
                 best = (when, str(raw).strip())
         return None if best is None else best[1]
 
-    def _get(self, cursor: str | None, page: int, *, size: int | None = None) -> dict[str, Any]:
-        params: dict[str, str | int] = {"trang": page, "so_ban_ghi": size or self.page_size}
+    def _records(self, body: Any, page: int) -> list[Any]:
+        data = body
+        for part in self.shape.records.split("."):
+            data = data.get(part) if isinstance(data, dict) else None
+        if not isinstance(data, list):
+            raise SourceError(f"{self.url}: page {page} has no '{self.shape.records}' list")
+        return data
+
+    def _get(self, cursor: str | None, page: int, *, size: int | None = None) -> Any:
+        shape = self.shape
+        params: dict[str, str | int] = {shape.page_param: page, shape.size_param: size or self.page_size}
         if cursor is not None:
-            params["cap_nhat_tu"] = cursor
+            params[shape.since_param] = cursor
         try:
-            response = self.http.get(self.url, params=params, timeout=self.timeout_s)
+            response = self.http.get(self.url, params=params, timeout=self.timeout_s, headers=self.headers)
         except httpx.HTTPError as exc:
             raise SourceError(f"{self.url}: {type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
             raise SourceError(f"{self.url}: HTTP {response.status_code} on page {page}")
         try:
-            body = response.json()
+            return response.json()
         except json.JSONDecodeError as exc:
             raise SourceError(f"{self.url}: page {page} is not JSON ({exc})") from None
-        if not isinstance(body, dict) or not isinstance(body.get("du_lieu"), list):
-            raise SourceError(f"{self.url}: page {page} has no 'du_lieu' list")
-        return body
+
+
+class PagedHttpConfig(BaseModel):
+    """A source listing records page by page from a time cursor, as FEEDS.md §1 describes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: HttpUrl = Field(description="Base URL of the source system; the connector appends its path.")
+    interval_s: float = Field(30.0, gt=0, description="Seconds between polls.")
+    page_size: int = Field(500, ge=1, le=5000, description="Records asked for per page (so_ban_ghi).")
+    max_pages: int = Field(
+        200, ge=1, description="Pages read at most in one poll; the rest waits for the next."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one request, in seconds.")
+
+
+class PagedConnector:
+    """A built-in connector: FEEDS.md's paged listing at ``PATH``, through its feed's contract."""
+
+    name: ClassVar[str]
+    feed: ClassVar[str]
+    PATH: ClassVar[str]
+    WHAT: ClassVar[str] = "records"
+
+    def __init__(self, config: PagedHttpConfig, *, context: Context, contract: Contract) -> None:
+        self.config = config
+        self.context = context
+        self.units = frozenset(context.units.codes)
+        self.contract = contract
+        self.source = PagedHttpSource(
+            context.http,
+            str(config.url).rstrip("/") + self.PATH,
+            page_size=config.page_size,
+            max_pages=config.max_pages,
+            timeout_s=config.timeout_s,
+        )
+
+    def check(self) -> str:
+        return f"{self.source.url}: {self.source.total()} {self.WHAT}"
+
+    def poll(self, cursor: str | None) -> Batch:
+        page = self.source.read(cursor)
+        done = self.contract.transform(page.rows, units=self.units, source=self.name)
+        stats = {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)}
+        return Batch(done.records, page.cursor, done.dead_letters, stats)

@@ -18,7 +18,16 @@ import httpx
 import redis
 
 from ioc.config import ConfigError, Settings, SimulatorSettings, load_settings
-from ioc.connector import Connector, Context, SourceError, configure, connector_names, discover
+from ioc.connector import (
+    Connector,
+    Context,
+    SourceError,
+    configure,
+    connector_names,
+    connector_tables,
+    connector_type,
+    discover,
+)
 from ioc.units import UnitTable
 
 log = logging.getLogger("ioc")
@@ -43,13 +52,25 @@ def _units(settings: Settings) -> UnitTable:
     return UnitTable.load(settings.boundaries.directory, settings.boundaries.scheme)
 
 
+def _secrets(settings: Settings) -> dict[str, str]:
+    found = {"IOC_PSEUDONYM_KEY": settings.pseudonym_key, "IOC_WEBHOOK_SECRET": settings.webhook_secret}
+    return {name: value.get_secret_value() for name, value in found.items() if value is not None}
+
+
 def _connector(settings: Settings, name: str, source: str) -> tuple[Connector, Any]:
     registry = discover()
-    if name not in settings.connectors:
+    tables = connector_tables(settings)
+    if name not in tables:
         raise ConfigError(f"{source}: connectors.{name}: not configured")
-    config = configure(name, settings.connectors[name], source=source, registry=registry)
-    context = Context(units=_units(settings), http=httpx.Client())
-    return registry[name](config, context=context), config
+    config = configure(name, tables[name], source=source, registry=registry)
+    context = Context(
+        units=_units(settings),
+        http=httpx.Client(),
+        geodata=settings.boundaries.directory,
+        secrets=_secrets(settings),
+    )
+    kind = connector_type(name, tables[name])
+    return registry[kind](config, context=context), config
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -98,6 +119,7 @@ def cmd_connector(settings: Settings, args: argparse.Namespace) -> int:
         interval_s=config.interval_s,
         maxlen=settings.redis.stream_maxlen,
         dead_maxlen=settings.redis.dead_letter_maxlen,
+        name=args.name,
     )
     _on_stop(runner.close)
     runner.run()
@@ -153,9 +175,15 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_connectors(settings: Settings, args: argparse.Namespace) -> int:
+    """Installed plugins, then the configured instances and the feed each one feeds."""
+    print("installed (entry-point group ioc.connectors):")
     for name, cls in sorted(discover().items()):
-        state = "configured" if name in settings.connectors else "not configured"
-        print(f"{name}\tfeed={cls.feed}\t{state}\t{cls.__module__}.{cls.__qualname__}")
+        print(f"  {name}\tfeed={cls.feed or '(configured)'}\t{cls.__module__}.{cls.__qualname__}")
+    print("configured:")
+    for feed, names in connector_names(settings).items():
+        for name in names:
+            kind = connector_type(name, connector_tables(settings)[name])
+            print(f"  {name}\ttype={kind}\tfeed={feed}")
     return 0
 
 

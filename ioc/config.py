@@ -185,6 +185,17 @@ class Settings(BaseSettings):
         description="Signs the screens' relay tokens. Environment only (IOC_SECRET_KEY); the demo "
         "generates one.",
     )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="Key of the vaccination pseudonyms (HMAC-SHA256 of citizen ids). Environment only "
+        "(IOC_PSEUDONYM_KEY); the demo generates one; the vaccination connector will not start "
+        "without it.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret of webhook signatures (HMAC-SHA256 of the body). Environment only "
+        "(IOC_WEBHOOK_SECRET); the demo generates one.",
+    )
     boundaries: BoundarySettings = Field(default_factory=BoundarySettings)  # type: ignore[arg-type]
     aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)  # type: ignore[arg-type]
     connectors: dict[str, dict[str, Any]] = Field(
@@ -247,10 +258,11 @@ def _check_toml(file: Path) -> None:
         raise ConfigError(f"{file}: no such configuration file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    if "secret_key" in data:
-        raise ConfigError(
-            f"{file}: secret_key: secrets come from the environment (IOC_SECRET_KEY), not the file"
-        )
+    for name in ("secret_key", "pseudonym_key", "webhook_secret"):
+        if name in data:
+            raise ConfigError(
+                f"{file}: {name}: secrets come from the environment (IOC_{name.upper()}), not the file"
+            )
 
 
 def _describe(source: str, exc: ValidationError) -> str:

@@ -79,22 +79,39 @@ def discover() -> dict[str, type[Connector]]:
     return found
 
 
+def connector_type(name: str, table: Mapping[str, Any]) -> str:
+    """The plugin a ``[connectors.<name>]`` table configures: its ``type``, else its name."""
+    return str(table.get("type", name))
+
+
+def connector_tables(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every connector instance to run: those configured, and in the demo each simulated feed's."""
+    tables = {name: dict(table) for name, table in settings.connectors.items()}
+    for feed in settings.simulators:
+        tables.setdefault(feed, {})
+    return tables
+
+
 def connector_names(settings: Settings) -> dict[str, list[str]]:
-    """Feed -> its connectors, for every connector configured (or simulated in the demo)."""
+    """Feed -> its connector instances, for every connector configured (or simulated in the demo)."""
     registry = discover()
-    names = set(settings.connectors) | set(settings.simulators)
     out: dict[str, list[str]] = {}
-    for name in sorted(names & set(registry)):
-        out.setdefault(registry[name].feed, []).append(name)
+    for name, table in sorted(connector_tables(settings).items()):
+        kind = connector_type(name, table)
+        if kind in registry:
+            feed = str(table.get("feed") or registry[kind].feed)
+            out.setdefault(feed, []).append(name)
     return out
 
 
 def configure(name: str, table: dict[str, Any], *, source: str, registry: dict[str, type[Connector]]) -> Any:
-    """Validate a ``[connectors.<name>]`` table with that connector's own Config."""
-    if name not in registry:
+    """Validate a ``[connectors.<name>]`` table with its plugin's own Config (``type`` picks the plugin)."""
+    kind = connector_type(name, table)
+    if kind not in registry:
         known = ", ".join(sorted(registry)) or "none"
-        raise ConfigError(f"{source}: connectors.{name}: no such connector (installed: {known})")
+        what = f"type {kind!r}" if kind != name else "no such connector"
+        raise ConfigError(f"{source}: connectors.{name}: {what} (installed: {known})")
     try:
-        return registry[name].Config.model_validate(table)
+        return registry[kind].Config.model_validate({k: v for k, v in table.items() if k != "type"})
     except ValidationError as exc:
         raise connector_error(name, source, exc) from None

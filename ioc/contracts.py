@@ -44,6 +44,7 @@ class Contract:
     fields: tuple[SourceField, ...] = ()
     schema: pl.Schema = pl.Schema()
     keep_unknown = False  # keep fields FEEDS.md does not name in dead letters (no personal data)
+    mapping: Mapping[str, str] = {}  # FEEDS.md name -> the source's name, from configuration
 
     def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """The row without personal data, and any problem found while removing it."""
@@ -65,6 +66,7 @@ class Contract:
         mapping: Mapping[str, str] | None = None,
         where: Where | None = None,
     ) -> Transformed:
+        mapping = self.mapping if mapping is None else mapping  # {}: the rows are renamed already
         clean: list[Any] = []
         problems: dict[int, list[str]] = {}
         for i, row in enumerate(rows):
@@ -337,8 +339,24 @@ class LazyLocator:
         return self._locator
 
 
-def make_contract(feed: str, options: BaseModel | dict[str, Any] | None, context: Context) -> Contract:
+def make_contract(
+    feed: str,
+    options: BaseModel | dict[str, Any] | None,
+    context: Context,
+    *,
+    mapping: Mapping[str, str] | None = None,
+) -> Contract:
     """The contract of ``feed`` with its options (a model, or a table still to validate)."""
+    contract = _contract(feed, options, context)
+    if mapping:
+        known = {f.source for f in contract.fields} | set(PERSONAL) | {"nguoi_phan_anh"}
+        if unknown := sorted(set(mapping) - known):
+            raise ConfigError(f"mapping: {unknown} are not fields of {feed} (FEEDS.md names are the keys)")
+        contract.mapping = dict(mapping)
+    return contract
+
+
+def _contract(feed: str, options: BaseModel | dict[str, Any] | None, context: Context) -> Contract:
     if feed not in OPTIONS:
         raise ConfigError(f"feed: unknown feed {feed!r}; feeds: {', '.join(OPTIONS)}")
     if not isinstance(options, BaseModel):

@@ -37,23 +37,25 @@ class ConnectorRunner:
         maxlen: int = 100_000,
         dead_maxlen: int = 100_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        name: str | None = None,
     ) -> None:
         self.client = client
         self.connector = connector
+        self.name = name or connector.name  # the configured instance: its cursor and health keys
         self.interval_s = interval_s
         self.maxlen = maxlen
         self.dead_maxlen = dead_maxlen
         self.clock = clock
         self.stopping = threading.Event()
+        self.lock = threading.Lock()  # polls and pushed batches publish one at a time
         self.failures = 0
         self.polls = self.records = self.dead = self.errors = 0
         self.newest: datetime | None = None
         self.per_minute: dict[int, int] = {}  # records published per minute, the last hour
 
     def __repr__(self) -> str:
-        c = self.connector
         return (
-            f"<ConnectorRunner {c.name} feed={c.feed} polls={self.polls} records={self.records} "
+            f"<ConnectorRunner {self.name} feed={self.feed} polls={self.polls} records={self.records} "
             f"dead_letters={self.dead} errors={self.errors}>"
         )
 
@@ -62,6 +64,15 @@ class ConnectorRunner:
         return self.connector.feed
 
     def run(self) -> None:
+        listen = getattr(self.connector, "listen", None)
+        listener = listen(self.publish_pushed) if listen is not None else None  # None: not pushed to
+        try:
+            self._loop()
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
                 more = self.run_once()
@@ -71,7 +82,7 @@ class ConnectorRunner:
                 self.failures += 1
                 delay = self._backoff()
                 self._record_error(str(exc))
-                log.warning("%s: %s (retry in %.1f s)", self.connector.name, exc, delay)
+                log.warning("%s: %s (retry in %.1f s)", self.name, exc, delay)
             self.stopping.wait(delay)
         log.info("stopped: %r", self)
 
@@ -84,18 +95,26 @@ class ConnectorRunner:
 
     def run_once(self) -> bool:
         """One poll and its publication; True when the source said there is more to read."""
-        cursor = read_cursor(self.client, self.feed, self.connector.name)
+        cursor = read_cursor(self.client, self.feed, self.name)
         batch = self.connector.poll(cursor)
-        fresh = unseen(self.client, self.feed, batch.dead_letters)
-        counters = {"records": batch.records.height, "dead_letters": len(fresh), "polls": 1}
-        publication = Publication(
-            self.feed, self.connector.name, batch.records, fresh, batch.cursor, self._health(batch), counters
-        )
-        publish(self.client, publication, maxlen=self.maxlen, dead_maxlen=self.dead_maxlen)
-        self.polls += 1
-        self.records += batch.records.height
-        self.dead += len(fresh)
+        self._publish(batch, polls=1)
         return batch.cursor != cursor and bool(batch.stats.get("more", False))
+
+    def publish_pushed(self, batch: Batch) -> None:
+        """Store records a source pushed (a webhook); the cursor is left alone."""
+        self._publish(batch, polls=0)
+
+    def _publish(self, batch: Batch, *, polls: int) -> None:
+        with self.lock:
+            fresh = unseen(self.client, self.feed, batch.dead_letters)
+            counters = {"records": batch.records.height, "dead_letters": len(fresh), "polls": polls}
+            publication = Publication(
+                self.feed, self.name, batch.records, fresh, batch.cursor, self._health(batch), counters
+            )
+            publish(self.client, publication, maxlen=self.maxlen, dead_maxlen=self.dead_maxlen)
+            self.polls += polls
+            self.records += batch.records.height
+            self.dead += len(fresh)
 
     def _health(self, batch: Batch) -> dict[str, str]:
         now = self.clock().isoformat(timespec="seconds")
@@ -116,7 +135,7 @@ class ConnectorRunner:
     def _record_error(self, message: str) -> None:
         self.errors += 1
         now = self.clock().isoformat(timespec="seconds")
-        key = keys.connector_health(self.feed, self.connector.name)
+        key = keys.connector_health(self.feed, self.name)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(key, mapping={"last_poll_at": now, "last_error_at": now, "last_error": message[:500]})
         pipe.hincrby(key, "errors", 1)
@@ -124,4 +143,4 @@ class ConnectorRunner:
 
 
 def _version_column(frame: pl.DataFrame) -> str | None:
-    return "updated_at" if "updated_at" in frame.columns else None
+    return next((c for c in ("updated_at", "period_start") if c in frame.columns), None)
