@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -189,27 +190,72 @@ def cmd_connectors(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from ioc.simulators.http import SimulatorServer
-    from ioc.simulators.public_services import PublicServicesWorld
     from ioc.supervisor import SIMULATOR_PATHS
 
     if args.feed not in SIMULATOR_PATHS:
         raise ConfigError(f"no simulator for feed {args.feed!r}; simulators: {', '.join(SIMULATOR_PATHS)}")
     sim = settings.simulators.get(args.feed) or SimulatorSettings()  # type: ignore[call-arg]
-    world = PublicServicesWorld(
-        _units(settings),
-        seed=sim.seed,
-        history_days=sim.history_days,
-        daily_dossiers=sim.daily_dossiers,
-        activity=sim.activity,
-        malformed_rate=sim.malformed_rate,
-        anchor=datetime.fromisoformat(args.anchor) if args.anchor else None,
-    )
+    if args.feed == "mobile_data":
+        return _simulate_files(settings, sim, args)
+    world = _world(settings, sim, args.feed, datetime.fromisoformat(args.anchor) if args.anchor else None)
     server = SimulatorServer({SIMULATOR_PATHS[args.feed]: world}, host=sim.host, port=args.port or sim.port)
+    closers: list[Callable[[], None]] = [lambda: server.httpd.shutdown()]
+    if args.push_url:
+        from ioc.simulators.vaccination import Pusher
+
+        secret = settings.webhook_secret
+        if secret is None:
+            raise ConfigError("IOC_WEBHOOK_SECRET: not set; the simulator signs its pushes with it")
+        pusher = Pusher(world, args.push_url, secret.get_secret_value().encode(), interval_s=sim.push_s)
+        closers.append(pusher.start().close)
+        log.info("simulator %s pushing to %s every %.0f s", args.feed, args.push_url, sim.push_s)
     # shutdown() waits for serve_forever(), which runs in this (the signal-handling) thread.
-    _on_stop(lambda: threading.Thread(target=server.httpd.shutdown, daemon=True).start())
+    def stop() -> None:
+        for close in closers:
+            threading.Thread(target=close, daemon=True).start()
+
+    _on_stop(stop)
     log.info("simulator %s serving %s%s", args.feed, server.url, SIMULATOR_PATHS[args.feed])
     print(server.url, flush=True)
     server.run()
+    return 0
+
+
+def _world(settings: Settings, sim: SimulatorSettings, feed: str, anchor: datetime | None) -> Any:
+    units, geodata = _units(settings), settings.boundaries.directory
+    common: dict[str, Any] = {"seed": sim.seed, "history_days": sim.history_days, "activity": sim.activity}
+    common |= {"malformed_rate": sim.malformed_rate, "anchor": anchor}
+    if feed == "citizen_feedback":
+        from ioc.simulators.citizen_feedback import CitizenFeedbackWorld
+
+        return CitizenFeedbackWorld(units, geodata, daily_reports=sim.daily_reports, **common)
+    if feed == "vaccination":
+        from ioc.simulators.vaccination import VaccinationWorld
+
+        return VaccinationWorld(units, geodata, daily_series=sim.daily_vaccinations, **common)
+    from ioc.simulators.public_services import PublicServicesWorld
+
+    return PublicServicesWorld(units, daily_dossiers=sim.daily_dossiers, **common)
+
+
+def _simulate_files(settings: Settings, sim: SimulatorSettings, args: argparse.Namespace) -> int:
+    from ioc.simulators.mobile_data import MobileOperators
+
+    if not args.dir:
+        raise ConfigError("simulate mobile_data: --dir (the drop folder to write into) is required")
+    operators = MobileOperators(
+        _units(settings),
+        settings.boundaries.directory,
+        Path(args.dir),
+        seed=sim.seed,
+        cells=sim.cells,
+        history_hours=sim.file_history_hours,
+        period_s=sim.period_s,
+        malformed_rate=sim.malformed_rate,
+    )
+    _on_stop(operators.close)
+    log.info("simulator mobile_data: %d cells writing into %s", len(operators.cells), args.dir)
+    operators.run()
     return 0
 
 
@@ -234,6 +280,8 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("feed")
     sim.add_argument("--port", type=int, default=0)
     sim.add_argument("--anchor", help="ISO time the simulated world is drawn from (default: now)")
+    sim.add_argument("--push-url", help="vaccination: also POST new records, signed, to this webhook URL")
+    sim.add_argument("--dir", help="mobile_data: the drop folder to write the operators' files into")
     sim.set_defaults(func=cmd_simulate)
     return p
 

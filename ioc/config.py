@@ -157,6 +157,25 @@ class SimulatorSettings(_Section):
     malformed_rate: float = Field(
         0.001, ge=0, le=1, description="Share of records sent malformed, to exercise the dead letters."
     )
+    daily_reports: int = Field(
+        120, ge=1, description="citizen_feedback: field reports created on an ordinary day."
+    )
+    daily_vaccinations: int = Field(
+        150, ge=1, description="vaccination: vaccination series started on an ordinary working day."
+    )
+    push_s: float = Field(
+        5.0, gt=0, description="vaccination: seconds between pushes of new dose records to the webhook."
+    )
+    cells: int = Field(2_400, ge=1, description="mobile_data: cells of the three operators together.")
+    file_history_hours: float = Field(
+        12.0,
+        ge=0,
+        description="mobile_data: the simulator starts this many hours back and writes the files "
+        "up to the present, one period every `period_s`.",
+    )
+    period_s: float = Field(
+        3.0, ge=0, description="mobile_data: seconds between the 15-minute periods while catching up."
+    )
 
 
 class Settings(BaseSettings):
@@ -224,7 +243,7 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-DEMO_FEEDS = ("public_services",)
+DEMO_FEEDS = ("public_services", "citizen_feedback", "mobile_data", "vaccination")
 
 
 def load_settings(path: Path | str | None = None) -> Settings:

@@ -20,12 +20,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ioc.config import ConfigError, Settings
+from ioc.config import ConfigError, Settings, SimulatorSettings
+from ioc.connector import configure, connector_names, connector_tables, connector_type, discover
 from ioc.redis_server import EmbeddedRedis, free_port
 
 log = logging.getLogger(__name__)
 
-SIMULATOR_PATHS = {"public_services": "/api/v1/hoso"}
+SIMULATOR_PATHS = {
+    "public_services": "/api/v1/hoso",
+    "citizen_feedback": "/api/v1/phan-anh",
+    "vaccination": "/api/v1/mui-tiem",
+    "mobile_data": "",  # files in a drop folder, no port
+}
+DEMO_SECRETS = {
+    "IOC_SECRET_KEY": "the screens' relay tokens",
+    "IOC_PSEUDONYM_KEY": "the vaccination pseudonyms",
+    "IOC_WEBHOOK_SECRET": "the webhook signatures",
+}
 
 
 @dataclass
@@ -74,45 +85,73 @@ class Supervisor:
         return self.settings.redis.url or (self.redis.url if self.redis else None)
 
     def start(self) -> None:
-        if self.settings.secret_key is None and self.config_path:
-            raise ConfigError("IOC_SECRET_KEY: not set; production needs a secret for the relay's tokens")
+        if self.config_path:
+            self._refuse_missing_secrets()
         if not self.settings.redis.url:
             self.redis = EmbeddedRedis(Path(self.settings.data_dir) / "redis").start()
         env = dict(os.environ, IOC_REDIS__URL=self.redis_url or "")
-        if self.settings.secret_key is None:
-            env["IOC_SECRET_KEY"] = secrets.token_urlsafe(32)
-            log.info(
-                "demo: generated a secret key for this run's relay tokens (set IOC_SECRET_KEY to keep one)"
-            )
         if self.config_path:
             env["IOC_CONFIG"] = str(Path(self.config_path).resolve())
-        feeds: set[str] = set(self.settings.connectors)
-        for feed, sim in self.settings.simulators.items():
-            port = sim.port or free_port()
-            args = ["simulate", feed, "--port", str(port), "--anchor", self._anchor(feed)]
-            self.children.append(Child(f"simulator:{feed}", args, env))
-            key = f"IOC_CONNECTORS__{feed.upper()}__URL"
-            if feed not in self.settings.connectors or "url" not in self.settings.connectors[feed]:
-                env[key] = f"http://{sim.host}:{port}"
-                env.setdefault(f"IOC_CONNECTORS__{feed.upper()}__INTERVAL_S", "2")
-            feeds.add(feed)
-        for name in sorted(feeds):
-            self.children.append(Child(f"connector:{name}", ["connector", name], env))
-            self.children.append(Child(f"aggregator:{name}", ["aggregate", name], env))
+        else:
+            for name, purpose in DEMO_SECRETS.items():
+                if not env.get(name):
+                    env[name] = secrets.token_urlsafe(32)
+                    log.info("demo: generated %s for %s (set it to keep one across runs)", name, purpose)
+        simulators = [self._simulator(feed, sim, env) for feed, sim in self.settings.simulators.items()]
+        self.children += simulators
+        for feed, names in sorted(connector_names(self.settings).items()):
+            self.children += [Child(f"connector:{name}", ["connector", name], env) for name in names]
+            self.children.append(Child(f"aggregator:{feed}", ["aggregate", feed], env))
         self.children.append(Child("relay", ["relay"], env))
         self.children.append(Child("web", ["web"], env))
         # Simulators first, and listening, so a demo does not open with a "connection refused".
-        simulators = [c for c in self.children if c.name.startswith("simulator:")]
         for child in simulators:
             child.start()
         for child in simulators:
-            _wait_listening(int(child.args[child.args.index("--port") + 1]), child)
+            if "--port" in child.args:
+                _wait_listening(int(child.args[child.args.index("--port") + 1]), child)
         for child in self.children:
             if child not in simulators:
                 child.start()
         log.info(
             "IOC running: http://%s:%d/  (Ctrl+C to stop)", self.settings.web.host, self.settings.web.port
         )
+
+    def _refuse_missing_secrets(self) -> None:
+        """Production stops here, with the reason, rather than in a child restarted forever."""
+        needed = {"IOC_SECRET_KEY": self.settings.secret_key}
+        registry = discover()
+        for name, table in connector_tables(self.settings).items():
+            configure(name, table, source=self.config_path or "environment", registry=registry)
+            feed = table.get("feed") or registry[connector_type(name, table)].feed
+            if feed == "vaccination":
+                needed["IOC_PSEUDONYM_KEY"] = self.settings.pseudonym_key
+            if table.get("webhook") or connector_type(name, table) == "webhook":
+                needed["IOC_WEBHOOK_SECRET"] = self.settings.webhook_secret
+        for name, value in needed.items():
+            if value is None:
+                raise ConfigError(f"{name}: not set; production needs it for {DEMO_SECRETS[name]}")
+
+    def _simulator(self, feed: str, sim: SimulatorSettings, env: dict[str, str]) -> Child:
+        """The simulator of ``feed``; its connector is pointed at it unless configured otherwise."""
+        prefix = f"IOC_CONNECTORS__{feed.upper()}__"
+        configured = self.settings.connectors.get(feed, {})
+        args = ["simulate", feed, "--anchor", self._anchor(feed)]
+        if feed == "mobile_data":
+            folder = Path(configured.get("drop_dir") or Path(self.settings.data_dir) / "drop" / "mobile")
+            env.setdefault(prefix + "DROP_DIR", str(folder.resolve()))
+            env.setdefault(prefix + "INTERVAL_S", "2")
+            return Child(f"simulator:{feed}", [*args, "--dir", env[prefix + "DROP_DIR"]], env)
+        port = sim.port or free_port()
+        args += ["--port", str(port)]
+        if "url" not in configured:
+            env[prefix + "URL"] = f"http://{sim.host}:{port}"
+            env.setdefault(prefix + "INTERVAL_S", "2")
+        if feed == "vaccination" and "webhook" not in configured:
+            hook_port = free_port()
+            env |= {prefix + "WEBHOOK": "true", prefix + "WEBHOOK_PORT": str(hook_port)}
+            args += ["--push-url", f"http://127.0.0.1:{hook_port}/hooks/vaccination"]
+        return Child(f"simulator:{feed}", args, env)
 
     def _anchor(self, feed: str) -> str:
         """When the demo's simulated world began, kept beside the Redis data it produced."""

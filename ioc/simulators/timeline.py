@@ -1,0 +1,125 @@
+"""A simulated source as a timeline: every record drawn once with every version it will have.
+
+The listing shows each record as it stands at the clock's ``now`` (its latest version at or
+before now), changed since ``since``, ordered by the time of that version. Days are drawn ahead
+of the clock as it advances, so a long-running demo never runs out.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+HOUR = 3600.0
+DAY = 86400.0
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(round(epoch), TZ).isoformat()
+
+
+class TimelineWorld:
+    """Subclasses draw a day's records with :meth:`add` in :meth:`draw_day`."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        history_days: int,
+        anchor: datetime | None = None,
+        malformed_rate: float = 0.0,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.clock = clock
+        self.malformed_rate = malformed_rate
+        self.live_from = (anchor or clock()).timestamp()
+        self._events: list[tuple[float, int, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._items = 0
+        self._next_day = datetime.fromtimestamp(self.live_from, TZ).date() - timedelta(days=history_days)
+        self._t = np.empty(0)
+
+    def start(self) -> None:
+        with self._lock:
+            self._extend(self.live_from)
+
+    def new_item(self) -> int:
+        self._items += 1
+        return self._items - 1
+
+    def add(self, t: float, item: int, record: dict[str, Any]) -> None:
+        """``record`` is the item as it stands from ``t`` on (its ``cap_nhat_luc`` is set here)."""
+        t = math.floor(t)
+        record["cap_nhat_luc"] = iso(t)
+        self._events.append((t, item, record))
+
+    def draw_day(self, day: date) -> None:
+        raise NotImplementedError
+
+    def malform(self, record: dict[str, Any], kind: int) -> None:
+        raise NotImplementedError
+
+    def _extend(self, until: float) -> None:
+        horizon = datetime.fromtimestamp(until, TZ).date() + timedelta(days=2)
+        added = False
+        while self._next_day < horizon:
+            self.draw_day(self._next_day)
+            self._next_day += timedelta(days=1)
+            added = True
+        if added:
+            self._index()
+
+    def _index(self) -> None:
+        self._events.sort(key=lambda e: (e[0], e[1]))
+        self._t = np.array([e[0] for e in self._events], dtype=float)
+        items = np.array([e[1] for e in self._events], dtype=np.int64)
+        next_t = np.full(len(items), np.inf)
+        last_seen: dict[int, int] = {}
+        for pos in range(len(items) - 1, -1, -1):
+            item = int(items[pos])
+            if item in last_seen:
+                next_t[pos] = self._t[last_seen[item]]
+            last_seen[item] = pos
+        self._next_t = next_t
+
+    def page(self, since: datetime | None, page: int, size: int) -> tuple[int, list[dict[str, Any]]]:
+        now = self.clock().timestamp()
+        with self._lock:
+            self._extend(now)
+            lo = 0 if since is None else bisect_left(self._t, since.timestamp())
+            hi = bisect_right(self._t, now)
+            current = np.arange(lo, hi)[self._next_t[lo:hi] > now]
+            chosen = current[(page - 1) * size : page * size]
+            return len(current), [self._render(int(pos)) for pos in chosen]
+
+    def latest(self) -> list[dict[str, Any]]:
+        """Every record as it stands now: the ground truth."""
+        return self.page(None, 1, 10**9)[1]
+
+    def _render(self, pos: int) -> dict[str, Any]:
+        record = dict(self._events[pos][2])
+        if self.malformed_rate and random.Random(pos * 7919 + 17).random() < self.malformed_rate:
+            self.malform(record, pos)
+        return record
+
+
+def office_moment(after: float, rng: random.Random, within_h: float) -> float:
+    """A moment in office hours (Mon–Fri 7–11, 13–17) some time after ``after``."""
+    moment = after + rng.uniform(0.05, within_h) * HOUR
+    local = datetime.fromtimestamp(moment, TZ)
+    for _ in range(10):
+        minutes = local.hour * 60 + local.minute
+        if local.weekday() < 5 and (420 <= minutes < 660 or 780 <= minutes < 1020):
+            return local.timestamp()
+        local = (local + timedelta(hours=1)).replace(minute=rng.randrange(60))
+    return local.timestamp()
