@@ -34,11 +34,20 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         values = reader.kpis(feed, unit, window)
         if meta is None or values is None:
             return _error(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
+        vaccine = request.args.get("vaccine")
+        if vaccine is not None:
+            by_vaccine = values.get("by_vaccine")
+            if by_vaccine is None:
+                return _error(400, f"vaccine= applies to the vaccination feed only, not {feed!r}")
+            if vaccine not in by_vaccine:
+                return _error(400, f"unknown vaccine {vaccine!r}; vaccines: {', '.join(sorted(by_vaccine))}")
+            values = by_vaccine[vaccine]
         body = {
             "feed": feed,
             "unit": unit,
             "scheme": units.scheme,
             "window": window,
+            **({"vaccine": vaccine} if vaccine is not None else {}),
             "as_of": meta["as_of"],
             "kpis": values,
         }

@@ -45,6 +45,7 @@ class Contract:
     schema: pl.Schema = pl.Schema()
     keep_unknown = False  # keep fields FEEDS.md does not name in dead letters (no personal data)
     mapping: Mapping[str, str] = {}  # FEEDS.md name -> the source's name, from configuration
+    derived: tuple[str, ...] = ()  # fields ``scrub`` makes; when it cannot, it says why itself
 
     def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """The row without personal data, and any problem found while removing it."""
@@ -83,7 +84,11 @@ class Contract:
         frame, more = self.finish(frame)
         reasons: dict[int, list[str]] = {i: list(p) for i, p in problems.items()}
         for reject in [*rejects, *more]:
-            reasons.setdefault(reject.row, []).append(reject.reason)
+            if reject.row in problems:
+                kept = [p for p in reject.reason.split("; ") if p.split(":")[0] not in self.derived]
+                reasons[reject.row] += kept
+            else:
+                reasons.setdefault(reject.row, []).append(reject.reason)
         dead = [
             DeadLetter(f"{where(i)}: {'; '.join(r)}" if where else "; ".join(r), clean[i], source)
             for i, r in sorted(reasons.items())
@@ -272,6 +277,7 @@ class VaccinationContract(Contract):
     feed = "vaccination"
     fields = schemas.VACCINATION_FIELDS
     schema = schemas.VACCINATION_SCHEMA
+    derived = ("ma_nguoi", "nhom_tuoi")
 
     def __init__(self, key: bytes) -> None:
         self.key = key

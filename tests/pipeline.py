@@ -51,3 +51,35 @@ class Pipeline:
 
     def close(self) -> None:
         self.http.close()
+
+
+class FeedPipeline:
+    """Any connector through the real runner, Redis and the feed's aggregator."""
+
+    def __init__(self, client: redis.Redis, units: UnitTable, connector, clock: Callable[[], datetime]) -> None:
+        self.client = client
+        self.connector = connector
+        self.feed = connector.feed
+        self.runner = ConnectorRunner(client, connector, interval_s=1, clock=clock)
+        settings = AggregatorSettings(read_count=50, interval_s=0.05)  # type: ignore[call-arg]
+        self.aggregator = Aggregator(client, FEED_SPECS[self.feed], units, settings, clock=clock)
+        assert self.aggregator.open()
+        self.reader = SnapshotReader(client)
+
+    def sync(self) -> None:
+        while self.runner.run_once():
+            pass
+        self.aggregator.drain()
+
+    def kpis(self, unit: str, window: str) -> dict:
+        found = self.reader.kpis(self.feed, unit, window)
+        assert found is not None, f"no snapshot for {unit}/{window}"
+        return found
+
+    def dead_letters(self) -> list[dict]:
+        import json
+
+        from ioc import keys
+
+        entries = self.client.xrange(keys.dead_letters(self.feed))
+        return [{k.decode(): v.decode() for k, v in fields.items()} | {"record": json.loads(fields[b"record"])} for _id, fields in entries]
