@@ -174,7 +174,7 @@ class DropConnector:
 
 
 def required_sources(contract: Contract) -> Callable[[], set[str]]:
-    return lambda: {f.source for f in contract.fields if f.required}
+    return lambda: {f.source for f in contract.fields if f.required and f.source not in contract.derived}
 
 
 class MobileDataConfig(BaseModel):

@@ -298,10 +298,11 @@ class VaccinationContract(Contract):
             birth = _date(born)
             if birth is None:
                 problems.append("ngay_sinh: not a date")
-            elif given is not None and birth <= given:
-                clean["nhom_tuoi"] = age_band(birth, given)
             elif given is not None:
-                problems.append("ngay_sinh: after the dose was given")
+                try:
+                    clean["nhom_tuoi"] = age_band(birth, given)
+                except ValueError:
+                    problems.append("ngay_sinh: not a plausible birth date for the dose's time")
         return clean, problems
 
 

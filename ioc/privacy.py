@@ -11,7 +11,7 @@ import hmac
 import re
 from datetime import date
 
-AGE_BANDS = ((0, 1, "0"), (1, 5, "1-4"), (5, 15, "5-14"), (15, 60, "15-59"), (60, 200, "60+"))
+AGE_BANDS = ((0, 1, "0"), (1, 5, "1-4"), (5, 15, "5-14"), (15, 60, "15-59"), (60, 130, "60+"))
 # A 12-digit citizen id, and Vietnamese phone numbers (0 or +84, then 9 digits for mobiles or 10
 # for landlines such as Tây Ninh's 0276 ..., spaces, dots or dashes allowed between groups):
 # replaced, not masked, so no digit of them survives.
@@ -107,7 +107,7 @@ def age_band(birth: date, on: date) -> str:
     for low, high, label in AGE_BANDS:
         if low <= age < high:
             return label
-    raise ValueError(f"birth date {birth} is after {on}")
+    raise ValueError(f"age {age} on {on} is not plausible")
 
 
 def redact(text: str) -> str:

@@ -48,7 +48,8 @@ def frame_from_rows(rows: Sequence[Any], names: Sequence[str]) -> pl.DataFrame:
         frame = (
             pl.from_dicts(objects, schema=schema, strict=False) if objects else pl.DataFrame(schema=schema)
         )
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OverflowError, TypeError, ValueError):
+        # Mixed or odd values (nested objects, integers past 64 bits): each as its text, then parsed.
         flat = [{k: _scalar(r.get(k)) for k in names} for r in objects]
         frame = pl.from_dicts(flat, schema=schema, strict=False)
     return frame.with_columns(
@@ -57,8 +58,14 @@ def frame_from_rows(rows: Sequence[Any], names: Sequence[str]) -> pl.DataFrame:
     )
 
 
-def _scalar(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+def _scalar(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def _missing(col: pl.Expr) -> pl.Expr:
@@ -98,15 +105,15 @@ def _parsed(f: Field, units: frozenset[str]) -> tuple[pl.Expr, pl.Expr]:
         )
     elif f.kind in ("int", "float"):
         number = col.str.strip_chars().cast(pl.Float64, strict=False)
-        whole = number.is_not_null() & (number.round(0) == number)
-        value = number if f.kind == "float" else pl.when(whole).then(number).cast(pl.Int64)
+        whole = number.is_not_null() & (number.round(0) == number) & (number.abs() < 2.0**53)
+        value = number if f.kind == "float" else pl.when(whole).then(number).cast(pl.Int64, strict=False)
         low = pl.lit(True) if f.low is None else number >= f.low
         high = pl.lit(True) if f.high is None else number <= f.high
         bad = (
             pl.when(~missing & number.is_null())
             .then(pl.format("{}: not a number ({})", pl.lit(f.source), col))
             .when(~missing & ~whole & pl.lit(f.kind == "int"))
-            .then(pl.format("{}: not a whole number ({})", pl.lit(f.source), col))
+            .then(pl.format("{}: not a whole number in range ({})", pl.lit(f.source), col))
             .when(~missing & ~(low & high))
             .then(
                 pl.format("{}: outside [{}, {}] ({})", pl.lit(f.source), pl.lit(f.low), pl.lit(f.high), col)

@@ -56,7 +56,9 @@ class Pipeline:
 class FeedPipeline:
     """Any connector through the real runner, Redis and the feed's aggregator."""
 
-    def __init__(self, client: redis.Redis, units: UnitTable, connector, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, client: redis.Redis, units: UnitTable, connector, clock: Callable[[], datetime]
+    ) -> None:
         self.client = client
         self.connector = connector
         self.feed = connector.feed
@@ -82,4 +84,7 @@ class FeedPipeline:
         from ioc import keys
 
         entries = self.client.xrange(keys.dead_letters(self.feed))
-        return [{k.decode(): v.decode() for k, v in fields.items()} | {"record": json.loads(fields[b"record"])} for _id, fields in entries]
+        return [
+            {k.decode(): v.decode() for k, v in fields.items()} | {"record": json.loads(fields[b"record"])}
+            for _id, fields in entries
+        ]

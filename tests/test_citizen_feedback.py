@@ -41,7 +41,9 @@ def report(ma: str, created: str, status: str, **extra) -> dict:
         "noi_dung": "Tôi là Trần Thị Bích, SĐT 0912 345 678. Đèn đường hỏng trên đường Trần Hưng Đạo.",
         "cap_nhat_luc": f"2026-11-{created}+07:00",
     }
-    return record | {k: (f"2026-11-{v}+07:00" if k.startswith("thoi_diem") and v else v) for k, v in extra.items()}
+    return record | {
+        k: (f"2026-11-{v}+07:00" if k.startswith("thoi_diem") and v else v) for k, v in extra.items()
+    }
 
 
 REPORTS = [
@@ -51,13 +53,22 @@ REPORTS = [
     report("R2", "19T09:00:00", "da_tiep_nhan", thoi_diem_tiep_nhan="19T09:30:00"),
     # binh_thuong (40 h), accepted Mon 07:00, closed Thu 15:00 after 8+8+8+6 = 30 working hours
     report(
-        "R3", "16T06:30:00", "da_xu_ly", muc_do="binh_thuong", thoi_diem_tiep_nhan="16T07:00:00",
-        thoi_diem_hoan_thanh="19T15:00:00", danh_gia=4,
+        "R3",
+        "16T06:30:00",
+        "da_xu_ly",
+        muc_do="binh_thuong",
+        thoi_diem_tiep_nhan="16T07:00:00",
+        thoi_diem_hoan_thanh="19T15:00:00",
+        danh_gia=4,
     ),
     # khan, accepted Wed 13:00 (due Wed 17:00), closed Thu 08:00: late, 4 + 1 = 5 working hours
     report(
-        "R4", "18T12:00:00", "da_xu_ly", thoi_diem_tiep_nhan="18T13:00:00",
-        thoi_diem_hoan_thanh="19T08:00:00", danh_gia=2,
+        "R4",
+        "18T12:00:00",
+        "da_xu_ly",
+        thoi_diem_tiep_nhan="18T13:00:00",
+        thoi_diem_hoan_thanh="19T08:00:00",
+        danh_gia=2,
     ),
     # waiting for the citizen: the clock is paused, so not overdue though long past 4 h
     report("R5", "16T07:30:00", "cho_bo_sung", thoi_diem_tiep_nhan="16T08:00:00"),

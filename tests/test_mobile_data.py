@@ -14,7 +14,9 @@ from tests import oracle
 from tests.pipeline import FeedPipeline
 
 AS_OF = datetime(2026, 11, 22, 10, 0, tzinfo=oracle.TZ)
-HEADER = "nha_mang,ma_tram,cong_nghe,vi_do,kinh_do,thoi_diem_bat_dau,so_phut,tai_xuong_mb,tai_len_mb,so_thue_bao\n"
+HEADER = (
+    "nha_mang,ma_tram,cong_nghe,vi_do,kinh_do,thoi_diem_bat_dau,so_phut,tai_xuong_mb,tai_len_mb,so_thue_bao\n"
+)
 CITY = "11.3100,106.0980"  # Thành phố Tây Ninh (703)
 
 
@@ -37,7 +39,11 @@ def pipeline(r, units, geodata, tmp_path):
     return run
 
 
-FIRST = row("A", "5G", "08:00", 1000, 24, 100) + row("B", "4G", "08:00", 500, 12, 50) + row("C", "4G", "08:00", 1, 1, "abc")
+FIRST = (
+    row("A", "5G", "08:00", 1000, 24, 100)
+    + row("B", "4G", "08:00", 500, 12, 50)
+    + row("C", "4G", "08:00", 1, 1, "abc")
+)
 
 
 def test_kpis_count_each_row_once_across_redeliveries(pipeline, units) -> None:
@@ -46,7 +52,11 @@ def test_kpis_count_each_row_once_across_redeliveries(pipeline, units) -> None:
     pipeline.sync()
     drop(folder, "viettel_202611220800.csv", FIRST)  # the same file delivered again
     # a later file repeats row A of 08:00 (a re-delivered row) and adds A at 08:15
-    drop(folder, "viettel_202611220815.csv", row("A", "5G", "08:00", 1000, 24, 100) + row("A", "5G", "08:15", 2000, 48, 150))
+    drop(
+        folder,
+        "viettel_202611220815.csv",
+        row("A", "5G", "08:00", 1000, 24, 100) + row("A", "5G", "08:15", 2000, 48, 150),
+    )
     pipeline.sync()
     kpis = pipeline.kpis("72", "today")
     assert kpis["traffic_gb"] == {"value": 3.5}  # (1024 + 512 + 2048) MB / 1024

@@ -136,7 +136,9 @@ def test_webhook_records_count_once_with_the_pulled_ones(pipeline, r) -> None:
         (b"[" + b" " * 6_000_000 + b"]", "good", 413, "over the limit"),
     ],
 )
-def test_webhook_refuses_bad_requests_and_stores_nothing(pipeline, r, body, signature, status, message) -> None:
+def test_webhook_refuses_bad_requests_and_stores_nothing(
+    pipeline, r, body, signature, status, message
+) -> None:
     if signature == "good":
         signature = sign(SECRET.encode(), body)
     before = r.xlen(keys.raw_stream("vaccination")), r.xlen(keys.dead_letters("vaccination"))
