@@ -83,7 +83,8 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         reader=reader,
         units=units,
         layer=layer,
-        spec=FEED_SPECS["public_services"],
+        specs={feed: FEED_SPECS[feed] for feed in FEED_SPECS if feed in connector_names(settings)}
+        or {"public_services": FEED_SPECS["public_services"]},
         geojson_url=geojson_url,
         live=live,
     )

@@ -28,11 +28,21 @@ def display_value(kpi: Kpi, value: float | None) -> float | None:
     return value * 100 if kpi.kind == "rate" else value
 
 
-def value_text(kpi: Kpi, value: float | None) -> str:
+def scalar(kpi: Kpi, value: Any) -> float | None:
+    """One number for a tile or a map: a list (hotspots) counts its items, a breakdown sums."""
+    if kpi.kind == "list":
+        return None if value is None else float(len(value))
+    if kpi.kind == "breakdown":
+        return None if value is None else float(sum(value.values()))
+    return value  # type: ignore[no-any-return]
+
+
+def value_text(kpi: Kpi, value: Any) -> str:
+    value = scalar(kpi, value)
     if kpi.kind == "rate":
         return fmt.percent(value)
-    if kpi.kind == "mean":
-        return fmt.number(value, 2)
+    if kpi.kind in ("mean", "sum"):
+        return fmt.number(value, 2 if kpi.kind == "mean" else 1)
     return fmt.number(value)
 
 
@@ -46,7 +56,7 @@ def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
         cut = (goal - zmin) / (100 - zmin)
         scale = [[0, theme.RED], [cut * 0.6, theme.AMBER], [cut, theme.CALM], [1, theme.GOOD]]
         return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{target.label}")
-    if kpi.name == "overdue_open":
+    if kpi.name in theme.LOWER_IS_BETTER and kpi.kind == "count":
         top = max([60.0, *present])
         scale = [[0, theme.CALM], [20 / top, theme.AMBER], [1, theme.RED]]
         return MapScale(scale, 0.0, top, kpi.unit)
@@ -96,15 +106,15 @@ def series_axis(start_iso: str, hours: int) -> list[datetime]:
     return [start + timedelta(hours=h) for h in range(hours)]
 
 
-def hourly_series(doc: dict[str, Any] | None, as_of_iso: str | None) -> go.Figure:
-    """Received and resolved dossiers per hour, with today shaded."""
+def hourly_series(
+    doc: dict[str, Any] | None, as_of_iso: str | None, feed: str = "public_services"
+) -> go.Figure:
+    """A feed's hourly measures (dossiers received and resolved, ...), with today shaded."""
+    _title, unit, measures = theme.SERIES[feed]
     figure = go.Figure()
     if doc:
-        x = series_axis(doc["start"], len(doc["received"]))
-        for name, key, colour in (
-            ("Tiếp nhận", "received", theme.SERIES_RECEIVED),
-            ("Đã trả kết quả", "resolved", theme.SERIES_RESOLVED),
-        ):
+        x = series_axis(doc["start"], len(doc[next(iter(measures))]))
+        for key, (name, colour) in measures.items():
             figure.add_trace(
                 go.Scatter(
                     x=x,
@@ -112,7 +122,11 @@ def hourly_series(doc: dict[str, Any] | None, as_of_iso: str | None) -> go.Figur
                     name=name,
                     mode="lines",
                     line={"color": colour, "width": 1.6, "shape": "hv"},
-                    hovertemplate="%{x|%d/%m %H:00}: %{y} hồ sơ<extra>" + name + "</extra>",
+                    hovertemplate="%{x|%d/%m %H:00}: %{y} "
+                    + unit.split(" /")[0]
+                    + "<extra>"
+                    + name
+                    + "</extra>",
                 )
             )
     if as_of_iso:
@@ -126,9 +140,44 @@ def hourly_series(doc: dict[str, Any] | None, as_of_iso: str | None) -> go.Figur
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": theme.FONT, "color": theme.INK, "size": 12},
         legend={"orientation": "h", "y": 1.12, "x": 0},
-        yaxis={"title": {"text": "hồ sơ / giờ"}, "gridcolor": "#e3e7eb", "rangemode": "tozero"},
+        yaxis={"title": {"text": unit}, "gridcolor": "#e3e7eb", "rangemode": "tozero"},
         xaxis={"tickformat": "%d/%m", "gridcolor": "#eef1f4"},
         separators=",.",
         uirevision="series",
     )
     return figure
+
+
+def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> list[go.Scattermap]:
+    """Open field reports as dots (overdue in red) and hotspots as rings sized by their count."""
+
+    def dots(rows: list[dict[str, Any]], colour: str, name: str) -> go.Scattermap:
+        return go.Scattermap(
+            lat=[p["lat"] for p in rows],
+            lon=[p["lon"] for p in rows],
+            mode="markers",
+            marker={"size": 6, "color": colour, "opacity": 0.75},
+            name=name,
+            text=[f"{p['id']} · {p['severity']}" for p in rows],
+            hovertemplate="%{text}<extra>" + name + "</extra>",
+        )
+
+    late = [p for p in points if p.get("overdue")]
+    layers = [dots([p for p in points if not p.get("overdue")], theme.REPORT_POINT, "Đang mở")]
+    layers.append(dots(late, theme.REPORT_OVERDUE, "Quá hạn"))
+    layers.append(
+        go.Scattermap(
+            lat=[s["lat"] for s in spots],
+            lon=[s["lon"] for s in spots],
+            mode="markers",
+            marker={
+                "size": [10 + min(30, s["count"]) for s in spots],
+                "color": theme.HOTSPOT,
+                "opacity": 0.45,
+            },
+            name="Điểm nóng",
+            text=[f"{s['count']} phản ánh trong 30 ngày" for s in spots],
+            hovertemplate="%{text}<extra>Điểm nóng</extra>",
+        )
+    )
+    return layers

@@ -14,3 +14,4 @@ RT_CONFIG = "rt-config"
 RT_MESSAGE = "rt-message"
 TILE_VALUE = "tile-value"  # pattern: {"type": TILE_VALUE, "kpi": <name>}
 HEALTH_TABLE = "health-table"
+FEED = "feed"  # the feed a provincial page shows (a store)

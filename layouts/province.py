@@ -1,4 +1,5 @@
-"""The provincial room (``/``): KPI tiles, the district map, the ranking and the hourly series."""
+"""The provincial room (``/?feed=<feed>``): one feed's KPI tiles, the district map coloured by the
+chosen KPI (field reports also as points and hotspots), the ranking and the hourly series."""
 
 from __future__ import annotations
 
@@ -17,10 +18,50 @@ from layouts import figures, ids, theme
 from layouts import format as fmt
 from layouts.live import Live, fresh_badge
 
-DEFAULT_KPI = "on_time_rate"
 DEFAULT_WINDOW = "7d"
 MAP_ZOOM = 8.75
-LOWER_IS_BETTER = frozenset({"overdue_open", "avg_processing_days"})
+LOWER_IS_BETTER = theme.LOWER_IS_BETTER
+NOT_WINDOWED = frozenset(
+    {
+        "overdue_open",
+        "open",
+        "overdue",
+        "hotspots",
+        "people_first_dose",
+        "coverage_first_dose",
+        "dropout_rate",
+    }
+)
+
+
+def entry(doc: dict[str, Any] | None, path: str) -> dict[str, Any]:
+    """A KPI's entry in a document by name, or by path for nested ones (``by_vaccine/<v>/<kpi>``)."""
+    current: Any = doc or {}
+    for part in path.split("/"):
+        current = current.get(part) if isinstance(current, dict) else None
+    return current if isinstance(current, dict) else {}
+
+
+def display_kpis(spec: FeedSpec, province_doc: dict[str, Any] | None) -> list[Kpi]:
+    """What the tiles, the map choice and the ranking offer for a feed, by path."""
+    if spec.name != "vaccination":
+        return list(spec.kpis)
+    by = {k.name: k for k in spec.kpis}
+    out = [by["doses"]]
+    for vaccine in sorted((province_doc or {}).get("by_vaccine", {})):
+        for name in ("coverage_first_dose", "dropout_rate", "people_first_dose"):
+            if (
+                name == "dropout_rate"
+                and entry(province_doc, f"by_vaccine/{vaccine}/{name}").get("value") is None
+            ):
+                continue
+            kpi = by[name]
+            out.append(Kpi(f"by_vaccine/{vaccine}/{name}", kpi.kind, f"{kpi.label} · {vaccine}", kpi.unit))
+    return out
+
+
+def base_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -30,21 +71,34 @@ class ProvincePage:
     reader: SnapshotReader
     units: UnitTable
     layer: Layer
-    spec: FeedSpec
+    specs: dict[str, FeedSpec]
     geojson_url: str
     live: Live
+    spec: FeedSpec = None  # type: ignore[assignment]  # the feed being rendered
+
+    def view(self, feed: str) -> ProvincePage:
+        spec = self.specs.get(feed) or next(iter(self.specs.values()))
+        return ProvincePage(
+            self.reader, self.units, self.layer, self.specs, self.geojson_url, self.live, spec
+        )
 
     @property
     def kpis(self) -> dict[str, Kpi]:
-        return {k.name: k for k in self.spec.kpis}
+        doc = self.reader.kpis(self.spec.name, self.units.province, DEFAULT_WINDOW)
+        return {k.name: k for k in display_kpis(self.spec, doc)}
 
-    def district_values(self, kpi: str, window: str) -> list[float | None]:
+    def default_kpi(self) -> str:
+        wanted = theme.DEFAULT_KPI.get(self.spec.name, "")
+        return wanted if wanted in self.kpis else next(iter(self.kpis))
+
+    def district_values(self, kpi: str, window: str) -> list[Any]:
         found = self.reader.many(self.spec.name, self.layer.codes, window)
-        return [found.get(code, {}).get(kpi, {}).get("value") for code in self.layer.codes]
+        known = self.kpis[kpi]
+        return [figures.scalar(known, entry(found.get(code), kpi).get("value")) for code in self.layer.codes]
 
     def map_figure(self, kpi: str, window: str) -> Any:
         names = self.units.names()
-        return figures.province_map(
+        figure = figures.province_map(
             geojson_url=self.geojson_url,
             codes=self.layer.codes,
             names=[names[c] for c in self.layer.codes],
@@ -53,8 +107,18 @@ class ProvincePage:
             center=self.layer.center,
             zoom=MAP_ZOOM,
         )
+        if self.spec.name == "citizen_feedback":
+            points = self.reader.extra(self.spec.name, "_points") or []
+            doc = self.reader.kpis(self.spec.name, self.units.province, window)
+            figure.add_traces(figures.report_layers(points, entry(doc, "hotspots").get("value") or []))
+            figure.update_layout(showlegend=True, legend={"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"})
+        return figure
 
-    def layout(self) -> html.Div:
+    def layout(self, feed: str = "public_services", **_query: Any) -> html.Div:
+        return self.view(feed).render()
+
+    def render(self) -> html.Div:
+        title = theme.SERIES[self.spec.name][0]
         return html.Div(
             className="room",
             children=[
@@ -72,13 +136,13 @@ class ProvincePage:
                             children=[
                                 html.H2("Xếp hạng huyện, thị xã, thành phố"),
                                 fresh_badge(self.spec.name),
-                                html.Div(self.ranking(DEFAULT_KPI, DEFAULT_WINDOW), id=ids.RANKING),
+                                html.Div(self.ranking(self.default_kpi(), DEFAULT_WINDOW), id=ids.RANKING),
                             ],
                         ),
                         html.Section(
                             className="series-panel",
                             children=[
-                                html.H2("Hồ sơ tiếp nhận và trả kết quả theo giờ, 7 ngày qua (toàn tỉnh)"),
+                                html.H2(title),
                                 fresh_badge(self.spec.name),
                                 dcc.Graph(
                                     id=ids.SERIES,
@@ -106,24 +170,35 @@ class ProvincePage:
                     codes=self.layer.codes,
                     names=self.units.names(),
                     kpis=self._kpi_info(),
+                    measures=list(self.spec.measures),
                 ),
+                dcc.Store(id=ids.FEED, data=self.spec.name),
             ],
         )
 
     def _kpi_info(self) -> dict[str, dict[str, Any]]:
         info = {}
-        for kpi in self.spec.kpis:
-            target = theme.TARGETS.get(kpi.name)
-            info[kpi.name] = {
+        for path, kpi in self.kpis.items():
+            target = theme.TARGETS.get(base_name(path))
+            info[path] = {
                 "kind": kpi.kind,
                 "target": target.value if target else None,
-                "higher_is_better": target.higher_is_better if target else kpi.name not in LOWER_IS_BETTER,
+                "higher_is_better": target.higher_is_better
+                if target
+                else base_name(path) not in LOWER_IS_BETTER,
             }
         return info
 
     def _header(self) -> html.Header:
         tabs = [
-            html.Span(label, className="feed-tab active" if feed == self.spec.name else "feed-tab off")
+            dcc.Link(
+                label,
+                href="/" if feed == "public_services" else f"/?feed={feed}",
+                className="feed-tab active" if feed == self.spec.name else "feed-tab",
+                refresh=True,  # a new page: its own tiles, map and subscription
+            )
+            if feed in self.specs
+            else html.Span(label, className="feed-tab off")
             for feed, label in theme.FEED_LABELS.items()
         ]
         return html.Header(
@@ -136,14 +211,16 @@ class ProvincePage:
         )
 
     def _map_panel(self) -> list[Any]:
-        options = [{"label": k.label, "value": k.name} for k in self.spec.kpis]
+        options = [
+            {"label": k.label, "value": path} for path, k in self.kpis.items() if k.kind != "breakdown"
+        ]
         windows = [{"label": label, "value": w} for w, label in theme.WINDOW_LABELS.items()]
         return [
             html.Div(
                 className="map-controls",
                 children=[
                     dcc.Dropdown(
-                        options, DEFAULT_KPI, id=ids.KPI_PICK, clearable=False, className="kpi-pick"
+                        options, self.default_kpi(), id=ids.KPI_PICK, clearable=False, className="kpi-pick"
                     ),
                     dcc.RadioItems(
                         windows, DEFAULT_WINDOW, id=ids.WINDOW_PICK, inline=True, className="window-pick"
@@ -153,7 +230,7 @@ class ProvincePage:
             ),
             dcc.Graph(
                 id=ids.MAP,
-                figure=self.map_figure(DEFAULT_KPI, DEFAULT_WINDOW),
+                figure=self.map_figure(self.default_kpi(), DEFAULT_WINDOW),
                 config={"displayModeBar": False, "scrollZoom": True},
                 className="map",
             ),
@@ -162,27 +239,27 @@ class ProvincePage:
     def tiles(self, window: str) -> list[html.Div]:
         values = self.reader.kpis(self.spec.name, self.units.province, window) or {}
         out = []
-        for kpi in self.spec.kpis:
-            entry = values.get(kpi.name, {})
-            when = "hiện tại" if kpi.name == "overdue_open" else theme.WINDOW_LABELS[window]
+        for path, kpi in self.kpis.items():
+            value = entry(values, path).get("value")
+            when = "hiện tại" if base_name(path) in NOT_WINDOWED else theme.WINDOW_LABELS[window]
             unit = "" if kpi.kind == "rate" else kpi.unit
             out.append(
                 html.Div(
-                    className=f"tile {_tile_state(kpi, entry.get('value'))}",
+                    className=f"tile {_tile_state(kpi, figures.scalar(kpi, value))}",
                     children=[
                         html.Div(f"{kpi.label} ({when})", className="tile-label"),
                         html.Div(
                             [
                                 html.Span(
-                                    figures.value_text(kpi, entry.get("value")),
-                                    id={"type": ids.TILE_VALUE, "kpi": kpi.name},
+                                    figures.value_text(kpi, value),
+                                    id={"type": ids.TILE_VALUE, "kpi": path},
                                     className="tile-value",
                                 ),
                                 html.Span(unit, className="tile-unit"),
                             ]
                         ),
                     ],
-                    **{"data-kpi": kpi.name},
+                    **{"data-kpi": path},
                 )
             )
         return out
@@ -191,8 +268,8 @@ class ProvincePage:
         kpi = self.kpis[kpi_name]
         names = self.units.names()
         pairs = list(zip(self.layer.codes, self.district_values(kpi_name, window), strict=True))
-        target = theme.TARGETS.get(kpi_name)
-        lower_better = kpi_name in LOWER_IS_BETTER
+        target = theme.TARGETS.get(base_name(kpi_name))
+        lower_better = base_name(kpi_name) in LOWER_IS_BETTER
         reverse = not lower_better if target is None else target.higher_is_better
         ranked = sorted(pairs, key=lambda p: (p[1] is None, -(p[1] or 0) if reverse else (p[1] or 0)))
         rows = [
@@ -210,7 +287,7 @@ class ProvincePage:
     def series_figure(self) -> Any:
         meta = self.reader.meta(self.spec.name) or {}
         return figures.hourly_series(
-            self.reader.series(self.spec.name, self.units.province), meta.get("as_of")
+            self.reader.series(self.spec.name, self.units.province), meta.get("as_of"), self.spec.name
         )
 
     def register(self, app: Dash) -> None:
@@ -220,15 +297,17 @@ class ProvincePage:
             Output(ids.RANKING, "children"),
             Input(ids.KPI_PICK, "value"),
             Input(ids.WINDOW_PICK, "value"),
+            State(ids.FEED, "data"),
             prevent_initial_call=True,
         )
-        def pick(kpi: str, window: str) -> tuple[Any, ...]:
+        def pick(kpi: str, window: str, feed: str) -> tuple[Any, ...]:
             """A person chose another KPI or window: new colours and legend, same zoom."""
-            fresh = self.map_figure(kpi, window).data[0]
+            view = self.view(feed)
+            fresh = view.map_figure(kpi, window).data[0]
             patch = Patch()
             for prop in ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar"):
                 patch["data"][0][prop] = fresh[prop]
-            return self.tiles(window), patch, self.ranking(kpi, window)
+            return view.tiles(window), patch, view.ranking(kpi, window)
 
         # Pushed messages: applied in the browser with Patch, no request to the server.
         app.clientside_callback(
@@ -246,7 +325,7 @@ class ProvincePage:
 
 
 def _tile_state(kpi: Kpi, value: float | None) -> str:
-    target = theme.TARGETS.get(kpi.name)
+    target = theme.TARGETS.get(base_name(kpi.name))
     if value is None or target is None:
         return "neutral"
     gap = value - target.value if target.higher_is_better else target.value - value

@@ -33,6 +33,42 @@ TARGETS = {
     "digitisation_rate": Target(0.80, True, "Mục tiêu ≥ 80%"),
 }
 
+# What each feed's series panel shows: measure -> (legend, colour); and its title and unit.
+SERIES = {
+    "public_services": (
+        "Hồ sơ tiếp nhận và trả kết quả theo giờ, 7 ngày qua (toàn tỉnh)",
+        "hồ sơ / giờ",
+        {"received": ("Tiếp nhận", SERIES_RECEIVED), "resolved": ("Đã trả kết quả", SERIES_RESOLVED)},
+    ),
+    "citizen_feedback": (
+        "Phản ánh mới và đã xử lý theo giờ, 7 ngày qua (toàn tỉnh)",
+        "phản ánh / giờ",
+        {"new": ("Phản ánh mới", SERIES_RECEIVED), "closed": ("Đã xử lý", SERIES_RESOLVED)},
+    ),
+    "mobile_data": (
+        "Lưu lượng dữ liệu di động theo giờ, 7 ngày qua (toàn tỉnh)",
+        "GB / giờ",
+        {"traffic_gb": ("Lưu lượng (GB)", SERIES_RECEIVED)},
+    ),
+    "vaccination": (
+        "Mũi tiêm theo giờ, 7 ngày qua (toàn tỉnh)",
+        "mũi / giờ",
+        {"doses": ("Mũi tiêm", SERIES_RESOLVED)},
+    ),
+}
+DEFAULT_KPI = {
+    "public_services": "on_time_rate",
+    "citizen_feedback": "overdue",
+    "mobile_data": "traffic_per_capita_mb",
+    "vaccination": "doses",
+}
+LOWER_IS_BETTER = frozenset(
+    {"overdue_open", "avg_processing_days", "overdue", "median_handling_hours", "dropout_rate"}
+)
+REPORT_POINT = "#4c6a92"
+REPORT_OVERDUE = RED
+HOTSPOT = AMBER
+
 WINDOW_LABELS = {
     "today": "hôm nay",
     "7d": "7 ngày",

@@ -19,10 +19,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_demo_without_file_runs_every_simulator(monkeypatch) -> None:
-    """No file: the demo, with the public-services simulator and default ports."""
+    """No file: the demo, with the simulators of all four feeds and default ports."""
     monkeypatch.delenv("IOC_CONFIG", raising=False)
     settings = load_settings()
-    assert list(settings.simulators) == ["public_services"]
+    assert list(settings.simulators) == ["public_services", "citizen_feedback", "mobile_data", "vaccination"]
     assert settings.web.port == 8050 and settings.redis.url is None
     assert settings.boundaries.scheme == "pre2025"
 

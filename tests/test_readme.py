@@ -31,7 +31,7 @@ def test_every_connector_and_simulator_key_is_documented() -> None:
     for name, connector in discover().items():
         section = README.split(f"`connectors.{name}`", 1)[1]
         assert all(f"| `{key}` |" in section for key in connector.Config.model_fields), name
-    section = README.split("`simulators.public_services`:", 1)[1]
+    section = README.split("`simulators.public_services` (", 1)[1]
     assert all(f"| `{key}` |" in section for key in SimulatorSettings.model_fields)
 
 

@@ -50,8 +50,11 @@ class VaccinationWorld(TimelineWorld):
         malformed_rate: float = 0.0,
         anchor: datetime | None = None,
     ) -> None:
+        # Series run for months (DPT dose 3 comes two months after dose 1): draw at least half a
+        # year, or nearly every series would look dropped out.
+        history = max(history_days, 180)
         super().__init__(
-            seed=seed, clock=clock, history_days=history_days, anchor=anchor, malformed_rate=malformed_rate
+            seed=seed, clock=clock, history_days=history, anchor=anchor, malformed_rate=malformed_rate
         )
         self.daily = daily_series
         self.activity = activity

@@ -95,14 +95,24 @@
 
   // ---- applying messages to panels, called from clientside callbacks ----
   const vi = (digits) => new Intl.NumberFormat("vi-VN", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  function valueText(kind, value) {
-    if (value === null || value === undefined) return "–";
+  // A list (hotspots) counts its items, a breakdown (doses by dose number) sums, as in figures.py.
+  function scalar(kind, value) {
+    if (value === null || value === undefined) return null;
+    if (kind === "list") return value.length;
+    if (kind === "breakdown") return Object.values(value).reduce((a, b) => a + b, 0);
+    return value;
+  }
+  function valueText(kind, raw) {
+    const value = scalar(kind, raw);
+    if (value === null) return "–";
     if (kind === "rate") return `${vi(1).format(value * 100)}%`;
     if (kind === "mean") return vi(2).format(value);
+    if (kind === "sum") return vi(1).format(value);
     return vi(0).format(value);
   }
-  function shown(kind, value) {
-    return value === null || value === undefined ? null : kind === "rate" ? value * 100 : value;
+  function shown(kind, raw) {
+    const value = scalar(kind, raw);
+    return value === null ? null : kind === "rate" ? value * 100 : value;
   }
   function remember(message) {
     const feeds = message.type === "snapshot" ? message.feeds : { [message.feed]: message };
@@ -110,9 +120,11 @@
       state.docs[feed] = Object.assign(state.docs[feed] || {}, body.kpis || {});
     }
   }
+  // A KPI by name, or by path for nested ones ("by_vaccine/<vaccine>/<kpi>").
   function kpiValue(feed, unit, window, kpi) {
-    const doc = (state.docs[feed] || {})[`${unit}|${window}`];
-    return doc && doc[kpi] ? doc[kpi].value : null;
+    let node = (state.docs[feed] || {})[`${unit}|${window}`];
+    for (const part of kpi.split("/")) node = node ? node[part] : undefined;
+    return node && node.value !== undefined ? node.value : null;
   }
 
   // Plotly reads a date string as wall-clock time and ignores its offset, so every x value is
@@ -127,21 +139,20 @@
     const doc = body && body.series ? body.series[cfg.province] : null;
     if (!doc) return dc.no_update;
     const patch = new dc.Patch();
+    const measures = cfg.measures || ["received", "resolved"];  // trace i draws measures[i]
     if (message.type === "snapshot") {
       const start = Date.parse(doc.start);
-      const xs = doc.received.map((_, i) => localIso(start + i * doc.step_s * 1000));
-      patch.assign(["data", 0, "x"], xs).assign(["data", 0, "y"], doc.received);
-      patch.assign(["data", 1, "x"], xs).assign(["data", 1, "y"], doc.resolved);
+      const xs = doc[measures[0]].map((_, i) => localIso(start + i * doc.step_s * 1000));
+      measures.forEach((m, k) => patch.assign(["data", k, "x"], xs).assign(["data", k, "y"], doc[m]));
       state.seriesStart = start; state.seriesLength = xs.length;
     } else {
       doc.t.forEach((t, i) => {
         const index = Math.round((Date.parse(t) - state.seriesStart) / 3600000);
         if (index < state.seriesLength) {
-          patch.assign(["data", 0, "y", index], doc.received[i]).assign(["data", 1, "y", index], doc.resolved[i]);
+          measures.forEach((m, k) => patch.assign(["data", k, "y", index], doc[m][i]));
         } else {
           const x = localIso(Date.parse(t));
-          patch.append(["data", 0, "x"], x).append(["data", 0, "y"], doc.received[i]);
-          patch.append(["data", 1, "x"], x).append(["data", 1, "y"], doc.resolved[i]);
+          measures.forEach((m, k) => patch.append(["data", k, "x"], x).append(["data", k, "y"], doc[m][i]));
           state.seriesLength += 1;
         }
       });
@@ -153,11 +164,12 @@
   function rankingTable(cfg, kpi, window) {
     const info = cfg.kpis[kpi];
     const rows = cfg.codes.map((code) => [code, kpiValue(cfg.feed, code, window, kpi)]);
-    rows.sort((a, b) => (a[1] === null) - (b[1] === null) || (info.higher_is_better ? b[1] - a[1] : a[1] - b[1]));
+    const num = (raw) => scalar(info.kind, raw);
+    rows.sort((a, b) => (num(a[1]) === null) - (num(b[1]) === null) || (info.higher_is_better ? num(b[1]) - num(a[1]) : num(a[1]) - num(b[1])));
     const cell = (children, className) => ({ type: "Td", namespace: "dash_html_components", props: { children, className } });
     const body = rows.map(([code, value], i) => ({
       type: "Tr", namespace: "dash_html_components",
-      props: { children: [cell(String(i + 1), "rank"), cell(cfg.names[code]), cell(valueText(info.kind, value), `num ${stateClass(info, value)}`)] },
+      props: { children: [cell(String(i + 1), "rank"), cell(cfg.names[code]), cell(valueText(info.kind, value), `num ${stateClass(info, num(value))}`)] },
     }));
     return { type: "Table", namespace: "dash_html_components", props: { className: "ranking", children: { type: "Tbody", namespace: "dash_html_components", props: { children: body } } } };
   }
@@ -177,7 +189,7 @@
       const info = cfg.kpis[kpi];
       const map = new dc.Patch();
       cfg.codes.forEach((code, i) => map.assign(["data", 0, "z", i], shown(info.kind, kpiValue(cfg.feed, code, window_, kpi))));
-      const tiles = tileIds.map((id) => valueText(cfg.kpis[id.kpi].kind, kpiValue(cfg.feed, cfg.province, window_, id.kpi)));
+      const tiles = tileIds.map((id) => (cfg.kpis[id.kpi] ? valueText(cfg.kpis[id.kpi].kind, kpiValue(cfg.feed, cfg.province, window_, id.kpi)) : dc.no_update));
       return [map.build(), seriesPatch(cfg, message), tiles, rankingTable(cfg, kpi, window_)];
     },
   };
