@@ -30,6 +30,7 @@ from ioc.streams import DeadLetter
 
 DONE = ".done"
 RECENT = 2000  # hashes of files already read, to recognise a re-delivery
+RenameRow = Callable[[dict[str, Any]], dict[str, Any]]  # a source's names to FEEDS.md's
 MOBILE_NAME = re.compile(r"^[A-Za-z]+_\d{12}\.csv$")
 
 
@@ -86,9 +87,7 @@ class DropFolder:
         files = sorted(p for p in self.directory.glob(self.pattern) if p.is_file() and p.suffix != DONE)
         return [p for p in files if not self.require_done or p.with_name(p.name + DONE).exists()]
 
-    def read(
-        self, cursor: str | None, mapping: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> tuple[Reading, str]:
+    def read(self, cursor: str | None, rename_row: RenameRow) -> tuple[Reading, str]:
         state = json.loads(cursor) if cursor else {"taken": [], "recent": []}
         self._archive(state["taken"])
         if not self.directory.is_dir():
@@ -102,12 +101,16 @@ class DropFolder:
                 reading.taken.append((path.name, digest, "processed"))
                 continue
             recent.append(digest)
-            self._read_file(path, digest, reading, mapping)
+            self._read_file(path, digest, reading, rename_row)
         cursor_out = json.dumps({"taken": reading.taken, "recent": recent[-RECENT:]})
         return reading, cursor_out
 
     def _read_file(
-        self, path: Path, digest: str, reading: Reading, mapping: Callable[[dict[str, Any]], dict[str, Any]]
+        self,
+        path: Path,
+        digest: str,
+        reading: Reading,
+        rename_row: RenameRow,
     ) -> None:
         problem = None
         rows: list[dict[str, Any]] = []
@@ -115,7 +118,7 @@ class DropFolder:
             problem = f"file name is not {self.name_rule[1]}"
         else:
             try:
-                rows = [mapping(r) for r in read_table(path, self.separator)]
+                rows = [rename_row(r) for r in read_table(path, self.separator)]
             except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
                 problem = f"cannot read: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             else:

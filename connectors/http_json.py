@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from connectors.paged_http import ListingShape, PagedHttpConfig, PagedHttpSource
+from connectors.paged_http import ListingShape, PagedHttpConfig, PagedHttpSource, read_batch
 from ioc.connector import Batch, Context
 from ioc.contracts import make_contract
 
@@ -74,7 +74,4 @@ class HttpJsonConnector:
         return f"{self.source.url}: {self.source.total()} records for {self.feed}"
 
     def poll(self, cursor: str | None) -> Batch:
-        page = self.source.read(cursor)
-        done = self.contract.transform(page.rows, units=self.units, source=self.name)
-        stats = {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)}
-        return Batch(done.records, page.cursor, done.dead_letters, stats)
+        return read_batch(self.source, self.contract, cursor, units=self.units, source=self.name)

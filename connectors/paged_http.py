@@ -201,7 +201,14 @@ class PagedConnector:
         return f"{self.source.url}: {self.source.total()} {self.WHAT}"
 
     def poll(self, cursor: str | None) -> Batch:
-        page = self.source.read(cursor)
-        done = self.contract.transform(page.rows, units=self.units, source=self.name)
-        stats = {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)}
-        return Batch(done.records, page.cursor, done.dead_letters, stats)
+        return read_batch(self.source, self.contract, cursor, units=self.units, source=self.name)
+
+
+def read_batch(
+    listing: PagedHttpSource, contract: Contract, cursor: str | None, *, units: frozenset[str], source: str
+) -> Batch:
+    """One poll of a paged listing through a feed's contract."""
+    page = listing.read(cursor)
+    done = contract.transform(page.rows, units=units, source=source)
+    stats = {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)}
+    return Batch(done.records, page.cursor, done.dead_letters, stats)

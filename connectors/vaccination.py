@@ -8,12 +8,12 @@ ways is counted once (latest version by ``cap_nhat_luc``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from connectors.paged_http import PagedHttpSource
+from connectors.paged_http import PagedHttpSource, read_batch
 from connectors.webhook import WEBHOOK_SECRET, Accept, Receiver, WebhookOptions, receiver_for
 from ioc.connector import Batch, Context
 from ioc.contracts import make_contract
@@ -73,10 +73,7 @@ class VaccinationConnector:
     def poll(self, cursor: str | None) -> Batch:
         if self.source is None:
             return Batch(pl.DataFrame(schema=self.contract.schema), cursor)
-        page = self.source.read(cursor)
-        done = self.contract.transform(page.rows, units=self.units, source=self.name)
-        stats: dict[str, Any] = {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)}
-        return Batch(done.records, page.cursor, done.dead_letters, stats)
+        return read_batch(self.source, self.contract, cursor, units=self.units, source=self.name)
 
     def listen(self, accept: Accept) -> Receiver | None:
         if not self.config.webhook:

@@ -211,9 +211,8 @@ class WebhookConnector:
         self.contract = make_contract(config.feed, config.options, context, mapping=config.mapping)
 
     def check(self) -> str:
-        return f"webhook for {self.feed} at http://{self.config.webhook_host}:{self.config.webhook_port}" + (
-            self.config.webhook_path
-        )
+        config = self.config
+        return f"webhook for {self.feed} at http://{config.webhook_host}:{config.webhook_port}{config.webhook_path}"
 
     def poll(self, cursor: str | None) -> Batch:
         """Nothing to fetch: records arrive through ``listen``."""

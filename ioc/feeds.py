@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from ioc import hotspots, keys, kpis
+from ioc import doses, hotspots, keys, kpis
 from ioc.schemas import (
     CITIZEN_FEEDBACK_SCHEMA,
     MOBILE_DATA_SCHEMA,
@@ -82,7 +82,7 @@ def vaccination_documents(
         name = keys.snapshot_field(row["unit"], row["window"])
         body = docs.setdefault(name, {"by_vaccine": {}})
         entries = {k.name: kpi_entry(k, row) for k in spec.kpis}
-        if row["vaccine"] == kpis.ALL_VACCINES:
+        if row["vaccine"] == doses.ALL_VACCINES:
             body["doses"] = entries["doses"]
             body["doses_by_dose_number"] = entries["doses_by_dose_number"]
         else:
@@ -156,9 +156,9 @@ FEED_SPECS: dict[str, FeedSpec] = {
         schema=VACCINATION_SCHEMA,
         key="id",
         version="updated_at",
-        kpis=kpis.VACCINATION_KPIS,
-        compute=kpis.vaccination_kpis,
-        series=kpis.vaccination_series,
+        kpis=doses.VACCINATION_KPIS,
+        compute=doses.vaccination_kpis,
+        series=doses.vaccination_series,
         measures=("doses",),
         documents=vaccination_documents,
     ),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.simulators.places import Places, full_name, phone
-from ioc.simulators.timeline import DAY, HOUR, TZ, TimelineWorld, iso, office_moment
+from ioc.simulators.timeline import HOUR, TimelineWorld, iso, office_moment
 from ioc.units import UnitTable
 
 SECTORS = {
@@ -62,10 +62,14 @@ class CitizenFeedbackWorld(TimelineWorld):
         anchor: datetime | None = None,
     ) -> None:
         super().__init__(
-            seed=seed, clock=clock, history_days=history_days, anchor=anchor, malformed_rate=malformed_rate
+            seed=seed,
+            clock=clock,
+            history_days=history_days,
+            anchor=anchor,
+            malformed_rate=malformed_rate,
+            activity=activity,
         )
         self.daily = daily_reports
-        self.activity = activity
         self.places = Places.load(geodata, units)
         self.personal: set[str] = set()  # every name and phone number made up, for privacy tests
         self.spots = [self._spot() for _ in range(SPOTS)]
@@ -82,12 +86,7 @@ class CitizenFeedbackWorld(TimelineWorld):
         )
 
     def draw_day(self, day: date) -> None:
-        start = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
-        rate = self.daily * WEEKDAY_VOLUME[day.weekday()]
-        live_start = max(start, self.live_from)
-        if self.activity > 1 and live_start < start + DAY:
-            rate += self.daily * (self.activity - 1) * (start + DAY - live_start) / DAY
-        count = max(0, round(self.rng.gauss(rate, rate**0.5)))
+        start, count = self.day_count(day, self.daily * WEEKDAY_VOLUME[day.weekday()])
         times = sorted(start + self.rng.triangular(5, 23, 14) * HOUR for _ in range(count))
         for seq, created in enumerate(times):
             self._report(f"PA.{day:%y%m%d}.{seq:04d}", created)

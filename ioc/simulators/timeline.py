@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +28,7 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(round(epoch), TZ).isoformat()
 
 
-class TimelineWorld:
+class TimelineWorld(ABC):
     """Subclasses draw a day's records with :meth:`add` in :meth:`draw_day`."""
 
     def __init__(
@@ -38,8 +39,10 @@ class TimelineWorld:
         history_days: int,
         anchor: datetime | None = None,
         malformed_rate: float = 0.0,
+        activity: float = 1.0,
     ) -> None:
         self.rng = random.Random(seed)
+        self.activity = activity
         self.clock = clock
         self.malformed_rate = malformed_rate
         self.live_from = (anchor or clock()).timestamp()
@@ -63,11 +66,23 @@ class TimelineWorld:
         record["cap_nhat_luc"] = iso(t)
         self._events.append((t, item, record))
 
+    @abstractmethod
     def draw_day(self, day: date) -> None:
-        raise NotImplementedError
+        """Draw every record that starts on ``day`` (local), with all its versions."""
 
+    @abstractmethod
     def malform(self, record: dict[str, Any], kind: int) -> None:
-        raise NotImplementedError
+        """Break a rendered record the way a real source now and then does."""
+
+    def day_count(self, day: date, daily: float) -> tuple[float, int]:
+        """Midnight of ``day`` and how many records start on it: ``daily`` on average, times
+        ``activity`` for the part of the day after the demo started (so numbers move)."""
+        start = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
+        rate = daily
+        live_start = max(start, self.live_from)
+        if self.activity > 1 and live_start < start + DAY:
+            rate += daily * (self.activity - 1) * (start + DAY - live_start) / DAY
+        return start, max(0, round(self.rng.gauss(rate, rate**0.5))) if rate > 0 else 0
 
     def _extend(self, until: float) -> None:
         horizon = datetime.fromtimestamp(until, TZ).date() + timedelta(days=2)

@@ -54,22 +54,22 @@ class VaccinationWorld(TimelineWorld):
         # year, or nearly every series would look dropped out.
         history = max(history_days, 180)
         super().__init__(
-            seed=seed, clock=clock, history_days=history, anchor=anchor, malformed_rate=malformed_rate
+            seed=seed,
+            clock=clock,
+            history_days=history,
+            anchor=anchor,
+            malformed_rate=malformed_rate,
+            activity=activity,
         )
         self.daily = daily_series
-        self.activity = activity
         self.places = Places.load(geodata, units)
         self.personal: set[str] = set()  # every id and name made up, for privacy tests
         self.doses = 0
         self.start()
 
     def draw_day(self, day: date) -> None:
-        start = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
-        rate = self.daily * (0.3 if day.weekday() >= 5 else 1.0)
-        live_start = max(start, self.live_from)
-        if self.activity > 1 and live_start < start + DAY:
-            rate += self.daily * (self.activity - 1) * (start + DAY - live_start) / DAY
-        for _ in range(max(0, round(self.rng.gauss(rate, rate**0.5)))):
+        start, count = self.day_count(day, self.daily * (0.3 if day.weekday() >= 5 else 1.0))
+        for _ in range(count):
             self._series(start + self.rng.uniform(7, 16.5) * HOUR)
 
     def _series(self, first: float) -> None:
