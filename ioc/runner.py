@@ -7,6 +7,7 @@ written for the same record and reason (a boundary record read twice) is not wri
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -117,11 +118,16 @@ class ConnectorRunner:
             self.dead += len(fresh)
 
     def _health(self, batch: Batch) -> dict[str, str]:
-        now = self.clock().isoformat(timespec="seconds")
+        moment = self.clock()
+        now = moment.isoformat(timespec="seconds")
+        minute = int(moment.timestamp() // 60)
+        self.per_minute[minute] = self.per_minute.get(minute, 0) + batch.records.height
+        self.per_minute = {m: n for m, n in self.per_minute.items() if m > minute - 60}
         health = {
             "last_poll_at": now,
             "last_success_at": now,
             "last_batch_records": str(batch.records.height),
+            "per_minute": json.dumps(sorted(self.per_minute.items())),
         }
         version = _version_column(batch.records)
         if version is not None and batch.records.height:

@@ -119,3 +119,20 @@ def test_runner_keeps_cursor_and_health_in_redis(r, units, served) -> None:
     runner._record_error("HTTP 503")
     health = r.hgetall(keys.connector_health("public_services", "public_services"))
     assert health[b"errors"] == b"1" and health[b"last_error"] == b"HTTP 503"
+
+
+def test_runner_publishes_records_per_minute_for_the_health_board(r, units, served) -> None:
+    """The board's "records per minute" sparkline reads what the runner counted, minute by minute."""
+    from datetime import UTC, datetime
+
+    from ioc.health import read_health
+
+    listing, server = served
+    for n in range(10):
+        listing.put(numbered(n))
+    now = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)
+    runner = ConnectorRunner(r, connector(units, server.url, page_size=4), interval_s=1, clock=lambda: now)
+    while runner.run_once():
+        pass
+    (health,) = read_health(r, {"public_services": ["public_services"]})
+    assert health.records_last_minutes(now, minutes=3) == [0, 0, 10]
