@@ -209,6 +209,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         pusher = Pusher(world, args.push_url, secret.get_secret_value().encode(), interval_s=sim.push_s)
         closers.append(pusher.start().close)
         log.info("simulator %s pushing to %s every %.0f s", args.feed, args.push_url, sim.push_s)
+
     # shutdown() waits for serve_forever(), which runs in this (the signal-handling) thread.
     def stop() -> None:
         for close in closers:

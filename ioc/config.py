@@ -265,8 +265,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
         settings = Settings(**kwargs)
     except ValidationError as exc:
         raise ConfigError(_describe(source, exc)) from None
-    if path is None and not settings.simulators:
-        settings.simulators = {feed: SimulatorSettings() for feed in DEMO_FEEDS}  # type: ignore[call-arg]
+    if path is None:  # the demo runs every simulator, the ones tuned in the environment included
+        for feed in DEMO_FEEDS:
+            settings.simulators.setdefault(feed, SimulatorSettings())  # type: ignore[call-arg]
     return settings
 
 

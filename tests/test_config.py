@@ -27,6 +27,16 @@ def test_demo_without_file_runs_every_simulator(monkeypatch) -> None:
     assert settings.boundaries.scheme == "pre2025"
 
 
+def test_tuning_one_demo_simulator_keeps_the_others(monkeypatch) -> None:
+    """An environment variable for one simulator tunes it; the demo still runs all four."""
+    monkeypatch.delenv("IOC_CONFIG", raising=False)
+    monkeypatch.setenv("IOC_SIMULATORS__PUBLIC_SERVICES__ACTIVITY", "200")
+    settings = load_settings()
+    assert set(settings.simulators) == {"public_services", "citizen_feedback", "mobile_data", "vaccination"}
+    assert settings.simulators["public_services"].activity == 200
+    assert settings.simulators["vaccination"].activity == 10
+
+
 def test_file_runs_only_what_it_configures(tmp_path) -> None:
     """With a file, no simulator starts unless the file asks for one."""
     path = write(

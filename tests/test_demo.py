@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
 import httpx
 import psutil
 import pytest
+import redis
 
+from ioc import keys
+from ioc.privacy import CITIZEN_ID, PHONE
 from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.supervisor import SIMULATOR_PATHS
 from tests.processes import API, demo_env, start_app, stop, wait_for
+from tests.redis_text import everything
 from tests.test_kpis import A1, B, C, D
 
 
@@ -81,7 +87,7 @@ def test_restarted_demo_continues_the_same_world(tmp_path) -> None:
     """A second run on the same data folder draws the same simulated province as the first."""
     port, env = demo_env(tmp_path, history_days=3)
     url = API.format(port=port, unit="72", window="30d")
-    counts = []
+    counts, anchors = [], []
     for _run in range(2):
         process = start_app([], env, tmp_path / "app.log")
         try:
@@ -90,6 +96,78 @@ def test_restarted_demo_continues_the_same_world(tmp_path) -> None:
             counts.append(httpx.get(url).json()["kpis"]["received"]["value"])
         finally:
             stop(process)
-    anchors = list((tmp_path / "simulators").glob("*.anchor"))
-    assert len(anchors) == 1
+        anchors.append({p.stem: p.read_text() for p in (tmp_path / "simulators").glob("*.anchor")})
+    assert set(anchors[0]) == {"public_services", "citizen_feedback", "mobile_data", "vaccination"}
+    assert anchors[1] == anchors[0]  # each feed's world began once, and the second run kept it
     assert abs(counts[1] - counts[0]) <= 0.02 * counts[0]  # only the dossiers that arrived meanwhile
+
+
+def _listing(port: int, path: str) -> list[dict]:
+    """Every record a simulator serves, all pages: the personal data the connectors were sent."""
+    records: list[dict] = []
+    page = 1
+    while True:
+        body = httpx.get(f"http://127.0.0.1:{port}{path}", params={"trang": page, "so_ban_ghi": 5000}).json()
+        records += body["du_lieu"]
+        if len(records) >= body["tong_so"] or not body["du_lieu"]:
+            return records
+        page += 1
+
+
+def _child_port(process, needle: str) -> int:
+    """The port a child of the app listens on, found by its command line."""
+    for child in psutil.Process(process.pid).children(recursive=True):
+        if needle in " ".join(child.cmdline()):
+            return next(c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN)
+    raise AssertionError(f"no child process running {needle!r}")
+
+
+def test_demo_keeps_no_personal_data_anywhere(demo) -> None:
+    """After the demo has run every feed (pulls, pushes, malformed records), no citizen id, phone
+    number or name the simulators sent is in any Redis key or stream (dead letters included,
+    compressed blobs decoded), in the log, or in any file of the data folder."""
+    _port, process, data = demo
+    client = redis.Redis(port=_child_port(process, "redis-server"))
+    deadline = time.monotonic() + 90
+    feeds = ("public_services", "citizen_feedback", "vaccination", "mobile_data")
+    while time.monotonic() < deadline:  # every feed has records, and dead letters where it sends them
+        lengths = {f: client.xlen(keys.raw_stream(f)) for f in feeds}
+        dead = {f: client.xlen(keys.dead_letters(f)) for f in ("citizen_feedback", "vaccination")}
+        if all(lengths.values()) and all(dead.values()):
+            break
+        time.sleep(2)
+    else:
+        pytest.fail(f"the demo did not fill every feed in time: {lengths}, dead letters {dead}")
+
+    reports = _listing(_child_port(process, "simulate citizen_feedback"), SIMULATOR_PATHS["citizen_feedback"])
+    doses = _listing(_child_port(process, "simulate vaccination"), SIMULATOR_PATHS["vaccination"])
+    names = {r["nguoi_phan_anh"]["ho_ten"] for r in reports} | {d["ho_ten"] for d in doses if "ho_ten" in d}
+    numbers = {r["nguoi_phan_anh"]["so_dien_thoai"] for r in reports}
+    numbers |= {d["so_dinh_danh"] for d in doses if d.get("so_dinh_danh")}
+    assert len(names) > 100 and len(numbers) > 1000, "too few personal values to make the scan mean much"
+    assert any(n in r["noi_dung"] for r in reports for n in names), "no report text carried a name"
+
+    any_name = re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True))))
+    texts = {"redis": everything(client), "log": (data / "app.log").read_text(encoding="utf-8")}
+    for path in data.rglob("*"):
+        if (
+            path.is_file()
+            and "redis" not in path.parts
+            and path.suffix in {".log", ".csv", ".json", ".jsonl"}
+        ):
+            texts[str(path.relative_to(data))] = path.read_text(encoding="utf-8", errors="replace")
+    for where, text in texts.items():
+        digit_runs = set(re.findall(r"\d+", text))  # whole numbers: a phone is never part of a timestamp
+        assert not digit_runs & numbers, f"{where}: ids or phones {sorted(digit_runs & numbers)[:5]}"
+        found = any_name.findall(text)
+        assert not found, f"{where}: names {found[:5]}"
+        if where != "redis":  # pseudonyms (hex) and measures hold digit runs of any length there
+            assert not PHONE.findall(text) and not CITIZEN_ID.findall(text), where
+        for field in (
+            "so_dinh_danh",
+            "ho_ten",
+            "ngay_sinh",
+            "nguoi_phan_anh",
+        ):  # named in reasons, never kept
+            kept = re.search(rf'"{field}":|{field}=|^(?:.*,)?{field}(?:,.*)?$', text, re.MULTILINE)
+            assert kept is None, f"{where}: {field} kept ({kept and kept.group()[:80]})"
