@@ -215,8 +215,8 @@ class WebhookConnector:
         return f"webhook for {self.feed} at http://{config.webhook_host}:{config.webhook_port}{config.webhook_path}"
 
     def poll(self, cursor: str | None) -> Batch:
-        """Nothing to fetch: records arrive through ``listen``."""
-        return Batch(pl.DataFrame(schema=self.contract.schema), cursor)
+        """Nothing to fetch: records arrive through ``listen``; this only says the receiver is alive."""
+        return Batch(pl.DataFrame(schema=self.contract.schema), cursor, reached_source=False)
 
     def listen(self, accept: Accept) -> Receiver:
         return receiver_for(self.config, self.context, self.contract, self.name, accept).start()

@@ -37,6 +37,9 @@ class Batch:
     cursor: str | None
     dead_letters: Sequence[DeadLetter] = ()
     stats: dict[str, int] = field(default_factory=dict)
+    # False for a heartbeat that read no source (a push-only connector's poll): the connector is
+    # alive, but its feed is no fresher for it; the health board then dates the feed by its pushes.
+    reached_source: bool = True
 
 
 @dataclass

@@ -125,10 +125,11 @@ class ConnectorRunner:
         self.per_minute = {m: n for m, n in self.per_minute.items() if m > minute - 60}
         health = {
             "last_poll_at": now,
-            "last_success_at": now,
             "last_batch_records": str(batch.records.height),
             "per_minute": json.dumps(sorted(self.per_minute.items())),
         }
+        if batch.reached_source:
+            health["last_success_at"] = now
         version = _version_column(batch.records)
         if version is not None and batch.records.height:
             newest = batch.records[version].max()

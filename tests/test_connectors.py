@@ -13,15 +13,18 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from connectors.webhook import SIGNATURE_HEADER, sign
+from ioc import keys
 from ioc.config import PROJECT_ROOT, ConfigError
 from ioc.connector import Context, configure, discover
 from ioc.redis_server import free_port
+from ioc.runner import ConnectorRunner
 from ioc.simulators.http import RecordListing, SimulatorServer
 from tests.test_citizen_feedback import REPORTS
 from tests.test_kpis import dossier
@@ -133,6 +136,32 @@ def test_conformance(name, units, geodata, tmp_path, request) -> None:
     assert any(case.bad in d.reason for d in batch.dead_letters), [d.reason for d in batch.dead_letters]
     again = connector.poll(batch.cursor)
     assert (again.records.height == 0 and again.cursor is not None) or name == "webhook"
+
+
+def test_push_only_feed_is_dated_by_its_pushes_not_its_heartbeat(units, geodata, r, request) -> None:
+    """The webhook's poll only says it is alive: the feed's last success is its last push."""
+    registry = discover()
+    table = {"feed": "citizen_feedback", "webhook_port": free_port()}
+    config = configure("webhook", table, source="ioc.toml", registry=registry)
+    context = Context(units=units, http=httpx.Client(), geodata=geodata, secrets=SECRETS)
+    moments = iter(datetime(2026, 11, 22, 8, m, tzinfo=UTC) for m in range(60))
+    runner = ConnectorRunner(
+        r, registry["webhook"](config, context=context), interval_s=1, clock=lambda: next(moments)
+    )
+    health = keys.connector_health("citizen_feedback", "webhook")
+    runner.run_once()
+    assert r.hget(health, "last_poll_at") == b"2026-11-22T08:00:00+00:00"
+    assert r.hget(health, "last_success_at") is None  # alive, but nothing has arrived
+    receiver = runner.connector.listen(runner.publish_pushed)  # type: ignore[attr-defined]
+    request.addfinalizer(receiver.close)
+    body = json.dumps(REPORTS).encode()
+    assert (
+        httpx.post(receiver.url, content=body, headers={SIGNATURE_HEADER: sign(b"s" * 32, body)}).status_code
+        == 202
+    )
+    runner.run_once()
+    assert r.hget(health, "last_success_at") == b"2026-11-22T08:01:00+00:00"  # the push, not the heartbeat
+    assert r.hget(health, "last_poll_at") == b"2026-11-22T08:02:00+00:00"
 
 
 EXTERNAL = """
