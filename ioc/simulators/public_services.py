@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import math
 import random
-import threading
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ioc.simulators.timeline import DAY, HOUR, TZ, TimelineWorld, iso, malformed, next_versions
 from ioc.units import UnitTable
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-HOUR = 3600.0
-DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -69,10 +63,6 @@ S_RECEIVED, S_PROCESSING, S_WAITING, S_RETURNED, S_REFUSED, S_WITHDRAWN = range(
 MALFORMED_KINDS = ("missing_id", "naive_time", "unknown_status", "unknown_channel", "unknown_unit")
 
 
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(round(epoch), TZ).isoformat()
-
-
 def office_time(moment: float, rng: random.Random, not_after: float = math.inf) -> float:
     """Move a moment into office hours (Mon–Fri 7:00–11:30, 13:00–17:00), where results are returned."""
     local = datetime.fromtimestamp(moment, TZ)
@@ -111,8 +101,12 @@ class Dossier:
     digitised: bool
 
 
-class PublicServicesWorld:
-    """The simulated source. ``page()`` is the listing; ``latest()`` is the ground truth."""
+class PublicServicesWorld(TimelineWorld):
+    """The simulated source. ``page()`` is the listing; ``latest()`` is the ground truth.
+
+    Hundreds of thousands of versions: each is kept as a row of numbers and rendered to a record
+    only when listed, rather than as a dict per version like the smaller worlds.
+    """
 
     def __init__(
         self,
@@ -126,22 +120,21 @@ class PublicServicesWorld:
         malformed_rate: float = 0.0,
         anchor: datetime | None = None,
     ) -> None:
-        self.rng = random.Random(seed)
-        self.clock = clock
-        self.daily = daily_dossiers
-        self.activity = activity
-        self.malformed_rate = malformed_rate
         # The world is drawn from the anchor: the same seed and anchor give the same province, so a
         # restarted demo continues the world its persisted Redis state came from.
-        self.live_from = (anchor or clock()).timestamp()
+        super().__init__(
+            seed=seed,
+            clock=clock,
+            history_days=history_days,
+            anchor=anchor,
+            malformed_rate=malformed_rate,
+            activity=activity,
+        )
+        self.daily = daily_dossiers
         self._places = self._weights(units)
         self.dossiers: list[Dossier] = []
         self._pending: list[tuple[float, int, int, float, float]] = []
-        self._lock = threading.Lock()
-        start_day = datetime.fromtimestamp(self.live_from, TZ).date() - timedelta(days=history_days)
-        self._next_day = start_day
-        self._ev_t = np.empty(0)
-        self._extend(self.live_from)
+        self.start()
 
     # ---- drawing the world -------------------------------------------------------------
 
@@ -160,18 +153,7 @@ class PublicServicesWorld:
         parents: dict[str, str] = self._places["parent"][0]  # type: ignore[assignment]
         return PROFILES.get(parents.get(unit, unit), DEFAULT_PROFILE)
 
-    def _extend(self, until: float) -> None:
-        """Draw whole days until the timeline reaches a day past ``until``."""
-        horizon = datetime.fromtimestamp(until, TZ).date() + timedelta(days=2)
-        added = False
-        while self._next_day < horizon:
-            self._draw_day(self._next_day)
-            self._next_day += timedelta(days=1)
-            added = True
-        if added:
-            self._index()
-
-    def _draw_day(self, day: date) -> None:
+    def draw_day(self, day: date) -> None:
         start = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
         rate = self.daily * WEEKDAY_VOLUME[day.weekday()]
         count = self._poisson(rate)
@@ -256,37 +238,11 @@ class PublicServicesWorld:
     def _index(self) -> None:
         self._pending.sort(key=lambda e: (e[0], e[1]))
         ev = np.array([(t, i, s, d, r) for t, i, s, d, r in self._pending], dtype=float).reshape(-1, 5)
-        self._ev_t, self._ev_dossier = ev[:, 0], ev[:, 1].astype(np.int64)
+        self._t, self._ev_dossier = ev[:, 0], ev[:, 1].astype(np.int64)
         self._ev_status, self._ev_deadline, self._ev_returned = ev[:, 2].astype(np.int8), ev[:, 3], ev[:, 4]
-        next_t = np.full(len(ev), np.inf)
-        last_seen: dict[int, int] = {}
-        for pos in range(len(ev) - 1, -1, -1):
-            d = int(self._ev_dossier[pos])
-            if d in last_seen:
-                next_t[pos] = self._ev_t[last_seen[d]]
-            last_seen[d] = pos
-        self._ev_next = next_t
+        self._next_t = next_versions(self._t, self._ev_dossier)
 
     # ---- the listing -------------------------------------------------------------------
-
-    def _current(self, since: datetime | None, now: float) -> np.ndarray:
-        """Positions of the events that are each dossier's state at ``now``, changed since ``since``."""
-        lo = 0 if since is None else bisect_left(self._ev_t, since.timestamp())
-        hi = bisect_right(self._ev_t, now)
-        window = np.arange(lo, hi)
-        return window[self._ev_next[lo:hi] > now]
-
-    def page(self, since: datetime | None, page: int, size: int) -> tuple[int, list[dict[str, Any]]]:
-        now = self.clock().timestamp()
-        with self._lock:
-            self._extend(now)
-            current = self._current(since, now)
-            chosen = current[(page - 1) * size : page * size]
-            return len(current), [self._render(int(pos)) for pos in chosen]
-
-    def latest(self) -> list[dict[str, Any]]:
-        """Every dossier as it stands now: the ground truth the KPIs must match."""
-        return self.page(None, 1, 10**9)[1]
 
     def _render(self, pos: int) -> dict[str, Any]:
         d = self.dossiers[int(self._ev_dossier[pos])]
@@ -305,11 +261,14 @@ class PublicServicesWorld:
             "co_nghia_vu_tai_chinh": d.fee_due,
             "thanh_toan_truc_tuyen": d.paid_online,
             "so_hoa": d.digitised,
-            "cap_nhat_luc": iso(self._ev_t[pos]),
+            "cap_nhat_luc": iso(self._t[pos]),
         }
-        if self.malformed_rate and random.Random(pos * 7919 + 17).random() < self.malformed_rate:
-            _break(record, MALFORMED_KINDS[pos % len(MALFORMED_KINDS)])
+        if malformed(pos, self.malformed_rate):
+            self.malform(record, pos)
         return record
+
+    def malform(self, record: dict[str, Any], kind: int) -> None:
+        _break(record, MALFORMED_KINDS[kind % len(MALFORMED_KINDS)])
 
 
 def _break(record: dict[str, Any], kind: str) -> None:

@@ -97,23 +97,13 @@ class TimelineWorld(ABC):
     def _index(self) -> None:
         self._events.sort(key=lambda e: (e[0], e[1]))
         self._t = np.array([e[0] for e in self._events], dtype=float)
-        items = np.array([e[1] for e in self._events], dtype=np.int64)
-        next_t = np.full(len(items), np.inf)
-        last_seen: dict[int, int] = {}
-        for pos in range(len(items) - 1, -1, -1):
-            item = int(items[pos])
-            if item in last_seen:
-                next_t[pos] = self._t[last_seen[item]]
-            last_seen[item] = pos
-        self._next_t = next_t
+        self._next_t = next_versions(self._t, np.array([e[1] for e in self._events], dtype=np.int64))
 
     def page(self, since: datetime | None, page: int, size: int) -> tuple[int, list[dict[str, Any]]]:
         now = self.clock().timestamp()
         with self._lock:
             self._extend(now)
-            lo = 0 if since is None else bisect_left(self._t, since.timestamp())
-            hi = bisect_right(self._t, now)
-            current = np.arange(lo, hi)[self._next_t[lo:hi] > now]
+            current = current_versions(self._t, self._next_t, since, now)
             chosen = current[(page - 1) * size : page * size]
             return len(current), [self._render(int(pos)) for pos in chosen]
 
@@ -123,9 +113,33 @@ class TimelineWorld(ABC):
 
     def _render(self, pos: int) -> dict[str, Any]:
         record = dict(self._events[pos][2])
-        if self.malformed_rate and random.Random(pos * 7919 + 17).random() < self.malformed_rate:
+        if malformed(pos, self.malformed_rate):
             self.malform(record, pos)
         return record
+
+
+def next_versions(t: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """For events sorted by time ``t``, when each one's item next changes (inf: never)."""
+    next_t = np.full(len(items), np.inf)
+    last_seen: dict[int, int] = {}
+    for pos in range(len(items) - 1, -1, -1):
+        item = int(items[pos])
+        if item in last_seen:
+            next_t[pos] = t[last_seen[item]]
+        last_seen[item] = pos
+    return next_t
+
+
+def current_versions(t: np.ndarray, next_t: np.ndarray, since: datetime | None, now: float) -> np.ndarray:
+    """Positions of the events that are each item's state at ``now``, changed since ``since``."""
+    lo = 0 if since is None else bisect_left(t, since.timestamp())
+    hi = bisect_right(t, now)
+    return np.arange(lo, hi)[next_t[lo:hi] > now]
+
+
+def malformed(pos: int, rate: float) -> bool:
+    """Whether the event at ``pos`` is sent broken: fixed by its position, so every read agrees."""
+    return bool(rate) and random.Random(pos * 7919 + 17).random() < rate
 
 
 def office_moment(after: float, rng: random.Random, within_h: float) -> float:
