@@ -222,6 +222,8 @@ class Aggregator:
             "series_start": start.astimezone(TZ).isoformat(),
         }
         snapshot = self.spec.documents(self.spec, table_df, records, self.rollup_frame, as_of)
+        if self.spec.cases is not None:
+            snapshot |= self.spec.cases(records, self.rollup_frame, as_of)
         snapshot[keys.META_FIELD] = json.dumps(meta)
         series_docs = series_documents(series_df, self.units.codes, start, hours, self.spec.measures)
         delta = delta_document(

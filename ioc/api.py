@@ -1,4 +1,5 @@
-"""The KPI API of FEEDS.md: ``GET /api/v1/kpis?feed=&unit=&window=``."""
+"""The KPI API of FEEDS.md, ``GET /api/v1/kpis?feed=&unit=&window=``, and the case lists behind
+the overdue counts, ``GET /api/v1/cases?feed=&unit=``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from ioc.cases import cases_field
+from ioc.feeds import FEED_SPECS
 from ioc.schemas import FEEDS, WINDOWS
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
@@ -52,6 +55,26 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
             "kpis": values,
         }
         return jsonify(body)
+
+    @api.get("/api/v1/cases")
+    def cases() -> Any:
+        """Every overdue case of a district (or the province), newest breach first; never cut."""
+        feed = request.args.get("feed", "")
+        unit = request.args.get("unit", units.province)
+        with_cases = [f for f, spec in FEED_SPECS.items() if spec.cases is not None]
+        if feed not in with_cases:
+            return _error(400, f"no case list for feed {feed!r}; feeds with one: {', '.join(with_cases)}")
+        if unit not in known_units:
+            return _error(400, f"unknown unit {unit!r} in scheme {units.scheme}")
+        meta = reader.meta(feed)
+        found = reader.extra(feed, cases_field(unit))
+        if meta is None:
+            return _error(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
+        if found is None:
+            return _error(400, f"unit {unit!r} is a commune: case lists are kept per district and province")
+        return jsonify(
+            {"feed": feed, "unit": unit, "as_of": meta["as_of"], "count": len(found), "cases": found}
+        )
 
     @api.get("/healthz")
     def healthz() -> Any:

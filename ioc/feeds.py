@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from ioc import doses, hotspots, keys, kpis
+from ioc import cases, doses, hotspots, keys, kpis
 from ioc.schemas import (
     CITIZEN_FEEDBACK_SCHEMA,
     MOBILE_DATA_SCHEMA,
@@ -64,10 +64,7 @@ def open_points(frame: pl.DataFrame, as_of: datetime) -> list[dict[str, Any]]:
             "unit_code",
             "status",
             "severity",
-            (
-                pl.col("status").is_in(["da_tiep_nhan", "dang_xu_ly"])
-                & (pl.col("deadline_at") < as_of.astimezone(UTC))
-            ).alias("overdue"),
+            kpis.report_overdue(as_of.astimezone(UTC)).alias("overdue"),
         )
     )
     return points.to_dicts()
@@ -109,6 +106,7 @@ class FeedSpec:
     measures: tuple[str, ...]
     documents: DocumentsFunction = standard_documents
     bucketing: Bucketing | None = None
+    cases: cases.CasesFunction | None = None  # the overdue work list per district, if the feed has one
 
     def buckets(self, count: int) -> Bucketing:
         return self.bucketing or Bucketing(self.key, count)
@@ -125,6 +123,7 @@ FEED_SPECS: dict[str, FeedSpec] = {
         compute=kpis.public_services_kpis,
         series=kpis.hourly_series,
         measures=("received", "resolved"),
+        cases=cases.overdue_dossiers,
     ),
     "citizen_feedback": FeedSpec(
         name="citizen_feedback",
@@ -137,6 +136,7 @@ FEED_SPECS: dict[str, FeedSpec] = {
         series=kpis.citizen_feedback_series,
         measures=("new", "closed"),
         documents=feedback_documents,
+        cases=cases.overdue_reports,
     ),
     "mobile_data": FeedSpec(
         name="mobile_data",

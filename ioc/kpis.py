@@ -63,6 +63,16 @@ def units_by_window(rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     return rollup.select("unit").unique().join(window_starts(as_of), how="cross")
 
 
+def dossier_overdue(as_of: datetime) -> pl.Expr:
+    """A dossier still being processed past its deadline (FEEDS.md §1 ``overdue_open``)."""
+    return pl.col("status").is_in(["tiep_nhan", "dang_xu_ly"]) & (pl.col("deadline_at") < as_of)
+
+
+def report_overdue(as_of: datetime) -> pl.Expr:
+    """A field report accepted and not closed past its deadline (FEEDS.md §2 ``overdue``)."""
+    return pl.col("status").is_in(["da_tiep_nhan", "dang_xu_ly"]) & (pl.col("deadline_at") < as_of)
+
+
 def public_services_flags(as_of: datetime) -> list[pl.Expr]:
     """Per record and window: the booleans the KPIs of §1 count."""
     received = in_window("received_at", as_of)
@@ -71,9 +81,7 @@ def public_services_flags(as_of: datetime) -> list[pl.Expr]:
         received.alias("is_received"),
         resolved.alias("is_resolved"),
         (resolved & (pl.col("returned_at") <= pl.col("deadline_at"))).alias("is_on_time"),
-        (pl.col("status").is_in(["tiep_nhan", "dang_xu_ly"]) & (pl.col("deadline_at") < as_of)).alias(
-            "is_overdue"
-        ),
+        dossier_overdue(as_of).alias("is_overdue"),
         (received & (pl.col("channel") == "truc_tuyen")).alias("is_online"),
         (received & pl.col("fee_due")).alias("is_fee_due"),
         (received & pl.col("fee_due") & pl.col("paid_online").fill_null(False)).alias("is_paid_online"),
@@ -186,9 +194,7 @@ def citizen_feedback_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: da
         .with_columns(
             in_window("created_at", as_of).alias("is_new"),
             pl.col("status").is_in(OPEN_REPORT).alias("is_open"),
-            (pl.col("status").is_in(["da_tiep_nhan", "dang_xu_ly"]) & (pl.col("deadline_at") < as_of)).alias(
-                "is_overdue"
-            ),
+            report_overdue(as_of).alias("is_overdue"),
             closed.alias("is_closed"),
             (closed & (pl.col("closed_at") <= pl.col("deadline_at"))).alias("is_on_time"),
             pl.when(closed).then(pl.col("handling_hours")).alias("closed_hours"),

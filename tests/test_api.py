@@ -61,6 +61,27 @@ def test_bad_queries_get_400_with_the_reason(api, query, message) -> None:
     assert message in reply.get_json()["error"]
 
 
+def test_case_list_of_a_district(api) -> None:
+    body = api.get("/api/v1/cases?feed=public_services&unit=703").get_json()
+    assert body["as_of"] == "2026-11-22T10:00:00+07:00" and body["count"] == 1
+    assert [c["id"] for c in body["cases"]] == ["B"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "message"),
+    [
+        ("feed=mobile_data&unit=703", 400, "no case list for feed 'mobile_data'"),
+        ("feed=public_services&unit=704", 400, "unknown unit '704'"),
+        ("feed=public_services&unit=25459", 400, "is a commune"),
+        ("feed=citizen_feedback&unit=703", 503, "no KPIs computed yet"),
+    ],
+)
+def test_bad_case_queries_say_why(api, query, status, message) -> None:
+    reply = api.get(f"/api/v1/cases?{query}")
+    assert reply.status_code == status
+    assert message in reply.get_json()["error"]
+
+
 def test_feed_without_data_yet_is_503(api) -> None:
     reply = api.get("/api/v1/kpis?feed=vaccination&unit=72&window=7d")
     assert reply.status_code == 503

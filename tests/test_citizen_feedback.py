@@ -146,3 +146,14 @@ def test_reporter_is_dropped_and_text_redacted_before_redis(pipeline, r) -> None
     for personal in ("Trần Thị Bích", "0912345678", "0912 345 678", "nguoi_phan_anh"):
         assert personal not in stored
     assert all(d["record"].get("nguoi_phan_anh") is None for d in pipeline.dead_letters())
+
+
+def test_case_list_is_exactly_the_overdue_reports(pipeline) -> None:
+    """R2 alone is overdue: the district's and the province's work lists hold it, redacted."""
+    pipeline.sync()
+    (case,) = pipeline.reader.extra("citizen_feedback", "_cases|703")
+    assert case["id"] == "R2" and case["severity"] == "khan" and case["unit_code"] == "25459"
+    assert case["deadline_at"] == "2026-11-19T08:30:00Z"  # Thu 15:30 local
+    assert "Trần Thị Bích" not in case["text"] and "0912" not in case["text"]
+    assert pipeline.reader.extra("citizen_feedback", "_cases|72") == [case]
+    assert len([case]) == pipeline.kpis("703", "7d")["overdue"]["value"]

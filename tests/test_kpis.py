@@ -235,3 +235,28 @@ def test_every_unit_matches_the_oracle(pipeline, units, window) -> None:
         expected = oracle.public_services(oracle.counts_for(valid, unit, parents), AS_OF, window)
         got = pipe.kpis(unit, window)
         assert oracle.same(got, expected), (unit, window, got)
+
+
+def test_case_lists_are_exactly_the_overdue_dossiers(pipeline) -> None:
+    """The district's work list is B and only B (C waits for the citizen, D is not yet due, G was
+    refused); the province's too; the list empties when B is returned."""
+    listing, pipe = pipeline
+    load_cases(listing, pipe)
+    (case,) = pipe.reader.extra("public_services", "_cases|703")
+    assert case == {
+        "id": "B",
+        "procedure": "1.004227",
+        "sector": "Đất đai",
+        "agency": "BPMC",
+        "unit_code": "25459",
+        "status": "dang_xu_ly",
+        "opened_at": "2026-11-19T02:00:00Z",
+        "deadline_at": "2026-11-21T02:00:00Z",
+    }
+    assert pipe.reader.extra("public_services", "_cases|72") == [case]
+    assert pipe.reader.extra("public_services", "_cases|705") == []
+    assert pipe.reader.extra("public_services", "_cases|25459") is None  # communes have no room
+    listing.put({**B, "trang_thai": "da_tra_ket_qua", "ngay_tra_ket_qua": "2026-11-22T09:50:00+07:00",
+                 "cap_nhat_luc": "2026-11-22T09:50:00+07:00"})  # fmt: skip
+    pipe.sync()
+    assert pipe.reader.extra("public_services", "_cases|703") == []
