@@ -5,7 +5,10 @@
 (function () {
   "use strict";
   const MIN_DELAY_MS = 1000;
-  const MAX_DELAY_MS = 30000;
+  // Capped low so a restarted relay is back on every screen within 5 s; a refused connection
+  // costs the relay nothing, and the token is fetched again at most every TOKEN_REUSE_MS.
+  const MAX_DELAY_MS = 4000;
+  const TOKEN_REUSE_MS = 30000;
   const state = { docs: {}, health: {}, skewMs: 0, connected: false, attempts: 0, socket: null, config: null, snapshots: 0, deltas: 0 };
 
   function config() {
@@ -19,15 +22,16 @@
   }
 
   async function freshToken(cfg) {
+    if (state.tokenAt && Date.now() - state.tokenAt < TOKEN_REUSE_MS) return cfg.token;
     try {
       const reply = await fetch("/realtime/token", { cache: "no-store" });
-      if (reply.ok) return (await reply.json()).token;
+      if (reply.ok) { cfg.token = (await reply.json()).token; state.tokenAt = Date.now(); }
     } catch (err) { /* the web app may be down too: try the token we have */ }
     return cfg.token;
   }
 
   function backoff() {
-    // Jittered exponential backoff: 1 s, 2 s, 4 s ... up to 30 s, each drawn from [d/2, d].
+    // Jittered exponential backoff: 1 s, 2 s, then 4 s, each drawn from [d/2, d].
     const ceiling = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** state.attempts);
     state.attempts += 1;
     return ceiling / 2 + Math.random() * (ceiling / 2);
@@ -39,7 +43,7 @@
     if (message.type === "snapshot") { state.snapshots += 1; state.health = message.health || {}; renderBadges(); }
     if (message.type === "delta") state.deltas += 1;
     if (window.dash_clientside && window.dash_clientside.set_props) {
-      window.dash_clientside.set_props("rt-message", { data: message });
+      window.dash_clientside.set_props((state.config && state.config.store) || "rt-message", { data: message });
     }
   }
 
@@ -169,9 +173,13 @@
     const cell = (children, className) => ({ type: "Td", namespace: "dash_html_components", props: { children, className } });
     const body = rows.map(([code, value], i) => ({
       type: "Tr", namespace: "dash_html_components",
-      props: { children: [cell(String(i + 1), "rank"), cell(cfg.names[code]), cell(valueText(info.kind, value), `num ${stateClass(info, num(value))}`)] },
+      props: { children: [cell(String(i + 1), "rank"), cell(link(cfg, code)), cell(valueText(info.kind, value), `num ${stateClass(info, num(value))}`)] },
     }));
     return { type: "Table", namespace: "dash_html_components", props: { className: "ranking", children: { type: "Tbody", namespace: "dash_html_components", props: { children: body } } } };
+  }
+  function link(cfg, code) {  // as the server renders it: the district's name opens its room
+    const href = `/district/${code}${cfg.feed === "public_services" ? "" : `?feed=${cfg.feed}`}`;
+    return { type: "Link", namespace: "dash_core_components", props: { children: cfg.names[code], href, refresh: true } };
   }
   function stateClass(info, value) {
     if (value === null || value === undefined || info.target === null) return "neutral";
