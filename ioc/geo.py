@@ -40,6 +40,7 @@ class Layer:
     codes: list[str]
     center: tuple[float, float]  # lat, lon
     bounds: tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
+    feature_bounds: dict[str, tuple[float, float, float, float]]  # the same, per code
 
 
 def load_layer(directory: Path, scheme: str, level: str, units: UnitTable) -> Layer:
@@ -67,7 +68,18 @@ def load_layer(directory: Path, scheme: str, level: str, units: UnitTable) -> La
         codes=[str(c) for c in frame["code"]],
         center=((miny + maxy) / 2, (minx + maxx) / 2),
         bounds=(minx, miny, maxx, maxy),
+        feature_bounds={
+            str(code): tuple(float(v) for v in geometry.bounds)  # type: ignore[misc]
+            for code, geometry in zip(frame["code"], frame.geometry, strict=True)
+        },
     )
+
+
+def installed_layer(directory: Path, scheme: str, level: str, units: UnitTable) -> Layer | None:
+    """A layer a province may install (commune polygons), or None when its file is not there."""
+    if not (directory / LAYER_FILES[(scheme, level)]).exists():
+        return None
+    return load_layer(directory, scheme, level, units)
 
 
 class Locator:

@@ -16,10 +16,11 @@ from ioc.api import kpi_blueprint
 from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
 from ioc.feeds import FEED_SPECS
-from ioc.geo import load_layer
+from ioc.geo import installed_layer, load_layer
 from ioc.health import read_health
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
+from layouts.district import DistrictPage
 from layouts.health import HealthBoard
 from layouts.live import Live
 from layouts.province import ProvincePage
@@ -45,8 +46,9 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         suppress_callback_exceptions=True,  # each page's callbacks are registered for every page
     )
     server = app.server
+    communes = installed_layer(settings.boundaries.directory, settings.boundaries.scheme, "commune", units)
     geojson_url = f"/geo/{layer.name}.geojson"
-    layers = {layer.name: layer}
+    layers = {layer.name: layer} | ({communes.name: communes} if communes else {})
 
     @server.get("/geo/<name>.geojson")  # type: ignore[untyped-decorator]
     def geojson(name: str) -> Response:
@@ -79,17 +81,31 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    specs = {feed: FEED_SPECS[feed] for feed in FEED_SPECS if feed in connector_names(settings)} or {
+        "public_services": FEED_SPECS["public_services"]
+    }
     page = ProvincePage(
-        reader=reader,
-        units=units,
-        layer=layer,
-        specs={feed: FEED_SPECS[feed] for feed in FEED_SPECS if feed in connector_names(settings)}
-        or {"public_services": FEED_SPECS["public_services"]},
-        geojson_url=geojson_url,
-        live=live,
+        reader=reader, units=units, layer=layer, specs=specs, geojson_url=geojson_url, live=live
     )
     dash.register_page("province", path="/", title="IOC Tây Ninh", layout=page.layout)  # type: ignore[no-untyped-call]
     page.register(app)
+    district = DistrictPage(
+        reader=reader,
+        units=units,
+        layer=layer,
+        specs=specs,
+        geojson_url=geojson_url,
+        live=live,
+        communes=communes,
+        communes_url=f"/geo/{communes.name}.geojson" if communes else "",
+    )
+    dash.register_page(  # type: ignore[no-untyped-call]
+        "district",
+        path_template="/district/<code>",
+        title="Phòng huyện · IOC Tây Ninh",
+        layout=district.layout,
+    )
+    district.register(app)
     feeds = connector_names(settings)
     board = HealthBoard(read=lambda: read_health(client, feeds), feeds=sorted(feeds), live=live)
     dash.register_page(  # type: ignore[no-untyped-call]

@@ -121,13 +121,13 @@ class HealthBoard:
                     ],
                 ),
                 html.Main(html.Div(self.table(), id=ids.HEALTH_TABLE), className="health-main"),
-                *self.live.elements(feeds=self.feeds, units=[], series=[]),
+                *self.live.elements(feeds=self.feeds, units=[], series=[], store=ids.RT_HEALTH),
             ],
         )
 
     def register(self, app: Dash) -> None:
         @app.callback(
-            Output(ids.HEALTH_TABLE, "children"), Input(ids.RT_MESSAGE, "data"), prevent_initial_call=True
+            Output(ids.HEALTH_TABLE, "children"), Input(ids.RT_HEALTH, "data"), prevent_initial_call=True
         )
         def refresh(_message: Any) -> html.Table:
             """Re-read on every pushed message (not on a timer); badges age by themselves."""

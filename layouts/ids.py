@@ -11,7 +11,21 @@ SERIES = "series"
 RANKING = "ranking"
 CLOCK = "clock"
 RT_CONFIG = "rt-config"
-RT_MESSAGE = "rt-message"
+RT_MESSAGE = "rt-message"  # the provincial page's; other pages have their own
+RT_HEALTH = "rt-health-message"
+RT_DISTRICT = "rt-district-message"
 TILE_VALUE = "tile-value"  # pattern: {"type": TILE_VALUE, "kpi": <name>}
 HEALTH_TABLE = "health-table"
 FEED = "feed"  # the feed a provincial page shows (a store)
+
+# District room
+D_PAGE = "district-page"  # store: {"feed", "code"}
+D_TILES = "district-tiles"
+D_KPI = "district-kpi"
+D_WINDOW = "district-window"
+D_MAP = "district-map"
+D_SEARCH = "district-search"
+D_SORT = "district-sort"
+D_COMMUNES = "district-communes"
+D_CASE_FILTER = "district-case-filter"
+D_CASES = "district-cases"

@@ -23,8 +23,19 @@ class Live:
     amber_s: float
     red_s: float
 
-    def elements(self, *, feeds: list[str], units: list[str], series: list[str], **extra: Any) -> list[Any]:
+    def elements(
+        self,
+        *,
+        feeds: list[str],
+        units: list[str],
+        series: list[str],
+        store: str = ids.RT_MESSAGE,
+        **extra: Any,
+    ) -> list[Any]:
+        """The relay's config and the store messages land in: each page its own store id, so a
+        page's callbacks never fire on another page's components."""
         config = {
+            "store": store,
             "port": self.port,
             "url": self.url,
             "token": self.token(),
@@ -39,7 +50,7 @@ class Live:
             html.Div(
                 id=ids.RT_CONFIG, hidden=True, **{"data-config": json.dumps(config, ensure_ascii=False)}
             ),
-            dcc.Store(id=ids.RT_MESSAGE),
+            dcc.Store(id=store),
         ]
 
 

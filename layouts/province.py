@@ -3,7 +3,7 @@ chosen KPI (field reports also as points and hotspots), the ranking and the hour
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,11 +76,9 @@ class ProvincePage:
     live: Live
     spec: FeedSpec = None  # type: ignore[assignment]  # the feed being rendered
 
-    def view(self, feed: str) -> ProvincePage:
-        spec = self.specs.get(feed) or next(iter(self.specs.values()))
-        return ProvincePage(
-            self.reader, self.units, self.layer, self.specs, self.geojson_url, self.live, spec
-        )
+    def view(self, feed: str) -> Any:
+        """This page for ``feed`` (the first feed when it is not one the page shows)."""
+        return replace(self, spec=self.specs.get(feed) or next(iter(self.specs.values())))
 
     @property
     def kpis(self) -> dict[str, Kpi]:
@@ -189,11 +187,18 @@ class ProvincePage:
             }
         return info
 
-    def _header(self) -> html.Header:
+    def district_href(self, code: str) -> str:
+        query = "" if self.spec.name == "public_services" else f"?feed={self.spec.name}"
+        return f"/district/{code}{query}"
+
+    def feed_href(self, feed: str) -> str:
+        return "/" if feed == "public_services" else f"/?feed={feed}"
+
+    def _header(self, title: Any = "TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH TỈNH TÂY NINH") -> html.Header:
         tabs = [
             dcc.Link(
                 label,
-                href="/" if feed == "public_services" else f"/?feed={feed}",
+                href=self.feed_href(feed),
                 className="feed-tab active" if feed == self.spec.name else "feed-tab",
                 refresh=True,  # a new page: its own tiles, map and subscription
             )
@@ -204,7 +209,7 @@ class ProvincePage:
         return html.Header(
             className="room-header",
             children=[
-                html.H1("TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH TỈNH TÂY NINH"),
+                html.H1(title),
                 html.Div(fmt.date_time(datetime.now(UTC)), id=ids.CLOCK, className="clock"),
                 html.Nav(tabs, id=ids.FEED_TABS, className="feed-tabs"),
             ],
@@ -236,8 +241,8 @@ class ProvincePage:
             ),
         ]
 
-    def tiles(self, window: str) -> list[html.Div]:
-        values = self.reader.kpis(self.spec.name, self.units.province, window) or {}
+    def tiles(self, window: str, unit: str | None = None) -> list[html.Div]:
+        values = self.reader.kpis(self.spec.name, unit or self.units.province, window) or {}
         out = []
         for path, kpi in self.kpis.items():
             value = entry(values, path).get("value")
@@ -245,7 +250,7 @@ class ProvincePage:
             unit = "" if kpi.kind == "rate" else kpi.unit
             out.append(
                 html.Div(
-                    className=f"tile {_tile_state(kpi, figures.scalar(kpi, value))}",
+                    className=f"tile {tile_state(kpi, figures.scalar(kpi, value))}",
                     children=[
                         html.Div(f"{kpi.label} ({when})", className="tile-label"),
                         html.Div(
@@ -276,8 +281,8 @@ class ProvincePage:
             html.Tr(
                 [
                     html.Td(str(i), className="rank"),
-                    html.Td(names[code]),
-                    html.Td(figures.value_text(kpi, value), className=f"num {_tile_state(kpi, value)}"),
+                    html.Td(dcc.Link(names[code], href=self.district_href(code), refresh=True)),
+                    html.Td(figures.value_text(kpi, value), className=f"num {tile_state(kpi, value)}"),
                 ]
             )
             for i, (code, value) in enumerate(ranked, start=1)
@@ -309,6 +314,22 @@ class ProvincePage:
                 patch["data"][0][prop] = fresh[prop]
             return view.tiles(window), patch, view.ranking(kpi, window)
 
+        # A click on a district opens its room, with the same feed (report dots have no location).
+        app.clientside_callback(
+            """function (click, feed) {
+                const point = click && click.points && click.points[0];
+                if (point && point.location) {
+                    const query = feed === "public_services" ? "" : `?feed=${feed}`;
+                    window.location.assign(`/district/${point.location}${query}`);
+                }
+                return window.dash_clientside.no_update;
+            }""",
+            Output(ids.FEED, "data", allow_duplicate=True),
+            Input(ids.MAP, "clickData"),
+            State(ids.FEED, "data"),
+            prevent_initial_call=True,
+        )
+
         # Pushed messages: applied in the browser with Patch, no request to the server.
         app.clientside_callback(
             "function (m, k, w, t) { return window.ioc_rt.apply(m, k, w, t); }",
@@ -324,7 +345,7 @@ class ProvincePage:
         )
 
 
-def _tile_state(kpi: Kpi, value: float | None) -> str:
+def tile_state(kpi: Kpi, value: float | None) -> str:
     target = theme.TARGETS.get(base_name(kpi.name))
     if value is None or target is None:
         return "neutral"

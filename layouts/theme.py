@@ -88,3 +88,16 @@ ATTRIBUTION_VI = (
     "Ranh giới huyện: Chính phủ Việt Nam / OCHA ROAP (HDX COD-AB), qua geoBoundaries "
     "(Runfola và cộng sự 2020). Giấy phép CC BY 3.0 IGO. Dự án đã đơn giản hóa và mã hóa lại."
 )
+
+# Field-report codes of FEEDS.md §2 as people read them.
+REPORT_SECTOR_LABELS = {
+    "ha_tang_giao_thong": "Hạ tầng giao thông",
+    "moi_truong": "Môi trường",
+    "trat_tu_do_thi": "Trật tự đô thị",
+    "an_ninh_trat_tu": "An ninh trật tự",
+    "chieu_sang": "Chiếu sáng",
+    "cay_xanh": "Cây xanh",
+    "ngap_nuoc": "Ngập nước",
+    "khac": "Khác",
+}
+REPORT_SEVERITY_LABELS = {"khan": "Khẩn", "phuc_tap": "Phức tạp", "binh_thuong": "Bình thường"}

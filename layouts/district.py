@@ -1,0 +1,530 @@
+"""The district room (``/district/<code>``): the duty officer's page.
+
+The district's tiles for the chosen feed, the district on the map among its greyed neighbours
+(its communes coloured when a commune boundary file is installed), its communes ranked, and the
+work list: every overdue dossier and field report, newest breach first. Every state (feed, KPI,
+window, commune search and order, case filter) is in the URL, so a link shows what its sender saw.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, dcc, html
+
+from ioc.cases import cases_field
+from ioc.geo import Layer
+from layouts import figures, ids, theme
+from layouts import format as fmt
+from layouts.live import fresh_badge
+from layouts.province import DEFAULT_WINDOW, ProvincePage, base_name, entry, tile_state
+
+MAP_WIDTH_PX = 640  # what the zoom is fitted to
+SORTS = {"best": "Tốt nhất trước", "worst": "Kém nhất trước", "name": "Theo tên"}
+CASE_FEEDS = ("public_services", "citizen_feedback")
+CASE_TITLES = {
+    "public_services": ("Hồ sơ quá hạn đang xử lý", "hồ sơ"),
+    "citizen_feedback": ("Phản ánh quá hạn xử lý", "phản ánh"),
+}
+STATUS_LABELS = {
+    "tiep_nhan": "Tiếp nhận",
+    "dang_xu_ly": "Đang xử lý",
+    "da_tiep_nhan": "Đã tiếp nhận",
+}
+
+
+@dataclass
+class DistrictPage(ProvincePage):
+    """One district's room; ``code`` is set per request by :meth:`layout`."""
+
+    communes: Layer | None = None
+    communes_url: str = ""
+    code: str = ""
+
+    def feed_href(self, feed: str) -> str:
+        return f"/district/{self.code}" + ("" if feed == "public_services" else f"?feed={feed}")
+
+    def layout(  # type: ignore[override]
+        self,
+        code: str = "",
+        feed: str = "public_services",
+        kpi: str = "",
+        window: str = DEFAULT_WINDOW,
+        q: str = "",
+        sort: str = "best",
+        f: str = "",
+        **_query: Any,
+    ) -> html.Div:
+        page = self.view(feed)
+        page.code = code
+        if code not in self.layer.codes:
+            return page._unknown(code)
+        kpi = kpi if kpi in page.kpis else page.default_kpi()
+        window = window if window in theme.WINDOW_LABELS else DEFAULT_WINDOW
+        sort = sort if sort in SORTS else "best"
+        return page.render_district(kpi, window, q, sort, f)
+
+    def _unknown(self, code: str) -> html.Div:
+        return html.Div(
+            className="room",
+            children=[
+                self._header("KHÔNG CÓ ĐƠN VỊ NÀY"),
+                html.Main(
+                    className="health-main",
+                    children=[
+                        html.P(f"Không có huyện, thị xã, thành phố mã {code!r} trong bảng đơn vị."),
+                        html.A("‹ Về trang tỉnh", href="/", className="back"),
+                    ],
+                ),
+            ],
+        )
+
+    # ---- the page ----------------------------------------------------------------------
+
+    def render_district(self, kpi: str, window: str, search: str, sort: str, case_filter: str) -> html.Div:
+        names = self.units.names()
+        province = self.units.province
+        breadcrumb = html.Nav(
+            className="breadcrumb",
+            children=[
+                dcc.Link(names[province], href=ProvincePage.feed_href(self, self.spec.name), refresh=True),
+                html.Span(" › "),
+                html.Span(names[self.code], className="here"),
+            ],
+        )
+        windows = [{"label": label, "value": w} for w, label in theme.WINDOW_LABELS.items()]
+        options = [{"label": k.label, "value": p} for p, k in self.kpis.items() if k.kind != "breakdown"]
+        return html.Div(
+            className="room district-room",
+            children=[
+                self._header(breadcrumb),
+                html.Main(
+                    className="room-grid district-grid",
+                    children=[
+                        html.Section(
+                            [
+                                fresh_badge(self.spec.name),
+                                html.Div(self.tiles(window, self.code), id=ids.D_TILES),
+                            ],
+                            className="tiles",
+                        ),
+                        html.Section(
+                            className="map-panel",
+                            children=[
+                                html.Div(
+                                    className="map-controls",
+                                    children=[
+                                        dcc.Dropdown(
+                                            options, kpi, id=ids.D_KPI, clearable=False, className="kpi-pick"
+                                        ),
+                                        dcc.RadioItems(
+                                            windows,
+                                            window,
+                                            id=ids.D_WINDOW,
+                                            inline=True,
+                                            className="window-pick",
+                                        ),
+                                        fresh_badge(self.spec.name),
+                                    ],
+                                ),
+                                dcc.Graph(
+                                    id=ids.D_MAP,
+                                    figure=self.district_map(kpi, window),
+                                    config={"displayModeBar": False, "scrollZoom": True},
+                                    className="map",
+                                ),
+                            ],
+                        ),
+                        html.Aside(
+                            className="side",
+                            children=[
+                                html.H2(f"Xã, phường, thị trấn của {names[self.code]}"),
+                                html.Div(
+                                    className="commune-controls",
+                                    children=[
+                                        dcc.Input(
+                                            id=ids.D_SEARCH,
+                                            value=search,
+                                            type="search",
+                                            placeholder="Tìm xã, phường (gõ không dấu được)",
+                                            debounce=0.3,
+                                            className="search",
+                                        ),
+                                        dcc.Dropdown(
+                                            [{"label": v, "value": k} for k, v in SORTS.items()],
+                                            sort,
+                                            id=ids.D_SORT,
+                                            clearable=False,
+                                            searchable=False,
+                                            className="sort-pick",
+                                        ),
+                                    ],
+                                ),
+                                fresh_badge(self.spec.name),
+                                html.Div(self.commune_table(kpi, window, search, sort), id=ids.D_COMMUNES),
+                            ],
+                        ),
+                        html.Section(
+                            className="cases-panel",
+                            children=[
+                                html.Div(
+                                    className="cases-head",
+                                    children=[
+                                        html.H2("Việc cần xử lý: hồ sơ và phản ánh quá hạn"),
+                                        dcc.Input(
+                                            id=ids.D_CASE_FILTER,
+                                            value=case_filter,
+                                            type="search",
+                                            placeholder="Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)",
+                                            debounce=0.3,
+                                            className="search",
+                                        ),
+                                    ],
+                                ),
+                                html.Div(
+                                    self.case_lists(case_filter), id=ids.D_CASES, className="cases-lists"
+                                ),
+                            ],
+                        ),
+                    ],
+                ),
+                html.Footer(
+                    className="footer",
+                    children=[
+                        fresh_badge(self.spec.name),
+                        html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
+                        html.Span(theme.ATTRIBUTION_VI, className="attribution"),
+                    ],
+                ),
+                *self.live.elements(
+                    feeds=sorted({self.spec.name, *(f for f in CASE_FEEDS if f in self.specs)}),
+                    units=[self.code, *self.units.children(self.code)],
+                    series=[],
+                    store=ids.RT_DISTRICT,
+                ),
+                dcc.Store(id=ids.D_PAGE, data={"feed": self.spec.name, "code": self.code}),
+            ],
+        )
+
+    # ---- map ---------------------------------------------------------------------------
+
+    def district_map(self, kpi_name: str, window: str) -> go.Figure:
+        """The district coloured by the KPI (its communes, when their polygons are installed),
+        the other districts grey and clickable, zoomed to the district."""
+        kpi = self.kpis[kpi_name]
+        names = self.units.names()
+        others = [c for c in self.layer.codes if c != self.code]
+        grey = go.Choroplethmap(
+            geojson=self.geojson_url,
+            featureidkey="properties.code",
+            locations=others,
+            z=[0] * len(others),
+            colorscale=[[0, "#e6e9ed"], [1, "#e6e9ed"]],
+            showscale=False,
+            customdata=[[names[c]] for c in others],
+            hovertemplate="<b>%{customdata[0]}</b><br>Bấm để mở phòng huyện<extra></extra>",
+            marker={"line": {"color": "#ffffff", "width": 1.2}, "opacity": 0.9},
+        )
+        if self.communes is not None:
+            codes = [c for c in self.communes.codes if self.units.parent(c) == self.code]
+            url = self.communes_url
+        else:
+            codes, url = [self.code], self.geojson_url
+        found = self.reader.many(self.spec.name, codes, window)
+        values = [figures.scalar(kpi, entry(found.get(c), kpi_name).get("value")) for c in codes]
+        focus = figures.province_map(
+            geojson_url=url,
+            codes=codes,
+            names=[names[c] for c in codes],
+            values=values,
+            kpi=kpi,
+            center=(0, 0),
+            zoom=0,
+        ).data[0]
+        focus.update(marker={"line": {"color": theme.INK, "width": 1.5}, "opacity": 0.92})
+        figure = go.Figure([grey, focus])
+        if self.spec.name == "citizen_feedback":
+            inside = set(codes) | {self.code} | set(self.units.children(self.code))
+            points = [
+                p for p in self.reader.extra(self.spec.name, "_points") or [] if p.get("unit_code") in inside
+            ]
+            figure.add_traces(figures.report_layers(points, []))
+        minx, miny, maxx, maxy = self.layer.feature_bounds[self.code]
+        span = max(maxx - minx, (maxy - miny) * 1.3, 0.01)
+        figure.update_layout(
+            map={
+                "style": "white-bg",
+                "center": {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2},
+                "zoom": math.log2(MAP_WIDTH_PX * 360 / (512 * span)) - 0.3,
+            },
+            margin={"l": 0, "r": 0, "t": 0, "b": 0},
+            paper_bgcolor="rgba(0,0,0,0)",
+            font={"family": theme.FONT, "color": theme.INK},
+            showlegend=self.spec.name == "citizen_feedback",
+            legend={"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"},
+            uirevision=f"district-{self.code}",
+        )
+        return figure
+
+    # ---- communes ----------------------------------------------------------------------
+
+    def commune_table(self, kpi_name: str, window: str, search: str, sort: str) -> html.Table:
+        kpi = self.kpis[kpi_name]
+        names = self.units.names()
+        communes = self.units.children(self.code)
+        found = self.reader.many(self.spec.name, communes, window)
+        target = theme.TARGETS.get(base_name(kpi_name))
+        higher = target.higher_is_better if target else base_name(kpi_name) not in theme.LOWER_IS_BETTER
+        rows = [(c, figures.scalar(kpi, entry(found.get(c), kpi_name).get("value"))) for c in communes]
+        wanted = fmt.fold(search.strip())
+        rows = [r for r in rows if wanted in fmt.fold(names[r[0]])]
+        if sort == "name":
+            rows.sort(key=lambda r: fmt.fold(names[r[0]]))
+        else:
+            best_first = higher == (sort == "best")
+            rows.sort(key=lambda r: (r[1] is None, -(r[1] or 0) if best_first else (r[1] or 0)))
+        measure = self.spec.measures[0]
+        label = theme.SERIES[self.spec.name][2][measure][0]
+        head = html.Thead(
+            html.Tr(
+                [
+                    html.Th("#"),
+                    html.Th("Đơn vị"),
+                    html.Th(kpi.label, className="num"),
+                    html.Th("Mục tiêu", className="num"),
+                    html.Th(f"{label}: 24 giờ qua", className="num", title="so với 24 giờ trước đó"),
+                    html.Th("7 ngày"),
+                ]
+            )
+        )
+        body = []
+        for i, (code, value) in enumerate(rows, start=1):
+            daily, change = self._trend(code, measure)
+            body.append(
+                html.Tr(
+                    [
+                        html.Td(str(i), className="rank"),
+                        html.Td(names[code]),
+                        html.Td(figures.value_text(kpi, value), className=f"num {tile_state(kpi, value)}"),
+                        html.Td(
+                            target.label.replace("Mục tiêu ", "").replace(" ", "\u00a0") if target else "–",
+                            className="num muted",
+                        ),
+                        html.Td(change, className="num"),
+                        html.Td(html.Img(src=sparkline_svg(daily), className="trend", alt=f"{label} 7 ngày")),
+                    ],
+                    **{"data-code": code},
+                )
+            )
+        if not body:
+            body = [html.Tr(html.Td(f"Không có đơn vị nào khớp “{search}”.", colSpan=6, className="muted"))]
+        return html.Table([head, html.Tbody(body)], className="ranking communes")
+
+    def _trend(self, code: str, measure: str) -> tuple[list[float], str]:
+        """Daily totals of the feed's first measure over the series, and the last 24 hours
+        against the 24 before them."""
+        doc = self.reader.series(self.spec.name, code) or {}
+        hourly = [float(v or 0) for v in doc.get(measure, [])]
+        if not hourly:
+            return [], "–"
+        daily = [sum(hourly[max(0, end - 24) : end]) for end in range(len(hourly), 0, -24)][::-1]
+        last, before = sum(hourly[-24:]), sum(hourly[-48:-24])
+        text = fmt.number(last, 1 if self.spec.name == "mobile_data" else 0)
+        if before == 0:
+            return daily, text
+        if last == before:
+            return daily, f"{text} ="
+        change = (last - before) / before
+        return daily, f"{text} {'▲' if change > 0 else '▼'} {fmt.number(abs(change) * 100)}%"
+
+    # ---- the work list -----------------------------------------------------------------
+
+    def case_lists(self, case_filter: str) -> list[Any]:
+        out: list[Any] = []
+        wanted = fmt.fold(case_filter.strip())
+        names = self.units.names()
+        for feed in CASE_FEEDS:
+            if feed not in self.specs:
+                continue
+            title, noun = CASE_TITLES[feed]
+            meta = self.reader.meta(feed) or {}
+            cases = self.reader.extra(feed, cases_field(self.code))
+            as_of = datetime.fromisoformat(meta["as_of"]) if meta.get("as_of") else datetime.now(UTC)
+            if cases is None:
+                out.append(
+                    html.Div(
+                        [html.H3(title), html.P("Chưa có số liệu.", className="muted")], className="cases"
+                    )
+                )
+                continue
+            shown = [c for c in cases if not wanted or wanted in _case_text(c, names)]
+            count = f"{fmt.number(len(cases))} {noun}" + (
+                f", {fmt.number(len(shown))} khớp bộ lọc" if wanted else ""
+            )
+            out.append(
+                html.Div(
+                    className="cases",
+                    children=[
+                        html.H3([title, html.Span(count, className="case-count", **{"data-feed": feed})]),
+                        html.Div(f"Tính đến {fmt.short_time(as_of)}", className="muted small"),
+                        self._case_table(feed, shown, as_of, names),
+                    ],
+                    **{"data-feed": feed},
+                )
+            )
+        return out
+
+    def _case_table(
+        self, feed: str, cases: list[dict[str, Any]], as_of: datetime, names: dict[str, str]
+    ) -> Any:
+        if not cases:
+            return html.P("Không có việc quá hạn.", className="muted")
+        if feed == "public_services":
+            head = [
+                "Mã hồ sơ",
+                "Thủ tục · lĩnh vực",
+                "Xã, phường",
+                "Cơ quan",
+                "Tình trạng",
+                "Hạn xử lý",
+                "Trễ",
+            ]
+        else:
+            head = [
+                "Mã phản ánh",
+                "Lĩnh vực · mức độ",
+                "Xã, phường",
+                "Nội dung",
+                "Tình trạng",
+                "Hạn xử lý",
+                "Trễ",
+            ]
+        rows = []
+        for case in cases:
+            deadline = datetime.fromisoformat(case["deadline_at"])
+            if feed == "public_services":
+                what = f"{case.get('procedure') or '–'} · {case.get('sector') or '–'}"
+                fourth = case.get("agency") or "–"
+            else:
+                sector, severity = case.get("sector") or "", case.get("severity") or ""
+                what = (
+                    f"{theme.REPORT_SECTOR_LABELS.get(sector, sector)} · "
+                    f"{theme.REPORT_SEVERITY_LABELS.get(severity, severity)}"
+                )
+                fourth = html.Span(case.get("text") or "", className="case-text")
+            rows.append(
+                html.Tr(
+                    [
+                        html.Td(html.Code(case["id"])),
+                        html.Td(what),
+                        html.Td(names.get(case["unit_code"], case["unit_code"])),
+                        html.Td(fourth),
+                        html.Td(STATUS_LABELS.get(case["status"], case["status"])),
+                        html.Td(fmt.short_time(deadline), className="num"),
+                        html.Td(fmt.late_by((as_of - deadline).total_seconds()), className="num late"),
+                    ]
+                )
+            )
+        table = html.Table(
+            [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="case-table"
+        )
+        return html.Div(table, className="case-scroll")
+
+    # ---- callbacks ---------------------------------------------------------------------
+
+    def register(self, app: Dash) -> None:
+        @app.callback(
+            Output(ids.D_TILES, "children"),
+            Output(ids.D_MAP, "figure"),
+            Output(ids.D_COMMUNES, "children"),
+            Output(ids.D_CASES, "children"),
+            Input(ids.D_KPI, "value"),
+            Input(ids.D_WINDOW, "value"),
+            Input(ids.D_SEARCH, "value"),
+            Input(ids.D_SORT, "value"),
+            Input(ids.D_CASE_FILTER, "value"),
+            Input(ids.RT_DISTRICT, "data"),
+            State(ids.D_PAGE, "data"),
+            prevent_initial_call=True,
+        )
+        def refresh(
+            kpi: str, window: str, search: str, sort: str, case_filter: str, _m: Any, page: dict[str, str]
+        ) -> tuple[Any, ...]:
+            """A choice or a pushed change: re-read this district (a handful of Redis reads)."""
+            view = self.view(page["feed"])
+            view.code = page["code"]
+            return (
+                view.tiles(window, view.code),
+                view.district_map(kpi, window),
+                view.commune_table(kpi, window, search or "", sort),
+                view.case_lists(case_filter or ""),
+            )
+
+        # Every choice goes into the address bar (replaceState: no reload, no new history entry).
+        app.clientside_callback(
+            """function (kpi, window_, q, sort, f, page) {
+                const params = new URLSearchParams();
+                if (page.feed !== "public_services") params.set("feed", page.feed);
+                params.set("kpi", kpi); params.set("window", window_);
+                if (q) params.set("q", q);
+                if (sort !== "best") params.set("sort", sort);
+                if (f) params.set("f", f);
+                history.replaceState(null, "", `/district/${page.code}?${params.toString()}`);
+                return window.dash_clientside.no_update;
+            }""",
+            Output(ids.D_PAGE, "data"),
+            Input(ids.D_KPI, "value"),
+            Input(ids.D_WINDOW, "value"),
+            Input(ids.D_SEARCH, "value"),
+            Input(ids.D_SORT, "value"),
+            Input(ids.D_CASE_FILTER, "value"),
+            State(ids.D_PAGE, "data"),
+            prevent_initial_call=True,
+        )
+        # A click on a neighbour opens its room, with the same feed.
+        app.clientside_callback(
+            """function (click, page) {
+                const point = click && click.points && click.points[0];
+                if (point && point.curveNumber === 0 && point.location) {
+                    const feed = page.feed === "public_services" ? "" : `?feed=${page.feed}`;
+                    window.location.assign(`/district/${point.location}${feed}`);
+                }
+                return window.dash_clientside.no_update;
+            }""",
+            Output(ids.D_PAGE, "data", allow_duplicate=True),
+            Input(ids.D_MAP, "clickData"),
+            State(ids.D_PAGE, "data"),
+            prevent_initial_call=True,
+        )
+
+
+def _case_text(case: dict[str, Any], names: dict[str, str]) -> str:
+    """What the case filter searches: id, procedure, sector, commune, agency, text."""
+    parts = [case.get(k) or "" for k in ("id", "procedure", "sector", "agency", "severity", "text")]
+    labels = [theme.REPORT_SECTOR_LABELS.get(parts[2], ""), theme.REPORT_SEVERITY_LABELS.get(parts[4], "")]
+    return fmt.fold(" ".join([*parts, *labels, names.get(case["unit_code"], "")]))
+
+
+def sparkline_svg(values: list[float], width: int = 84, height: int = 22) -> str:
+    """A tiny trend line as an inline SVG data URI: no figure, no request."""
+    if len(values) < 2:
+        return (
+            "data:image/svg+xml;base64,"
+            + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
+        )
+    top = max(values) or 1.0
+    step = width / (len(values) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
+    )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">'
+        f'<polyline fill="none" stroke="{theme.SERIES_RECEIVED}" stroke-width="1.5" points="{points}"/></svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()

@@ -1,0 +1,174 @@
+"""The district room: drill-down from the provincial map, the work list, state in the URL, and
+commune polygons when a province installs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from urllib.parse import parse_qs, urlsplit
+
+import geopandas as gpd
+import httpx
+import pytest
+from shapely.geometry import MultiPoint, box
+from shapely.ops import voronoi_diagram
+
+from ioc.config import Settings
+from ioc.geo import LAYER_FILES, installed_layer
+from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.web import create_app
+from layouts.format import fold
+from tests.pipeline import Pipeline
+from tests.test_browser import browser  # noqa: F401  (the fixture)
+from tests.test_kpis import AS_OF, load_cases
+
+TAN_CHAU = "706"
+
+
+def open_page(browser, url: str):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    return page, errors
+
+
+@pytest.mark.browser
+def test_province_to_an_overdue_case_in_two_clicks(browser, demo, geodata) -> None:  # noqa: F811
+    """Click Tân Châu on the provincial map: its room opens with the breadcrumb, and its work list
+    holds exactly as many overdue dossiers as the API counts, each with how late it is."""
+    port = demo[0]
+    page, errors = open_page(browser, f"http://127.0.0.1:{port}/")
+    page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+    page.wait_for_timeout(1500)  # the map has drawn its polygons
+    districts = gpd.read_file(geodata / LAYER_FILES[("pre2025", "district")])
+    inside = districts[districts["code"] == TAN_CHAU].geometry.iloc[0].representative_point()
+    x, y = page.evaluate(
+        "([lon, lat]) => { const gd = document.querySelector('#province-map .js-plotly-plot');"
+        " const p = gd._fullLayout.map._subplot.map.project([lon, lat]);"
+        " const box = gd.querySelector('.maplibregl-canvas').getBoundingClientRect();"
+        " return [box.left + p.x, box.top + p.y]; }",
+        [inside.x, inside.y],
+    )
+    page.mouse.click(x, y)  # the first click
+    page.wait_for_url(f"**/district/{TAN_CHAU}", timeout=15_000)
+    page.wait_for_selector(".case-table", timeout=20_000)
+    assert page.locator(".breadcrumb").inner_text().replace("\n", "") == "Tỉnh Tây Ninh › Huyện Tân Châu"
+    cases = httpx.get(f"http://127.0.0.1:{port}/api/v1/cases?feed=public_services&unit={TAN_CHAU}").json()
+    kpi = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={TAN_CHAU}&window=7d"
+    ).json()
+    assert cases["count"] == kpi["kpis"]["overdue_open"]["value"] or cases["as_of"] != kpi["as_of"]
+    dossiers = page.locator(".cases[data-feed='public_services']")
+    rows = dossiers.locator(".case-table tbody tr")
+    shown = int(dossiers.locator(".case-count").inner_text().split()[0].replace(".", ""))
+    assert abs(shown - cases["count"]) <= 3  # the page and the API read a moment apart
+    assert rows.count() == shown  # the second click would be on one of these: all of them are there
+    first = rows.first.inner_text()
+    assert "trễ" in first and "H56." in first
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_every_choice_is_in_the_url_and_a_shared_link_restores_it(browser, demo) -> None:  # noqa: F811
+    """Search without diacritics, another order and KPI, a case filter: the address bar carries
+    them, and opening that address shows the same view."""
+    port = demo[0]
+    page, errors = open_page(browser, f"http://127.0.0.1:{port}/district/{TAN_CHAU}")
+    page.wait_for_selector(".communes tbody tr", timeout=20_000)
+    assert page.locator(".communes tbody tr").count() == 12
+    page.locator("#district-search").fill("tan hoa")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.communes tbody tr').length === 1", timeout=10_000
+    )
+    assert "Xã Tân Hòa" in page.locator(".communes tbody").inner_text()
+    page.locator("#district-case-filter").fill("ho tich")
+    page.wait_for_function("() => location.search.includes('f=ho+tich')", timeout=10_000)
+    page.get_by_text("30 ngày", exact=True).click()
+    page.wait_for_function("() => location.search.includes('window=30d')", timeout=10_000)
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["q"] == ["tan hoa"] and query["f"] == ["ho tich"] and query["window"] == ["30d"]
+    for row in page.locator(".cases[data-feed='public_services'] .case-table tbody tr").all_inner_texts():
+        assert "ho tich" in fold(row)  # the filter found "Hộ tịch" without its marks
+
+    shared, more_errors = open_page(browser, page.url)
+    shared.wait_for_selector(".communes tbody tr", timeout=20_000)
+    assert shared.locator("#district-search").input_value() == "tan hoa"
+    assert shared.locator(".communes tbody tr").count() == 1
+    assert shared.locator("#district-window input[value='30d']").is_checked()
+    assert "khớp bộ lọc" in shared.locator(".cases[data-feed='public_services'] .case-count").inner_text()
+    assert errors == [] and more_errors == []
+
+
+def commune_fixture(directory, district: str, communes: list[str]) -> None:
+    """Commune polygons for one district: its polygon cut into Voronoi cells, one per commune."""
+    frame = gpd.read_file(directory / LAYER_FILES[("pre2025", "district")])
+    shape = frame[frame["code"] == district].geometry.iloc[0]
+    minx, miny, maxx, maxy = shape.bounds
+    seeds = MultiPoint(
+        [(minx + (maxx - minx) * (i + 0.5) / len(communes), (miny + maxy) / 2) for i in range(len(communes))]
+    )
+    cells = [cell.intersection(shape) for cell in voronoi_diagram(seeds, envelope=box(*shape.bounds)).geoms]
+    cells.sort(key=lambda c: c.centroid.x)
+    out = gpd.GeoDataFrame({"code": communes, "level": "commune"}, geometry=cells, crs=4326)
+    out.to_file(directory / LAYER_FILES[("pre2025", "commune")], driver="GeoJSON")
+
+
+def test_commune_polygons_are_drawn_when_installed(tmp_path, r, units, redis_server, geodata) -> None:
+    """With a commune boundary file in the folder, the district map colours its communes."""
+    for path in geodata.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    assert installed_layer(tmp_path, "pre2025", "commune", units) is None
+    communes = units.children("703")
+    commune_fixture(tmp_path, "703", communes)
+    listing = RecordListing("ma_ho_so")
+    source = SimulatorServer({"/api/v1/hoso": listing}).start()
+    pipe = Pipeline(r, units, source.url, lambda: AS_OF)
+    try:
+        load_cases(listing, pipe)
+        settings = Settings(redis={"url": redis_server.url}, boundaries={"directory": tmp_path})  # type: ignore[arg-type]
+        app = create_app(settings, r)
+        client = app.server.test_client()
+        served = json.loads(client.get("/geo/pre2025-commune.geojson").data)
+        assert sorted(f["properties"]["code"] for f in served["features"]) == sorted(communes)
+        from dash import page_registry
+
+        district = page_registry["district"]["layout"](code="703")
+        figure = _find(district, "district-map").figure
+        grey, focus = figure.data[0], figure.data[1]
+        assert list(focus.locations) == communes and focus.geojson == "/geo/pre2025-commune.geojson"
+        assert "703" not in grey.locations and len(grey.locations) == 8
+        # Phường 1 (25456): A and F resolved in 7 days, F on time; Phường 3 (25459): none resolved,
+        # so its rate is unknown (no colour), not 0%.
+        assert focus.z[communes.index("25456")] == 50.0
+        assert focus.z[communes.index("25459")] is None
+    finally:
+        pipe.close()
+        source.close()
+
+
+def test_without_commune_polygons_the_district_itself_is_coloured(r, units, redis_server) -> None:
+    settings = Settings(redis={"url": redis_server.url})  # type: ignore[arg-type]
+    create_app(settings, r)
+    from dash import page_registry
+
+    figure = _find(page_registry["district"]["layout"](code="706"), "district-map").figure
+    assert list(figure.data[1].locations) == ["706"]
+    unknown = page_registry["district"]["layout"](code="999")
+    assert "Không có huyện, thị xã, thành phố mã '999'" in json.dumps(
+        unknown.to_plotly_json(), default=str, ensure_ascii=False
+    )
+
+
+def _find(component, wanted: str):
+    """The component with id ``wanted`` in a Dash layout tree."""
+    if getattr(component, "id", None) == wanted:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = _find(child, wanted)
+            if found is not None:
+                return found
+    return None
