@@ -22,7 +22,8 @@ from typing import Any, cast
 import polars as pl
 import redis
 
-from ioc import keys
+from ioc import alerts, keys
+from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
 from ioc.feeds import FeedSpec
 from ioc.kpis import TZ
@@ -53,8 +54,10 @@ class Aggregator:
         consumer: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         dead_maxlen: int = 100_000,
+        alerts: Alerts | None = None,
     ) -> None:
         self.client = client
+        self.alerts = alerts
         self.spec = spec
         self.units = units
         self.settings = settings
@@ -229,8 +232,24 @@ class Aggregator:
         delta = delta_document(
             self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )
-        self._transaction(state if durable else None, snapshot, series_docs, delta, acks, poison)
+        raised = self._alerts(snapshot, as_of, delta)
+        self._transaction(state if durable else None, snapshot, series_docs, delta, acks, poison, raised)
         self.published, self.published_series = snapshot, series_docs
+
+    def _alerts(
+        self, snapshot: dict[str, str], as_of: datetime, delta: dict[str, Any]
+    ) -> Callable[[Any], None] | None:
+        """Evaluate the feed's rules; the delta carries the active list when it changed, and the
+        returned writer queues the changes on the commit's transaction."""
+        if self.alerts is None:
+            return None
+        feed = self.spec.name
+        previous = alerts.read_active(self.client, feed)
+        changes = alerts.reconcile(previous, self.alerts.evaluate(self.client, snapshot, as_of), as_of)
+        shown = {k: previous.get(k, {}) | v for k, v in changes.active.items()}  # with their acks
+        if shown != previous:
+            delta["alerts"] = list(shown.values())
+        return lambda pipe: alerts.write(pipe, feed, changes, previous, as_of)
 
     def _transaction(
         self,
@@ -240,6 +259,7 @@ class Aggregator:
         delta: dict[str, Any],
         acks: list[bytes],
         poison: dict[bytes, str],
+        also: Callable[[Any], None] | None = None,
     ) -> None:
         feed = self.spec.name
         changed = {k: v for k, v in snapshot.items() if self.published.get(k) != v}
@@ -254,6 +274,8 @@ class Aggregator:
             if changed_series:
                 pipe.hset(keys.series(feed), mapping=changed_series)
             pipe.xadd(keys.deltas(feed), {"d": json.dumps(delta)}, maxlen=DELTAS_MAXLEN, approximate=True)
+            if also is not None:
+                also(pipe)
             self.reader.ack_pipeline(pipe, acks)
             for entry_id, reason in poison.items():
                 self.reader.dead_letter(pipe, entry_id, reason)

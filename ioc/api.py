@@ -3,10 +3,12 @@ the overdue counts, ``GET /api/v1/cases?feed=&unit=``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from ioc import alerts
 from ioc.cases import cases_field
 from ioc.feeds import FEED_SPECS
 from ioc.schemas import FEEDS, WINDOWS
@@ -75,6 +77,34 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         return jsonify(
             {"feed": feed, "unit": unit, "as_of": meta["as_of"], "count": len(found), "cases": found}
         )
+
+    @api.get("/api/v1/alerts")
+    def active_alerts() -> Any:
+        """Every active alert of every feed: not yet acknowledged first, then the newest."""
+        found = [a for feed in FEEDS for a in alerts.read_active(reader.client, feed).values()]
+        found.sort(key=lambda a: a["id"])
+        found.sort(key=lambda a: a["since"], reverse=True)  # stable: ties stay by id
+        found.sort(key=lambda a: "acked_by" in a)
+        return jsonify({"alerts": found})
+
+    @api.post("/api/v1/alerts/ack")
+    def acknowledge() -> Any:
+        """``{"feed", "id", "by"}``: a duty officer has seen the alert and is on it."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object with feed, id and by")
+        feed, alert_id, by = (str(body.get(k) or "").strip() for k in ("feed", "id", "by"))
+        if feed not in FEEDS:
+            return _error(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
+        if not alert_id or not by:
+            return _error(400, "id and by (who acknowledges) are required")
+        if len(by) > 80:
+            return _error(400, "by: at most 80 characters")
+        try:
+            alert = alerts.acknowledge(reader.client, feed, alert_id, by, datetime.now(UTC))
+        except alerts.UnknownAlert as exc:
+            return _error(404, str(exc))
+        return jsonify(alert)
 
     @api.get("/healthz")
     def healthz() -> Any:

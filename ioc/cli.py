@@ -91,16 +91,20 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> int:
     from ioc.aggregate import Aggregator
+    from ioc.alerts import Alerts
     from ioc.feeds import FEED_SPECS
 
     if args.feed not in FEED_SPECS:
         raise ConfigError(f"no aggregator for feed {args.feed!r}; feeds: {', '.join(FEED_SPECS)}")
+    units = _units(settings)
+    rules = {name: rule for name, rule in settings.alerts.items() if rule.feed == args.feed}
     worker = Aggregator(
         _client(settings),
         FEED_SPECS[args.feed],
-        _units(settings),
+        units,
         settings.aggregator,
         dead_maxlen=settings.redis.dead_letter_maxlen,
+        alerts=Alerts(args.feed, rules, units, connector_names(settings).get(args.feed, [])),
     )
     _on_stop(worker.close)
     try:

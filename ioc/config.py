@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -178,6 +178,59 @@ class SimulatorSettings(_Section):
     )
 
 
+class AlertRule(_Section):
+    """One rule. ``kind``: a KPI past a threshold at every unit of a level; a count of overdue
+    cases (optionally only some, e.g. urgent ones) above a threshold; or a feed gone stale."""
+
+    feed: str = Field(description="The feed the rule watches.")
+    kind: Literal["kpi", "cases", "stale"] = Field("kpi", description="What the rule measures.")
+    title: str = Field(description="What the ticker says, in Vietnamese (e.g. `đúng hạn 7 ngày`).")
+    kpi: str | None = Field(None, description="kpi: the KPI (FEEDS.md name).")
+    window: str = Field("7d", description="kpi: the window.")
+    level: Literal["province", "district", "commune"] = Field("district", description="Units checked.")
+    below: float | None = Field(None, description="Raised when the value is below this.")
+    above: float | None = Field(None, description="Raised when the value is above this.")
+    where: dict[str, str] = Field(default_factory=dict, description="cases: only cases with these fields.")
+    minutes: float = Field(15.0, gt=0, description="stale: minutes without a successful poll.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertRule:
+        if self.kind == "kpi" and not self.kpi:
+            raise ValueError("a kpi rule needs kpi")
+        if self.kind != "stale" and (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below or above")
+        return self
+
+
+DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    "dung_han_duoi_90": {
+        "feed": "public_services",
+        "kpi": "on_time_rate",
+        "window": "7d",
+        "level": "district",
+        "below": 0.90,
+        "title": "đúng hạn 7 ngày",
+    },
+    "phan_anh_khan_qua_han": {
+        "feed": "citizen_feedback",
+        "kind": "cases",
+        "level": "province",
+        "where": {"severity": "khan"},
+        "above": 20,
+        "title": "phản ánh khẩn quá hạn",
+    },
+    **{
+        f"{feed}_ngung": {
+            "feed": feed,
+            "kind": "stale",
+            "minutes": 15,
+            "title": "nguồn dữ liệu ngừng cập nhật",
+        }
+        for feed in ("public_services", "citizen_feedback", "mobile_data", "vaccination")
+    },
+}
+
+
 class Settings(BaseSettings):
     """Everything the IOC reads at start-up."""
 
@@ -225,6 +278,10 @@ class Settings(BaseSettings):
     simulators: dict[str, SimulatorSettings] = Field(
         default_factory=dict,
         description="Simulators to start, by feed name. The demo (no --config) starts all.",
+    )
+    alerts: dict[str, AlertRule] = Field(
+        default_factory=lambda: {k: AlertRule(**v) for k, v in DEFAULT_RULES.items()},
+        description="Alert rules by name (below); a file's `[alerts.*]` tables replace the defaults.",
     )
 
     @classmethod

@@ -69,3 +69,18 @@ def snapshot_field(unit: str, window: str) -> str:
 
 
 META_FIELD = "_meta"
+
+
+def alerts(feed: str) -> str:
+    """Hash of the feed's active alerts, one field per ``<rule>|<unit>`` (JSON)."""
+    return _feed(feed, "alerts")
+
+
+def alert_log(feed: str) -> str:
+    """Every alert raised, cleared and acknowledged (bounded)."""
+    return _feed(feed, "alerts:log")
+
+
+def alert_acks(feed: str) -> str:
+    """Hash of acknowledgements, one field per ``<rule>|<unit>|<since>``: who and when (JSON)."""
+    return _feed(feed, "alerts:acks")

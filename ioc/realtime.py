@@ -24,7 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ioc import auth, keys
+from ioc import alerts, auth, keys
 from ioc.config import RealtimeSettings
 from ioc.schemas import WINDOWS
 
@@ -70,7 +70,11 @@ class Subscription:
         """The part of a delta this screen shows."""
         kpis = {k: v for k, v in delta["kpis"].items() if k.split("|", 1)[0] in self.units}
         series = {u: v for u, v in delta["series"].items() if u in self.series}
-        return {"type": "delta", "feed": delta["feed"], "meta": delta["meta"], "kpis": kpis, "series": series}
+        message = {"type": "delta", "feed": delta["feed"], "meta": delta["meta"]}
+        message |= {"kpis": kpis, "series": series}
+        if "alerts" in delta:  # the feed's whole active list, when it changed
+            message["alerts"] = delta["alerts"]
+        return message
 
 
 def _now() -> str:
@@ -202,7 +206,10 @@ class Relay:
             meta = json.loads(values[0]) if values[0] else None
             kpis = {f: json.loads(v)["kpis"] for f, v in zip(fields, values[1:], strict=True) if v}
             docs = {u: json.loads(v) for u, v in zip(units, series, strict=True) if v}
-            feeds[feed] = {"meta": meta, "kpis": kpis, "series": docs}
+            active = alerts.merge(
+                await self.client.hgetall(keys.alerts(feed)), await self.client.hgetall(keys.alert_acks(feed))
+            )
+            feeds[feed] = {"meta": meta, "kpis": kpis, "series": docs, "alerts": list(active.values())}
         return {"type": "snapshot", "server_time": _now(), "feeds": feeds, "health": self.health}
 
     def fan_out(self, delta: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from ioc.cases import cases_field
 from ioc.geo import Layer
@@ -170,6 +170,10 @@ class DistrictPage(ProvincePage):
                             ],
                         ),
                         html.Section(
+                            className="district-alerts",
+                            children=[html.Div(className="alert-ticker", id=ids.ALERTS)],
+                        ),
+                        html.Section(
                             className="cases-panel",
                             children=[
                                 html.Div(
@@ -202,7 +206,7 @@ class DistrictPage(ProvincePage):
                     ],
                 ),
                 *self.live.elements(
-                    feeds=sorted({self.spec.name, *(f for f in CASE_FEEDS if f in self.specs)}),
+                    feeds=list(self.specs),  # the case lists' feeds, and every feed's alerts
                     units=[self.code, *self.units.children(self.code)],
                     series=[],
                     store=ids.RT_DISTRICT,
@@ -456,6 +460,9 @@ class DistrictPage(ProvincePage):
             kpi: str, window: str, search: str, sort: str, case_filter: str, _m: Any, page: dict[str, str]
         ) -> tuple[Any, ...]:
             """A choice or a pushed change: re-read this district (a handful of Redis reads)."""
+            pushed = ctx.triggered_id == ids.RT_DISTRICT
+            if pushed and (_m or {}).get("feed") not in {page["feed"], *CASE_FEEDS}:
+                return (no_update,) * 4  # another feed's change (its alerts reach the ticker alone)
             view = self.view(page["feed"])
             view.code = page["code"]
             return (

@@ -29,3 +29,4 @@ D_SORT = "district-sort"
 D_COMMUNES = "district-communes"
 D_CASE_FILTER = "district-case-filter"
 D_CASES = "district-cases"
+ALERTS = "alert-ticker"  # filled by realtime.js from the pushed alerts

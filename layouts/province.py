@@ -132,6 +132,8 @@ class ProvincePage:
                         html.Aside(
                             className="side",
                             children=[
+                                html.H2("Cảnh báo"),
+                                html.Div(className="alert-ticker", id=ids.ALERTS),
                                 html.H2("Xếp hạng huyện, thị xã, thành phố"),
                                 fresh_badge(self.spec.name),
                                 html.Div(self.ranking(self.default_kpi(), DEFAULT_WINDOW), id=ids.RANKING),
@@ -160,7 +162,7 @@ class ProvincePage:
                     ],
                 ),
                 *self.live.elements(
-                    feeds=[self.spec.name],
+                    feeds=list(self.specs),  # every feed's alerts reach the ticker
                     units=[self.units.province, *self.layer.codes],
                     series=[self.units.province],
                     feed=self.spec.name,

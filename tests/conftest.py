@@ -48,6 +48,12 @@ def demo(tmp_path_factory):
         history_days=20,
         simulators__public_services__activity="200",
         aggregator__recompute_s="2",
+        # a rule the demo surely breaks, whatever it draws: any overdue dossier in a district
+        alerts__qua_han__feed="public_services",
+        alerts__qua_han__kpi="overdue_open",
+        alerts__qua_han__level="district",
+        alerts__qua_han__above="0",
+        alerts__qua_han__title="hồ sơ quá hạn",
     )
     process = start_app([], env, data / "app.log")
     wait_for(API.format(port=port, unit="72", window="today"), process=process)

@@ -44,7 +44,7 @@ def start_app(args: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
 
 
 def wait_for(
-    url: str, *, timeout_s: float = 90, process: subprocess.Popen[bytes] | None = None
+    url: str, *, timeout_s: float = 180, process: subprocess.Popen[bytes] | None = None
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
     last = "no answer"

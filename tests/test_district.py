@@ -87,6 +87,12 @@ def test_every_choice_is_in_the_url_and_a_shared_link_restores_it(browser, demo)
     page.wait_for_function("() => location.search.includes('f=ho+tich')", timeout=10_000)
     page.get_by_text("30 ngày", exact=True).click()
     page.wait_for_function("() => location.search.includes('window=30d')", timeout=10_000)
+    page.wait_for_function(  # the server's answer to the last choice has arrived
+        "() => document.querySelector(\".cases[data-feed='public_services'] .case-count\")"
+        ".innerText.includes('khớp bộ lọc') && !document.querySelector('._dash-loading-callback')",
+        timeout=10_000,
+    )
+    page.wait_for_timeout(1000)
     query = parse_qs(urlsplit(page.url).query)
     assert query["q"] == ["tan hoa"] and query["f"] == ["ho tich"] and query["window"] == ["30d"]
     for row in page.locator(".cases[data-feed='public_services'] .case-table tbody tr").all_inner_texts():

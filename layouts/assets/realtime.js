@@ -9,7 +9,7 @@
   // costs the relay nothing, and the token is fetched again at most every TOKEN_REUSE_MS.
   const MAX_DELAY_MS = 4000;
   const TOKEN_REUSE_MS = 30000;
-  const state = { docs: {}, health: {}, skewMs: 0, connected: false, attempts: 0, socket: null, config: null, snapshots: 0, deltas: 0 };
+  const state = { docs: {}, health: {}, alerts: {}, skewMs: 0, connected: false, attempts: 0, socket: null, config: null, snapshots: 0, deltas: 0 };
 
   function config() {
     const el = document.getElementById("rt-config");
@@ -42,6 +42,10 @@
     if (message.type === "health") { state.health = message.feeds; renderBadges(); return; }
     if (message.type === "snapshot") { state.snapshots += 1; state.health = message.health || {}; renderBadges(); }
     if (message.type === "delta") state.deltas += 1;
+    if (message.type === "snapshot") {
+      for (const [feed, body] of Object.entries(message.feeds)) state.alerts[feed] = body.alerts || [];
+      renderAlerts();
+    } else if (message.alerts) { state.alerts[message.feed] = message.alerts; renderAlerts(); }
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props((state.config && state.config.store) || "rt-message", { data: message });
     }
@@ -95,6 +99,53 @@
   // Panels re-rendered by Dash bring new badges: fill them in at once, not at the next tick.
   new MutationObserver((changes) => {
     if (changes.some((c) => Array.from(c.addedNodes).some((n) => n.nodeType === 1 && (n.matches(".fresh-badge") || n.querySelector(".fresh-badge"))))) renderBadges();
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  // ---- the alert ticker: every active alert, not yet acknowledged first ----
+  function renderAlerts() {
+    const all = Object.values(state.alerts).flat();
+    all.sort((a, b) => (("acked_by" in a) - ("acked_by" in b)) || b.since.localeCompare(a.since) || a.id.localeCompare(b.id));
+    document.querySelectorAll(".alert-ticker").forEach((ticker) => {
+      ticker.replaceChildren();
+      if (!all.length) {
+        ticker.append(Object.assign(document.createElement("div"), { className: "alert-none", textContent: "Không có cảnh báo." }));
+        return;
+      }
+      for (const alert of all) {
+        const item = document.createElement("div");
+        item.className = "alert-item" + (alert.acked_by ? " acked" : "");
+        item.dataset.alert = alert.id;
+        const text = Object.assign(document.createElement("div"), { className: "alert-text", textContent: `▲ ${alert.text}` });
+        const when = Object.assign(document.createElement("div"), { className: "alert-when", textContent: `từ ${localTime(alert.since)}` });
+        item.append(text, when);
+        if (alert.acked_by) {
+          when.textContent += ` · đã xác nhận: ${alert.acked_by}, ${localTime(alert.acked_at)}`;
+        } else if (!ticker.classList.contains("read-only")) {
+          const button = Object.assign(document.createElement("button"), { className: "alert-ack", textContent: "Xác nhận" });
+          button.onclick = () => acknowledge(alert, button);
+          item.append(button);
+        }
+        ticker.append(item);
+      }
+    });
+  }
+  async function acknowledge(alert, button) {
+    let by = localStorage.getItem("ioc_officer");
+    if (!by) {
+      by = (window.prompt("Họ tên người xác nhận cảnh báo:") || "").trim();
+      if (!by) return;
+      localStorage.setItem("ioc_officer", by);
+    }
+    button.disabled = true;
+    const reply = await fetch("/api/v1/alerts/ack", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ feed: alert.feed, id: alert.id, by }),
+    });
+    if (!reply.ok) { button.disabled = false; button.title = (await reply.json()).error || reply.statusText; }
+    // On success the relay brings the acknowledgement to every screen, this one included.
+  }
+  new MutationObserver((changes) => {
+    if (changes.some((c) => Array.from(c.addedNodes).some((n) => n.nodeType === 1 && (n.matches(".alert-ticker") || n.querySelector(".alert-ticker"))))) renderAlerts();
   }).observe(document.documentElement, { childList: true, subtree: true });
 
   // ---- applying messages to panels, called from clientside callbacks ----
@@ -194,6 +245,9 @@
       const cfg = state.config || (state.config = config());
       if (!message || !cfg) return [dc.no_update, dc.no_update, tileIds.map(() => dc.no_update), dc.no_update];
       remember(message);
+      if (message.type === "delta" && message.feed !== cfg.feed) {  // another feed's: its alerts only
+        return [dc.no_update, dc.no_update, tileIds.map(() => dc.no_update), dc.no_update];
+      }
       const info = cfg.kpis[kpi];
       const map = new dc.Patch();
       cfg.codes.forEach((code, i) => map.assign(["data", 0, "z", i], shown(info.kind, kpiValue(cfg.feed, code, window_, kpi))));
