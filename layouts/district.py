@@ -171,7 +171,18 @@ class DistrictPage(ProvincePage):
                         ),
                         html.Section(
                             className="district-alerts",
-                            children=[html.Div(className="alert-ticker", id=ids.ALERTS)],
+                            children=[
+                                html.Div(
+                                    className="alert-ticker",
+                                    id=ids.ALERTS,
+                                    # this district's, its communes' and the province's alerts only
+                                    **{
+                                        "data-units": " ".join(
+                                            [province, self.code, *self.units.children(self.code)]
+                                        )
+                                    },
+                                )
+                            ],
                         ),
                         html.Section(
                             className="cases-panel",

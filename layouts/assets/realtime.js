@@ -106,12 +106,14 @@
     const all = Object.values(state.alerts).flat();
     all.sort((a, b) => (("acked_by" in a) - ("acked_by" in b)) || b.since.localeCompare(a.since) || a.id.localeCompare(b.id));
     document.querySelectorAll(".alert-ticker").forEach((ticker) => {
+      const units = ticker.dataset.units ? new Set(ticker.dataset.units.split(" ")) : null;
+      const shown = units ? all.filter((a) => units.has(a.unit)) : all;
       ticker.replaceChildren();
-      if (!all.length) {
+      if (!shown.length) {
         ticker.append(Object.assign(document.createElement("div"), { className: "alert-none", textContent: "Không có cảnh báo." }));
         return;
       }
-      for (const alert of all) {
+      for (const alert of shown) {
         const item = document.createElement("div");
         item.className = "alert-item" + (alert.acked_by ? " acked" : "");
         item.dataset.alert = alert.id;

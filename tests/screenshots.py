@@ -1,0 +1,81 @@
+"""Screenshots of every screen, as a user sees them, for the README.
+
+    uv run python -m tests.screenshots            # writes tests/screenshots/*.png
+
+Starts the demo on free ports in a temporary folder, waits until every feed has numbers, and
+opens each screen at its intended size in Debian's headless Chromium. Fails (exit 1) if a page
+logs a console error or requests anything outside 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from ioc.config import PROJECT_ROOT
+from tests.processes import API, demo_env, start_app, stop, wait_for
+from tests.test_browser import CHROMIUM, FLAGS
+
+SCREENS = (  # name, path, viewport
+    ("province", "/", (1600, 1000)),
+    ("province-reports", "/?feed=citizen_feedback", (1600, 1000)),
+    ("district", "/district/706", (1600, 1000)),
+    ("health", "/health-board", (1600, 700)),
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "tests" / "screenshots")
+    parser.add_argument("--settle-s", type=float, default=60, help="demo time before the first shot")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        port, env = demo_env(Path(folder), history_days=60)
+        process = start_app([], env, Path(folder) / "app.log")
+        try:
+            wait_for(API.format(port=port, unit="72", window="7d"), process=process)
+            for feed in ("citizen_feedback", "mobile_data", "vaccination"):
+                wait_for(API.format(port=port, unit="72", window="7d").replace("public_services", feed))
+            time.sleep(args.settle_s)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                for name, path, (width, height) in SCREENS:
+                    page = browser.new_page(viewport={"width": width, "height": height})
+                    page.on(
+                        "console",
+                        lambda m, n=name: problems.append(f"{n}: {m.text}") if m.type == "error" else None,
+                    )
+                    page.on("request", lambda q, n=name: _local(q.url) or problems.append(f"{n}: {q.url}"))
+                    page.goto(f"http://127.0.0.1:{port}{path}")
+                    page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)
+                    page.wait_for_timeout(3000)
+                    page.screenshot(path=str(args.out / f"{name}.png"))
+                    print(f"{args.out / f'{name}.png'}  ({width}×{height})")
+                browser.close()
+            print(httpx.get(API.format(port=port, unit="72", window="7d")).json()["as_of"])
+        finally:
+            stop(process)
+    for problem in problems:
+        print("problem:", problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
