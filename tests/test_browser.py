@@ -60,7 +60,7 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
     page.screenshot(path=str(tmp_path / "province.png"))
 
     district_z = page.evaluate("() => document.querySelector('#province-map .js-plotly-plot').data[0].z")
-    assert all(isinstance(v, int | float) for v in district_z)
+    assert all(isinstance(v, int | float) for v in district_z), district_z
     api_705 = httpx.get(API.format(port=port, unit="705", window="7d")).json()["kpis"]["on_time_rate"][
         "value"
     ]

@@ -42,6 +42,10 @@
     if (message.type === "health") { state.health = message.feeds; renderBadges(); return; }
     if (message.type === "snapshot") { state.snapshots += 1; state.health = message.health || {}; renderBadges(); }
     if (message.type === "delta") state.deltas += 1;
+    // Remembered here, for every message: Dash may hand a clientside callback only the last of
+    // two messages set in quick succession (a snapshot then a delta), and a snapshot lost that way
+    // would leave the panels without the units the delta did not change.
+    remember(message);
     if (message.type === "snapshot") {
       for (const [feed, body] of Object.entries(message.feeds)) state.alerts[feed] = body.alerts || [];
       renderAlerts();
@@ -202,6 +206,8 @@
       const xs = doc[measures[0]].map((_, i) => localIso(start + i * doc.step_s * 1000));
       measures.forEach((m, k) => patch.assign(["data", k, "x"], xs).assign(["data", k, "y"], doc[m]));
       state.seriesStart = start; state.seriesLength = xs.length;
+    } else if (state.seriesStart === undefined) {
+      return dc.no_update;  // the snapshot it builds on has not been applied (see deliver)
     } else {
       doc.t.forEach((t, i) => {
         const index = Math.round((Date.parse(t) - state.seriesStart) / 3600000);
@@ -246,7 +252,6 @@
       const dc = window.dash_clientside;
       const cfg = state.config || (state.config = config());
       if (!message || !cfg) return [dc.no_update, dc.no_update, tileIds.map(() => dc.no_update), dc.no_update];
-      remember(message);
       if (message.type === "delta" && message.feed !== cfg.feed) {  // another feed's: its alerts only
         return [dc.no_update, dc.no_update, tileIds.map(() => dc.no_update), dc.no_update];
       }
