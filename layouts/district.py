@@ -506,14 +506,7 @@ class DistrictPage(ProvincePage):
         )
         # A click on a neighbour opens its room, with the same feed.
         app.clientside_callback(
-            """function (click, page) {
-                const point = click && click.points && click.points[0];
-                if (point && point.curveNumber === 0 && point.location) {
-                    const feed = page.feed === "public_services" ? "" : `?feed=${page.feed}`;
-                    window.location.assign(`/district/${point.location}${feed}`);
-                }
-                return window.dash_clientside.no_update;
-            }""",
+            "function (click, page) { return window.ioc_rt.openDistrict(click, page.feed, 0); }",
             Output(ids.D_PAGE, "data", allow_duplicate=True),
             Input(ids.D_MAP, "clickData"),
             State(ids.D_PAGE, "data"),

@@ -318,14 +318,7 @@ class ProvincePage:
 
         # A click on a district opens its room, with the same feed (report dots have no location).
         app.clientside_callback(
-            """function (click, feed) {
-                const point = click && click.points && click.points[0];
-                if (point && point.location) {
-                    const query = feed === "public_services" ? "" : `?feed=${feed}`;
-                    window.location.assign(`/district/${point.location}${query}`);
-                }
-                return window.dash_clientside.no_update;
-            }""",
+            "function (click, feed) { return window.ioc_rt.openDistrict(click, feed); }",
             Output(ids.FEED, "data", allow_duplicate=True),
             Input(ids.MAP, "clickData"),
             State(ids.FEED, "data"),

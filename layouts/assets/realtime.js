@@ -248,6 +248,15 @@
 
   window.ioc_rt = {
     state,
+    // A click on a district's polygon opens its room with the same feed. ``trace``: only clicks
+    // on that trace count (the district room's neighbours); report dots have no location.
+    openDistrict: function (click, feed, trace) {
+      const point = click && click.points && click.points[0];
+      if (point && point.location && (trace === undefined || point.curveNumber === trace)) {
+        window.location.assign(`/district/${point.location}${feed === "public_services" ? "" : `?feed=${feed}`}`);
+      }
+      return window.dash_clientside.no_update;
+    },
     apply: function (message, kpi, window_, tileIds) {
       const dc = window.dash_clientside;
       const cfg = state.config || (state.config = config());
