@@ -8,34 +8,21 @@ window, commune search and order, case filter) is in the URL, so a link shows wh
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from ioc.cases import cases_field
 from ioc.geo import Layer
-from layouts import figures, ids, theme
+from layouts import figures, ids, theme, worklist
 from layouts import format as fmt
 from layouts.live import fresh_badge
 from layouts.province import DEFAULT_WINDOW, ProvincePage, base_name, entry, tile_state
 
 MAP_WIDTH_PX = 640  # what the zoom is fitted to
 SORTS = {"best": "Tốt nhất trước", "worst": "Kém nhất trước", "name": "Theo tên"}
-CASE_FEEDS = ("public_services", "citizen_feedback")
-CASE_TITLES = {
-    "public_services": ("Hồ sơ quá hạn đang xử lý", "hồ sơ"),
-    "citizen_feedback": ("Phản ánh quá hạn xử lý", "phản ánh"),
-}
-STATUS_LABELS = {
-    "tiep_nhan": "Tiếp nhận",
-    "dang_xu_ly": "Đang xử lý",
-    "da_tiep_nhan": "Đã tiếp nhận",
-}
 
 
 @dataclass
@@ -331,7 +318,11 @@ class DistrictPage(ProvincePage):
                             className="num muted",
                         ),
                         html.Td(change, className="num"),
-                        html.Td(html.Img(src=sparkline_svg(daily), className="trend", alt=f"{label} 7 ngày")),
+                        html.Td(
+                            html.Img(
+                                src=figures.sparkline_svg(daily), className="trend", alt=f"{label} 7 ngày"
+                            )
+                        ),
                     ],
                     **{"data-code": code},
                 )
@@ -341,114 +332,13 @@ class DistrictPage(ProvincePage):
         return html.Table([head, html.Tbody(body)], className="ranking communes")
 
     def _trend(self, code: str, measure: str) -> tuple[list[float], str]:
-        """Daily totals of the feed's first measure over the series, and the last 24 hours
-        against the 24 before them."""
         doc = self.reader.series(self.spec.name, code) or {}
         hourly = [float(v or 0) for v in doc.get(measure, [])]
-        if not hourly:
-            return [], "–"
-        daily = [sum(hourly[max(0, end - 24) : end]) for end in range(len(hourly), 0, -24)][::-1]
-        last, before = sum(hourly[-24:]), sum(hourly[-48:-24])
-        text = fmt.number(last, 1 if self.spec.name == "mobile_data" else 0)
-        if before == 0:
-            return daily, text
-        if last == before:
-            return daily, f"{text} ="
-        change = (last - before) / before
-        return daily, f"{text} {'▲' if change > 0 else '▼'} {fmt.number(abs(change) * 100)}%"
-
-    # ---- the work list -----------------------------------------------------------------
+        return figures.daily_trend(hourly, 1 if self.spec.name == "mobile_data" else 0)
 
     def case_lists(self, case_filter: str) -> list[Any]:
-        out: list[Any] = []
-        wanted = fmt.fold(case_filter.strip())
-        names = self.units.names()
-        for feed in CASE_FEEDS:
-            if feed not in self.specs:
-                continue
-            title, noun = CASE_TITLES[feed]
-            meta = self.reader.meta(feed) or {}
-            cases = self.reader.extra(feed, cases_field(self.code))
-            as_of = datetime.fromisoformat(meta["as_of"]) if meta.get("as_of") else datetime.now(UTC)
-            if cases is None:
-                out.append(
-                    html.Div(
-                        [html.H3(title), html.P("Chưa có số liệu.", className="muted")], className="cases"
-                    )
-                )
-                continue
-            shown = [c for c in cases if not wanted or wanted in _case_text(c, names)]
-            count = f"{fmt.number(len(cases))} {noun}" + (
-                f", {fmt.number(len(shown))} khớp bộ lọc" if wanted else ""
-            )
-            out.append(
-                html.Div(
-                    className="cases",
-                    children=[
-                        html.H3([title, html.Span(count, className="case-count", **{"data-feed": feed})]),
-                        html.Div(f"Tính đến {fmt.short_time(as_of)}", className="muted small"),
-                        self._case_table(feed, shown, as_of, names),
-                    ],
-                    **{"data-feed": feed},
-                )
-            )
-        return out
-
-    def _case_table(
-        self, feed: str, cases: list[dict[str, Any]], as_of: datetime, names: dict[str, str]
-    ) -> Any:
-        if not cases:
-            return html.P("Không có việc quá hạn.", className="muted")
-        if feed == "public_services":
-            head = [
-                "Mã hồ sơ",
-                "Thủ tục · lĩnh vực",
-                "Xã, phường",
-                "Cơ quan",
-                "Tình trạng",
-                "Hạn xử lý",
-                "Trễ",
-            ]
-        else:
-            head = [
-                "Mã phản ánh",
-                "Lĩnh vực · mức độ",
-                "Xã, phường",
-                "Nội dung",
-                "Tình trạng",
-                "Hạn xử lý",
-                "Trễ",
-            ]
-        rows = []
-        for case in cases:
-            deadline = datetime.fromisoformat(case["deadline_at"])
-            if feed == "public_services":
-                what = f"{case.get('procedure') or '–'} · {case.get('sector') or '–'}"
-                fourth = case.get("agency") or "–"
-            else:
-                sector, severity = case.get("sector") or "", case.get("severity") or ""
-                what = (
-                    f"{theme.REPORT_SECTOR_LABELS.get(sector, sector)} · "
-                    f"{theme.REPORT_SEVERITY_LABELS.get(severity, severity)}"
-                )
-                fourth = html.Span(case.get("text") or "", className="case-text")
-            rows.append(
-                html.Tr(
-                    [
-                        html.Td(html.Code(case["id"])),
-                        html.Td(what),
-                        html.Td(names.get(case["unit_code"], case["unit_code"])),
-                        html.Td(fourth),
-                        html.Td(STATUS_LABELS.get(case["status"], case["status"])),
-                        html.Td(fmt.short_time(deadline), className="num"),
-                        html.Td(fmt.late_by((as_of - deadline).total_seconds()), className="num late"),
-                    ]
-                )
-            )
-        table = html.Table(
-            [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="case-table"
-        )
-        return html.Div(table, className="case-scroll")
+        feeds = [f for f in worklist.CASE_FEEDS if f in self.specs]
+        return worklist.case_lists(self.reader, feeds, self.code, self.units.names(), case_filter)
 
     # ---- callbacks ---------------------------------------------------------------------
 
@@ -472,7 +362,7 @@ class DistrictPage(ProvincePage):
         ) -> tuple[Any, ...]:
             """A choice or a pushed change: re-read this district (a handful of Redis reads)."""
             pushed = ctx.triggered_id == ids.RT_DISTRICT
-            if pushed and (_m or {}).get("feed") not in {page["feed"], *CASE_FEEDS}:
+            if pushed and (_m or {}).get("feed") not in {page["feed"], *worklist.CASE_FEEDS}:
                 return (no_update,) * 4  # another feed's change (its alerts reach the ticker alone)
             view = self.view(page["feed"])
             view.code = page["code"]
@@ -512,30 +402,3 @@ class DistrictPage(ProvincePage):
             State(ids.D_PAGE, "data"),
             prevent_initial_call=True,
         )
-
-
-def _case_text(case: dict[str, Any], names: dict[str, str]) -> str:
-    """What the case filter searches: id, procedure, sector, commune, agency, text."""
-    parts = [case.get(k) or "" for k in ("id", "procedure", "sector", "agency", "severity", "text")]
-    labels = [theme.REPORT_SECTOR_LABELS.get(parts[2], ""), theme.REPORT_SEVERITY_LABELS.get(parts[4], "")]
-    return fmt.fold(" ".join([*parts, *labels, names.get(case["unit_code"], "")]))
-
-
-def sparkline_svg(values: list[float], width: int = 84, height: int = 22) -> str:
-    """A tiny trend line as an inline SVG data URI: no figure, no request."""
-    if len(values) < 2:
-        return (
-            "data:image/svg+xml;base64,"
-            + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
-        )
-    top = max(values) or 1.0
-    step = width / (len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
-    )
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">'
-        f'<polyline fill="none" stroke="{theme.SERIES_RECEIVED}" stroke-width="1.5" points="{points}"/></svg>'
-    )
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()

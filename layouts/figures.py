@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,3 +182,39 @@ def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> 
         )
     )
     return layers
+
+
+def daily_trend(hourly: list[float], decimals: int = 0) -> tuple[list[float], str]:
+    """Daily totals of an hourly series (the last day ends now), and the last 24 hours against
+    the 24 before them: "12 ▲ 50%", "3 =", or just the number when there is nothing to compare."""
+    if not hourly:
+        return [], "–"
+    daily = [sum(hourly[max(0, end - 24) : end]) for end in range(len(hourly), 0, -24)][::-1]
+    last, before = sum(hourly[-24:]), sum(hourly[-48:-24])
+    text = fmt.number(last, decimals)
+    if before == 0:
+        return daily, text
+    if last == before:
+        return daily, f"{text} ="
+    change = (last - before) / before
+    return daily, f"{text} {'▲' if change > 0 else '▼'} {fmt.number(abs(change) * 100)}%"
+
+
+def sparkline_svg(values: list[float], width: int = 84, height: int = 22) -> str:
+    """A tiny trend line as an inline SVG data URI: no figure, no request."""
+    if len(values) < 2:
+        return (
+            "data:image/svg+xml;base64,"
+            + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
+        )
+    top = max(values) or 1.0
+    step = width / (len(values) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
+    )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">'
+        f'<polyline fill="none" stroke="{theme.SERIES_RECEIVED}" stroke-width="1.5" points="{points}"/></svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
