@@ -134,14 +134,7 @@ class DistrictPage(ProvincePage):
                                 html.Div(
                                     className="commune-controls",
                                     children=[
-                                        dcc.Input(
-                                            id=ids.D_SEARCH,
-                                            value=search,
-                                            type="search",
-                                            placeholder="Tìm xã, phường (gõ không dấu được)",
-                                            debounce=0.3,
-                                            className="search",
-                                        ),
+                                        search_box(ids.D_SEARCH, search, "Tìm xã, phường (không dấu được)"),
                                         dcc.Dropdown(
                                             [{"label": v, "value": k} for k, v in SORTS.items()],
                                             sort,
@@ -178,13 +171,10 @@ class DistrictPage(ProvincePage):
                                     className="cases-head",
                                     children=[
                                         html.H2("Việc cần xử lý: hồ sơ và phản ánh quá hạn"),
-                                        dcc.Input(
-                                            id=ids.D_CASE_FILTER,
-                                            value=case_filter,
-                                            type="search",
-                                            placeholder="Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)",
-                                            debounce=0.3,
-                                            className="search",
+                                        search_box(
+                                            ids.D_CASE_FILTER,
+                                            case_filter,
+                                            "Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)",
                                         ),
                                     ],
                                 ),
@@ -195,14 +185,7 @@ class DistrictPage(ProvincePage):
                         ),
                     ],
                 ),
-                html.Footer(
-                    className="footer",
-                    children=[
-                        fresh_badge(self.spec.name),
-                        html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
-                        html.Span(theme.ATTRIBUTION_VI, className="attribution"),
-                    ],
-                ),
+                self._footer(),
                 *self.live.elements(
                     feeds=list(self.specs),  # the case lists' feeds, and every feed's alerts
                     units=[self.code, *self.units.children(self.code)],
@@ -402,3 +385,10 @@ class DistrictPage(ProvincePage):
             State(ids.D_PAGE, "data"),
             prevent_initial_call=True,
         )
+
+
+def search_box(component_id: str, value: str, placeholder: str) -> dcc.Input:
+    """A search field answered a moment after typing stops (searched without diacritics)."""
+    return dcc.Input(
+        id=component_id, value=value, type="search", placeholder=placeholder, debounce=0.3, className="search"
+    )

@@ -153,14 +153,7 @@ class ProvincePage:
                         ),
                     ],
                 ),
-                html.Footer(
-                    className="footer",
-                    children=[
-                        fresh_badge(self.spec.name),
-                        html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
-                        html.Span(theme.ATTRIBUTION_VI, className="attribution"),
-                    ],
-                ),
+                self._footer(),
                 *self.live.elements(
                     feeds=list(self.specs),  # every feed's alerts reach the ticker
                     units=[self.units.province, *self.layer.codes],
@@ -173,6 +166,17 @@ class ProvincePage:
                     measures=list(self.spec.measures),
                 ),
                 dcc.Store(id=ids.FEED, data=self.spec.name),
+            ],
+        )
+
+    def _footer(self) -> html.Footer:
+        """Freshness, the offline note and the boundaries' attribution, on every room."""
+        return html.Footer(
+            className="footer",
+            children=[
+                fresh_badge(self.spec.name),
+                html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
+                html.Span(theme.ATTRIBUTION_VI, className="attribution"),
             ],
         )
 
