@@ -271,8 +271,12 @@ class Aggregator:
                 pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())
             if changed:
                 pipe.hset(keys.snapshot(feed), mapping=changed)
+            if gone := set(self.published) - set(snapshot):  # units no longer counted (a new scheme)
+                pipe.hdel(keys.snapshot(feed), *gone)
             if changed_series:
                 pipe.hset(keys.series(feed), mapping=changed_series)
+            if gone_series := set(self.published_series) - set(series):
+                pipe.hdel(keys.series(feed), *gone_series)
             pipe.xadd(keys.deltas(feed), {"d": json.dumps(delta)}, maxlen=DELTAS_MAXLEN, approximate=True)
             if also is not None:
                 also(pipe)

@@ -15,6 +15,11 @@ from ioc.schemas import FEEDS, WINDOWS
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 
+APPROXIMATE_REASON = (
+    "a pre-2025 commune was split between this and another 2025 unit; its records are counted in "
+    "one of them, so this unit may count too many or too few (the province's figures are exact)"
+)
+
 
 def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
@@ -54,6 +59,8 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
             "window": window,
             **({"vaccine": vaccine} if vaccine is not None else {}),
             "as_of": meta["as_of"],
+            "approximate": unit in units.approximate,
+            **({"approximate_reason": APPROXIMATE_REASON} if unit in units.approximate else {}),
             "kpis": values,
         }
         return jsonify(body)

@@ -20,6 +20,9 @@ CASES_FIELD = "_cases"
 CasesFunction = Callable[[pl.LazyFrame, pl.DataFrame, datetime], dict[str, str]]
 
 
+COMMUNE_CODE_LENGTH = 5
+
+
 def cases_field(unit: str) -> str:
     """The snapshot field holding a unit's overdue cases."""
     return f"{CASES_FIELD}|{unit}"
@@ -62,8 +65,9 @@ def _by_unit(
 ) -> dict[str, str]:
     """One document per unit that has communes below it; an empty list where nothing is overdue,
     so a list that emptied replaces the one before it."""
-    sizes = rollup.group_by("unit").len()
-    parents = sizes.filter(pl.col("len") > 1)["unit"].to_list()
+    # GSO codes: province 2 digits, district 3, commune 5 (in both schemes; the 2025 scheme has
+    # no districts, so its only list is the province's).
+    parents = sorted(u for u in rollup["unit"].unique().to_list() if len(u) < COMMUNE_CODE_LENGTH)
     frame = (
         cases.join(rollup.lazy().select("code", "unit"), left_on="unit_code", right_on="code")
         .filter(pl.col("unit").is_in(parents))

@@ -29,7 +29,7 @@ from ioc.connector import (
     connector_type,
     discover,
 )
-from ioc.units import UnitTable
+from ioc.units import SOURCE_SCHEME, UnitTable
 
 log = logging.getLogger("ioc")
 
@@ -53,6 +53,12 @@ def _units(settings: Settings) -> UnitTable:
     return UnitTable.load(settings.boundaries.directory, settings.boundaries.scheme)
 
 
+def _source_units(settings: Settings) -> UnitTable:
+    """The units the feeds code their records in (FEEDS.md: the pre-2025 scheme), whichever
+    scheme the rooms count them in: connectors validate against these, simulators draw from them."""
+    return UnitTable.load(settings.boundaries.directory, SOURCE_SCHEME)
+
+
 def _secrets(settings: Settings) -> dict[str, str]:
     found = {"IOC_PSEUDONYM_KEY": settings.pseudonym_key, "IOC_WEBHOOK_SECRET": settings.webhook_secret}
     return {name: value.get_secret_value() for name, value in found.items() if value is not None}
@@ -65,7 +71,7 @@ def _connector(settings: Settings, name: str, source: str) -> tuple[Connector, A
         raise ConfigError(f"{source}: connectors.{name}: not configured")
     config = configure(name, tables[name], source=source, registry=registry)
     context = Context(
-        units=_units(settings),
+        units=_source_units(settings),
         http=httpx.Client(),
         geodata=settings.boundaries.directory,
         secrets=_secrets(settings),
@@ -227,7 +233,8 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _world(settings: Settings, sim: SimulatorSettings, feed: str, anchor: datetime | None) -> Any:
-    units, geodata = _units(settings), settings.boundaries.directory
+    # The simulated sources code their records as real ones do (FEEDS.md: pre-2025 codes).
+    units, geodata = _source_units(settings), settings.boundaries.directory
     common: dict[str, Any] = {"seed": sim.seed, "history_days": sim.history_days, "activity": sim.activity}
     common |= {"malformed_rate": sim.malformed_rate, "anchor": anchor}
     if feed == "citizen_feedback":
@@ -249,7 +256,7 @@ def _simulate_files(settings: Settings, sim: SimulatorSettings, args: argparse.N
     if not args.dir:
         raise ConfigError("simulate mobile_data: --dir (the drop folder to write into) is required")
     operators = MobileOperators(
-        _units(settings),
+        _source_units(settings),
         settings.boundaries.directory,
         Path(args.dir),
         seed=sim.seed,

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -178,6 +179,28 @@ class SimulatorSettings(_Section):
     )
 
 
+WallScenes = Literal["exceptions", "feeds", "districts"]
+
+
+class WallSettings(_Section):
+    """The wall display; each screen may override these in its address (``/wall?interval=30``)."""
+
+    interval_s: float = Field(20.0, ge=0.5, description="Seconds each scene stays on the wall.")
+    scenes: list[WallScenes] = Field(
+        default_factory=lambda: list(get_args(WallScenes)),
+        min_length=1,
+        description="Scene groups in order: the worst breaches, one scene per feed, a district tour.",
+    )
+    reload_at: time | None = Field(
+        time(4, 0), description="Local time of the daily soft reload (only when the server answers)."
+    )
+    dim_from: time = Field(time(22, 0), description="Local time the wall dims from ...")
+    dim_to: time = Field(time(6, 0), description="... and until.")
+    dim_brightness: float = Field(0.55, gt=0, le=1, description="Brightness while dimmed (1: not dimmed).")
+    shift_every_s: float = Field(180.0, gt=0, description="Seconds between shifts of the whole layout.")
+    shift_px: int = Field(4, ge=0, le=20, description="How far the layout shifts against burn-in, in pixels.")
+
+
 class AlertRule(_Section):
     """One rule. ``kind``: a KPI past a threshold at every unit of a level; a count of overdue
     cases (optionally only some, e.g. urgent ones) above a threshold; or a feed gone stale."""
@@ -279,6 +302,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Simulators to start, by feed name. The demo (no --config) starts all.",
     )
+    wall: WallSettings = Field(default_factory=WallSettings)  # type: ignore[arg-type]
     alerts: dict[str, AlertRule] = Field(
         default_factory=lambda: {k: AlertRule(**v) for k, v in DEFAULT_RULES.items()},
         description="Alert rules by name (below); a file's `[alerts.*]` tables replace the defaults.",

@@ -41,6 +41,7 @@ class Layer:
     center: tuple[float, float]  # lat, lon
     bounds: tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
     feature_bounds: dict[str, tuple[float, float, float, float]]  # the same, per code
+    names: dict[str, str]  # as the file names them (former districts are in no unit table)
 
 
 def load_layer(directory: Path, scheme: str, level: str, units: UnitTable) -> Layer:
@@ -72,6 +73,9 @@ def load_layer(directory: Path, scheme: str, level: str, units: UnitTable) -> La
             str(code): tuple(float(v) for v in geometry.bounds)  # type: ignore[misc]
             for code, geometry in zip(frame["code"], frame.geometry, strict=True)
         },
+        names={str(c): str(n) for c, n in zip(frame["code"], frame["name"], strict=True)}
+        if "name" in frame.columns
+        else {},
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -10,6 +10,7 @@ import polars as pl
 from ioc.config import ConfigError
 
 UNIT_FILES = {"pre2025": "tayninh_units_pre2025.csv", "2025": "tayninh_units_2025.csv"}
+SOURCE_SCHEME = "pre2025"  # the scheme the feeds code their records in (FEEDS.md, general rules)
 LEVELS = ("province", "district", "commune")
 
 
@@ -19,6 +20,10 @@ class UnitTable:
 
     scheme: str
     frame: pl.DataFrame
+    # 2025: how pre-2025 coded records count in these units (ioc/crosswalk.py), and the units
+    # whose figures are approximate because a pre-2025 commune was split between them.
+    records_rollup: pl.DataFrame | None = field(default=None, repr=False)
+    approximate: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, directory: Path, scheme: str) -> UnitTable:
@@ -39,7 +44,22 @@ class UnitTable:
         ).sort("code")
         table = cls(scheme=scheme, frame=frame)
         table._validate(path)
-        return table
+        return table if scheme == SOURCE_SCHEME else table._through_crosswalk(directory)
+
+    def _through_crosswalk(self, directory: Path) -> UnitTable:
+        from ioc.crosswalk import Crosswalk, province_population
+
+        old = UnitTable.load(directory, SOURCE_SCHEME)
+        crosswalk = Crosswalk.load(directory, old.level_codes("commune"), set(self.codes))
+        population = dict.fromkeys(self.codes) | crosswalk.population(
+            dict(zip(old.frame["code"], old.frame["pop_2019"], strict=True))
+        )
+        population[self.province] = province_population(directory)
+        frame = self.frame.with_columns(
+            pl.col("code").replace_strict(population, default=None, return_dtype=pl.Int64).alias("pop_2019")
+        )
+        rollup = crosswalk.rollup(old.codes, self.province, population)
+        return UnitTable(self.scheme, frame, records_rollup=rollup, approximate=crosswalk.approximate)
 
     def _validate(self, path: Path) -> None:
         codes = set(self.frame["code"].to_list())
@@ -82,6 +102,8 @@ class UnitTable:
 
         ``unit_pop`` is the unit's 2019 population (the denominator of per-capita KPIs).
         """
+        if self.records_rollup is not None:
+            return self.records_rollup
         parents = dict(zip(self.frame["code"], self.frame["parent_code"], strict=True))
         pairs: list[tuple[str, str]] = []
         for code in parents:

@@ -24,6 +24,7 @@ from layouts.district import DistrictPage
 from layouts.health import HealthBoard
 from layouts.live import Live
 from layouts.province import ProvincePage
+from layouts.wall import WallPage
 
 ASSETS = PROJECT_ROOT / "layouts" / "assets"
 FONT_DIR = Path(fontpkg_be_vietnam_pro.__file__).parent / "files"
@@ -106,6 +107,17 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         layout=district.layout,
     )
     district.register(app)
+    wall = WallPage(
+        reader=reader,
+        units=units,
+        layer=layer,
+        specs=specs,
+        geojson_url=geojson_url,
+        live=live,
+        settings=settings.wall,
+    )
+    dash.register_page("wall", path="/wall", title="Màn hình tường · IOC Tây Ninh", layout=wall.layout)  # type: ignore[no-untyped-call]
+    wall.register(app)
     feeds = connector_names(settings)
     board = HealthBoard(read=lambda: read_health(client, feeds), feeds=sorted(feeds), live=live)
     dash.register_page(  # type: ignore[no-untyped-call]

@@ -8,7 +8,6 @@ window, commune search and order, case filter) is in the URL, so a link shows wh
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +48,7 @@ class DistrictPage(ProvincePage):
     ) -> html.Div:
         page = self.view(feed)
         page.code = code
-        if code not in self.layer.codes:
+        if code not in self.units.level_codes("district"):
             return page._unknown(code)
         kpi = kpi if kpi in page.kpis else page.default_kpi()
         window = window if window in theme.WINDOW_LABELS else DEFAULT_WINDOW
@@ -64,7 +63,11 @@ class DistrictPage(ProvincePage):
                 html.Main(
                     className="health-main",
                     children=[
-                        html.P(f"Không có huyện, thị xã, thành phố mã {code!r} trong bảng đơn vị."),
+                        html.P(
+                            f"Không có huyện, thị xã, thành phố mã {code!r} trong bảng đơn vị."
+                            if self.units.level_codes("district")
+                            else "Từ 01/7/2025 không còn cấp huyện: số liệu từng xã, phường ở trang tỉnh."
+                        ),
                         html.A("‹ Về trang tỉnh", href="/", className="back"),
                     ],
                 ),
@@ -239,13 +242,13 @@ class DistrictPage(ProvincePage):
                 p for p in self.reader.extra(self.spec.name, "_points") or [] if p.get("unit_code") in inside
             ]
             figure.add_traces(figures.report_layers(points, []))
-        minx, miny, maxx, maxy = self.layer.feature_bounds[self.code]
-        span = max(maxx - minx, (maxy - miny) * 1.3, 0.01)
+        bounds = self.layer.feature_bounds[self.code]
+        minx, miny, maxx, maxy = bounds
         figure.update_layout(
             map={
                 "style": "white-bg",
                 "center": {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2},
-                "zoom": math.log2(MAP_WIDTH_PX * 360 / (512 * span)) - 0.3,
+                "zoom": figures.fit_zoom(bounds, MAP_WIDTH_PX, MAP_WIDTH_PX / 1.3),
             },
             margin={"l": 0, "r": 0, "t": 0, "b": 0},
             paper_bgcolor="rgba(0,0,0,0)",

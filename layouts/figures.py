@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,6 +101,43 @@ def province_map(
         uirevision="province-map",
     )
     return figure
+
+
+def reference_map(*, geojson_url: str, layer: Any, zoom: float, dark: bool = False) -> go.Figure:
+    """The former districts (2025 scheme: no district units, no commune polygons), grey and named,
+    for orientation only: nothing on it is a KPI."""
+    fill = "#1b2940" if dark else "#e6e9ed"
+    names = [layer.names.get(c, c) for c in layer.codes]
+    trace = go.Choroplethmap(
+        geojson=geojson_url,
+        featureidkey="properties.code",
+        locations=layer.codes,
+        z=[0] * len(layer.codes),
+        colorscale=[[0, fill], [1, fill]],
+        showscale=False,
+        customdata=[[n] for n in names],
+        hovertemplate="<b>%{customdata[0]}</b><br>Huyện cũ (trước 01/7/2025), để tham khảo<extra></extra>",
+        marker={"line": {"color": "#8a97a6" if not dark else "#3b4a5c", "width": 1}, "opacity": 0.9},
+    )
+    figure = go.Figure(trace)
+    figure.update_layout(
+        map={"style": "white-bg", "center": {"lat": layer.center[0], "lon": layer.center[1]}, "zoom": zoom},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        paper_bgcolor="rgba(0,0,0,0)",
+        font={"family": theme.FONT, "color": theme.WALL_INK if dark else theme.INK},
+        uirevision="reference-map",
+    )
+    return figure
+
+
+def fit_zoom(
+    bounds: tuple[float, float, float, float], width_px: float, height_px: float, pad: float = 0.3
+) -> float:
+    """The map zoom that fits ``bounds`` (min lon, min lat, max lon, max lat) in a box of pixels."""
+    minx, miny, maxx, maxy = bounds
+    across = math.log2(width_px * 360 / (512 * max(maxx - minx, 0.01)))
+    down = math.log2(height_px * 360 / (512 * max(maxy - miny, 0.01)))
+    return min(across, down) - pad
 
 
 def series_axis(start_iso: str, hours: int) -> list[datetime]:

@@ -30,3 +30,15 @@ D_COMMUNES = "district-communes"
 D_CASE_FILTER = "district-case-filter"
 D_CASES = "district-cases"
 ALERTS = "alert-ticker"  # filled by realtime.js from the pushed alerts
+
+# Wall
+W_TITLE = "wall-title"
+W_NUMBERS = "wall-numbers"
+W_MAP = "wall-map"
+W_BADGE = "wall-badge"
+W_PROGRESS = "wall-progress"
+W_TICK = "wall-tick"
+W_OPTIONS = "wall-options"  # store: {"keys", "offset"}
+W_VIEWPORT = "wall-viewport"  # store: the screen's size, for the map's zoom
+W_CONFIG = "wall-config"  # dimming, pixel shift and reload, for wall.js
+RT_WALL = "rt-wall-message"

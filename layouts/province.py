@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, Patch, State, dcc, html
+from dash import ALL, Dash, Input, Output, Patch, State, dcc, html, no_update
 
 from ioc.feeds import FeedSpec
 from ioc.geo import Layer
@@ -16,6 +16,7 @@ from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
+from layouts.geography import APPROXIMATE_TITLE, REFERENCE_NOTE, approximate_text, map_areas
 from layouts.live import Live, fresh_badge
 
 DEFAULT_WINDOW = "7d"
@@ -89,22 +90,35 @@ class ProvincePage:
         wanted = theme.DEFAULT_KPI.get(self.spec.name, "")
         return wanted if wanted in self.kpis else next(iter(self.kpis))
 
+    @property
+    def areas(self) -> list[str]:
+        return map_areas(self.units, self.layer)[0]
+
+    @property
+    def coloured(self) -> bool:
+        return map_areas(self.units, self.layer)[1]
+
     def district_values(self, kpi: str, window: str) -> list[Any]:
-        found = self.reader.many(self.spec.name, self.layer.codes, window)
+        found = self.reader.many(self.spec.name, self.areas, window)
         known = self.kpis[kpi]
-        return [figures.scalar(known, entry(found.get(code), kpi).get("value")) for code in self.layer.codes]
+        return [figures.scalar(known, entry(found.get(code), kpi).get("value")) for code in self.areas]
 
     def map_figure(self, kpi: str, window: str) -> Any:
-        names = self.units.names()
-        figure = figures.province_map(
-            geojson_url=self.geojson_url,
-            codes=self.layer.codes,
-            names=[names[c] for c in self.layer.codes],
-            values=self.district_values(kpi, window),
-            kpi=self.kpis[kpi],
-            center=self.layer.center,
-            zoom=MAP_ZOOM,
-        )
+        if self.coloured:
+            names = self.units.names()
+            figure = figures.province_map(
+                geojson_url=self.geojson_url,
+                codes=self.layer.codes,
+                names=[names[c] for c in self.layer.codes],
+                values=self.district_values(kpi, window),
+                kpi=self.kpis[kpi],
+                center=self.layer.center,
+                zoom=MAP_ZOOM,
+            )
+        else:  # the 2025 communes have no polygons: the former districts, for orientation
+            figure = figures.reference_map(
+                geojson_url=self.geojson_url, layer=self.layer, zoom=MAP_ZOOM - 0.7
+            )
         if self.spec.name == "citizen_feedback":
             points = self.reader.extra(self.spec.name, "_points") or []
             doc = self.reader.kpis(self.spec.name, self.units.province, window)
@@ -134,9 +148,17 @@ class ProvincePage:
                             children=[
                                 html.H2("Cảnh báo"),
                                 html.Div(className="alert-ticker", id=ids.ALERTS),
-                                html.H2("Xếp hạng huyện, thị xã, thành phố"),
+                                html.H2(
+                                    "Xếp hạng huyện, thị xã, thành phố"
+                                    if self.units.level_codes("district")
+                                    else "Xếp hạng xã, phường"
+                                ),
                                 fresh_badge(self.spec.name),
-                                html.Div(self.ranking(self.default_kpi(), DEFAULT_WINDOW), id=ids.RANKING),
+                                html.Div(
+                                    self.ranking(self.default_kpi(), DEFAULT_WINDOW),
+                                    id=ids.RANKING,
+                                    className="ranking-scroll",
+                                ),
                             ],
                         ),
                         html.Section(
@@ -156,11 +178,14 @@ class ProvincePage:
                 self._footer(),
                 *self.live.elements(
                     feeds=list(self.specs),  # every feed's alerts reach the ticker
-                    units=[self.units.province, *self.layer.codes],
+                    units=[self.units.province, *self.areas],
                     series=[self.units.province],
                     feed=self.spec.name,
                     province=self.units.province,
-                    codes=self.layer.codes,
+                    codes=self.areas,
+                    map_codes=self.layer.codes if self.coloured else [],
+                    links=bool(self.units.level_codes("district")),
+                    approximate=sorted(self.units.approximate),
                     names=self.units.names(),
                     kpis=self._kpi_info(),
                     measures=list(self.spec.measures),
@@ -245,6 +270,7 @@ class ProvincePage:
                 config={"displayModeBar": False, "scrollZoom": True},
                 className="map",
             ),
+            *([] if self.coloured else [html.Div(REFERENCE_NOTE, className="map-note")]),
         ]
 
     def tiles(self, window: str, unit: str | None = None) -> list[html.Div]:
@@ -278,7 +304,8 @@ class ProvincePage:
     def ranking(self, kpi_name: str, window: str) -> html.Table:
         kpi = self.kpis[kpi_name]
         names = self.units.names()
-        pairs = list(zip(self.layer.codes, self.district_values(kpi_name, window), strict=True))
+        pairs = list(zip(self.areas, self.district_values(kpi_name, window), strict=True))
+        districts = set(self.units.level_codes("district"))
         target = theme.TARGETS.get(base_name(kpi_name))
         lower_better = base_name(kpi_name) in LOWER_IS_BETTER
         reverse = not lower_better if target is None else target.higher_is_better
@@ -287,8 +314,16 @@ class ProvincePage:
             html.Tr(
                 [
                     html.Td(str(i), className="rank"),
-                    html.Td(dcc.Link(names[code], href=self.district_href(code), refresh=True)),
-                    html.Td(figures.value_text(kpi, value), className=f"num {tile_state(kpi, value)}"),
+                    html.Td(
+                        dcc.Link(names[code], href=self.district_href(code), refresh=True)
+                        if code in districts
+                        else names[code]
+                    ),
+                    html.Td(
+                        approximate_text(self.units, code, figures.value_text(kpi, value)),
+                        className=f"num {tile_state(kpi, value)}",
+                        title=APPROXIMATE_TITLE if code in self.units.approximate else None,
+                    ),
                 ]
             )
             for i, (code, value) in enumerate(ranked, start=1)
@@ -314,6 +349,8 @@ class ProvincePage:
         def pick(kpi: str, window: str, feed: str) -> tuple[Any, ...]:
             """A person chose another KPI or window: new colours and legend, same zoom."""
             view = self.view(feed)
+            if not view.coloured:  # a reference map: nothing on it depends on the KPI
+                return view.tiles(window), no_update, view.ranking(kpi, window)
             fresh = view.map_figure(kpi, window).data[0]
             patch = Patch()
             for prop in ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar"):

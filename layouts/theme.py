@@ -101,3 +101,50 @@ REPORT_SECTOR_LABELS = {
     "khac": "Khác",
 }
 REPORT_SEVERITY_LABELS = {"khan": "Khẩn", "phuc_tap": "Phức tạp", "binh_thuong": "Bình thường"}
+
+# The wall: what each feed's scene and each district's scene show, as (feed, KPI path, window);
+# at most six numbers a scene. Vaccination adds its vaccines' coverage to its scene.
+WALL_FEED_NUMBERS = {
+    "public_services": [
+        ("on_time_rate", "7d"),
+        ("overdue_open", "7d"),
+        ("received", "today"),
+        ("resolved", "today"),
+        ("online_rate", "7d"),
+        ("avg_processing_days", "7d"),
+    ],
+    "citizen_feedback": [
+        ("overdue", "7d"),
+        ("open", "7d"),
+        ("new", "today"),
+        ("on_time_rate", "7d"),
+        ("median_handling_hours", "7d"),
+        ("satisfaction", "30d"),
+    ],
+    "mobile_data": [
+        ("traffic_gb", "today"),
+        ("traffic_per_capita_mb", "7d"),
+        ("share_5g", "7d"),
+        ("subscribers", "today"),
+    ],
+    "vaccination": [("doses", "today"), ("doses", "7d")],
+}
+WALL_DISTRICT_NUMBERS = [
+    ("public_services", "on_time_rate", "7d"),
+    ("public_services", "overdue_open", "7d"),
+    ("citizen_feedback", "overdue", "7d"),
+    ("citizen_feedback", "on_time_rate", "7d"),
+    ("vaccination", "doses", "7d"),
+    ("mobile_data", "traffic_per_capita_mb", "7d"),
+]
+WALL_BACKGROUND = "#0b1220"
+WALL_INK = "#e6edf5"
+WALL_LINE = "#0b1220"
+# A blank dark MapLibre style: no tiles, no glyphs, nothing fetched. Its "sources" is not empty
+# on purpose: an empty {} is dropped on the way through Dash's Patch, Plotly then sees a changed
+# style on every update and MapLibre refuses the one without sources ("Map error.").
+WALL_MAP_STYLE = {
+    "version": 8,
+    "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
+    "layers": [{"id": "background", "type": "background", "paint": {"background-color": WALL_BACKGROUND}}],
+}

@@ -73,11 +73,12 @@ class Pipeline(FeedPipeline):
         *,
         page_size: int = 500,
         read_count: int = 50,
+        counted_in: UnitTable | None = None,  # the aggregator's scheme, when not the records'
     ) -> None:
         self.http = httpx.Client()
         config = PublicServicesConfig(url=url, page_size=page_size, max_pages=5)  # type: ignore[arg-type]
         connector = PublicServicesConnector(config, context=Context(units=units, http=self.http, clock=clock))
-        super().__init__(client, units, connector, clock, read_count=read_count)
+        super().__init__(client, counted_in or units, connector, clock, read_count=read_count)
 
     def close(self) -> None:
         self.http.close()

@@ -27,6 +27,8 @@ SCREENS = (  # name, path, viewport
     ("province-reports", "/?feed=citizen_feedback", (1600, 1000)),
     ("district", "/district/706", (1600, 1000)),
     ("health", "/health-board", (1600, 700)),
+    ("wall", "/wall?interval=600", (1920, 1080)),  # the exception scene, held still
+    ("wall-4k", "/wall?interval=600&offset=6", (3840, 2160)),  # a district of the tour
 )
 
 
@@ -57,6 +59,7 @@ def main() -> int:
                         "console",
                         lambda m, n=name: problems.append(f"{n}: {m.text}") if m.type == "error" else None,
                     )
+                    page.on("pageerror", lambda e, n=name: problems.append(f"{n}: {e}"))
                     page.on("request", lambda q, n=name: _local(q.url) or problems.append(f"{n}: {q.url}"))
                     page.goto(f"http://127.0.0.1:{port}{path}")
                     page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)

@@ -110,3 +110,59 @@ def test_kpi_selector_recolours_the_map(browser, demo) -> None:
         assert shown == pytest.approx(api * 100, abs=2), code
     ranking = page.locator("#ranking").inner_text()
     assert "%" in ranking and "Huyện Tân Châu" in ranking
+
+
+PAGES = [
+    "/",
+    "/?feed=citizen_feedback",
+    "/?feed=mobile_data",
+    "/?feed=vaccination",
+    "/district/706",
+    "/district/703?feed=citizen_feedback",
+    "/district/711?feed=vaccination",
+    "/health-board",
+    "/wall",
+    "/wall?offset=6",
+]
+
+
+def test_every_page_fetches_only_from_this_host(browser, demo) -> None:
+    """No CDN, no map tiles, no web fonts from the internet: every request of every page (fonts,
+    scripts, GeoJSON, the relay) goes to this host and succeeds, and the Vietnamese text is drawn
+    in the served Be Vietnam Pro, whose glyphs cover every diacritic on the page."""
+    port = demo[0]
+    for path in PAGES:
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        requests, errors, failed = [], [], []
+        page.on("request", lambda req, r=requests: r.append(req.url))
+        page.on("websocket", lambda ws, r=requests: r.append(ws.url))
+        page.on("console", lambda msg, e=errors: e.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
+        page.on("response", lambda res, f=failed: f.append(res.url) if res.status >= 400 else None)
+        page.goto(f"http://127.0.0.1:{port}{path}")
+        page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)
+        page.wait_for_timeout(2_000)
+        fonts = page.evaluate(
+            """async () => {
+                await document.fonts.ready;
+                const text = document.body.innerText;
+                const loaded = Array.from(document.fonts).filter((f) => f.status === 'loaded');
+                return {
+                    families: [...new Set(loaded.map((f) => f.family.replace(/"/g, '')))],
+                    covers: document.fonts.check('700 20px "Be Vietnam Pro"', text),
+                    body: getComputedStyle(document.body).fontFamily,
+                    vietnamese: /[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]/i.test(text),
+                };
+            }"""
+        )
+        local = rf"^(blob:)?http://127\.0\.0\.1:{port}/|^data:|^ws://127\.0\.0\.1:\d+/"
+        assert [u for u in requests if not re.match(local, u)] == [], path
+        assert any(u.startswith("ws://") for u in requests), path  # live: the relay was reached
+        assert failed == [] and errors == [], (path, failed, errors)
+        assert fonts["families"] == ["Be Vietnam Pro"] and fonts["covers"] and fonts["vietnamese"], (
+            path,
+            fonts,
+        )
+        assert fonts["body"].startswith('"Be Vietnam Pro"'), (path, fonts)
+        assert any(u.startswith(f"http://127.0.0.1:{port}/fonts/") for u in requests), path
+        page.close()

@@ -50,6 +50,7 @@
       for (const [feed, body] of Object.entries(message.feeds)) state.alerts[feed] = body.alerts || [];
       renderAlerts();
     } else if (message.alerts) { state.alerts[message.feed] = message.alerts; renderAlerts(); }
+    renderLiveValues();
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props((state.config && state.config.store) || "rt-message", { data: message });
     }
@@ -105,6 +106,15 @@
     if (changes.some((c) => Array.from(c.addedNodes).some((n) => n.nodeType === 1 && (n.matches(".fresh-badge") || n.querySelector(".fresh-badge"))))) renderBadges();
   }).observe(document.documentElement, { childList: true, subtree: true });
 
+  // ---- numbers that follow the pushes by themselves (the wall's): data-feed/unit/window/kpi ----
+  function renderLiveValues() {
+    document.querySelectorAll(".live-value").forEach((el) => {
+      const d = el.dataset;
+      const raw = kpiValue(d.feed, d.unit, d.window, d.kpi);
+      if (raw !== null) el.textContent = valueText(d.kind, raw);
+    });
+  }
+
   // ---- the alert ticker: every active alert, not yet acknowledged first ----
   function renderAlerts() {
     const all = Object.values(state.alerts).flat();
@@ -133,7 +143,15 @@
         }
         ticker.append(item);
       }
+      if (ticker.classList.contains("wall-ticker")) scrollTicker(ticker);
     });
+  }
+  // A wall ticker longer than its frame glides to its end and back, at a pace one can read.
+  function scrollTicker(ticker) {
+    const overflow = ticker.scrollWidth - ticker.parentElement.clientWidth;
+    ticker.classList.toggle("scrolling", overflow > 0);
+    ticker.style.setProperty("--ticker-shift", `${Math.max(0, overflow)}px`);
+    ticker.style.setProperty("--ticker-s", `${Math.max(8, overflow / 60)}s`);
   }
   async function acknowledge(alert, button) {
     let by = localStorage.getItem("ioc_officer");
@@ -232,9 +250,12 @@
     const cell = (children, className) => ({ type: "Td", namespace: "dash_html_components", props: { children, className } });
     const body = rows.map(([code, value], i) => ({
       type: "Tr", namespace: "dash_html_components",
-      props: { children: [cell(String(i + 1), "rank"), cell(link(cfg, code)), cell(valueText(info.kind, value), `num ${stateClass(info, num(value))}`)] },
+      props: { children: [cell(String(i + 1), "rank"), cell(cfg.links === false ? cfg.names[code] : link(cfg, code)), cell(approx(cfg, code, valueText(info.kind, value)), `num ${stateClass(info, num(value))}`)] },
     }));
     return { type: "Table", namespace: "dash_html_components", props: { className: "ranking", children: { type: "Tbody", namespace: "dash_html_components", props: { children: body } } } };
+  }
+  function approx(cfg, code, text) {  // as approximate_text in province.py
+    return (cfg.approximate || []).includes(code) && text !== "–" ? `≈ ${text}` : text;
   }
   function link(cfg, code) {  // as the server renders it: the district's name opens its room
     const href = `/district/${code}${cfg.feed === "public_services" ? "" : `?feed=${cfg.feed}`}`;
@@ -266,9 +287,10 @@
       }
       const info = cfg.kpis[kpi];
       const map = new dc.Patch();
-      cfg.codes.forEach((code, i) => map.assign(["data", 0, "z", i], shown(info.kind, kpiValue(cfg.feed, code, window_, kpi))));
+      const mapCodes = cfg.map_codes || cfg.codes;  // none: a reference map, nothing to recolour
+      mapCodes.forEach((code, i) => map.assign(["data", 0, "z", i], shown(info.kind, kpiValue(cfg.feed, code, window_, kpi))));
       const tiles = tileIds.map((id) => (cfg.kpis[id.kpi] ? valueText(cfg.kpis[id.kpi].kind, kpiValue(cfg.feed, cfg.province, window_, id.kpi)) : dc.no_update));
-      return [map.build(), seriesPatch(cfg, message), tiles, rankingTable(cfg, kpi, window_)];
+      return [mapCodes.length ? map.build() : dc.no_update, seriesPatch(cfg, message), tiles, rankingTable(cfg, kpi, window_)];
     },
   };
 

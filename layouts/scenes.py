@@ -1,0 +1,261 @@
+"""What the wall shows, scene by scene: the exceptions first (the worst KPI against its target,
+the districts with the most overdue cases), then one scene per feed, then a tour of the districts.
+
+Pure reading of the snapshot: a scene is data (numbers, the map's KPI and focus); ``layouts/wall.py``
+draws it. The list of scene keys depends only on the configuration, so a screen's rotation is
+stable; what each scene shows is read when it comes up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ioc.alerts import read_active
+from ioc.feeds import FeedSpec
+from ioc.geo import Layer
+from ioc.kpis import Kpi
+from ioc.snapshots import SnapshotReader
+from ioc.units import UnitTable
+from layouts import figures, theme
+from layouts.geography import map_areas
+from layouts.province import NOT_WINDOWED, base_name, display_kpis, entry, tile_state
+
+MAX_NUMBERS = 6
+EXCEPTION_WINDOW = "7d"
+
+
+@dataclass(frozen=True)
+class Number:
+    """One big number: whose, which KPI over which window, its value and how it stands."""
+
+    label: str
+    feed: str
+    unit: str
+    kpi: str  # path, as in the snapshot
+    kind: str
+    window: str
+    value: Any
+    state: str  # ok, warn, bad, neutral (as the tiles)
+    suffix: str = ""  # the unit after the number ("hồ sơ"); rates carry their "%"
+    note: str = ""  # the target, when the KPI has one
+
+    @property
+    def text(self) -> str:
+        return figures.value_text(Kpi(self.kpi, self.kind, self.label, ""), self.value)
+
+
+@dataclass(frozen=True)
+class Scene:
+    key: str  # "exceptions", "feed:<feed>", "district:<code>"
+    title: str
+    feed: str  # the feed of the map (and of the scene's freshness badge)
+    map_kpi: str
+    window: str
+    focus: str | None = None  # the district outlined (and zoomed to, in the district tour)
+    zoom: bool = False
+    numbers: list[Number] = field(default_factory=list)
+
+
+@dataclass
+class WallPlan:
+    reader: SnapshotReader
+    units: UnitTable
+    layer: Layer
+    specs: dict[str, FeedSpec]
+    _docs: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def areas(self) -> list[str]:
+        """The units compared for the exceptions: districts before 2025, communes in 2025."""
+        return map_areas(self.units, self.layer)[0]
+
+    def keys(self, groups: list[str]) -> list[str]:
+        out: list[str] = []
+        for group in groups:
+            if group == "exceptions":
+                out.append("exceptions")
+            elif group == "feeds":
+                out += [f"feed:{feed}" for feed in self.specs]
+            else:
+                out += [f"district:{code}" for code in self.units.level_codes("district")]
+        return out
+
+    def scene(self, key: str) -> Scene:
+        kind, _, rest = key.partition(":")
+        if kind == "feed":
+            return self.feed_scene(rest)
+        if kind == "district":
+            return self.district_scene(rest)
+        return self.exceptions()
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def docs(self, feed: str, window: str) -> dict[str, dict[str, Any]]:
+        """Province and districts of one feed and window, read once per plan."""
+        if (feed, window) not in self._docs:
+            units = [self.units.province, *self.areas]
+            self._docs[(feed, window)] = self.reader.many(feed, units, window)
+        return self._docs[(feed, window)]
+
+    def kpi(self, feed: str, path: str) -> Kpi | None:
+        if feed not in self.specs:
+            return None
+        province = self.docs(feed, EXCEPTION_WINDOW).get(self.units.province)
+        return {k.name: k for k in display_kpis(self.specs[feed], province)}.get(path)
+
+    def number(self, feed: str, unit: str, path: str, window: str, label: str | None = None) -> Number | None:
+        kpi = self.kpi(feed, path)
+        if kpi is None:
+            return None
+        value = entry(self.docs(feed, window).get(unit), path).get("value")
+        when = "hiện tại" if base_name(path) in NOT_WINDOWED else theme.WINDOW_LABELS[window]
+        target = theme.TARGETS.get(base_name(path))
+        return Number(
+            label=label or f"{kpi.label} · {when}",
+            feed=feed,
+            unit=unit,
+            kpi=path,
+            kind=kpi.kind,
+            window=window,
+            value=value,
+            state=tile_state(kpi, figures.scalar(kpi, value)),
+            suffix="" if kpi.kind == "rate" else kpi.unit,
+            note=target.label if target else "",
+        )
+
+    # ---- scenes -------------------------------------------------------------------------
+
+    def worst_breach(self) -> tuple[str, str, str, float] | None:
+        """(feed, KPI, district, relative gap) of the district furthest below a target, or None
+        when no district has a value for a KPI with a target."""
+        worst: tuple[str, str, str, float] | None = None
+        for feed, spec in self.specs.items():
+            docs = self.docs(feed, EXCEPTION_WINDOW)
+            for kpi in spec.kpis:
+                target = theme.TARGETS.get(kpi.name)
+                if target is None:
+                    continue
+                for code in self.areas:
+                    value = entry(docs.get(code), kpi.name).get("value")
+                    if value is None:
+                        continue
+                    gap = (value - target.value) if target.higher_is_better else (target.value - value)
+                    gap /= target.value
+                    if worst is None or gap < worst[3]:
+                        worst = (feed, kpi.name, code, gap)
+        return worst
+
+    def most(self, feed: str, path: str) -> str | None:
+        """The district with the largest value of a count (overdue cases), or None."""
+        docs = self.docs(feed, EXCEPTION_WINDOW)
+        valued = [(entry(docs.get(c), path).get("value"), c) for c in self.areas]
+        present = [(v, c) for v, c in valued if v]
+        return max(present)[1] if present else None
+
+    def exceptions(self) -> Scene:
+        names = self.units.names()
+        numbers: list[Number | None] = []
+        worst = self.worst_breach()
+        if worst:
+            feed, path, code, _gap = worst
+            kpi = self.kpi(feed, path)
+            assert kpi is not None
+            label = f"{names[code]} · {kpi.label} · {theme.WINDOW_LABELS[EXCEPTION_WINDOW]}"
+            numbers.append(self.number(feed, code, path, EXCEPTION_WINDOW, label))
+            map_feed, map_kpi, focus = feed, path, code
+        else:
+            map_feed = next(iter(self.specs))
+            map_kpi, focus = theme.DEFAULT_KPI.get(map_feed, self.specs[map_feed].kpis[0].name), None
+        for feed, path in (("public_services", "overdue_open"), ("citizen_feedback", "overdue")):
+            if feed not in self.specs:
+                continue
+            kpi = self.kpi(feed, path)
+            if (code := self.most(feed, path)) is not None and kpi is not None:
+                numbers.append(
+                    self.number(
+                        feed, code, path, EXCEPTION_WINDOW, f"{names[code]} · {kpi.label} (nhiều nhất)"
+                    )
+                )
+            numbers.append(
+                self.number(
+                    feed,
+                    self.units.province,
+                    path,
+                    EXCEPTION_WINDOW,
+                    f"Toàn tỉnh · {kpi.label if kpi else path}",
+                )
+            )
+        open_alerts = [
+            a
+            for feed in self.specs
+            for a in read_active(self.reader.client, feed).values()
+            if not a.get("acked_by")
+        ]
+        numbers.append(
+            Number(
+                "Cảnh báo chưa xác nhận",
+                "",
+                "",
+                "alerts",
+                "count",
+                EXCEPTION_WINDOW,
+                len(open_alerts),
+                "bad" if open_alerts else "ok",
+                "cảnh báo",
+            )
+        )
+        breach = worst is not None and worst[3] < 0
+        return Scene(
+            key="exceptions",
+            title="Cần chú ý" if breach else "Không có chỉ số dưới mục tiêu",
+            feed=map_feed,
+            map_kpi=map_kpi,
+            window=EXCEPTION_WINDOW,
+            focus=focus,
+            numbers=[n for n in numbers if n is not None][:MAX_NUMBERS],
+        )
+
+    def feed_scene(self, feed: str) -> Scene:
+        province = self.units.province
+        wanted = list(theme.WALL_FEED_NUMBERS.get(feed, []))
+        if feed == "vaccination":
+            doc = self.docs(feed, EXCEPTION_WINDOW).get(province)
+            wanted += [
+                (k.name, EXCEPTION_WINDOW)
+                for k in display_kpis(self.specs[feed], doc)
+                if base_name(k.name) == "coverage_first_dose"
+            ]
+        numbers = [self.number(feed, province, path, window) for path, window in wanted]
+        return Scene(
+            key=f"feed:{feed}",
+            title=theme.FEED_LABELS[feed],
+            feed=feed,
+            map_kpi=theme.DEFAULT_KPI[feed],
+            window=EXCEPTION_WINDOW,
+            numbers=[n for n in numbers if n is not None][:MAX_NUMBERS],
+        )
+
+    def district_scene(self, code: str) -> Scene:
+        numbers = [
+            self.number(feed, code, path, window, f"{theme.FEED_LABELS[feed]} · {label}")
+            for feed, path, window in theme.WALL_DISTRICT_NUMBERS
+            if (label := self._short_label(feed, path, window))
+        ]
+        feed = next(iter(self.specs))
+        return Scene(
+            key=f"district:{code}",
+            title=self.units.name(code),
+            feed=feed,
+            map_kpi=theme.DEFAULT_KPI[feed],
+            window=EXCEPTION_WINDOW,
+            focus=code,
+            zoom=True,
+            numbers=[n for n in numbers if n is not None][:MAX_NUMBERS],
+        )
+
+    def _short_label(self, feed: str, path: str, window: str) -> str:
+        kpi = self.kpi(feed, path)
+        if kpi is None:
+            return ""
+        return kpi.label if base_name(path) in NOT_WINDOWED else f"{kpi.label} {theme.WINDOW_LABELS[window]}"

@@ -1,0 +1,320 @@
+"""The wall (``/wall``): a dark screen for the provincial operations room, read from 5 m.
+
+Title and clock on top, the map large in the centre, at most six big numbers beside it, the alert
+ticker at the bottom. Scenes rotate by themselves (``layouts/scenes.py``): the worst breach first,
+then each feed, then a tour of the districts. Each rotation is one server callback that patches the
+same map (new colours, outline and zoom), so a wall that runs for days holds one map, not one per
+scene. Between rotations the numbers follow the relay's pushes (``realtime.js``, ``.live-value``);
+dimming at night, the pixel shift and the daily soft reload are ``wall.js``'s.
+
+Every setting of ``[wall]`` can be overridden per screen in the address, so screens side by side
+can show different scenes: ``/wall?scenes=districts&offset=4&interval=30``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, Patch, State, dcc, html
+from pydantic import ValidationError
+
+from ioc.config import WallSettings
+from ioc.feeds import FeedSpec
+from ioc.geo import Layer
+from ioc.kpis import Kpi
+from ioc.snapshots import SnapshotReader
+from ioc.units import UnitTable
+from layouts import figures, ids, theme
+from layouts import format as fmt
+from layouts.geography import map_areas
+from layouts.live import Live, fresh_badge
+from layouts.province import base_name, entry
+from layouts.scenes import Number, Scene, WallPlan
+
+# The map's share of the screen, as laid out in style.css (.wall-main): the zoom is fitted to it.
+MAP_WIDTH_SHARE = 0.56
+MAP_HEIGHT_SHARE = 0.76
+DEFAULT_VIEWPORT = {"w": 1920, "h": 1080}
+# Address parameters -> settings; "dim" is "22:00-06:00" or "off", "reload" a time or "off".
+QUERY = {"interval": "interval_s", "scenes": "scenes", "shift": "shift_every_s", "reload": "reload_at"}
+EXAMPLE = (
+    "/wall?interval=20&scenes=exceptions,feeds,districts&offset=0&dim=22:00-06:00&shift=180&reload=04:00"
+)
+
+
+class BadWallAddress(ValueError):
+    """A screen's address asks for something the wall cannot do; the message says what."""
+
+
+def screen_options(settings: WallSettings, query: dict[str, str]) -> tuple[WallSettings, int]:
+    """The wall's settings with this screen's overrides, and its offset in the rotation."""
+    allowed = {*QUERY, "dim", "offset"}
+    if unknown := sorted(set(query) - allowed):
+        raise BadWallAddress(f"không có tham số “{unknown[0]}”; dùng: {', '.join(sorted(allowed))}")
+    raw = settings.model_dump()
+    for name, value in query.items():
+        if name == "scenes":
+            raw["scenes"] = [s.strip() for s in value.split(",") if s.strip()]
+        elif name == "reload":
+            raw["reload_at"] = None if value == "off" else value
+        elif name == "dim" and value == "off":
+            raw["dim_brightness"] = 1.0
+        elif name == "dim":
+            raw["dim_from"], _, raw["dim_to"] = value.partition("-")
+        elif name in QUERY:
+            raw[QUERY[name]] = value
+    try:
+        wall = WallSettings.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0])
+        param = next((q for q, s in QUERY.items() if s == field), "dim")
+        raise BadWallAddress(f"{param}={query.get(param, '')!r}: {error['msg']}") from None
+    offset = query.get("offset", "0")
+    if not offset.isdigit():
+        raise BadWallAddress(f"offset={offset!r}: cần một số nguyên ≥ 0")
+    return wall, int(offset)
+
+
+@dataclass
+class WallPage:
+    reader: SnapshotReader
+    units: UnitTable
+    layer: Layer
+    specs: dict[str, FeedSpec]
+    geojson_url: str
+    live: Live
+    settings: WallSettings
+
+    def plan(self) -> WallPlan:
+        return WallPlan(self.reader, self.units, self.layer, self.specs)
+
+    def layout(self, **query: str) -> html.Div:
+        try:
+            wall, offset = screen_options(self.settings, query)
+        except BadWallAddress as exc:
+            return html.Div(
+                className="wall wall-error",
+                children=[
+                    html.H1("Địa chỉ màn hình không hợp lệ"),
+                    html.P(str(exc)),
+                    html.P(f"Ví dụ: {EXAMPLE}"),
+                ],
+            )
+        plan = self.plan()
+        keys = plan.keys(list(wall.scenes))
+        index = offset % len(keys)
+        scene = plan.scene(keys[index])
+        config = {
+            "dim_from": wall.dim_from.isoformat(),
+            "dim_to": wall.dim_to.isoformat(),
+            "dim_brightness": wall.dim_brightness,
+            "shift_every_s": wall.shift_every_s,
+            "shift_px": wall.shift_px,
+            "reload_at": wall.reload_at.isoformat() if wall.reload_at else None,
+        }
+        return html.Div(
+            className="wall",
+            children=[
+                html.Header(
+                    className="wall-header",
+                    children=[
+                        html.Div(
+                            [
+                                html.Div(
+                                    "TỈNH TÂY NINH · TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH",
+                                    className="wall-org",
+                                ),
+                                html.H1(scene.title, id=ids.W_TITLE, className="wall-title"),
+                            ]
+                        ),
+                        html.Div(fresh_badge(scene.feed), id=ids.W_BADGE, className="wall-badge"),
+                        html.Div(fmt.date_time(datetime.now(UTC)), id=ids.CLOCK, className="wall-clock"),
+                    ],
+                ),
+                html.Main(
+                    className="wall-main",
+                    children=[
+                        dcc.Graph(
+                            id=ids.W_MAP,
+                            figure=self.map_figure(scene, DEFAULT_VIEWPORT),
+                            config={"displayModeBar": False, "staticPlot": True},
+                            className="wall-map",
+                        ),
+                        html.Div(self.numbers(scene), id=ids.W_NUMBERS, className="wall-numbers"),
+                    ],
+                ),
+                html.Footer(
+                    className="wall-footer",
+                    children=[
+                        html.Div(
+                            html.Div(className="alert-ticker wall-ticker read-only", id=ids.ALERTS),
+                            className="wall-ticker-frame",
+                        ),
+                        html.Div(
+                            [
+                                html.Span(
+                                    [html.Span(theme.FEED_LABELS[f], className="wall-feed"), fresh_badge(f)]
+                                )
+                                for f in self.specs
+                            ],
+                            className="wall-fresh",
+                        ),
+                        html.Div(f"{index + 1} / {len(keys)}", id=ids.W_PROGRESS, className="wall-progress"),
+                        html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
+                        html.Div(theme.ATTRIBUTION_VI, className="wall-attribution"),
+                    ],
+                ),
+                dcc.Interval(id=ids.W_TICK, interval=wall.interval_s * 1000),
+                dcc.Store(id=ids.W_OPTIONS, data={"keys": keys, "offset": offset}),
+                dcc.Store(id=ids.W_VIEWPORT),
+                html.Div(id=ids.W_CONFIG, hidden=True, **{"data-config": json.dumps(config)}),
+                *self.live.elements(
+                    feeds=list(self.specs),
+                    units=[self.units.province, *self.layer.codes],
+                    series=[],
+                    store=ids.RT_WALL,
+                ),
+            ],
+        )
+
+    def numbers(self, scene: Scene) -> list[html.Div]:
+        return [self._number(n) for n in scene.numbers]
+
+    @staticmethod
+    def _number(number: Number) -> html.Div:
+        live = (
+            {
+                "data-feed": number.feed,
+                "data-unit": number.unit,
+                "data-window": number.window,
+                "data-kpi": number.kpi,
+                "data-kind": number.kind,
+            }
+            if number.feed
+            else {}
+        )
+        return html.Div(
+            className=f"wall-number {number.state}",
+            children=[
+                html.Div(number.label, className="wall-number-label"),
+                html.Div(
+                    [
+                        html.Span(
+                            number.text,
+                            className="wall-number-value" + (" live-value" if live else ""),
+                            **live,
+                        ),
+                        html.Span(number.suffix, className="wall-number-unit"),
+                    ],
+                    className="wall-number-line",
+                ),
+                html.Div(number.note, className="wall-number-note"),
+            ],
+        )
+
+    def map_figure(self, scene: Scene, viewport: dict[str, float]) -> go.Figure:
+        """The districts coloured by the scene's KPI, its district outlined, on a dark blank map
+        (in the 2025 scheme the former districts, grey: the numbers say where)."""
+        plan = self.plan()
+        if not map_areas(self.units, self.layer)[1]:
+            figure = figures.reference_map(geojson_url=self.geojson_url, layer=self.layer, zoom=0, dark=True)
+            bounds = self.layer.bounds
+            figure.update_layout(
+                map_style=theme.WALL_MAP_STYLE,
+                map_zoom=figures.fit_zoom(
+                    bounds, viewport["w"] * MAP_WIDTH_SHARE, viewport["h"] * MAP_HEIGHT_SHARE, 0.15
+                ),
+            )
+            return figure
+        kpi = plan.kpi(scene.feed, scene.map_kpi) or Kpi(scene.map_kpi, "count", scene.map_kpi, "")
+        docs = plan.docs(scene.feed, scene.window)
+        codes = self.layer.codes
+        names = self.units.names()
+        values = [figures.scalar(kpi, entry(docs.get(c), scene.map_kpi).get("value")) for c in codes]
+        bounds = self.layer.feature_bounds[scene.focus] if scene.zoom and scene.focus else self.layer.bounds
+        width = viewport["w"] * MAP_WIDTH_SHARE
+        height = viewport["h"] * MAP_HEIGHT_SHARE
+        figure = figures.province_map(
+            geojson_url=self.geojson_url,
+            codes=codes,
+            names=[names[c] for c in codes],
+            values=values,
+            kpi=kpi,
+            center=((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2),
+            zoom=figures.fit_zoom(bounds, width, height, pad=0.8 if scene.zoom else 0.15),
+        )
+        focused = [c == scene.focus for c in codes]
+        target = theme.TARGETS.get(base_name(scene.map_kpi))
+        figure.update_traces(
+            marker_line_width=[max(4.0, viewport["h"] / 270) if f else 1.0 for f in focused],
+            marker_line_color=[theme.WALL_INK if f else theme.WALL_LINE for f in focused],
+            marker_opacity=[0.95 if f or not scene.zoom else 0.35 for f in focused],
+            colorbar={
+                "title": {
+                    "text": f"{kpi.label} ({kpi.unit})<br>{target.label if target else ''}",
+                    "side": "top",
+                },
+                "thickness": max(12, viewport["h"] / 70),
+                "len": 0.5,
+                "x": 0.01,
+                "xanchor": "left",
+                "tickfont": {"size": max(14, viewport["h"] / 60)},
+                "bgcolor": "rgba(11,18,32,0.85)",
+            },
+        )
+        figure.update_layout(
+            map_style=theme.WALL_MAP_STYLE,
+            font={"color": theme.WALL_INK, "size": max(14, viewport["h"] / 60)},
+            uirevision=None,
+        )
+        return figure
+
+    def register(self, app: Dash) -> None:
+        # The screen's size, once: the map's zoom is fitted to it (1920×1080, 3840×2160, ...).
+        app.clientside_callback(
+            "function () { return {w: window.innerWidth, h: window.innerHeight}; }",
+            Output(ids.W_VIEWPORT, "data"),
+            Input(ids.W_OPTIONS, "data"),
+        )
+
+        @app.callback(
+            Output(ids.W_TITLE, "children"),
+            Output(ids.W_NUMBERS, "children"),
+            Output(ids.W_MAP, "figure"),
+            Output(ids.W_BADGE, "children"),
+            Output(ids.W_PROGRESS, "children"),
+            Input(ids.W_TICK, "n_intervals"),
+            Input(ids.W_VIEWPORT, "data"),
+            State(ids.W_OPTIONS, "data"),
+            prevent_initial_call=True,
+        )
+        def rotate(
+            n: int | None, viewport: dict[str, float] | None, options: dict[str, Any]
+        ) -> tuple[Any, ...]:
+            """The next scene, patched into the same map and panels."""
+            keys = options["keys"]
+            index = (options["offset"] + (n or 0)) % len(keys)
+            scene = self.plan().scene(keys[index])
+            fresh = self.map_figure(scene, viewport or DEFAULT_VIEWPORT)
+            patch = Patch()
+            trace = fresh.data[0]
+            for prop in (
+                "z",
+                "customdata",
+                "hovertemplate",
+                "colorscale",
+                "zmin",
+                "zmax",
+                "colorbar",
+                "marker",
+            ):
+                patch["data"][0][prop] = trace[prop]
+            patch["layout"]["map"]["center"] = fresh.layout.map.center
+            patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
+            progress = f"{index + 1} / {len(keys)}"
+            return scene.title, self.numbers(scene), patch, fresh_badge(scene.feed), progress
