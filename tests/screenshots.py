@@ -1,6 +1,7 @@
 """Screenshots of every screen, as a user sees them, for the README.
 
-    uv run python -m tests.screenshots            # writes tests/screenshots/*.png
+    uv run python -m tests.screenshots                  # writes tests/screenshots/*.png
+    uv run python -m tests.screenshots --scheme 2025    # ... and province-2025.png
 
 Starts the demo on free ports in a temporary folder, waits until every feed has numbers, and
 opens each screen at its intended size in Debian's headless Chromium. Fails (exit 1) if a page
@@ -27,9 +28,10 @@ SCREENS = (  # name, path, viewport
     ("province-reports", "/?feed=citizen_feedback", (1600, 1000)),
     ("district", "/district/706", (1600, 1000)),
     ("health", "/health-board", (1600, 700)),
-    ("wall", "/wall?interval=600", (1920, 1080)),  # the exception scene, held still
-    ("wall-4k", "/wall?interval=600&offset=6", (3840, 2160)),  # a district of the tour
+    ("wall", "/wall?interval=600&dim=off", (1920, 1080)),  # the exception scene, held still, by day
+    ("wall-4k", "/wall?interval=600&offset=6&dim=off", (3840, 2160)),  # a district of the tour
 )
+SCREENS_2025 = (("province-2025", "/", (1600, 1000)),)
 
 
 def main() -> int:
@@ -38,22 +40,24 @@ def main() -> int:
     )
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "tests" / "screenshots")
     parser.add_argument("--settle-s", type=float, default=60, help="demo time before the first shot")
+    parser.add_argument("--scheme", choices=("pre2025", "2025"), default="pre2025")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
-        port, env = demo_env(Path(folder), history_days=60)
+        port, env = demo_env(Path(folder), history_days=60, boundaries__scheme=args.scheme)
+        unit = "72" if args.scheme == "pre2025" else "80"
         process = start_app([], env, Path(folder) / "app.log")
         try:
-            wait_for(API.format(port=port, unit="72", window="7d"), process=process)
+            wait_for(API.format(port=port, unit=unit, window="7d"), process=process)
             for feed in ("citizen_feedback", "mobile_data", "vaccination"):
-                wait_for(API.format(port=port, unit="72", window="7d").replace("public_services", feed))
+                wait_for(API.format(port=port, unit=unit, window="7d").replace("public_services", feed))
             time.sleep(args.settle_s)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                for name, path, (width, height) in SCREENS:
+                for name, path, (width, height) in SCREENS if args.scheme == "pre2025" else SCREENS_2025:
                     page = browser.new_page(viewport={"width": width, "height": height})
                     page.on(
                         "console",
@@ -67,7 +71,7 @@ def main() -> int:
                     page.screenshot(path=str(args.out / f"{name}.png"))
                     print(f"{args.out / f'{name}.png'}  ({width}×{height})")
                 browser.close()
-            print(httpx.get(API.format(port=port, unit="72", window="7d")).json()["as_of"])
+            print(httpx.get(API.format(port=port, unit=unit, window="7d")).json()["as_of"])
         finally:
             stop(process)
     for problem in problems:

@@ -133,7 +133,16 @@ def test_pre_2025_codes_are_not_units_of_the_2025_scheme(both) -> None:
 @pytest.fixture(scope="module")
 def demo_2025(tmp_path_factory):
     data = tmp_path_factory.mktemp("demo2025")
-    port, env = demo_env(data, history_days=10, boundaries__scheme="2025", aggregator__recompute_s="2")
+    port, env = demo_env(
+        data,
+        history_days=10,
+        boundaries__scheme="2025",
+        aggregator__recompute_s="2",
+        # small worlds: this test is about the counting, not the history
+        simulators__citizen_feedback__history_days="10",
+        simulators__vaccination__history_days="10",
+        simulators__mobile_data__file_history_hours="1",
+    )
     process = start_app([], env, data / "app.log")
     wait_for(API.format(port=port, unit="80", window="7d"), process=process)
     yield port

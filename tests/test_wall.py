@@ -257,9 +257,9 @@ def js_object_bytes(cdp) -> int:
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(600)  # four minutes of wall, plus the demo's start when it runs first
+@pytest.mark.timeout(600)  # three minutes of wall, plus the demo's start when it runs first
 def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  # noqa: F811
-    """Two scenes a second for three minutes (some 360 scenes: two hours of a wall at 20 s), the
+    """Two scenes a second for 140 s (some 280 scenes: an hour and a half of a wall at 20 s), the
     relay pushing all along, the layout shifting every second. The page's JavaScript objects, in
     heap snapshots taken after garbage collection with the rotation paused for a moment, are no
     larger at the end than after the warm-up, and the DOM keeps its size."""
@@ -277,9 +277,9 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
         page.evaluate("window.dash_clientside.set_props('wall-tick', {disabled: false})")
         return objects, used, nodes, progress
 
-    page.wait_for_timeout(60_000)  # warm up: every scene drawn several times, caches filled
+    page.wait_for_timeout(40_000)  # warm up: every scene drawn several times, caches filled
     start = measure()
-    page.wait_for_timeout(180_000)
+    page.wait_for_timeout(140_000)
     end = measure()
     deltas = page.evaluate("window.ioc_rt.state.deltas")
     print(
