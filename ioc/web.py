@@ -4,6 +4,7 @@ from this host (no CDN, no map tiles, no web fonts from the internet)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dash
 import fontpkg_be_vietnam_pro
@@ -85,18 +86,20 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     specs = {feed: FEED_SPECS[feed] for feed in FEED_SPECS if feed in connector_names(settings)} or {
         "public_services": FEED_SPECS["public_services"]
     }
-    page = ProvincePage(
-        reader=reader, units=units, layer=layer, specs=specs, geojson_url=geojson_url, live=live
-    )
+    # What every room reads and draws with.
+    rooms: dict[str, Any] = {
+        "reader": reader,
+        "units": units,
+        "layer": layer,
+        "specs": specs,
+        "geojson_url": geojson_url,
+        "live": live,
+    }
+    page = ProvincePage(**rooms)
     dash.register_page("province", path="/", title="IOC Tây Ninh", layout=page.layout)  # type: ignore[no-untyped-call]
     page.register(app)
     district = DistrictPage(
-        reader=reader,
-        units=units,
-        layer=layer,
-        specs=specs,
-        geojson_url=geojson_url,
-        live=live,
+        **rooms,
         communes=communes,
         communes_url=f"/geo/{communes.name}.geojson" if communes else "",
     )
@@ -107,15 +110,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         layout=district.layout,
     )
     district.register(app)
-    wall = WallPage(
-        reader=reader,
-        units=units,
-        layer=layer,
-        specs=specs,
-        geojson_url=geojson_url,
-        live=live,
-        settings=settings.wall,
-    )
+    wall = WallPage(**rooms, settings=settings.wall)
     dash.register_page("wall", path="/wall", title="Màn hình tường · IOC Tây Ninh", layout=wall.layout)  # type: ignore[no-untyped-call]
     wall.register(app)
     feeds = connector_names(settings)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
+from dash import Patch
 
 from ioc.kpis import TZ, Kpi
 from layouts import format as fmt
@@ -128,6 +129,15 @@ def reference_map(*, geojson_url: str, layer: Any, zoom: float, dark: bool = Fal
         uirevision="reference-map",
     )
     return figure
+
+
+def trace_patch(fresh: Any, props: tuple[str, ...], patch: Patch | None = None) -> Patch:
+    """A Patch that gives the shown figure's first trace these properties of ``fresh``: new
+    colours on the same map, so the browser keeps its map (and a user's zoom) instead of a new one."""
+    patch = patch if patch is not None else Patch()
+    for prop in props:
+        patch["data"][0][prop] = fresh[prop]
+    return patch
 
 
 def fit_zoom(

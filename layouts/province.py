@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
 
 from ioc.feeds import FeedSpec
 from ioc.geo import Layer
@@ -352,9 +352,9 @@ class ProvincePage:
             if not view.coloured:  # a reference map: nothing on it depends on the KPI
                 return view.tiles(window), no_update, view.ranking(kpi, window)
             fresh = view.map_figure(kpi, window).data[0]
-            patch = Patch()
-            for prop in ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar"):
-                patch["data"][0][prop] = fresh[prop]
+            patch = figures.trace_patch(
+                fresh, ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar")
+            )
             return view.tiles(window), patch, view.ranking(kpi, window)
 
         # A click on a district opens its room, with the same feed (report dots have no location).

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, Patch, State, dcc, html
+from dash import Dash, Input, Output, State, dcc, html
 from pydantic import ValidationError
 
 from ioc.config import WallSettings
@@ -301,19 +301,8 @@ class WallPage:
             index = (options["offset"] + (n or 0)) % len(keys)
             scene = self.plan().scene(keys[index])
             fresh = self.map_figure(scene, viewport or DEFAULT_VIEWPORT)
-            patch = Patch()
-            trace = fresh.data[0]
-            for prop in (
-                "z",
-                "customdata",
-                "hovertemplate",
-                "colorscale",
-                "zmin",
-                "zmax",
-                "colorbar",
-                "marker",
-            ):
-                patch["data"][0][prop] = trace[prop]
+            props = ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar", "marker")
+            patch = figures.trace_patch(fresh.data[0], props)
             patch["layout"]["map"]["center"] = fresh.layout.map.center
             patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
             progress = f"{index + 1} / {len(keys)}"

@@ -11,7 +11,7 @@ import redis
 from ioc.config import PROJECT_ROOT
 from ioc.redis_server import EmbeddedRedis
 from ioc.units import UnitTable
-from tests.processes import API, demo_env, start_app, stop, wait_for
+from tests.processes import running_demo
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +43,10 @@ def geodata() -> Path:
 def demo(tmp_path_factory):
     """`app.py` with no configuration: embedded Redis, simulator, connector, aggregator, web."""
     data = tmp_path_factory.mktemp("demo")
-    port, env = demo_env(
+    with running_demo(
         data,
         history_days=20,
+        window="today",
         simulators__public_services__activity="200",
         aggregator__recompute_s="2",
         # a rule the demo surely breaks, whatever it draws: any overdue dossier in a district
@@ -54,9 +55,5 @@ def demo(tmp_path_factory):
         alerts__qua_han__level="district",
         alerts__qua_han__above="0",
         alerts__qua_han__title="hồ sơ quá hạn",
-    )
-    process = start_app([], env, data / "app.log")
-    wait_for(API.format(port=port, unit="72", window="today"), process=process)
-    yield port, process, data
-    if process.poll() is None:
-        stop(process)
+    ) as (port, process):
+        yield port, process, data

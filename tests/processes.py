@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,6 +30,22 @@ def demo_env(data: Path, *, history_days: int, **settings: str) -> tuple[int, di
         **{f"IOC_{key.upper()}": value for key, value in settings.items()},
     }
     return port, env
+
+
+@contextmanager
+def running_demo(
+    data: Path, *, history_days: int, unit: str = "72", window: str = "7d", **settings: str
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`app.py` with no configuration file, on free ports, in ``data``: ready once its KPI API
+    answers for ``unit``, stopped afterwards."""
+    port, env = demo_env(data, history_days=history_days, **settings)
+    process = start_app([], env, data / "app.log")
+    try:
+        wait_for(API.format(port=port, unit=unit, window=window), process=process)
+        yield port, process
+    finally:
+        if process.poll() is None:
+            stop(process)
 
 
 def start_app(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

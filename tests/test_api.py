@@ -5,22 +5,15 @@ from __future__ import annotations
 import pytest
 
 from ioc.config import Settings
-from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
-from tests.pipeline import Pipeline
-from tests.test_kpis import AS_OF, load_cases
+from tests.test_kpis import counted_cases
 
 
 @pytest.fixture
 def api(r, units, redis_server):
-    listing = RecordListing("ma_ho_so")
-    server = SimulatorServer({"/api/v1/hoso": listing}).start()
-    pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=3)
-    load_cases(listing, pipe)
-    settings = Settings(redis={"url": redis_server.url})  # type: ignore[arg-type]
-    yield create_app(settings, r).server.test_client()
-    pipe.close()
-    server.close()
+    with counted_cases(r, units):
+        settings = Settings(redis={"url": redis_server.url})  # type: ignore[arg-type]
+        yield create_app(settings, r).server.test_client()
 
 
 def test_answers_in_the_documented_shape(api) -> None:

@@ -14,13 +14,11 @@ from ioc.aggregate import Aggregator
 from ioc.config import AggregatorSettings, ConfigError, Settings
 from ioc.crosswalk import CROSSWALK_FILE
 from ioc.feeds import FEED_SPECS
-from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.units import UnitTable
 from ioc.web import create_app
-from tests.pipeline import Pipeline
-from tests.processes import API, demo_env, start_app, stop, wait_for
+from tests.processes import API, running_demo
 from tests.test_browser import browser  # noqa: F401  (the fixture)
-from tests.test_kpis import AS_OF, load_cases
+from tests.test_kpis import AS_OF, counted_cases
 
 
 @pytest.fixture(scope="module")
@@ -85,21 +83,16 @@ def test_a_broken_crosswalk_is_refused_with_the_reason(geodata, tmp_path, edit, 
 def both(r, units, new, redis_server):
     """The same dossiers counted in the pre-2025 scheme, then re-counted by a 2025 aggregator from
     the first one's state (nothing re-ingested); the KPI API of each."""
-    listing = RecordListing("ma_ho_so")
-    server = SimulatorServer({"/api/v1/hoso": listing}).start()
-    pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=3)
-    load_cases(listing, pipe)
-    old = {code: pipe.kpis(code, "7d") for code in units.codes}
-    pipe.aggregator.release()
-    settings = AggregatorSettings(read_count=50, interval_s=0.05)  # type: ignore[call-arg]
-    again = Aggregator(r, FEED_SPECS["public_services"], new, settings, clock=lambda: AS_OF)
-    assert again.open()
-    again.drain()
-    config = Settings(redis={"url": redis_server.url}, boundaries={"scheme": "2025"})  # type: ignore[arg-type]
-    yield old, create_app(config, r).server.test_client()
-    again.release()
-    pipe.close()
-    server.close()
+    with counted_cases(r, units) as pipe:
+        old = {code: pipe.kpis(code, "7d") for code in units.codes}
+        pipe.aggregator.release()
+        settings = AggregatorSettings(read_count=50, interval_s=0.05)  # type: ignore[call-arg]
+        again = Aggregator(r, FEED_SPECS["public_services"], new, settings, clock=lambda: AS_OF)
+        assert again.open()
+        again.drain()
+        config = Settings(redis={"url": redis_server.url}, boundaries={"scheme": "2025"})  # type: ignore[arg-type]
+        yield old, create_app(config, r).server.test_client()
+        again.release()
 
 
 def test_the_province_is_exact_and_each_unit_sums_its_old_communes(both, units, new) -> None:
@@ -132,21 +125,18 @@ def test_pre_2025_codes_are_not_units_of_the_2025_scheme(both) -> None:
 
 @pytest.fixture(scope="module")
 def demo_2025(tmp_path_factory):
-    data = tmp_path_factory.mktemp("demo2025")
-    port, env = demo_env(
-        data,
+    with running_demo(
+        tmp_path_factory.mktemp("demo2025"),
         history_days=10,
+        unit="80",
         boundaries__scheme="2025",
         aggregator__recompute_s="2",
         # small worlds: this test is about the counting, not the history
         simulators__citizen_feedback__history_days="10",
         simulators__vaccination__history_days="10",
         simulators__mobile_data__file_history_hours="1",
-    )
-    process = start_app([], env, data / "app.log")
-    wait_for(API.format(port=port, unit="80", window="7d"), process=process)
-    yield port
-    stop(process)
+    ) as (port, _process):
+        yield port
 
 
 @pytest.mark.browser

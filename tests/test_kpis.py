@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -122,6 +123,21 @@ def pipeline(r, units, source) -> Iterator[tuple[RecordListing, Pipeline]]:
     pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=2)
     yield listing, pipe
     pipe.close()
+
+
+@contextmanager
+def counted_cases(r, units, **kwargs: Any) -> Iterator[Pipeline]:
+    """The cases below through a served source, the connector, Redis and the aggregator (pages of
+    3 records); ``kwargs`` go to the Pipeline (``counted_in`` for another scheme)."""
+    listing = RecordListing("ma_ho_so")
+    server = SimulatorServer({"/api/v1/hoso": listing}).start()
+    pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=3, **kwargs)
+    try:
+        load_cases(listing, pipe)
+        yield pipe
+    finally:
+        pipe.close()
+        server.close()
 
 
 def load_cases(listing: RecordListing, pipe: Pipeline) -> None:

@@ -12,26 +12,19 @@ import pytest
 from ioc.config import Settings, WallSettings
 from ioc.feeds import FEED_SPECS
 from ioc.geo import load_layer
-from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.snapshots import SnapshotReader
 from layouts.format import TZ
 from layouts.scenes import WallPlan
 from layouts.wall import BadWallAddress, screen_options
-from tests.pipeline import Pipeline
 from tests.test_browser import browser  # noqa: F401  (the fixture)
-from tests.test_kpis import AS_OF, load_cases
+from tests.test_kpis import counted_cases
 
 
 @pytest.fixture
 def plan(r, units, geodata):
-    listing = RecordListing("ma_ho_so")
-    server = SimulatorServer({"/api/v1/hoso": listing}).start()
-    pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=3)
-    load_cases(listing, pipe)
-    layer = load_layer(geodata, "pre2025", "district", units)
-    yield WallPlan(SnapshotReader(r), units, layer, {"public_services": FEED_SPECS["public_services"]})
-    pipe.close()
-    server.close()
+    with counted_cases(r, units):
+        layer = load_layer(geodata, "pre2025", "district", units)
+        yield WallPlan(SnapshotReader(r), units, layer, {"public_services": FEED_SPECS["public_services"]})
 
 
 def test_the_worst_breach_comes_first(plan) -> None:
