@@ -23,7 +23,8 @@ from ioc.config import AlertRule, ConfigError
 from ioc.feeds import FEED_SPECS
 from ioc.schemas import WINDOWS
 from ioc.units import UnitTable
-from layouts import format as fmt  # the pages' Vietnamese number formats
+from layouts import format as fmt  # the pages' number formats
+from layouts.i18n import _, using
 
 LOG_MAXLEN = 10_000
 DELTAS_MAXLEN = 1000  # as the aggregator's
@@ -60,7 +61,10 @@ class Alerts:
         found: dict[str, dict[str, Any]] = {}
         names = self.units.names()
         for name, rule in self.rules.items():
-            for unit, value, threshold, text in self._check(client, rule, snapshot, as_of):
+            for unit, value, threshold in self._check(client, rule, snapshot, as_of):
+                where = names.get(unit, unit)
+                with using("en"):
+                    text_en = f"{where}: {rule.title_en or rule.title} {_describe(rule, value, threshold)}"
                 found[f"{name}|{unit}"] = {
                     "id": f"{name}|{unit}",
                     "rule": name,
@@ -69,13 +73,14 @@ class Alerts:
                     "unit_name": names.get(unit, unit),
                     "value": value,
                     "threshold": threshold,
-                    "text": f"{names.get(unit, unit)}: {rule.title} {text}",
+                    "text": f"{where}: {rule.title} {_describe(rule, value, threshold)}",
+                    "text_en": text_en,
                 }
         return found
 
     def _check(
         self, client: redis.Redis, rule: AlertRule, snapshot: dict[str, str], as_of: datetime
-    ) -> list[tuple[str, float, float, str]]:
+    ) -> list[tuple[str, float, float]]:
         if rule.kind == "stale":
             return self._stale(client, rule, as_of)
         out = []
@@ -95,12 +100,10 @@ class Alerts:
             assert threshold is not None
             broken = value < threshold if rule.below is not None else value > threshold
             if broken:
-                out.append((unit, float(value), threshold, _compare(rule, float(value), threshold)))
+                out.append((unit, float(value), threshold))
         return out
 
-    def _stale(
-        self, client: redis.Redis, rule: AlertRule, as_of: datetime
-    ) -> list[tuple[str, float, float, str]]:
+    def _stale(self, client: redis.Redis, rule: AlertRule, as_of: datetime) -> list[tuple[str, float, float]]:
         times = []
         for name in self.connectors:
             raw = client.hget(keys.connector_health(self.feed, name), "last_success_at")
@@ -110,15 +113,15 @@ class Alerts:
         minutes = (as_of - newest).total_seconds() / 60 if newest else float("inf")
         if minutes <= rule.minutes:
             return []
-        said = (
-            "chưa từng có số liệu"
-            if newest is None
-            else f"{int(minutes)} phút (ngưỡng {rule.minutes:g} phút)"
-        )
-        return [(self.units.province, minutes if newest else -1.0, rule.minutes, said)]
+        return [(self.units.province, minutes if newest else -1.0, rule.minutes)]
 
 
-def _compare(rule: AlertRule, value: float, threshold: float) -> str:
+def _describe(rule: AlertRule, value: float, threshold: float) -> str:
+    """The condition in the reader's language: "86,5% < 90%", "25 > 20", "17 phút (ngưỡng 15 phút)"."""
+    if rule.kind == "stale":
+        if value < 0:
+            return _("chưa từng có số liệu")
+        return _("{m} phút (ngưỡng {limit} phút)").format(m=int(value), limit=f"{threshold:g}")
     if rule.kind == "kpi" and rule.kpi and rule.kpi.endswith("rate"):
         return f"{fmt.percent(value)} {'<' if rule.below is not None else '>'} {fmt.percent(threshold, 0)}"
     return f"{fmt.number(value)} {'<' if rule.below is not None else '>'} {fmt.number(threshold)}"

@@ -208,6 +208,7 @@ class AlertRule(_Section):
     feed: str = Field(description="The feed the rule watches.")
     kind: Literal["kpi", "cases", "stale"] = Field("kpi", description="What the rule measures.")
     title: str = Field(description="What the ticker says, in Vietnamese (e.g. `đúng hạn 7 ngày`).")
+    title_en: str = Field("", description="The same in English, for the English pages (`on time, 7 days`).")
     kpi: str | None = Field(None, description="kpi: the KPI (FEEDS.md name).")
     window: str = Field("7d", description="kpi: the window.")
     level: Literal["province", "district", "commune"] = Field("district", description="Units checked.")
@@ -233,6 +234,7 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "level": "district",
         "below": 0.90,
         "title": "đúng hạn 7 ngày",
+        "title_en": "on time, 7 days",
     },
     "phan_anh_khan_qua_han": {
         "feed": "citizen_feedback",
@@ -241,6 +243,7 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "where": {"severity": "khan"},
         "above": 20,
         "title": "phản ánh khẩn quá hạn",
+        "title_en": "overdue urgent reports",
     },
     **{
         f"{feed}_ngung": {
@@ -248,6 +251,7 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
             "kind": "stale",
             "minutes": 15,
             "title": "nguồn dữ liệu ngừng cập nhật",
+            "title_en": "feed stopped updating",
         }
         for feed in ("public_services", "citizen_feedback", "mobile_data", "vaccination")
     },

@@ -21,8 +21,10 @@ from ioc.geo import installed_layer, load_layer
 from ioc.health import read_health
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
+from layouts import i18n
 from layouts.district import DistrictPage
 from layouts.health import HealthBoard
+from layouts.i18n import _
 from layouts.live import Live
 from layouts.province import ProvincePage
 from layouts.wall import WallPage
@@ -32,12 +34,26 @@ FONT_DIR = Path(fontpkg_be_vietnam_pro.__file__).parent / "files"
 GEO_CACHE = "public, max-age=86400"
 
 
+class IocDash(Dash):
+    """Dash whose page says its language (``<html lang>``): screen readers, hyphenation and the
+    browser's own formats follow it."""
+
+    def interpolate_index(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        page: str = super().interpolate_index(**kwargs)  # type: ignore[no-untyped-call]
+        return page.replace("<html>", f'<html lang="{i18n.current()}">', 1)
+
+
+def titled(name: str) -> Any:
+    """A page title in the reader's language."""
+    return lambda **_path: f"{_(name)} · IOC Tây Ninh" if name else "IOC Tây Ninh"
+
+
 def create_app(settings: Settings, client: redis.Redis) -> Dash:
     units = UnitTable.load(settings.boundaries.directory, settings.boundaries.scheme)
     level = "district" if settings.boundaries.scheme == "pre2025" else "former_district"
     layer = load_layer(settings.boundaries.directory, settings.boundaries.scheme, level, units)
     reader = SnapshotReader(client)
-    app = Dash(
+    app = IocDash(
         __name__,
         title="IOC Tây Ninh",
         assets_folder=str(ASSETS),
@@ -48,6 +64,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         suppress_callback_exceptions=True,  # each page's callbacks are registered for every page
     )
     server = app.server
+    i18n.install(server)
     communes = installed_layer(settings.boundaries.directory, settings.boundaries.scheme, "commune", units)
     geojson_url = f"/geo/{layer.name}.geojson"
     layers = {layer.name: layer} | ({communes.name: communes} if communes else {})
@@ -96,7 +113,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         "live": live,
     }
     page = ProvincePage(**rooms)
-    dash.register_page("province", path="/", title="IOC Tây Ninh", layout=page.layout)  # type: ignore[no-untyped-call]
+    dash.register_page("province", path="/", title=titled(""), layout=page.layout)  # type: ignore[no-untyped-call]
     page.register(app)
     district = DistrictPage(
         **rooms,
@@ -106,17 +123,17 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     dash.register_page(  # type: ignore[no-untyped-call]
         "district",
         path_template="/district/<code>",
-        title="Phòng huyện · IOC Tây Ninh",
+        title=titled(i18n.N_("Phòng huyện")),
         layout=district.layout,
     )
     district.register(app)
     wall = WallPage(**rooms, settings=settings.wall)
-    dash.register_page("wall", path="/wall", title="Màn hình tường · IOC Tây Ninh", layout=wall.layout)  # type: ignore[no-untyped-call]
+    dash.register_page("wall", path="/wall", title=titled(i18n.N_("Màn hình tường")), layout=wall.layout)  # type: ignore[no-untyped-call]
     wall.register(app)
     feeds = connector_names(settings)
     board = HealthBoard(read=lambda: read_health(client, feeds), feeds=sorted(feeds), live=live)
     dash.register_page(  # type: ignore[no-untyped-call]
-        "health", path="/health-board", title="Nguồn dữ liệu · IOC Tây Ninh", layout=board.layout
+        "health", path="/health-board", title=titled(i18n.N_("Nguồn dữ liệu")), layout=board.layout
     )
     board.register(app)
     app.layout = dash.page_container

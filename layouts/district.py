@@ -16,12 +16,12 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from ioc.geo import Layer
 from layouts import figures, ids, theme, worklist
-from layouts import format as fmt
+from layouts.communes import SORTS, ranked_communes
+from layouts.i18n import _
 from layouts.live import fresh_badge
-from layouts.province import DEFAULT_WINDOW, ProvincePage, base_name, entry, tile_state
+from layouts.province import DEFAULT_WINDOW, ProvincePage, entry
 
 MAP_WIDTH_PX = 640  # what the zoom is fitted to
-SORTS = {"best": "Tốt nhất trước", "worst": "Kém nhất trước", "name": "Theo tên"}
 
 
 @dataclass
@@ -59,16 +59,18 @@ class DistrictPage(ProvincePage):
         return html.Div(
             className="room",
             children=[
-                self._header("KHÔNG CÓ ĐƠN VỊ NÀY"),
+                self._header(_("KHÔNG CÓ ĐƠN VỊ NÀY")),
                 html.Main(
                     className="health-main",
                     children=[
                         html.P(
-                            f"Không có huyện, thị xã, thành phố mã {code!r} trong bảng đơn vị."
+                            _("Không có huyện, thị xã, thành phố mã {code} trong bảng đơn vị.").format(
+                                code=repr(code)
+                            )
                             if self.units.level_codes("district")
-                            else "Từ 01/7/2025 không còn cấp huyện: số liệu từng xã, phường ở trang tỉnh."
+                            else _("Từ 01/7/2025 không còn cấp huyện: số liệu từng xã, phường ở trang tỉnh.")
                         ),
-                        html.A("‹ Về trang tỉnh", href="/", className="back"),
+                        html.A(_("‹ Về trang tỉnh"), href="/", className="back"),
                     ],
                 ),
             ],
@@ -87,7 +89,7 @@ class DistrictPage(ProvincePage):
                 html.Span(names[self.code], className="here"),
             ],
         )
-        windows = [{"label": label, "value": w} for w, label in theme.WINDOW_LABELS.items()]
+        windows = [{"label": _(label), "value": w} for w, label in theme.WINDOW_LABELS.items()]
         options = [{"label": k.label, "value": p} for p, k in self.kpis.items() if k.kind != "breakdown"]
         return html.Div(
             className="room district-room",
@@ -133,13 +135,15 @@ class DistrictPage(ProvincePage):
                         html.Aside(
                             className="side",
                             children=[
-                                html.H2(f"Xã, phường, thị trấn của {names[self.code]}"),
+                                html.H2(_("Xã, phường, thị trấn của {name}").format(name=names[self.code])),
                                 html.Div(
                                     className="commune-controls",
                                     children=[
-                                        search_box(ids.D_SEARCH, search, "Tìm xã, phường (không dấu được)"),
+                                        search_box(
+                                            ids.D_SEARCH, search, _("Tìm xã, phường (không dấu được)")
+                                        ),
                                         dcc.Dropdown(
-                                            [{"label": v, "value": k} for k, v in SORTS.items()],
+                                            [{"label": _(v), "value": k} for k, v in SORTS.items()],
                                             sort,
                                             id=ids.D_SORT,
                                             clearable=False,
@@ -173,11 +177,11 @@ class DistrictPage(ProvincePage):
                                 html.Div(
                                     className="cases-head",
                                     children=[
-                                        html.H2("Việc cần xử lý: hồ sơ và phản ánh quá hạn"),
+                                        html.H2(_("Việc cần xử lý: hồ sơ và phản ánh quá hạn")),
                                         search_box(
                                             ids.D_CASE_FILTER,
                                             case_filter,
-                                            "Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)",
+                                            _("Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)"),
                                         ),
                                     ],
                                 ),
@@ -215,7 +219,7 @@ class DistrictPage(ProvincePage):
             colorscale=[[0, "#e6e9ed"], [1, "#e6e9ed"]],
             showscale=False,
             customdata=[[names[c]] for c in others],
-            hovertemplate="<b>%{customdata[0]}</b><br>Bấm để mở phòng huyện<extra></extra>",
+            hovertemplate="<b>%{customdata[0]}</b><br>" + _("Bấm để mở phòng huyện") + "<extra></extra>",
             marker={"line": {"color": "#ffffff", "width": 1.2}, "opacity": 0.9},
         )
         if self.communes is not None:
@@ -262,65 +266,9 @@ class DistrictPage(ProvincePage):
     # ---- communes ----------------------------------------------------------------------
 
     def commune_table(self, kpi_name: str, window: str, search: str, sort: str) -> html.Table:
-        kpi = self.kpis[kpi_name]
-        names = self.units.names()
-        communes = self.units.children(self.code)
-        found = self.reader.many(self.spec.name, communes, window)
-        target = theme.TARGETS.get(base_name(kpi_name))
-        higher = target.higher_is_better if target else base_name(kpi_name) not in theme.LOWER_IS_BETTER
-        rows = [(c, figures.scalar(kpi, entry(found.get(c), kpi_name).get("value"))) for c in communes]
-        wanted = fmt.fold(search.strip())
-        rows = [r for r in rows if wanted in fmt.fold(names[r[0]])]
-        if sort == "name":
-            rows.sort(key=lambda r: fmt.fold(names[r[0]]))
-        else:
-            best_first = higher == (sort == "best")
-            rows.sort(key=lambda r: (r[1] is None, -(r[1] or 0) if best_first else (r[1] or 0)))
-        measure = self.spec.measures[0]
-        label = theme.SERIES[self.spec.name][2][measure][0]
-        head = html.Thead(
-            html.Tr(
-                [
-                    html.Th("#"),
-                    html.Th("Đơn vị"),
-                    html.Th(kpi.label, className="num"),
-                    html.Th("Mục tiêu", className="num"),
-                    html.Th(f"{label}: 24 giờ qua", className="num", title="so với 24 giờ trước đó"),
-                    html.Th("7 ngày"),
-                ]
-            )
+        return ranked_communes(
+            self.reader, self.units, self.spec, self.code, self.kpis[kpi_name], window, search, sort
         )
-        body = []
-        for i, (code, value) in enumerate(rows, start=1):
-            daily, change = self._trend(code, measure)
-            body.append(
-                html.Tr(
-                    [
-                        html.Td(str(i), className="rank"),
-                        html.Td(names[code]),
-                        html.Td(figures.value_text(kpi, value), className=f"num {tile_state(kpi, value)}"),
-                        html.Td(
-                            target.label.replace("Mục tiêu ", "").replace(" ", "\u00a0") if target else "–",
-                            className="num muted",
-                        ),
-                        html.Td(change, className="num"),
-                        html.Td(
-                            html.Img(
-                                src=figures.sparkline_svg(daily), className="trend", alt=f"{label} 7 ngày"
-                            )
-                        ),
-                    ],
-                    **{"data-code": code},
-                )
-            )
-        if not body:
-            body = [html.Tr(html.Td(f"Không có đơn vị nào khớp “{search}”.", colSpan=6, className="muted"))]
-        return html.Table([head, html.Tbody(body)], className="ranking communes")
-
-    def _trend(self, code: str, measure: str) -> tuple[list[float], str]:
-        doc = self.reader.series(self.spec.name, code) or {}
-        hourly = [float(v or 0) for v in doc.get(measure, [])]
-        return figures.daily_trend(hourly, 1 if self.spec.name == "mobile_data" else 0)
 
     def case_lists(self, case_filter: str) -> list[Any]:
         feeds = [f for f in worklist.CASE_FEEDS if f in self.specs]

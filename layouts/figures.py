@@ -14,6 +14,9 @@ from dash import Patch
 from ioc.kpis import TZ, Kpi
 from layouts import format as fmt
 from layouts import theme
+from layouts.i18n import _, current
+
+SEPARATORS = {"vi": ",.", "en": ".,"}  # Plotly's decimal then thousands separator, by language
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,16 @@ def scalar(kpi: Kpi, value: Any) -> float | None:
     return value  # type: ignore[no-any-return]
 
 
-def value_text(kpi: Kpi, value: Any) -> str:
+def value_text(kpi: Kpi, value: Any, compact: bool = False) -> str:
+    """A KPI's value as people read it; ``compact`` (tiles, the wall) writes a million and more
+    in words: "1,2 triệu"."""
     value = scalar(kpi, value)
     if kpi.kind == "rate":
         return fmt.percent(value)
+    write = fmt.compact if compact else fmt.number
     if kpi.kind in ("mean", "sum"):
-        return fmt.number(value, 2 if kpi.kind == "mean" else 1)
-    return fmt.number(value)
+        return write(value, 2 if kpi.kind == "mean" else 1)
+    return write(value)
 
 
 def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
@@ -58,7 +64,7 @@ def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
         zmin = max(0.0, min([goal - 20, *present]))
         cut = (goal - zmin) / (100 - zmin)
         scale = [[0, theme.RED], [cut * 0.6, theme.AMBER], [cut, theme.CALM], [1, theme.GOOD]]
-        return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{target.label}")
+        return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{_(target.label)}")
     if kpi.name in theme.LOWER_IS_BETTER and kpi.kind == "count":
         top = max([60.0, *present])
         scale = [[0, theme.CALM], [20 / top, theme.AMBER], [1, theme.RED]]
@@ -117,7 +123,9 @@ def reference_map(*, geojson_url: str, layer: Any, zoom: float, dark: bool = Fal
         colorscale=[[0, fill], [1, fill]],
         showscale=False,
         customdata=[[n] for n in names],
-        hovertemplate="<b>%{customdata[0]}</b><br>Huyện cũ (trước 01/7/2025), để tham khảo<extra></extra>",
+        hovertemplate="<b>%{customdata[0]}</b><br>"
+        + _("Huyện cũ (trước 01/7/2025), để tham khảo")
+        + "<extra></extra>",
         marker={"line": {"color": "#8a97a6" if not dark else "#3b4a5c", "width": 1}, "opacity": 0.9},
     )
     figure = go.Figure(trace)
@@ -160,10 +168,12 @@ def hourly_series(
 ) -> go.Figure:
     """A feed's hourly measures (dossiers received and resolved, ...), with today shaded."""
     _title, unit, measures = theme.SERIES[feed]
+    unit = _(unit)
     figure = go.Figure()
     if doc:
         x = series_axis(doc["start"], len(doc[next(iter(measures))]))
-        for key, (name, colour) in measures.items():
+        for key, (label, colour) in measures.items():
+            name = _(label)
             figure.add_trace(
                 go.Scatter(
                     x=x,
@@ -191,7 +201,7 @@ def hourly_series(
         legend={"orientation": "h", "y": 1.12, "x": 0},
         yaxis={"title": {"text": unit}, "gridcolor": "#e3e7eb", "rangemode": "tozero"},
         xaxis={"tickformat": "%d/%m", "gridcolor": "#eef1f4"},
-        separators=",.",
+        separators=SEPARATORS[current()],
         uirevision="series",
     )
     return figure
@@ -212,8 +222,8 @@ def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> 
         )
 
     late = [p for p in points if p.get("overdue")]
-    layers = [dots([p for p in points if not p.get("overdue")], theme.REPORT_POINT, "Đang mở")]
-    layers.append(dots(late, theme.REPORT_OVERDUE, "Quá hạn"))
+    layers = [dots([p for p in points if not p.get("overdue")], theme.REPORT_POINT, _("Đang mở"))]
+    layers.append(dots(late, theme.REPORT_OVERDUE, _("Quá hạn")))
     layers.append(
         go.Scattermap(
             lat=[s["lat"] for s in spots],
@@ -224,9 +234,9 @@ def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> 
                 "color": theme.HOTSPOT,
                 "opacity": 0.45,
             },
-            name="Điểm nóng",
-            text=[f"{s['count']} phản ánh trong 30 ngày" for s in spots],
-            hovertemplate="%{text}<extra>Điểm nóng</extra>",
+            name=_("Điểm nóng"),
+            text=[_("{n} phản ánh trong 30 ngày").format(n=s["count"]) for s in spots],
+            hovertemplate="%{text}<extra>" + _("Điểm nóng") + "</extra>",
         )
     )
     return layers

@@ -1,4 +1,9 @@
-"""Vietnamese number, percentage and time formats: 1.234,5 — 92,4% — 22/11/2026 10:42."""
+"""Number, percentage and time formats in the reader's language, Vietnamese first:
+1.234,5 — 92,4% — 1,2 triệu — Thứ Hai 23/11/2026 10:42 (English: 1,234.5 — 92.4% — 1.2 million).
+
+Babel holds the locales' rules; dates stay day/month/year and 24-hour in both languages, as the
+province writes them.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,28 @@ import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
+from babel.numbers import format_compact_decimal, format_decimal
+
+from layouts.i18n import _, current
+
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+COMPACT_FROM = 1_000_000  # from a million on, "1,2 triệu" reads better than "1.234.567"
 
 
 def number(value: float | None, decimals: int = 0) -> str:
     if value is None:
         return "–"
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return format_decimal(
+        value, format="#,##0" + ("." + "0" * decimals if decimals else ""), locale=current()
+    )
+
+
+def compact(value: float | None, decimals: int = 0) -> str:
+    """Big numbers in words ("1,2 triệu", "3,4 tỷ"); smaller ones as ``number`` writes them."""
+    if value is None or abs(value) < COMPACT_FROM:
+        return number(value, decimals)
+    return format_compact_decimal(value, format_type="long", fraction_digits=1, locale=current())
 
 
 def percent(value: float | None, decimals: int = 1) -> str:
@@ -26,15 +44,14 @@ def clock(moment: datetime) -> str:
 
 
 def date_time(moment: datetime) -> str:
-    local = moment.astimezone(TZ)
-    return f"{WEEKDAYS[local.weekday()]} {local:%d/%m/%Y %H:%M}"
+    return format_datetime(moment.astimezone(TZ), "EEEE dd/MM/yyyy HH:mm", tzinfo=TZ, locale=current())
 
 
 def as_of(iso_text: str | None) -> str:
     if not iso_text:
-        return "Chưa có số liệu"
+        return _("Chưa có số liệu")
     moment = datetime.fromisoformat(iso_text)
-    return f"Số liệu lúc {clock(moment)} {moment.astimezone(TZ):%d/%m/%Y}"
+    return _("Số liệu lúc {time}").format(time=f"{clock(moment)} {moment.astimezone(TZ):%d/%m/%Y}")
 
 
 def fold(text: str) -> str:
@@ -46,12 +63,14 @@ def fold(text: str) -> str:
 def late_by(seconds: float) -> str:
     """How long past a deadline, as a duty officer says it: "trễ 3 ngày 4 giờ", "trễ 45 phút"."""
     minutes = max(0, int(seconds // 60))
-    days, hours = minutes // 1440, minutes % 1440 // 60
+    days, hours, rest = minutes // 1440, minutes % 1440 // 60, minutes % 60
     if days:
-        return f"trễ {days} ngày {hours} giờ" if hours else f"trễ {days} ngày"
+        return (
+            _("trễ {d} ngày {h} giờ").format(d=days, h=hours) if hours else _("trễ {d} ngày").format(d=days)
+        )
     if hours:
-        return f"trễ {hours} giờ {minutes % 60} phút" if minutes % 60 else f"trễ {hours} giờ"
-    return f"trễ {minutes} phút"
+        return _("trễ {h} giờ {m} phút").format(h=hours, m=rest) if rest else _("trễ {h} giờ").format(h=hours)
+    return _("trễ {m} phút").format(m=minutes)
 
 
 def short_time(moment: datetime) -> str:

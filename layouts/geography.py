@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ioc.geo import Layer
 from ioc.units import UnitTable
+from layouts.i18n import N_
 
 
 def map_areas(units: UnitTable, layer: Layer) -> tuple[list[str], bool]:
@@ -16,11 +17,11 @@ def map_areas(units: UnitTable, layer: Layer) -> tuple[list[str], bool]:
     return units.children(units.province), False
 
 
-REFERENCE_NOTE = (
+REFERENCE_NOTE = N_(
     "Bản đồ: ranh giới các huyện cũ (trước 01/7/2025), chỉ để định hướng. Chưa có ranh giới xã, "
     "phường 2025 được cấp phép mở: số liệu từng xã, phường ở bảng xếp hạng; ≈ là số liệu xấp xỉ."
 )
-APPROXIMATE_TITLE = "Số liệu xấp xỉ: có xã cũ nhập một phần vào đơn vị này (bảng chuyển đổi 2025)"
+APPROXIMATE_TITLE = N_("Số liệu xấp xỉ: có xã cũ nhập một phần vào đơn vị này (bảng chuyển đổi 2025)")
 
 
 def approximate_text(units: UnitTable, code: str, text: str) -> str:

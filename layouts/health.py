@@ -13,7 +13,8 @@ from dash import Dash, Input, Output, dcc, html
 from ioc.health import ConnectorHealth
 from layouts import format as fmt
 from layouts import ids, theme
-from layouts.live import Live, fresh_badge
+from layouts.i18n import N_, _
+from layouts.live import Live, fresh_badge, lang_toggle
 
 
 def _when(iso: str | None) -> str:
@@ -45,7 +46,7 @@ def health_row(h: ConnectorHealth, now: datetime) -> html.Tr:
         [
             html.Td(
                 [
-                    html.Div(theme.FEED_LABELS.get(h.feed, h.feed), className="feed-name"),
+                    html.Div(_(theme.FEED_LABELS.get(h.feed, h.feed)), className="feed-name"),
                     html.Code(h.connector),
                 ]
             ),
@@ -54,7 +55,7 @@ def health_row(h: ConnectorHealth, now: datetime) -> html.Tr:
             html.Td(_when(h.newest_record_at)),
             html.Td(
                 [
-                    html.Div(f"{fmt.number(sum(counts[-6:-1]) / 5, 1)} / phút (5 phút qua)"),
+                    html.Div(_("{n} / phút (5 phút qua)").format(n=fmt.number(sum(counts[-6:-1]) / 5, 1))),
                     dcc.Graph(figure=sparkline(counts), config={"staticPlot": True}, className="sparkline"),
                 ]
             ),
@@ -82,14 +83,14 @@ def health_row(h: ConnectorHealth, now: datetime) -> html.Tr:
 
 
 HEADERS = (
-    "Nguồn dữ liệu",
-    "Trạng thái",
-    "Lần lấy thành công gần nhất",
-    "Bản ghi mới nhất",
-    "Bản ghi / phút (60 phút)",
-    "Lỗi",
-    "Thư lỗi (dead letters)",
-    "Đang chờ / chưa giao (tổng hợp)",
+    N_("Nguồn dữ liệu"),
+    N_("Trạng thái"),
+    N_("Lần lấy thành công gần nhất"),
+    N_("Bản ghi mới nhất"),
+    N_("Bản ghi / phút (60 phút)"),
+    N_("Lỗi"),
+    N_("Thư lỗi (dead letters)"),
+    N_("Đang chờ / chưa giao (tổng hợp)"),
 )
 
 
@@ -103,7 +104,7 @@ class HealthBoard:
         now = datetime.now(UTC)
         return html.Table(
             [
-                html.Thead(html.Tr([html.Th(h) for h in HEADERS])),
+                html.Thead(html.Tr([html.Th(_(h)) for h in HEADERS])),
                 html.Tbody([health_row(h, now) for h in self.read()]),
             ],
             className="health-table",
@@ -116,8 +117,9 @@ class HealthBoard:
                 html.Header(
                     className="room-header",
                     children=[
-                        html.H1("TÌNH TRẠNG CÁC NGUỒN DỮ LIỆU"),
-                        html.A("‹ Về trang tỉnh", href="/", className="back"),
+                        html.H1(_("TÌNH TRẠNG CÁC NGUỒN DỮ LIỆU")),
+                        html.A(_("‹ Về trang tỉnh"), href="/", className="back"),
+                        lang_toggle(),
                     ],
                 ),
                 html.Main(html.Div(self.table(), id=ids.HEALTH_TABLE), className="health-main"),

@@ -11,6 +11,7 @@ from typing import Any
 from dash import dcc, html
 
 from layouts import ids
+from layouts.i18n import DEFAULT, LANGS, _, current, script_translations
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Live:
             "feeds": feeds,
             "units": units,
             "series": series,
+            "lang": current(),
+            "strings": script_translations(current()),
             **extra,
         }
         return [
@@ -56,4 +59,13 @@ class Live:
 
 def fresh_badge(feed: str) -> html.Span:
     """'Số liệu lúc HH:MM', amber then red as the feed ages; realtime.js keeps it current."""
-    return html.Span("Đang kết nối…", className="fresh-badge", **{"data-feed": feed})
+    return html.Span(_("Đang kết nối…"), className="fresh-badge", **{"data-feed": feed})
+
+
+def lang_toggle() -> html.A:
+    """The other language, for this same page and its state (the script keeps the address's other
+    parameters when it is followed)."""
+    other = "en" if current() == DEFAULT else DEFAULT
+    return html.A(
+        LANGS[other], href=f"?lang={other}", lang=other, className="lang-toggle", **{"data-lang": other}
+    )

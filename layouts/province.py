@@ -17,7 +17,8 @@ from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
 from layouts.geography import APPROXIMATE_TITLE, REFERENCE_NOTE, approximate_text, map_areas
-from layouts.live import Live, fresh_badge
+from layouts.i18n import _
+from layouts.live import Live, fresh_badge, lang_toggle
 
 DEFAULT_WINDOW = "7d"
 MAP_ZOOM = 8.75
@@ -44,10 +45,12 @@ def entry(doc: dict[str, Any] | None, path: str) -> dict[str, Any]:
 
 
 def display_kpis(spec: FeedSpec, province_doc: dict[str, Any] | None) -> list[Kpi]:
-    """What the tiles, the map choice and the ranking offer for a feed, by path."""
+    """What the tiles, the map choice and the ranking offer for a feed, by path, with their labels
+    and units in the reader's language."""
+    shown = [replace(k, label=_(k.label), unit=_(k.unit)) for k in spec.kpis]
     if spec.name != "vaccination":
-        return list(spec.kpis)
-    by = {k.name: k for k in spec.kpis}
+        return shown
+    by = {k.name: k for k in shown}
     out = [by["doses"]]
     for vaccine in sorted((province_doc or {}).get("by_vaccine", {})):
         for name in ("coverage_first_dose", "dropout_rate", "people_first_dose"):
@@ -57,7 +60,7 @@ def display_kpis(spec: FeedSpec, province_doc: dict[str, Any] | None) -> list[Kp
             ):
                 continue
             kpi = by[name]
-            out.append(Kpi(f"by_vaccine/{vaccine}/{name}", kpi.kind, f"{kpi.label} · {vaccine}", kpi.unit))
+            out.append(Kpi(f"by_vaccine/{vaccine}/{name}", kpi.kind, f"{kpi.label} · {_(vaccine)}", kpi.unit))
     return out
 
 
@@ -130,7 +133,7 @@ class ProvincePage:
         return self.view(feed).render()
 
     def render(self) -> html.Div:
-        title = theme.SERIES[self.spec.name][0]
+        title = _(theme.SERIES[self.spec.name][0])
         return html.Div(
             className="room",
             children=[
@@ -146,12 +149,12 @@ class ProvincePage:
                         html.Aside(
                             className="side",
                             children=[
-                                html.H2("Cảnh báo"),
+                                html.H2(_("Cảnh báo")),
                                 html.Div(className="alert-ticker", id=ids.ALERTS),
                                 html.H2(
-                                    "Xếp hạng huyện, thị xã, thành phố"
+                                    _("Xếp hạng huyện, thị xã, thành phố")
                                     if self.units.level_codes("district")
-                                    else "Xếp hạng xã, phường"
+                                    else _("Xếp hạng xã, phường")
                                 ),
                                 fresh_badge(self.spec.name),
                                 html.Div(
@@ -200,8 +203,8 @@ class ProvincePage:
             className="footer",
             children=[
                 fresh_badge(self.spec.name),
-                html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
-                html.Span(theme.ATTRIBUTION_VI, className="attribution"),
+                html.Span(_("Mất kết nối trực tiếp, đang kết nối lại…"), className="offline-note"),
+                html.Span(theme.attribution(), className="attribution"),
             ],
         )
 
@@ -225,24 +228,25 @@ class ProvincePage:
     def feed_href(self, feed: str) -> str:
         return "/" if feed == "public_services" else f"/?feed={feed}"
 
-    def _header(self, title: Any = "TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH TỈNH TÂY NINH") -> html.Header:
+    def _header(self, title: Any = None) -> html.Header:
         tabs = [
             dcc.Link(
-                label,
+                _(label),
                 href=self.feed_href(feed),
                 className="feed-tab active" if feed == self.spec.name else "feed-tab",
                 refresh=True,  # a new page: its own tiles, map and subscription
             )
             if feed in self.specs
-            else html.Span(label, className="feed-tab off")
+            else html.Span(_(label), className="feed-tab off")
             for feed, label in theme.FEED_LABELS.items()
         ]
         return html.Header(
             className="room-header",
             children=[
-                html.H1(title),
+                html.H1(title or _("TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH TỈNH TÂY NINH")),
                 html.Div(fmt.date_time(datetime.now(UTC)), id=ids.CLOCK, className="clock"),
                 html.Nav(tabs, id=ids.FEED_TABS, className="feed-tabs"),
+                lang_toggle(),
             ],
         )
 
@@ -250,7 +254,7 @@ class ProvincePage:
         options = [
             {"label": k.label, "value": path} for path, k in self.kpis.items() if k.kind != "breakdown"
         ]
-        windows = [{"label": label, "value": w} for w, label in theme.WINDOW_LABELS.items()]
+        windows = [{"label": _(label), "value": w} for w, label in theme.WINDOW_LABELS.items()]
         return [
             html.Div(
                 className="map-controls",
@@ -270,7 +274,7 @@ class ProvincePage:
                 config={"displayModeBar": False, "scrollZoom": True},
                 className="map",
             ),
-            *([] if self.coloured else [html.Div(REFERENCE_NOTE, className="map-note")]),
+            *([] if self.coloured else [html.Div(_(REFERENCE_NOTE), className="map-note")]),
         ]
 
     def tiles(self, window: str, unit: str | None = None) -> list[html.Div]:
@@ -278,7 +282,7 @@ class ProvincePage:
         out = []
         for path, kpi in self.kpis.items():
             value = entry(values, path).get("value")
-            when = "hiện tại" if base_name(path) in NOT_WINDOWED else theme.WINDOW_LABELS[window]
+            when = _("hiện tại") if base_name(path) in NOT_WINDOWED else _(theme.WINDOW_LABELS[window])
             unit = "" if kpi.kind == "rate" else kpi.unit
             out.append(
                 html.Div(
@@ -288,7 +292,7 @@ class ProvincePage:
                         html.Div(
                             [
                                 html.Span(
-                                    figures.value_text(kpi, value),
+                                    figures.value_text(kpi, value, compact=True),
                                     id={"type": ids.TILE_VALUE, "kpi": path},
                                     className="tile-value",
                                 ),
@@ -322,7 +326,7 @@ class ProvincePage:
                     html.Td(
                         approximate_text(self.units, code, figures.value_text(kpi, value)),
                         className=f"num {tile_state(kpi, value)}",
-                        title=APPROXIMATE_TITLE if code in self.units.approximate else None,
+                        title=_(APPROXIMATE_TITLE) if code in self.units.approximate else None,
                     ),
                 ]
             )

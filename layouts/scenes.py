@@ -19,6 +19,7 @@ from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts import figures, theme
 from layouts.geography import map_areas
+from layouts.i18n import _
 from layouts.province import NOT_WINDOWED, base_name, display_kpis, entry, tile_state
 
 MAX_NUMBERS = 6
@@ -42,7 +43,7 @@ class Number:
 
     @property
     def text(self) -> str:
-        return figures.value_text(Kpi(self.kpi, self.kind, self.label, ""), self.value)
+        return figures.value_text(Kpi(self.kpi, self.kind, self.label, ""), self.value, compact=True)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class WallPlan:
         if kpi is None:
             return None
         value = entry(self.docs(feed, window).get(unit), path).get("value")
-        when = "hiện tại" if base_name(path) in NOT_WINDOWED else theme.WINDOW_LABELS[window]
+        when = _("hiện tại") if base_name(path) in NOT_WINDOWED else _(theme.WINDOW_LABELS[window])
         target = theme.TARGETS.get(base_name(path))
         return Number(
             label=label or f"{kpi.label} · {when}",
@@ -121,7 +122,7 @@ class WallPlan:
             value=value,
             state=tile_state(kpi, figures.scalar(kpi, value)),
             suffix="" if kpi.kind == "rate" else kpi.unit,
-            note=target.label if target else "",
+            note=_(target.label) if target else "",
         )
 
     # ---- scenes -------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class WallPlan:
             feed, path, code, _gap = worst
             kpi = self.kpi(feed, path)
             assert kpi is not None
-            label = f"{names[code]} · {kpi.label} · {theme.WINDOW_LABELS[EXCEPTION_WINDOW]}"
+            label = f"{names[code]} · {kpi.label} · {_(theme.WINDOW_LABELS[EXCEPTION_WINDOW])}"
             numbers.append(self.number(feed, code, path, EXCEPTION_WINDOW, label))
             map_feed, map_kpi, focus = feed, path, code
         else:
@@ -174,7 +175,11 @@ class WallPlan:
             if (code := self.most(feed, path)) is not None and kpi is not None:
                 numbers.append(
                     self.number(
-                        feed, code, path, EXCEPTION_WINDOW, f"{names[code]} · {kpi.label} (nhiều nhất)"
+                        feed,
+                        code,
+                        path,
+                        EXCEPTION_WINDOW,
+                        _("{name} · {kpi} (nhiều nhất)").format(name=names[code], kpi=kpi.label),
                     )
                 )
             numbers.append(
@@ -183,7 +188,7 @@ class WallPlan:
                     self.units.province,
                     path,
                     EXCEPTION_WINDOW,
-                    f"Toàn tỉnh · {kpi.label if kpi else path}",
+                    _("Toàn tỉnh · {kpi}").format(kpi=kpi.label if kpi else path),
                 )
             )
         open_alerts = [
@@ -194,7 +199,7 @@ class WallPlan:
         ]
         numbers.append(
             Number(
-                "Cảnh báo chưa xác nhận",
+                _("Cảnh báo chưa xác nhận"),
                 "",
                 "",
                 "alerts",
@@ -202,13 +207,13 @@ class WallPlan:
                 EXCEPTION_WINDOW,
                 len(open_alerts),
                 "bad" if open_alerts else "ok",
-                "cảnh báo",
+                _("cảnh báo"),
             )
         )
         breach = worst is not None and worst[3] < 0
         return Scene(
             key="exceptions",
-            title="Cần chú ý" if breach else "Không có chỉ số dưới mục tiêu",
+            title=_("Cần chú ý") if breach else _("Không có chỉ số dưới mục tiêu"),
             feed=map_feed,
             map_kpi=map_kpi,
             window=EXCEPTION_WINDOW,
@@ -229,7 +234,7 @@ class WallPlan:
         numbers = [self.number(feed, province, path, window) for path, window in wanted]
         return Scene(
             key=f"feed:{feed}",
-            title=theme.FEED_LABELS[feed],
+            title=_(theme.FEED_LABELS[feed]),
             feed=feed,
             map_kpi=theme.DEFAULT_KPI[feed],
             window=EXCEPTION_WINDOW,
@@ -238,7 +243,7 @@ class WallPlan:
 
     def district_scene(self, code: str) -> Scene:
         numbers = [
-            self.number(feed, code, path, window, f"{theme.FEED_LABELS[feed]} · {label}")
+            self.number(feed, code, path, window, f"{_(theme.FEED_LABELS[feed])} · {label}")
             for feed, path, window in theme.WALL_DISTRICT_NUMBERS
             if (label := self._short_label(feed, path, window))
         ]
@@ -258,4 +263,6 @@ class WallPlan:
         kpi = self.kpi(feed, path)
         if kpi is None:
             return ""
-        return kpi.label if base_name(path) in NOT_WINDOWED else f"{kpi.label} {theme.WINDOW_LABELS[window]}"
+        return (
+            kpi.label if base_name(path) in NOT_WINDOWED else f"{kpi.label} {_(theme.WINDOW_LABELS[window])}"
+        )

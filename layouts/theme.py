@@ -1,8 +1,14 @@
-"""Colours, targets and labels: the look of every page, in one place."""
+"""Colours, targets and labels: the look of every page, in one place.
+
+Labels are Vietnamese; pages show them through ``i18n._`` (the English catalog lists them all,
+see ``messages``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ioc.geo import ATTRIBUTION
+from layouts.i18n import current
 
 FONT = "Be Vietnam Pro, sans-serif"
 INK = "#1f2933"
@@ -101,6 +107,18 @@ REPORT_SECTOR_LABELS = {
     "khac": "Khác",
 }
 REPORT_SEVERITY_LABELS = {"khan": "Khẩn", "phuc_tap": "Phức tạp", "binh_thuong": "Bình thường"}
+# Vaccines of the national programme (Tiêm chủng mở rộng) named in Vietnamese, as records name
+# them; shown through ``_()`` so the English pages name them in English. Others pass unchanged.
+VACCINE_NAMES = (
+    "Lao (BCG)",
+    "Viêm gan B",
+    "Bại liệt (OPV)",
+    "Bại liệt (IPV)",
+    "Sởi",
+    "Sởi-Rubella",
+    "Viêm não Nhật Bản",
+    "Uốn ván",
+)
 
 # The wall: what each feed's scene and each district's scene show, as (feed, KPI path, window);
 # at most six numbers a scene. Vaccination adds its vaccines' coverage to its scene.
@@ -148,3 +166,18 @@ WALL_MAP_STYLE = {
     "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
     "layers": [{"id": "background", "type": "background", "paint": {"background-color": WALL_BACKGROUND}}],
 }
+
+
+def messages() -> list[str]:
+    """Every label above, for the catalog of translations."""
+    found = [t.label for t in TARGETS.values()]
+    for title, unit, measures in SERIES.values():
+        found += [title, unit, *(legend for legend, _colour in measures.values())]
+    for table in (WINDOW_LABELS, FEED_LABELS, REPORT_SECTOR_LABELS, REPORT_SEVERITY_LABELS):
+        found += table.values()
+    return [*found, *VACCINE_NAMES]
+
+
+def attribution() -> str:
+    """The boundaries' attribution (CC BY 3.0 IGO): PROVENANCE.md's own words in English."""
+    return ATTRIBUTION_VI if current() == "vi" else ATTRIBUTION

@@ -31,6 +31,7 @@ from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
 from layouts.geography import map_areas
+from layouts.i18n import DEFAULT, LANGS, _, current, using
 from layouts.live import Live, fresh_badge
 from layouts.province import base_name, entry
 from layouts.scenes import Number, Scene, WallPlan
@@ -52,9 +53,13 @@ class BadWallAddress(ValueError):
 
 def screen_options(settings: WallSettings, query: dict[str, str]) -> tuple[WallSettings, int]:
     """The wall's settings with this screen's overrides, and its offset in the rotation."""
-    allowed = {*QUERY, "dim", "offset"}
+    allowed = {*QUERY, "dim", "offset", "lang"}
     if unknown := sorted(set(query) - allowed):
-        raise BadWallAddress(f"không có tham số “{unknown[0]}”; dùng: {', '.join(sorted(allowed))}")
+        raise BadWallAddress(
+            _("không có tham số “{name}”; dùng: {known}").format(
+                name=unknown[0], known=", ".join(sorted(allowed))
+            )
+        )
     raw = settings.model_dump()
     for name, value in query.items():
         if name == "scenes":
@@ -64,7 +69,9 @@ def screen_options(settings: WallSettings, query: dict[str, str]) -> tuple[WallS
         elif name == "dim" and value == "off":
             raw["dim_brightness"] = 1.0
         elif name == "dim":
-            raw["dim_from"], _, raw["dim_to"] = value.partition("-")
+            raw["dim_from"], _sep, raw["dim_to"] = value.partition("-")
+        elif name == "lang" and value not in LANGS:
+            raise BadWallAddress(f"lang={value!r}: " + _("dùng {known}").format(known=" / ".join(LANGS)))
         elif name in QUERY:
             raw[QUERY[name]] = value
     try:
@@ -76,7 +83,7 @@ def screen_options(settings: WallSettings, query: dict[str, str]) -> tuple[WallS
         raise BadWallAddress(f"{param}={query.get(param, '')!r}: {error['msg']}") from None
     offset = query.get("offset", "0")
     if not offset.isdigit():
-        raise BadWallAddress(f"offset={offset!r}: cần một số nguyên ≥ 0")
+        raise BadWallAddress(f"offset={offset!r}: " + _("cần một số nguyên ≥ 0"))
     return wall, int(offset)
 
 
@@ -94,15 +101,20 @@ class WallPage:
         return WallPlan(self.reader, self.units, self.layer, self.specs)
 
     def layout(self, **query: str) -> html.Div:
+        asked = query.get("lang")
+        with using(asked if asked in LANGS else current()):
+            return self._layout(query)
+
+    def _layout(self, query: dict[str, str]) -> html.Div:
         try:
             wall, offset = screen_options(self.settings, query)
         except BadWallAddress as exc:
             return html.Div(
                 className="wall wall-error",
                 children=[
-                    html.H1("Địa chỉ màn hình không hợp lệ"),
+                    html.H1(_("Địa chỉ màn hình không hợp lệ")),
                     html.P(str(exc)),
-                    html.P(f"Ví dụ: {EXAMPLE}"),
+                    html.P(_("Ví dụ: {example}").format(example=EXAMPLE)),
                 ],
             )
         plan = self.plan()
@@ -126,7 +138,7 @@ class WallPage:
                         html.Div(
                             [
                                 html.Div(
-                                    "TỈNH TÂY NINH · TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH",
+                                    _("TỈNH TÂY NINH · TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH"),
                                     className="wall-org",
                                 ),
                                 html.H1(scene.title, id=ids.W_TITLE, className="wall-title"),
@@ -158,19 +170,22 @@ class WallPage:
                         html.Div(
                             [
                                 html.Span(
-                                    [html.Span(theme.FEED_LABELS[f], className="wall-feed"), fresh_badge(f)]
+                                    [
+                                        html.Span(_(theme.FEED_LABELS[f]), className="wall-feed"),
+                                        fresh_badge(f),
+                                    ]
                                 )
                                 for f in self.specs
                             ],
                             className="wall-fresh",
                         ),
                         html.Div(f"{index + 1} / {len(keys)}", id=ids.W_PROGRESS, className="wall-progress"),
-                        html.Span("Mất kết nối trực tiếp, đang kết nối lại…", className="offline-note"),
-                        html.Div(theme.ATTRIBUTION_VI, className="wall-attribution"),
+                        html.Span(_("Mất kết nối trực tiếp, đang kết nối lại…"), className="offline-note"),
+                        html.Div(theme.attribution(), className="wall-attribution"),
                     ],
                 ),
                 dcc.Interval(id=ids.W_TICK, interval=wall.interval_s * 1000),
-                dcc.Store(id=ids.W_OPTIONS, data={"keys": keys, "offset": offset}),
+                dcc.Store(id=ids.W_OPTIONS, data={"keys": keys, "offset": offset, "lang": current()}),
                 dcc.Store(id=ids.W_VIEWPORT),
                 html.Div(id=ids.W_CONFIG, hidden=True, **{"data-config": json.dumps(config)}),
                 *self.live.elements(
@@ -256,7 +271,7 @@ class WallPage:
             marker_opacity=[0.95 if f or not scene.zoom else 0.35 for f in focused],
             colorbar={
                 "title": {
-                    "text": f"{kpi.label} ({kpi.unit})<br>{target.label if target else ''}",
+                    "text": f"{kpi.label} ({kpi.unit})<br>{_(target.label) if target else ''}",
                     "side": "top",
                 },
                 "thickness": max(12, viewport["h"] / 70),
@@ -299,11 +314,13 @@ class WallPage:
             """The next scene, patched into the same map and panels."""
             keys = options["keys"]
             index = (options["offset"] + (n or 0)) % len(keys)
-            scene = self.plan().scene(keys[index])
-            fresh = self.map_figure(scene, viewport or DEFAULT_VIEWPORT)
+            with using(options.get("lang", DEFAULT)):  # this screen's, whatever other tabs chose
+                scene = self.plan().scene(keys[index])
+                fresh = self.map_figure(scene, viewport or DEFAULT_VIEWPORT)
+                numbers = self.numbers(scene)
             props = ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar", "marker")
             patch = figures.trace_patch(fresh.data[0], props)
             patch["layout"]["map"]["center"] = fresh.layout.map.center
             patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
             progress = f"{index + 1} / {len(keys)}"
-            return scene.title, self.numbers(scene), patch, fresh_badge(scene.feed), progress
+            return scene.title, numbers, patch, fresh_badge(scene.feed), progress

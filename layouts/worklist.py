@@ -12,16 +12,17 @@ from ioc.cases import cases_field
 from ioc.snapshots import SnapshotReader
 from layouts import format as fmt
 from layouts import theme
+from layouts.i18n import N_, _
 
 CASE_FEEDS = ("public_services", "citizen_feedback")
 CASE_TITLES = {
-    "public_services": ("Hồ sơ quá hạn đang xử lý", "hồ sơ"),
-    "citizen_feedback": ("Phản ánh quá hạn xử lý", "phản ánh"),
+    "public_services": (N_("Hồ sơ quá hạn đang xử lý"), N_("hồ sơ")),
+    "citizen_feedback": (N_("Phản ánh quá hạn xử lý"), N_("phản ánh")),
 }
 STATUS_LABELS = {
-    "tiep_nhan": "Tiếp nhận",
-    "dang_xu_ly": "Đang xử lý",
-    "da_tiep_nhan": "Đã tiếp nhận",
+    "tiep_nhan": N_("Tiếp nhận"),
+    "dang_xu_ly": N_("Đang xử lý"),
+    "da_tiep_nhan": N_("Đã tiếp nhận"),
 }
 
 
@@ -32,25 +33,29 @@ def case_lists(
     out: list[Any] = []
     wanted = fmt.fold(case_filter.strip())
     for feed in feeds:
-        title, noun = CASE_TITLES[feed]
+        title, noun = (_(text) for text in CASE_TITLES[feed])
         meta = reader.meta(feed) or {}
         cases = reader.extra(feed, cases_field(unit))
         as_of = datetime.fromisoformat(meta["as_of"]) if meta.get("as_of") else datetime.now(UTC)
         if cases is None:
             out.append(
-                html.Div([html.H3(title), html.P("Chưa có số liệu.", className="muted")], className="cases")
+                html.Div(
+                    [html.H3(title), html.P(_("Chưa có số liệu."), className="muted")], className="cases"
+                )
             )
             continue
         shown = [c for c in cases if not wanted or wanted in _case_text(c, names)]
         count = f"{fmt.number(len(cases))} {noun}" + (
-            f", {fmt.number(len(shown))} khớp bộ lọc" if wanted else ""
+            _(", {n} khớp bộ lọc").format(n=fmt.number(len(shown))) if wanted else ""
         )
         out.append(
             html.Div(
                 className="cases",
                 children=[
                     html.H3([title, html.Span(count, className="case-count", **{"data-feed": feed})]),
-                    html.Div(f"Tính đến {fmt.short_time(as_of)}", className="muted small"),
+                    html.Div(
+                        _("Tính đến {time}").format(time=fmt.short_time(as_of)), className="muted small"
+                    ),
                     _case_table(feed, shown, as_of, names),
                 ],
                 **{"data-feed": feed},
@@ -61,26 +66,26 @@ def case_lists(
 
 def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: dict[str, str]) -> Any:
     if not cases:
-        return html.P("Không có việc quá hạn.", className="muted")
+        return html.P(_("Không có việc quá hạn."), className="muted")
     if feed == "public_services":
         head = [
-            "Mã hồ sơ",
-            "Thủ tục · lĩnh vực",
-            "Xã, phường",
-            "Cơ quan",
-            "Tình trạng",
-            "Hạn xử lý",
-            "Trễ",
+            _("Mã hồ sơ"),
+            _("Thủ tục · lĩnh vực"),
+            _("Xã, phường"),
+            _("Cơ quan"),
+            _("Tình trạng"),
+            _("Hạn xử lý"),
+            _("Trễ"),
         ]
     else:
         head = [
-            "Mã phản ánh",
-            "Lĩnh vực · mức độ",
-            "Xã, phường",
-            "Nội dung",
-            "Tình trạng",
-            "Hạn xử lý",
-            "Trễ",
+            _("Mã phản ánh"),
+            _("Lĩnh vực · mức độ"),
+            _("Xã, phường"),
+            _("Nội dung"),
+            _("Tình trạng"),
+            _("Hạn xử lý"),
+            _("Trễ"),
         ]
     rows = []
     for case in cases:
@@ -91,8 +96,8 @@ def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: 
         else:
             sector, severity = case.get("sector") or "", case.get("severity") or ""
             what = (
-                f"{theme.REPORT_SECTOR_LABELS.get(sector, sector)} · "
-                f"{theme.REPORT_SEVERITY_LABELS.get(severity, severity)}"
+                f"{_(theme.REPORT_SECTOR_LABELS.get(sector, sector))} · "
+                f"{_(theme.REPORT_SEVERITY_LABELS.get(severity, severity))}"
             )
             fourth = html.Span(case.get("text") or "", className="case-text")
         rows.append(
@@ -102,7 +107,7 @@ def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: 
                     html.Td(what),
                     html.Td(names.get(case["unit_code"], case["unit_code"])),
                     html.Td(fourth),
-                    html.Td(STATUS_LABELS.get(case["status"], case["status"])),
+                    html.Td(_(STATUS_LABELS.get(case["status"], case["status"]))),
                     html.Td(fmt.short_time(deadline), className="num"),
                     html.Td(fmt.late_by((as_of - deadline).total_seconds()), className="num late"),
                 ]

@@ -55,5 +55,6 @@ def demo(tmp_path_factory):
         alerts__qua_han__level="district",
         alerts__qua_han__above="0",
         alerts__qua_han__title="hồ sơ quá hạn",
+        alerts__qua_han__title_en="overdue dossiers",
     ) as (port, process):
         yield port, process, data

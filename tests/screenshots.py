@@ -30,6 +30,8 @@ SCREENS = (  # name, path, viewport
     ("health", "/health-board", (1600, 700)),
     ("wall", "/wall?interval=600&dim=off", (1920, 1080)),  # the exception scene, held still, by day
     ("wall-4k", "/wall?interval=600&offset=6&dim=off", (3840, 2160)),  # a district of the tour
+    ("province-en", "/?lang=en", (1600, 1000)),  # the English toggle
+    ("wall-en", "/wall?lang=en&interval=600&offset=1&dim=off", (1920, 1080)),  # a feed's scene
 )
 SCREENS_2025 = (("province-2025", "/", (1600, 1000)),)
 

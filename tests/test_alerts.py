@@ -26,8 +26,15 @@ ON_TIME = AlertRule(
     level="district",
     below=0.9,
     title="đúng hạn 7 ngày",
+    title_en="on time, 7 days",
 )
-STALE = AlertRule(feed="public_services", kind="stale", minutes=15, title="nguồn dữ liệu ngừng cập nhật")
+STALE = AlertRule(
+    feed="public_services",
+    kind="stale",
+    minutes=15,
+    title="nguồn dữ liệu ngừng cập nhật",
+    title_en="feed stopped updating",
+)
 
 
 @pytest.fixture
@@ -58,6 +65,7 @@ def test_raised_once_with_the_value_then_cleared(r, pipe) -> None:
     active = alerts.read_active(r, "public_services")
     assert sorted(active) == ["dung_han|703", "dung_han|705"]
     assert active["dung_han|705"]["text"] == "Huyện Tân Biên: đúng hạn 7 ngày 0,0% < 90%"
+    assert active["dung_han|705"]["text_en"] == "Huyện Tân Biên: on time, 7 days 0.0% < 90%"
     assert active["dung_han|703"]["value"] == 0.5
     assert events(r) == [("raised", "dung_han|703"), ("raised", "dung_han|705")]
     since = active["dung_han|705"]["since"]
@@ -97,6 +105,7 @@ def test_stale_feed_is_an_alert_at_the_province(r, units) -> None:
     assert alert["unit"] == "72" and alert["text"] == (
         "Tỉnh Tây Ninh: nguồn dữ liệu ngừng cập nhật 16 phút (ngưỡng 15 phút)"
     )
+    assert alert["text_en"] == "Tỉnh Tây Ninh: feed stopped updating 16 min (threshold 15 min)"
 
 
 @pytest.mark.parametrize(

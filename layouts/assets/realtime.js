@@ -15,6 +15,14 @@
     const el = document.getElementById("rt-config");
     return el ? JSON.parse(el.dataset.config) : null;
   }
+  // The page's language: t("Vietnamese {name}", {name}) gives the English of the catalog when the
+  // page is in English (its config carries the translations this script needs).
+  function t(text, vars) {
+    const cfg = state.config || config();
+    const said = (cfg && cfg.strings && cfg.strings[text]) || text;
+    return said.replace(/\{(\w+)\}/g, (_m, key) => (vars && key in vars ? vars[key] : `{${key}}`));
+  }
+  const locale = () => ((state.config || config() || {}).lang === "en" ? "en-GB" : "vi-VN");
 
   function relayUrl(cfg, token) {
     const base = cfg.url || `${location.protocol === "https:" ? "wss" : "ws"}://${location.hostname}:${cfg.port}/`;
@@ -90,14 +98,14 @@
       const feed = state.health[badge.dataset.feed];
       const at = feed && feed.last_success_at;
       badge.classList.remove("fresh-ok", "fresh-amber", "fresh-red");
-      if (!at) { badge.textContent = "Chưa có số liệu"; badge.classList.add("fresh-red"); return; }
+      if (!at) { badge.textContent = t("Chưa có số liệu"); badge.classList.add("fresh-red"); return; }
       const age = (now - Date.parse(at)) / 1000;
       const level = age > cfg.red_s ? "red" : age > cfg.amber_s ? "amber" : "ok";
       badge.classList.add(`fresh-${level}`);
       const minutes = Math.floor(age / 60);
-      const late = level === "ok" ? "" : level === "red" ? ` · ngừng ${minutes} phút` : ` · trễ ${minutes} phút`;
-      badge.textContent = `Số liệu lúc ${localTime(at)}${late}`;
-      badge.title = feed.last_error ? `Lỗi gần nhất: ${feed.last_error}` : "";
+      const late = level === "ok" ? "" : level === "red" ? t(" · ngừng {m} phút", { m: minutes }) : t(" · trễ {m} phút", { m: minutes });
+      badge.textContent = t("Số liệu lúc {time}", { time: localTime(at) }) + late;
+      badge.title = feed.last_error ? t("Lỗi gần nhất: {error}", { error: feed.last_error }) : "";
     });
   }
   setInterval(renderBadges, 1000);
@@ -111,7 +119,7 @@
     document.querySelectorAll(".live-value").forEach((el) => {
       const d = el.dataset;
       const raw = kpiValue(d.feed, d.unit, d.window, d.kpi);
-      if (raw !== null) el.textContent = valueText(d.kind, raw);
+      if (raw !== null) el.textContent = valueText(d.kind, raw, true);
     });
   }
 
@@ -124,20 +132,20 @@
       const shown = units ? all.filter((a) => units.has(a.unit)) : all;
       ticker.replaceChildren();
       if (!shown.length) {
-        ticker.append(Object.assign(document.createElement("div"), { className: "alert-none", textContent: "Không có cảnh báo." }));
+        ticker.append(Object.assign(document.createElement("div"), { className: "alert-none", textContent: t("Không có cảnh báo.") }));
         return;
       }
       for (const alert of shown) {
         const item = document.createElement("div");
         item.className = "alert-item" + (alert.acked_by ? " acked" : "");
         item.dataset.alert = alert.id;
-        const text = Object.assign(document.createElement("div"), { className: "alert-text", textContent: `▲ ${alert.text}` });
-        const when = Object.assign(document.createElement("div"), { className: "alert-when", textContent: `từ ${localTime(alert.since)}` });
+        const text = Object.assign(document.createElement("div"), { className: "alert-text", textContent: `▲ ${(locale() === "en-GB" && alert.text_en) || alert.text}` });
+        const when = Object.assign(document.createElement("div"), { className: "alert-when", textContent: t("từ {time}", { time: localTime(alert.since) }) });
         item.append(text, when);
         if (alert.acked_by) {
-          when.textContent += ` · đã xác nhận: ${alert.acked_by}, ${localTime(alert.acked_at)}`;
+          when.textContent += t(" · đã xác nhận: {who}, {time}", { who: alert.acked_by, time: localTime(alert.acked_at) });
         } else if (!ticker.classList.contains("read-only")) {
-          const button = Object.assign(document.createElement("button"), { className: "alert-ack", textContent: "Xác nhận" });
+          const button = Object.assign(document.createElement("button"), { className: "alert-ack", textContent: t("Xác nhận") });
           button.onclick = () => acknowledge(alert, button);
           item.append(button);
         }
@@ -156,7 +164,7 @@
   async function acknowledge(alert, button) {
     let by = localStorage.getItem("ioc_officer");
     if (!by) {
-      by = (window.prompt("Họ tên người xác nhận cảnh báo:") || "").trim();
+      by = (window.prompt(t("Họ tên người xác nhận cảnh báo:")) || "").trim();
       if (!by) return;
       localStorage.setItem("ioc_officer", by);
     }
@@ -173,7 +181,15 @@
   }).observe(document.documentElement, { childList: true, subtree: true });
 
   // ---- applying messages to panels, called from clientside callbacks ----
-  const vi = (digits) => new Intl.NumberFormat("vi-VN", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  // As layouts/format.py writes them: 1.234,5 (1,234.5 in English); with ``compact`` (tiles, the
+  // wall) a million and more in words, "1,2 triệu".
+  const formats = {};
+  function vi(digits, compact) {
+    const key = `${locale()}|${digits}|${compact ? 1 : 0}`;
+    return formats[key] || (formats[key] = new Intl.NumberFormat(locale(), compact
+      ? { notation: "compact", compactDisplay: "long", maximumFractionDigits: 1 }
+      : { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+  }
   // A list (hotspots) counts its items, a breakdown (doses by dose number) sums, as in figures.py.
   function scalar(kind, value) {
     if (value === null || value === undefined) return null;
@@ -181,13 +197,14 @@
     if (kind === "breakdown") return Object.values(value).reduce((a, b) => a + b, 0);
     return value;
   }
-  function valueText(kind, raw) {
+  function valueText(kind, raw, compact) {
     const value = scalar(kind, raw);
     if (value === null) return "–";
     if (kind === "rate") return `${vi(1).format(value * 100)}%`;
-    if (kind === "mean") return vi(2).format(value);
-    if (kind === "sum") return vi(1).format(value);
-    return vi(0).format(value);
+    const big = compact && Math.abs(value) >= 1e6;
+    if (kind === "mean") return vi(2, big).format(value);
+    if (kind === "sum") return vi(1, big).format(value);
+    return vi(0, big).format(value);
   }
   function shown(kind, raw) {
     const value = scalar(kind, raw);
@@ -289,7 +306,7 @@
       const map = new dc.Patch();
       const mapCodes = cfg.map_codes || cfg.codes;  // none: a reference map, nothing to recolour
       mapCodes.forEach((code, i) => map.assign(["data", 0, "z", i], shown(info.kind, kpiValue(cfg.feed, code, window_, kpi))));
-      const tiles = tileIds.map((id) => (cfg.kpis[id.kpi] ? valueText(cfg.kpis[id.kpi].kind, kpiValue(cfg.feed, cfg.province, window_, id.kpi)) : dc.no_update));
+      const tiles = tileIds.map((id) => (cfg.kpis[id.kpi] ? valueText(cfg.kpis[id.kpi].kind, kpiValue(cfg.feed, cfg.province, window_, id.kpi), true) : dc.no_update));
       return [mapCodes.length ? map.build() : dc.no_update, seriesPatch(cfg, message), tiles, rankingTable(cfg, kpi, window_)];
     },
   };
