@@ -43,22 +43,6 @@ def test_demo_numbers_change_while_you_watch(demo) -> None:
     pytest.fail("the demo's numbers did not change in 60 s")
 
 
-def test_demo_stops_everything_and_keeps_redis_data(tmp_path) -> None:
-    """SIGTERM stops every component and the embedded redis-server, whose AOF stays in the data folder."""
-    port, env = demo_env(tmp_path, history_days=3)
-    process = start_app([], env, tmp_path / "app.log")
-    wait_for(API.format(port=port, unit="72", window="7d"), process=process)
-    children = psutil.Process(process.pid).children(recursive=True)
-    assert len(children) >= 5  # redis, simulator, connector, aggregator, web
-    assert stop(process) == 0
-    _gone, alive = psutil.wait_procs(children, timeout=15)
-    assert alive == []
-    aof = list((tmp_path / "redis").glob("appendonly*"))
-    assert aof, "no AOF in the data folder"
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", port)) != 0
-
-
 def test_production_mode_polls_the_configured_source_only(tmp_path, r, redis_server) -> None:
     """`app.py --config` with a source URL: no simulator starts; the connector reads that source."""
     listing = RecordListing("ma_ho_so", [A1, B, C, D])
@@ -83,8 +67,9 @@ def test_production_mode_polls_the_configured_source_only(tmp_path, r, redis_ser
         source.close()
 
 
-def test_restarted_demo_continues_the_same_world(tmp_path) -> None:
-    """A second run on the same data folder draws the same simulated province as the first."""
+def test_demo_stops_everything_keeps_its_data_and_continues_the_same_world(tmp_path) -> None:
+    """SIGTERM stops every component and the embedded redis-server, whose AOF stays in the data
+    folder; a second run on the same folder draws the same simulated province as the first."""
     port, env = demo_env(tmp_path, history_days=3)
     url = API.format(port=port, unit="72", window="30d")
     counts, anchors = [], []
@@ -92,10 +77,17 @@ def test_restarted_demo_continues_the_same_world(tmp_path) -> None:
         process = start_app([], env, tmp_path / "app.log")
         try:
             wait_for(url, process=process)
+            children = psutil.Process(process.pid).children(recursive=True)
+            assert len(children) >= 5  # redis, simulators, connectors, aggregators, relay, web
             time.sleep(4)  # the connector's next poll and the aggregator's next cycle
             counts.append(httpx.get(url).json()["kpis"]["received"]["value"])
         finally:
-            stop(process)
+            assert stop(process) == 0
+        _gone, alive = psutil.wait_procs(children, timeout=15)
+        assert alive == []
+        assert list((tmp_path / "redis").glob("appendonly*")), "no AOF in the data folder"
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0
         anchors.append({p.stem: p.read_text() for p in (tmp_path / "simulators").glob("*.anchor")})
     assert set(anchors[0]) == {"public_services", "citizen_feedback", "mobile_data", "vaccination"}
     assert anchors[1] == anchors[0]  # each feed's world began once, and the second run kept it
