@@ -21,8 +21,17 @@ APPROXIMATE_REASON = (
 )
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
+def refuse(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
+
+
+def unit_and_window_error(units: UnitTable, unit: str, window: str) -> str | None:
+    """What is wrong with a request's unit or window, if anything."""
+    if unit not in set(units.codes):
+        return f"unknown unit {unit!r} in scheme {units.scheme}"
+    if window not in WINDOWS:
+        return f"unknown window {window!r}; windows: {', '.join(WINDOWS)}"
+    return None
 
 
 def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
@@ -35,22 +44,20 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         unit = request.args.get("unit", units.province)
         window = request.args.get("window", "")
         if feed not in FEEDS:
-            return _error(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
-        if unit not in known_units:
-            return _error(400, f"unknown unit {unit!r} in scheme {units.scheme}")
-        if window not in WINDOWS:
-            return _error(400, f"unknown window {window!r}; windows: {', '.join(WINDOWS)}")
+            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
+        if wrong := unit_and_window_error(units, unit, window):
+            return refuse(400, wrong)
         meta = reader.meta(feed)
         values = reader.kpis(feed, unit, window)
         if meta is None or values is None:
-            return _error(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
+            return refuse(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
         vaccine = request.args.get("vaccine")
         if vaccine is not None:
             by_vaccine = values.get("by_vaccine")
             if by_vaccine is None:
-                return _error(400, f"vaccine= applies to the vaccination feed only, not {feed!r}")
+                return refuse(400, f"vaccine= applies to the vaccination feed only, not {feed!r}")
             if vaccine not in by_vaccine:
-                return _error(400, f"unknown vaccine {vaccine!r}; vaccines: {', '.join(sorted(by_vaccine))}")
+                return refuse(400, f"unknown vaccine {vaccine!r}; vaccines: {', '.join(sorted(by_vaccine))}")
             values = by_vaccine[vaccine]
         body = {
             "feed": feed,
@@ -72,15 +79,15 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         unit = request.args.get("unit", units.province)
         with_cases = [f for f, spec in FEED_SPECS.items() if spec.cases is not None]
         if feed not in with_cases:
-            return _error(400, f"no case list for feed {feed!r}; feeds with one: {', '.join(with_cases)}")
+            return refuse(400, f"no case list for feed {feed!r}; feeds with one: {', '.join(with_cases)}")
         if unit not in known_units:
-            return _error(400, f"unknown unit {unit!r} in scheme {units.scheme}")
+            return refuse(400, f"unknown unit {unit!r} in scheme {units.scheme}")
         meta = reader.meta(feed)
         found = reader.extra(feed, cases_field(unit))
         if meta is None:
-            return _error(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
+            return refuse(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
         if found is None:
-            return _error(400, f"unit {unit!r} is a commune: case lists are kept per district and province")
+            return refuse(400, f"unit {unit!r} is a commune: case lists are kept per district and province")
         return jsonify(
             {"feed": feed, "unit": unit, "as_of": meta["as_of"], "count": len(found), "cases": found}
         )
@@ -99,18 +106,18 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         """``{"feed", "id", "by"}``: a duty officer has seen the alert and is on it."""
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return _error(400, "the body must be a JSON object with feed, id and by")
+            return refuse(400, "the body must be a JSON object with feed, id and by")
         feed, alert_id, by = (str(body.get(k) or "").strip() for k in ("feed", "id", "by"))
         if feed not in FEEDS:
-            return _error(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
+            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
         if not alert_id or not by:
-            return _error(400, "id and by (who acknowledges) are required")
+            return refuse(400, "id and by (who acknowledges) are required")
         if len(by) > 80:
-            return _error(400, "by: at most 80 characters")
+            return refuse(400, "by: at most 80 characters")
         try:
             alert = alerts.acknowledge(reader.client, feed, alert_id, by, datetime.now(UTC))
         except alerts.UnknownAlert as exc:
-            return _error(404, str(exc))
+            return refuse(404, str(exc))
         return jsonify(alert)
 
     @api.get("/healthz")

@@ -182,6 +182,14 @@ class SimulatorSettings(_Section):
 WallScenes = Literal["exceptions", "feeds", "districts"]
 
 
+class PublicSettings(_Section):
+    """What the public views (the app's embeds and cards) may show."""
+
+    k: int = Field(
+        10, ge=2, description="Counts of health and location data below this are hidden ('dưới 10')."
+    )
+
+
 class WallSettings(_Section):
     """The wall display; each screen may override these in its address (``/wall?interval=30``)."""
 
@@ -307,6 +315,7 @@ class Settings(BaseSettings):
         description="Simulators to start, by feed name. The demo (no --config) starts all.",
     )
     wall: WallSettings = Field(default_factory=WallSettings)  # type: ignore[arg-type]
+    public: PublicSettings = Field(default_factory=PublicSettings)  # type: ignore[arg-type]
     alerts: dict[str, AlertRule] = Field(
         default_factory=lambda: {k: AlertRule(**v) for k, v in DEFAULT_RULES.items()},
         description="Alert rules by name (below); a file's `[alerts.*]` tables replace the defaults.",

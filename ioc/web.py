@@ -14,6 +14,7 @@ from flask import Response, abort, jsonify, send_from_directory
 
 from ioc import auth
 from ioc.api import kpi_blueprint
+from ioc.cards import card_blueprint
 from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
 from ioc.feeds import FEED_SPECS
@@ -83,6 +84,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         return response
 
     server.register_blueprint(kpi_blueprint(reader, units))
+    server.register_blueprint(card_blueprint(reader, units, settings.public.k))
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     live = Live(
         port=settings.realtime.port,
