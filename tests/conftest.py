@@ -45,7 +45,7 @@ def demo(tmp_path_factory):
     data = tmp_path_factory.mktemp("demo")
     with running_demo(
         data,
-        history_days=10,
+        history_days=20,
         window="today",
         simulators__public_services__activity="200",
         aggregator__recompute_s="2",
