@@ -35,7 +35,7 @@ LOCALE = Path(__file__).resolve().parent / "locale"
 SOURCES = ("layouts", "ioc")
 METHODS = [("**/assets/**.js", "javascript"), ("**.py", "python")]
 KEYWORDS = {"_": None, "N_": None, "t": None}
-ALWAYS_ASKED = ("python -m layouts.i18n", "")  # a location for messages held in data tables
+DATA_TABLES = ("python -m layouts.i18n", "")  # the location given to messages from data tables
 
 _forced: ContextVar[str | None] = ContextVar("ioc_lang", default=None)
 
@@ -103,7 +103,8 @@ def install(server: Flask) -> None:
     @server.after_request
     def remember(response: Response) -> Response:
         asked = request.args.get("lang")
-        if request.method == "GET" and asked in LANGS and request.cookies.get(COOKIE) != asked:
+        page = request.method == "GET" and not request.path.startswith("/api/")  # cards say lang= per call
+        if page and asked in LANGS and request.cookies.get(COOKIE) != asked:
             response.set_cookie(COOKIE, asked, max_age=365 * 86400, samesite="Lax")
         return response
 
@@ -134,7 +135,7 @@ def extract() -> Catalog:
             catalog.add(message, locations=[(f"{source}/{path}", line)], auto_comments=comments)
     for message in data_messages():
         if message and message not in catalog:
-            catalog.add(message, locations=[ALWAYS_ASKED])
+            catalog.add(message, locations=[DATA_TABLES])
     return catalog
 
 
