@@ -167,7 +167,9 @@ class Relay:
 
     async def pump(self) -> None:
         streams = {keys.deltas(feed): feed for feed in self.feeds}
-        while True:
+        # Not ``while True``: on Python 3.11 a cancel that meets redis-py's own read timeout can
+        # come out as a TimeoutError, which the client retries; the loop then ends on its own.
+        while not self.stopping.is_set():
             await self._welcome()
             ids = {key: self.last_ids[feed] for key, feed in streams.items()}
             reply = await self.client.xread(ids, block=READ_BLOCK_MS)  # type: ignore[arg-type]
@@ -235,7 +237,7 @@ class Relay:
     # ---- feed health -------------------------------------------------------------------
 
     async def watch_health(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             current = await self.read_health()
             if current != self.health:
                 self.health = current
