@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ioc import alerts
+from ioc import alerts, audit
 from ioc.cases import cases_field
 from ioc.feeds import FEED_SPECS
+from ioc.login import audit_view, user
 from ioc.schemas import FEEDS, WINDOWS
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
@@ -34,6 +35,12 @@ def unit_and_window_error(units: UnitTable, unit: str, window: str) -> str | Non
     return None
 
 
+def outside(unit: str) -> str:
+    return (
+        f"unit {unit!r} is outside your scope: a duty officer sees the communes and cases of their own units"
+    )
+
+
 def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
     api = Blueprint("kpi_api", __name__)
     known_units = set(units.codes)
@@ -47,6 +54,10 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
             return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
         if wrong := unit_and_window_error(units, unit, window):
             return refuse(400, wrong)
+        if not user().sees_kpis(unit, units):
+            return refuse(403, outside(unit))
+        if units.parent(unit) not in (None, units.province):
+            audit_view("commune_kpis", feed=feed, unit=unit)
         meta = reader.meta(feed)
         values = reader.kpis(feed, unit, window)
         if meta is None or values is None:
@@ -82,6 +93,9 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
             return refuse(400, f"no case list for feed {feed!r}; feeds with one: {', '.join(with_cases)}")
         if unit not in known_units:
             return refuse(400, f"unknown unit {unit!r} in scheme {units.scheme}")
+        if not user().sees_cases(unit, units):
+            return refuse(403, outside(unit))
+        audit_view("cases", feed=feed, unit=unit)
         meta = reader.meta(feed)
         found = reader.extra(feed, cases_field(unit))
         if meta is None:
@@ -96,6 +110,7 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
     def active_alerts() -> Any:
         """Every active alert of every feed: not yet acknowledged first, then the newest."""
         found = [a for feed in FEEDS for a in alerts.read_active(reader.client, feed).values()]
+        found = [a for a in found if user().sees_kpis(str(a.get("unit") or units.province), units)]
         found.sort(key=lambda a: a["id"])
         found.sort(key=lambda a: a["since"], reverse=True)  # stable: ties stay by id
         found.sort(key=lambda a: "acked_by" in a)
@@ -103,22 +118,43 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
 
     @api.post("/api/v1/alerts/ack")
     def acknowledge() -> Any:
-        """``{"feed", "id", "by"}``: a duty officer has seen the alert and is on it."""
+        """``{"feed", "id"}``: a duty officer (or an administrator) has seen the alert and is on it.
+        Who it was is the person logged in (``by``, if sent, must be them)."""
+        person = user()
+        if person.role == "leader":
+            return refuse(403, "a leader does not acknowledge alerts: duty officers and administrators do")
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return refuse(400, "the body must be a JSON object with feed, id and by")
-        feed, alert_id, by = (str(body.get(k) or "").strip() for k in ("feed", "id", "by"))
+            return refuse(400, "the body must be a JSON object with feed and id")
+        feed, alert_id = (str(body.get(k) or "").strip() for k in ("feed", "id"))
         if feed not in FEEDS:
             return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
-        if not alert_id or not by:
-            return refuse(400, "id and by (who acknowledges) are required")
-        if len(by) > 80:
-            return refuse(400, "by: at most 80 characters")
+        if not alert_id:
+            return refuse(400, "id (the alert to acknowledge) is required")
+        active = alerts.read_active(reader.client, feed)
+        if alert_id in active and not person.within(
+            str(active[alert_id].get("unit") or units.province), units
+        ):
+            unit = active[alert_id].get("unit")
+            if unit != units.province:  # a province-wide alert (a stale feed) is every officer's
+                return refuse(403, outside(str(unit)))
         try:
-            alert = alerts.acknowledge(reader.client, feed, alert_id, by, datetime.now(UTC))
+            alert = alerts.acknowledge(reader.client, feed, alert_id, person.name, datetime.now(UTC))
         except alerts.UnknownAlert as exc:
             return refuse(404, str(exc))
+        audit_view("ack", feed=feed, alert=alert_id)
         return jsonify(alert)
+
+    @api.get("/api/v1/audit")
+    def audit_log() -> Any:
+        """The newest audit entries (administrators only): ``?count=`` (≤ 5000), ``?action=``."""
+        if user().role != "admin":
+            return refuse(403, "the audit log is for administrators")
+        raw = request.args.get("count", "200")
+        if not raw.isdigit() or not 1 <= int(raw) <= 5000:
+            return refuse(400, f"count: {raw!r} is not a whole number from 1 to 5000")
+        audit_view("audit_read")
+        return jsonify({"entries": audit.read(reader.client, int(raw), request.args.get("action"))})
 
     @api.get("/healthz")
     def healthz() -> Any:

@@ -1,8 +1,17 @@
-"""Signed, short-lived tokens: what a screen shows the realtime relay to be let in."""
+"""Signed, short-lived tokens: what a screen shows the realtime relay to be let in.
+
+The claims say what the screen may subscribe to: a room's token carries the units its person
+may see (``units``, none: all), an embed's carries its feed (``scope: embed``) and its own life
+(``ttl``: an embed stays live for its session, longer than a room's token lasts).
+"""
 
 from __future__ import annotations
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+import time
+from datetime import datetime
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 SALT = "ioc-realtime"
 
@@ -11,19 +20,36 @@ class TokenError(Exception):
     """A token that is missing, forged or expired; the message says which."""
 
 
-def mint(secret: str, scope: str = "screen") -> str:
-    return URLSafeTimedSerializer(secret, salt=SALT).dumps({"scope": scope})
+def mint(
+    secret: str,
+    scope: str = "screen",
+    *,
+    units: list[str] | None = None,
+    feeds: list[str] | None = None,
+    ttl_s: float | None = None,
+) -> str:
+    claims: dict[str, Any] = {"scope": scope}
+    if units is not None:
+        claims["units"] = units
+    if feeds is not None:
+        claims["feeds"] = feeds
+    if ttl_s is not None:
+        claims["ttl"] = ttl_s
+    return URLSafeTimedSerializer(secret, salt=SALT).dumps(claims)
 
 
-def check(secret: str, token: str | None, *, max_age_s: float) -> dict[str, str]:
+def check(secret: str, token: str | None, *, max_age_s: float) -> dict[str, Any]:
+    """The token's claims, if its signature holds and it is younger than its ``ttl`` claim (or
+    ``max_age_s``)."""
     if not token:
         raise TokenError("no token")
     try:
-        claims: dict[str, str] = URLSafeTimedSerializer(secret, salt=SALT).loads(
-            token, max_age=int(max_age_s)
-        )
-    except SignatureExpired:
-        raise TokenError("token expired") from None
+        claims, signed = URLSafeTimedSerializer(secret, salt=SALT).loads(token, return_timestamp=True)
     except BadSignature:
         raise TokenError("token signature is not valid") from None
+    if not isinstance(claims, dict):
+        raise TokenError("token claims are not an object")
+    age = time.time() - datetime.timestamp(signed)
+    if age > float(claims.get("ttl", max_age_s)):
+        raise TokenError("token expired")
     return claims

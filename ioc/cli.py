@@ -271,6 +271,30 @@ def _simulate_files(settings: Settings, sim: SimulatorSettings, args: argparse.N
     return 0
 
 
+def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
+    """Add or replace a local account; the password is asked for (or read from stdin)."""
+    import getpass
+
+    from ioc.access import add_user, read_users
+
+    path = Path(args.file or settings.auth.users_file or "")
+    if not str(path) or str(path) == ".":
+        raise ConfigError("user add: which file? --file FILE, or auth.users_file in the configuration")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
+    if len(password) < 10:
+        raise ConfigError("user add: the password needs at least 10 characters")
+    table = _units(settings)
+    wrong = [u for u in args.unit or [] if u not in set(table.codes) or u == table.province]
+    if wrong:
+        raise ConfigError(f"user add: {', '.join(wrong)}: not a district or commune of scheme {table.scheme}")
+    if (args.role == "officer") != bool(args.unit):
+        raise ConfigError("user add: a duty officer (and only one) has --unit")
+    add_user(path, args.login, role=args.role, password=password, name=args.name or "", units=args.unit or [])
+    read_users(path, table)  # the file as the app will read it
+    print(f"{path}: {args.login} ({args.role}) saved")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ioc", description="Tây Ninh IOC")
     p.add_argument("--config", help="TOML configuration file (default: $IOC_CONFIG, else the demo)")
@@ -288,6 +312,15 @@ def parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check)
     sub.add_parser("connectors", help="list installed connectors").set_defaults(func=cmd_connectors)
     sub.add_parser("relay", help="run the realtime websocket relay").set_defaults(func=cmd_relay)
+    user = sub.add_parser("user", help="local accounts: `user add LOGIN --role ROLE [--unit CODE]`")
+    user.add_argument("action", choices=["add"])
+    user.add_argument("login")
+    user.add_argument("--role", required=True, choices=["leader", "officer", "admin"])
+    user.add_argument("--unit", action="append", help="officer: a district (or commune) code; repeatable")
+    user.add_argument("--name", help="the person's name, as acknowledgements show it")
+    user.add_argument("--file", help="the user file (default: auth.users_file)")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.set_defaults(func=cmd_user)
     sim = sub.add_parser("simulate", help="serve a simulated source")
     sim.add_argument("feed")
     sim.add_argument("--port", type=int, default=0)

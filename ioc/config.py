@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ioc.config_access import AuthSettings, EmbedSettings, PublicSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -182,14 +184,6 @@ class SimulatorSettings(_Section):
 WallScenes = Literal["exceptions", "feeds", "districts"]
 
 
-class PublicSettings(_Section):
-    """What the public views (the app's embeds and cards) may show."""
-
-    k: int = Field(
-        10, ge=2, description="Counts of health and location data below this are hidden ('dưới 10')."
-    )
-
-
 class WallSettings(_Section):
     """The wall display; each screen may override these in its address (``/wall?interval=30``)."""
 
@@ -316,6 +310,8 @@ class Settings(BaseSettings):
     )
     wall: WallSettings = Field(default_factory=WallSettings)  # type: ignore[arg-type]
     public: PublicSettings = Field(default_factory=PublicSettings)  # type: ignore[arg-type]
+    auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]
     alerts: dict[str, AlertRule] = Field(
         default_factory=lambda: {k: AlertRule(**v) for k, v in DEFAULT_RULES.items()},
         description="Alert rules by name (below); a file's `[alerts.*]` tables replace the defaults.",
@@ -372,11 +368,17 @@ def _check_toml(file: Path) -> None:
         raise ConfigError(f"{file}: no such configuration file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    for name in ("secret_key", "pseudonym_key", "webhook_secret"):
-        if name in data:
-            raise ConfigError(
-                f"{file}: {name}: secrets come from the environment (IOC_{name.upper()}), not the file"
-            )
+    secrets = {
+        "secret_key": data,
+        "pseudonym_key": data,
+        "webhook_secret": data,
+        "embed.clients": data.get("embed", {}),
+        "auth.oidc.client_secret": data.get("auth", {}).get("oidc", {}),
+    }
+    for name, table in secrets.items():
+        if isinstance(table, dict) and name.rsplit(".", 1)[-1] in table:
+            env = "IOC_" + name.upper().replace(".", "__")
+            raise ConfigError(f"{file}: {name}: secrets come from the environment ({env}), not the file")
 
 
 def _describe(source: str, exc: ValidationError) -> str:

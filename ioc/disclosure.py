@@ -82,17 +82,48 @@ def public_value(
 ) -> Shown:
     """``kpi`` of ``unit`` for a public view, given every unit's document of the same window (and
     vaccine, for vaccination) so that complementary suppression sees the unit's whole family."""
-    entry = (docs.get(unit) or {}).get(kpi) or {}
-    value = entry.get("value")
+    return public_values(feed, kpi, [unit], docs, units, k)[unit]
+
+
+def public_values(
+    feed: str,
+    kpi: str,
+    codes: list[str],
+    docs: Mapping[str, dict[str, Any] | None],
+    units: UnitTable,
+    k: int,
+) -> dict[str, Shown]:
+    """``public_value`` of several units at once (a map's), suppressing over the tree once."""
     guard = PROTECTED_BY.get(feed, {}).get(kpi)
-    if guard is None or value is None:
-        return Shown(value, False)
-    counts = {u: _count((d or {}).get(guard, {}).get("value")) for u, d in docs.items()}
-    if unit in hidden_units(counts, units, k):
-        return Shown(None, True)
-    if feed in WHOLE_PERCENT and kpi.endswith(("rate", "coverage_first_dose")):
-        value = round(value, 2)  # a fraction: whole percent
-    return Shown(value, False)
+    hidden: set[str] = set()
+    if guard is not None:
+        counts = {u: _count((d or {}).get(guard, {}).get("value")) for u, d in docs.items()}
+        hidden = hidden_units(counts, units, k)
+    found = {}
+    for unit in codes:
+        value = ((docs.get(unit) or {}).get(kpi) or {}).get("value")
+        if guard is None or value is None:
+            found[unit] = Shown(value, False)
+        elif unit in hidden:
+            found[unit] = Shown(None, True)
+        elif feed in WHOLE_PERCENT and kpi.endswith(("rate", "coverage_first_dose")):
+            found[unit] = Shown(round(value, 2), False)  # a fraction: whole percent
+        else:
+            found[unit] = Shown(value, False)
+    return found
+
+
+def series_hidden(feed: str, doc: Mapping[str, Any], k: int, step_h: int = 24) -> bool:
+    """Whether a unit's series, shown in blocks of ``step_h`` hours ending now (days), would show
+    a small count of protected data (a day with 1 to k-1 doses, or of 1 to k-1 subscriber-periods
+    of mobile data): a public view then shows none of it, since the days add up to the totals
+    shown beside them."""
+    guard = {"vaccination": "doses", "mobile_data": "subscribers"}.get(feed)
+    hours = doc.get(guard) if guard else None
+    if not isinstance(hours, list):
+        return False
+    blocks = [sum(h or 0 for h in hours[max(0, end - step_h) : end]) for end in range(len(hours), 0, -step_h)]
+    return any(0 < b < k for b in blocks)
 
 
 def _count(value: Any) -> float | None:

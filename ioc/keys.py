@@ -84,3 +84,13 @@ def alert_log(feed: str) -> str:
 def alert_acks(feed: str) -> str:
     """Hash of acknowledgements, one field per ``<rule>|<unit>|<since>``: who and when (JSON)."""
     return _feed(feed, "alerts:acks")
+
+
+def audit() -> str:
+    """Who opened which case-level or sensitive view, and when (bounded, oldest dropped)."""
+    return f"{PREFIX}:audit"
+
+
+def embed_used(jti: str) -> str:
+    """A one-time embed token already used (expires with the token)."""
+    return f"{PREFIX}:embed:used:{jti}"

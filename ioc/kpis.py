@@ -304,13 +304,17 @@ def mobile_data_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetim
 def mobile_data_series(
     records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, *, days: int
 ) -> pl.LazyFrame:
-    """Traffic in GB per unit and hour of period start."""
+    """Traffic in GB per unit and hour of period start, and the subscriber-periods behind it (a
+    public view hides an hour with fewer than ``public.k``)."""
     as_of = as_of.astimezone(UTC)
     since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     return (
         records.join(rollup, left_on="unit_code", right_on="code")
         .filter(pl.col("period_start").is_between(since, as_of))
         .group_by("unit", pl.col("period_start").dt.truncate("1h").alias("hour"))
-        .agg(((pl.col("down_mb") + pl.col("up_mb")).sum() / 1024).round(3).alias("traffic_gb"))
+        .agg(
+            ((pl.col("down_mb") + pl.col("up_mb")).sum() / 1024).round(3).alias("traffic_gb"),
+            pl.col("subscribers").sum(),
+        )
         .sort("unit", "hour")
     )

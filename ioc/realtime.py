@@ -7,6 +7,11 @@ passes ``max_buffer_bytes`` is disconnected, reconnects, and starts again from a
 
 Ordering: new screens are served by the same loop that reads deltas, between two reads, so the
 snapshot a screen gets is never older than a delta it receives after it.
+
+Scope: a screen's token says what it may subscribe to. A duty officer's lists the units they may
+see (a subscription reaching past them is closed with the reason). An embed's (a public view)
+names its feed only, and such a screen gets no figures at all: only a notice that the feed has
+new figures, which it then reads, suppressed, from the public cards.
 """
 
 from __future__ import annotations
@@ -45,9 +50,12 @@ class Subscription:
     feeds: frozenset[str]
     units: frozenset[str]
     series: frozenset[str]
+    notices: bool = False  # a public screen: "new figures" notices, no figures
 
     @classmethod
-    def parse(cls, text: str | bytes, *, feeds: set[str], units: set[str]) -> Subscription:
+    def parse(
+        cls, text: str | bytes, *, feeds: set[str], units: set[str], claims: dict[str, Any] | None = None
+    ) -> Subscription:
         try:
             hello = json.loads(text)
         except json.JSONDecodeError:
@@ -61,6 +69,14 @@ class Subscription:
             raise BadSubscription(f"unknown units {sorted(unknown)[:10]}")
         if len(wanted["units"]) > MAX_UNITS:
             raise BadSubscription(f"at most {MAX_UNITS} units per screen")
+        claims = claims or {}
+        if claims.get("scope") == "embed":
+            if outside := wanted["feeds"] - set(claims.get("feeds") or []):
+                raise BadSubscription(f"feeds outside this embed's token: {sorted(outside)}")
+            return cls(frozenset(wanted["feeds"]), frozenset(), frozenset(), notices=True)
+        allowed = claims.get("units")
+        if allowed is not None and (outside := (wanted["units"] | wanted["series"]) - set(allowed)):
+            raise BadSubscription(f"units outside this screen's scope: {sorted(outside)[:10]}")
         return cls(frozenset(wanted["feeds"]), frozenset(wanted["units"]), frozenset(wanted["series"]))
 
     def kpi_fields(self) -> list[str]:
@@ -68,6 +84,8 @@ class Subscription:
 
     def filter(self, delta: dict[str, Any]) -> dict[str, Any]:
         """The part of a delta this screen shows."""
+        if self.notices:
+            return {"type": "changed", "feed": delta["feed"], "as_of": (delta["meta"] or {}).get("as_of")}
         kpis = {k: v for k, v in delta["kpis"].items() if k.split("|", 1)[0] in self.units}
         series = {u: v for u, v in delta["series"].items() if u in self.series}
         message = {"type": "delta", "feed": delta["feed"], "meta": delta["meta"]}
@@ -135,10 +153,13 @@ class Relay:
     def close(self) -> None:
         self.stopping.set()
 
+    def claims_of(self, path: str) -> dict[str, Any]:
+        token = parse_qs(urlsplit(path).query).get("token", [None])[0]
+        return auth.check(self.secret, token, max_age_s=self.settings.token_ttl_s)
+
     def authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
-        token = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
         try:
-            auth.check(self.secret, token, max_age_s=self.settings.token_ttl_s)
+            self.claims_of(request.path)
         except auth.TokenError as exc:
             self.refused += 1
             return connection.respond(401, f"{exc}\n")
@@ -146,9 +167,10 @@ class Relay:
 
     async def handler(self, ws: ServerConnection) -> None:
         try:
+            claims = self.claims_of(ws.request.path if ws.request else "")
             hello = await asyncio.wait_for(ws.recv(), timeout=10)
-            sub = Subscription.parse(hello, feeds=set(self.feeds), units=self.units)
-        except (BadSubscription, TimeoutError) as exc:
+            sub = Subscription.parse(hello, feeds=set(self.feeds), units=self.units, claims=claims)
+        except (BadSubscription, TimeoutError, auth.TokenError) as exc:
             await ws.close(1008, str(exc) or "no subscribe message in time")
             return
         except ConnectionClosed:
@@ -200,6 +222,11 @@ class Relay:
 
     async def snapshot(self, sub: Subscription) -> dict[str, Any]:
         feeds: dict[str, Any] = {}
+        if sub.notices:  # a public screen: when each feed's figures are from, nothing else
+            for feed in sorted(sub.feeds):
+                meta = await self.client.hget(keys.snapshot(feed), keys.META_FIELD)
+                feeds[feed] = {"as_of": json.loads(meta)["as_of"] if meta else None}
+            return {"type": "changed", "server_time": _now(), "feeds": feeds}
         fields = sub.kpi_fields()
         for feed in sorted(sub.feeds):
             values = await self.client.hmget(keys.snapshot(feed), [keys.META_FIELD, *fields])
@@ -242,8 +269,9 @@ class Relay:
             if current != self.health:
                 self.health = current
                 message = json.dumps({"type": "health", "server_time": _now(), "feeds": current})
-                for members in list(self.groups.values()):
-                    self._broadcast(members, message)
+                for sub, members in list(self.groups.items()):
+                    if not sub.notices:  # connectors' errors are for the rooms, not the public
+                        self._broadcast(members, message)
             await asyncio.sleep(self.settings.health_interval_s)
 
     async def read_health(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ production runs them separately; a component that dies is restarted with backoff
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -97,6 +98,8 @@ class Supervisor:
                 if not env.get(name):
                     env[name] = secrets.token_urlsafe(32)
                     log.info("demo: generated %s for %s (set it to keep one across runs)", name, purpose)
+            if self.settings.auth.users_file is None and self.settings.auth.oidc is None:
+                self._demo_users(env)
         simulators = [self._simulator(feed, sim, env) for feed, sim in self.settings.simulators.items()]
         self.children += simulators
         for feed, names in sorted(connector_names(self.settings).items()):
@@ -117,6 +120,17 @@ class Supervisor:
             "IOC running: http://%s:%d/  (Ctrl+C to stop)", self.settings.web.host, self.settings.web.port
         )
 
+    def _demo_users(self, env: dict[str, str]) -> None:
+        """The demo's accounts (made once in the data folder), said on the console."""
+        from ioc.access import demo_users
+        from ioc.units import UnitTable
+
+        table = UnitTable.load(self.settings.boundaries.directory, self.settings.boundaries.scheme)
+        path, text, embed_secret = demo_users(Path(self.settings.data_dir), table)
+        env["IOC_AUTH__USERS_FILE"] = str(path)
+        env.setdefault("IOC_EMBED__CLIENTS", json.dumps({"demo": embed_secret}))
+        log.info("demo: %s (also in %s)", text.replace("\n", "\n    "), path.parent / "demo-logins.txt")
+
     def _refuse_missing_secrets(self) -> None:
         """Production stops here, with the reason, rather than in a child restarted forever."""
         needed = {"IOC_SECRET_KEY": self.settings.secret_key}
@@ -131,6 +145,10 @@ class Supervisor:
         for name, value in needed.items():
             if value is None:
                 raise ConfigError(f"{name}: not set; production needs it for {DEMO_SECRETS[name]}")
+        if self.settings.auth.users_file is None and self.settings.auth.oidc is None:
+            raise ConfigError(
+                f"{self.config_path}: auth: no way to log in; set auth.users_file or [auth.oidc]"
+            )
 
     def _simulator(self, feed: str, sim: SimulatorSettings, env: dict[str, str]) -> Child:
         """The simulator of ``feed``; its connector is pointed at it unless configured otherwise."""

@@ -12,18 +12,21 @@ import redis
 from dash import Dash
 from flask import Response, abort, jsonify, send_from_directory
 
-from ioc import auth
+from ioc import auth, embeds
+from ioc.access import UserFile
 from ioc.api import kpi_blueprint
-from ioc.cards import card_blueprint
-from ioc.config import PROJECT_ROOT, Settings
+from ioc.cards import Cards, card_blueprint
+from ioc.config import PROJECT_ROOT, ConfigError, Settings
 from ioc.connector import connector_names
 from ioc.feeds import FEED_SPECS
 from ioc.geo import installed_layer, load_layer
 from ioc.health import read_health
+from ioc.login import Login, user
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts import i18n
 from layouts.district import DistrictPage
+from layouts.embed import EmbedMaps
 from layouts.health import HealthBoard
 from layouts.i18n import _
 from layouts.live import Live
@@ -32,7 +35,8 @@ from layouts.wall import WallPage
 
 ASSETS = PROJECT_ROOT / "layouts" / "assets"
 FONT_DIR = Path(fontpkg_be_vietnam_pro.__file__).parent / "files"
-GEO_CACHE = "public, max-age=86400"
+EMBED_STATIC = PROJECT_ROOT / "layouts" / "embed_static"
+GEO_CACHE = "private, max-age=86400"
 
 
 class IocDash(Dash):
@@ -66,6 +70,11 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     )
     server = app.server
     i18n.install(server)
+    if settings.secret_key is None:
+        raise ConfigError("IOC_SECRET_KEY: not set; the login sessions and the relay's tokens need it")
+    secret = settings.secret_key.get_secret_value()
+    users = UserFile(settings.auth.users_file, units) if settings.auth.users_file else None
+    Login(settings, client, users, units).install(server, secret)
     communes = installed_layer(settings.boundaries.directory, settings.boundaries.scheme, "commune", units)
     geojson_url = f"/geo/{layer.name}.geojson"
     layers = {layer.name: layer} | ({communes.name: communes} if communes else {})
@@ -83,22 +92,31 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         response = send_from_directory(FONT_DIR, name, max_age=86400 * 30)
         return response
 
+    @server.get("/embed-static/<path:name>")  # type: ignore[untyped-decorator]
+    def embed_static(name: str) -> Response:
+        return send_from_directory(EMBED_STATIC, name, max_age=3600)
+
     server.register_blueprint(kpi_blueprint(reader, units))
-    server.register_blueprint(card_blueprint(reader, units, settings.public.k))
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    maps = EmbedMaps(units, layer if settings.boundaries.scheme == "pre2025" else None, communes)
+    cards = Cards(reader, units, settings.public.k, maps)
+    server.register_blueprint(card_blueprint(cards))
+    embeds.install(server, settings, cards, client, secret)
+
+    def screen_token() -> str:
+        """A relay token for the person on this page, with the units they may see."""
+        return auth.mint(secret, units=user().visible_units(units))
+
     live = Live(
         port=settings.realtime.port,
         url=settings.realtime.public_url,
-        token=lambda: auth.mint(secret) if secret else "",
+        token=screen_token,
         amber_s=settings.freshness.amber_s,
         red_s=settings.freshness.red_s,
     )
 
     @server.get("/realtime/token")  # type: ignore[untyped-decorator]
     def realtime_token() -> Response:
-        if not secret:
-            abort(503)
-        response = jsonify({"token": auth.mint(secret)})
+        response = jsonify({"token": screen_token()})
         response.headers["Cache-Control"] = "no-store"
         return response
 

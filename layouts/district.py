@@ -13,7 +13,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
+from ioc import login
 from ioc.geo import Layer
 from layouts import figures, ids, theme, worklist
 from layouts.communes import SORTS, ranked_communes
@@ -50,26 +52,34 @@ class DistrictPage(ProvincePage):
         page.code = code
         if code not in self.units.level_codes("district"):
             return page._unknown(code)
+        if not login.user().sees_cases(code, self.units):  # an officer of another district
+            return page._unknown(code, refused=True)
+        login.audit_view("district_room", unit=code, feed=feed)
         kpi = kpi if kpi in page.kpis else page.default_kpi()
         window = window if window in theme.WINDOW_LABELS else DEFAULT_WINDOW
         sort = sort if sort in SORTS else "best"
         return page.render_district(kpi, window, q, sort, f)
 
-    def _unknown(self, code: str) -> html.Div:
+    def _unknown(self, code: str, *, refused: bool = False) -> html.Div:
+        if refused:
+            title = _("NGOÀI PHẠM VI ĐƯỢC GIAO")
+            text = _("Tài khoản trực ban của bạn chỉ xem được {units}.").format(
+                units=", ".join(self.units.name(u) for u in login.user().units)
+            )
+        elif self.units.level_codes("district"):
+            title = _("KHÔNG CÓ ĐƠN VỊ NÀY")
+            text = _("Không có huyện, thị xã, thành phố mã {code} trong bảng đơn vị.").format(code=repr(code))
+        else:
+            title = _("KHÔNG CÓ ĐƠN VỊ NÀY")
+            text = _("Từ 01/7/2025 không còn cấp huyện: số liệu từng xã, phường ở trang tỉnh.")
         return html.Div(
             className="room",
             children=[
-                self._header(_("KHÔNG CÓ ĐƠN VỊ NÀY")),
+                self._header(title),
                 html.Main(
-                    className="health-main",
+                    className="health-main refused" if refused else "health-main",
                     children=[
-                        html.P(
-                            _("Không có huyện, thị xã, thành phố mã {code} trong bảng đơn vị.").format(
-                                code=repr(code)
-                            )
-                            if self.units.level_codes("district")
-                            else _("Từ 01/7/2025 không còn cấp huyện: số liệu từng xã, phường ở trang tỉnh.")
-                        ),
+                        html.P(text),
                         html.A(_("‹ Về trang tỉnh"), href="/", className="back"),
                     ],
                 ),
@@ -295,6 +305,8 @@ class DistrictPage(ProvincePage):
             kpi: str, window: str, search: str, sort: str, case_filter: str, _m: Any, page: dict[str, str]
         ) -> tuple[Any, ...]:
             """A choice or a pushed change: re-read this district (a handful of Redis reads)."""
+            if not login.user().sees_cases(page["code"], self.units):  # the page's state is the browser's
+                raise PreventUpdate
             pushed = ctx.triggered_id == ids.RT_DISTRICT
             if pushed and (_m or {}).get("feed") not in {page["feed"], *worklist.CASE_FEEDS}:
                 return (no_update,) * 4  # another feed's change (its alerts reach the ticker alone)

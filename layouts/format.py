@@ -47,6 +47,11 @@ def date_time(moment: datetime) -> str:
     return format_datetime(moment.astimezone(TZ), "EEEE dd/MM/yyyy HH:mm", tzinfo=TZ, locale=current())
 
 
+def day_month(moment: datetime) -> str:
+    """23/11: a day on a chart's axis."""
+    return moment.astimezone(TZ).strftime("%d/%m")
+
+
 def as_of(iso_text: str | None) -> str:
     if not iso_text:
         return _("Chưa có số liệu")

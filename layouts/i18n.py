@@ -33,7 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALE = Path(__file__).resolve().parent / "locale"
 # Where messages are written: ``_``/``N_`` in Python, ``t`` in the browser's scripts.
 SOURCES = ("layouts", "ioc")
-METHODS = [("**/assets/**.js", "javascript"), ("**.py", "python")]
+METHODS = [
+    ("**/assets/**.js", "javascript"),
+    ("**/embed_static/**.js", "javascript"),
+    ("**/templates/**.html", "jinja2"),
+    ("**.py", "python"),
+]
 KEYWORDS = {"_": None, "N_": None, "t": None}
 DATA_TABLES = ("python -m layouts.i18n", "")  # the location given to messages from data tables
 

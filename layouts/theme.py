@@ -20,6 +20,8 @@ RED = "#c8362b"
 BACKGROUND = "#f5f6f7"
 SERIES_RECEIVED = "#4c6a92"
 SERIES_RESOLVED = "#6aa17a"
+NO_DATA = "#eef1f4"  # a unit without figures
+HIDDEN = "#c9ced6"  # a unit whose small count a public view hides ("dưới 10"), never drawn as zero
 
 
 @dataclass(frozen=True)

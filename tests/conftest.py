@@ -9,9 +9,13 @@ import pytest
 import redis
 
 from ioc.config import PROJECT_ROOT
-from ioc.redis_server import EmbeddedRedis
+from ioc.redis_server import EmbeddedRedis, free_port
 from ioc.units import UnitTable
 from tests.processes import running_demo
+
+# The demo's embeds may be framed by a page served on this port of localhost (and no other).
+FRAMING_PORT = free_port()
+EMBED_CLIENT_SECRET = "the-demo-apps-backend-secret"
 
 
 @pytest.fixture(scope="session")
@@ -56,5 +60,7 @@ def demo(tmp_path_factory):
         alerts__qua_han__above="0",
         alerts__qua_han__title="hồ sơ quá hạn",
         alerts__qua_han__title_en="overdue dossiers",
+        embed__clients=f'{{"app": "{EMBED_CLIENT_SECRET}"}}',
+        embed__frame_ancestors=f'["http://localhost:{FRAMING_PORT}"]',
     ) as (port, process):
         yield port, process, data

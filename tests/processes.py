@@ -6,17 +6,61 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from ioc.access import add_user
 from ioc.config import PROJECT_ROOT
+from ioc.config_access import Role
 from ioc.redis_server import free_port
 
 API = "http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={unit}&window={window}"
+PASSWORD = "mat-khau-thu-nghiem"
+# The accounts of the tests: a leader, an administrator, and duty officers of two districts.
+ACCOUNTS: dict[str, tuple[Role, list[str]]] = {
+    "lanhdao": ("leader", []),
+    "quantri": ("admin", []),
+    "truc-705": ("officer", ["705"]),
+    "truc-706": ("officer", ["706"]),
+}
+LEADER = ("lanhdao", PASSWORD)
+
+
+def users_file(scheme: str = "pre2025") -> Path:
+    """The tests' user file (hashed passwords), written once per test session; the 2025 scheme
+    has no districts, so no duty officer of one."""
+    return _users_file(scheme)
+
+
+@cache
+def _users_file(scheme: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="ioc-users-")) / "users.toml"
+    for login, (role, units) in ACCOUNTS.items():
+        if scheme == "pre2025" or role != "officer":
+            add_user(path, login, role=role, password=PASSWORD, name=f"{login} (test)", units=units)
+    return path
+
+
+def get(url: str, *, user: str = "lanhdao", password: str = PASSWORD, **kwargs: Any) -> httpx.Response:
+    """GET from the app as one of the tests' accounts (HTTP Basic, as scripts do)."""
+    return httpx.get(url, auth=(user, password), **kwargs)
+
+
+def demo_password(data: Path, timeout_s: float = 60) -> str:
+    """The password the demo generated for its accounts (``demo-logins.txt``)."""
+    logins = data / "demo-logins.txt"
+    deadline = time.monotonic() + timeout_s
+    while not logins.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first = logins.read_text(encoding="utf-8").splitlines()[0]
+    return first.split("password for all: ", 1)[1].rstrip(")")
 
 
 def demo_env(data: Path, *, history_days: int, **settings: str) -> tuple[int, dict[str, str]]:
@@ -49,8 +93,11 @@ def running_demo(
 
 
 def start_app(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    full = {**os.environ, **env}
+    scheme = env.get("IOC_BOUNDARIES__SCHEME", "pre2025")
+    full = {**os.environ, "IOC_AUTH__USERS_FILE": str(users_file(scheme)), **env}
     full.pop("IOC_CONFIG", None)
+    if not full["IOC_AUTH__USERS_FILE"]:  # the demo's own accounts
+        del full["IOC_AUTH__USERS_FILE"]
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "app.py", *args],
@@ -62,7 +109,11 @@ def start_app(args: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
 
 
 def wait_for(
-    url: str, *, timeout_s: float = 180, process: subprocess.Popen[bytes] | None = None
+    url: str,
+    *,
+    timeout_s: float = 180,
+    process: subprocess.Popen[bytes] | None = None,
+    auth: tuple[str, str] = LEADER,
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
     last = "no answer"
@@ -70,7 +121,7 @@ def wait_for(
         if process is not None and process.poll() is not None:
             raise AssertionError(f"the app exited with {process.returncode} before {url} answered")
         try:
-            reply = httpx.get(url, timeout=5)
+            reply = httpx.get(url, auth=auth, timeout=5)
             if reply.status_code == 200:
                 return reply
             last = f"HTTP {reply.status_code}: {reply.text[:200]}"
@@ -83,3 +134,33 @@ def wait_for(
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 30) -> int:
     process.send_signal(signal.SIGTERM)
     return process.wait(timeout_s)
+
+
+def app_settings(redis_server: Any, **settings: Any) -> Any:
+    """Settings for an app built in the test (``create_app``): the tests' accounts, a secret."""
+    from ioc.config import Settings
+
+    scheme = (settings.get("boundaries") or {}).get("scheme", "pre2025")
+    auth = {"users_file": users_file(scheme), **settings.pop("auth", {})}
+    return Settings(redis={"url": redis_server.url}, secret_key="test-secret", auth=auth, **settings)
+
+
+def logged_in(app: Any, login: str) -> Any:
+    """A Flask test client of ``app`` with ``login``'s session (through the login form)."""
+    client = app.server.test_client()
+    reply = client.post("/login", data={"login": login, "password": PASSWORD})
+    assert reply.status_code == 302, f"login as {login}: HTTP {reply.status_code}"
+    return client
+
+
+@contextmanager
+def acting_as(app: Any, login: str, path: str = "/", **request: Any) -> Iterator[None]:
+    """A request of ``login`` to ``app``, for rendering a page's layout directly."""
+    from flask import g
+
+    from ioc.access import User
+
+    role, units = ACCOUNTS[login]
+    with app.server.test_request_context(path, **request):
+        g.user = User(login, f"{login} (test)", role, tuple(units))
+        yield

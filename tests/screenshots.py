@@ -11,6 +11,7 @@ logs a console error or requests anything outside 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 import tempfile
 import time
@@ -20,8 +21,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ioc.config import PROJECT_ROOT
-from tests.processes import API, demo_env, start_app, stop, wait_for
-from tests.test_browser import CHROMIUM, FLAGS
+from tests.processes import API, PASSWORD, demo_env, get, start_app, stop, wait_for
+from tests.test_browser import CHROMIUM, FLAGS, new_page
 
 SCREENS = (  # name, path, viewport
     ("province", "/", (1600, 1000)),
@@ -34,6 +35,11 @@ SCREENS = (  # name, path, viewport
     ("wall-en", "/wall?lang=en&interval=600&offset=1&dim=off", (1920, 1080)),  # a feed's scene
 )
 SCREENS_2025 = (("province-2025", "/", (1600, 1000)),)
+EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
+    ("embed-tile", "public_services.on_time_rate", "706", (360, 300)),
+    ("embed-map", "vaccination.coverage_first_dose.map", "72", (360, 760)),
+    ("embed-series", "public_services.received.series", "706", (360, 300)),
+)
 
 
 def main() -> int:
@@ -60,25 +66,60 @@ def main() -> int:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
                 for name, path, (width, height) in SCREENS if args.scheme == "pre2025" else SCREENS_2025:
-                    page = browser.new_page(viewport={"width": width, "height": height})
-                    page.on(
-                        "console",
-                        lambda m, n=name: problems.append(f"{n}: {m.text}") if m.type == "error" else None,
+                    page = _watched(
+                        new_page(browser, port, viewport={"width": width, "height": height}), name, problems
                     )
-                    page.on("pageerror", lambda e, n=name: problems.append(f"{n}: {e}"))
-                    page.on("request", lambda q, n=name: _local(q.url) or problems.append(f"{n}: {q.url}"))
                     page.goto(f"http://127.0.0.1:{port}{path}")
                     page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)
                     page.wait_for_timeout(3000)
                     page.screenshot(path=str(args.out / f"{name}.png"))
                     print(f"{args.out / f'{name}.png'}  ({width}×{height})")
+                for name, panel, unit_code, (width, height) in EMBEDS if args.scheme == "pre2025" else ():
+                    page = _watched(
+                        browser.new_page(viewport={"width": width, "height": height}), name, problems
+                    )
+                    minted = httpx.post(
+                        f"http://127.0.0.1:{port}/api/v1/embed-tokens",
+                        json={"panel": panel, "unit": unit_code},
+                        auth=("quantri", PASSWORD),
+                    )
+                    page.goto(f"http://127.0.0.1:{port}{minted.json()['url']}")
+                    page.wait_for_function("() => window.ioc_embed && window.ioc_embed.mode === 'live'")
+                    page.screenshot(path=str(args.out / f"{name}.png"))
+                    print(f"{args.out / f'{name}.png'}  ({width}×{height})")
+                if args.scheme == "pre2025":  # the three phones side by side, for the README
+                    _side_by_side(
+                        browser, [args.out / f"{e[0]}.png" for e in EMBEDS], args.out / "embeds.png"
+                    )
                 browser.close()
-            print(httpx.get(API.format(port=port, unit=unit, window="7d")).json()["as_of"])
+            print(get(API.format(port=port, unit=unit, window="7d")).json()["as_of"])
         finally:
             stop(process)
     for problem in problems:
         print("problem:", problem, file=sys.stderr)
     return 1 if problems else 0
+
+
+def _side_by_side(browser, shots: list[Path], out: Path) -> None:
+    images = "".join(
+        f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">' for p in shots
+    )
+    page = browser.new_page(viewport={"width": 1140, "height": 800})
+    page.set_content(
+        f'<body style="margin:0;background:#d9dee3;display:flex;gap:24px;align-items:flex-start;padding:16px">{images}</body>'
+    )
+    page.locator("body").screenshot(path=str(out))
+    for shot in shots:
+        shot.unlink()
+    print(out)
+
+
+def _watched(page, name: str, problems: list[str]):
+    """Every console error, page error and request outside this host becomes a problem."""
+    page.on("console", lambda m: problems.append(f"{name}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"{name}: {e}"))
+    page.on("request", lambda q: _local(q.url) or problems.append(f"{name}: {q.url}"))
+    return page
 
 
 def _local(url: str) -> bool:

@@ -7,16 +7,16 @@ import json
 import re
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from ioc import alerts, keys
 from ioc.alerts import Alerts
-from ioc.config import AlertRule, ConfigError, Settings
+from ioc.config import AlertRule, ConfigError
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
 from tests.pipeline import Pipeline
-from tests.test_browser import browser  # noqa: F401  (the fixture)
+from tests.processes import app_settings, get, logged_in
+from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, dossier, load_cases
 
 ON_TIME = AlertRule(
@@ -130,23 +130,26 @@ def test_a_rule_needs_one_threshold() -> None:
 def test_alert_api_lists_and_acknowledges(r, pipe, redis_server) -> None:
     listing, pipeline = pipe
     load_cases(listing, pipeline)
-    client = create_app(Settings(redis={"url": redis_server.url}), r).server.test_client()  # type: ignore[arg-type]
+    client = logged_in(create_app(app_settings(redis_server), r), "truc-705")
     listed = client.get("/api/v1/alerts").get_json()["alerts"]
     assert [a["id"] for a in listed] == ["dung_han|703", "dung_han|705"]
-    reply = client.post(
-        "/api/v1/alerts/ack", json={"feed": "public_services", "id": "dung_han|703", "by": "Lê An"}
-    )
-    assert reply.status_code == 200 and reply.get_json()["acked_by"] == "Lê An"
+    refused = client.post("/api/v1/alerts/ack", json={"feed": "public_services", "id": "dung_han|703"})
+    assert refused.status_code == 403 and "outside your scope" in refused.get_json()["error"]
+    reply = client.post("/api/v1/alerts/ack", json={"feed": "public_services", "id": "dung_han|705"})
+    assert reply.status_code == 200 and reply.get_json()["acked_by"] == "truc-705 (test)"
     listed = client.get("/api/v1/alerts").get_json()["alerts"]
-    assert [a["id"] for a in listed] == ["dung_han|705", "dung_han|703"]  # acknowledged ones last
+    assert [a["id"] for a in listed] == ["dung_han|703", "dung_han|705"]  # acknowledged ones last
     for body, status, said in [
-        ({"feed": "public_services", "id": "dung_han|703"}, 400, "id and by"),
-        ({"feed": "x", "id": "a", "by": "b"}, 400, "unknown feed 'x'"),
-        ({"feed": "public_services", "id": "nope", "by": "b"}, 404, "no active alert 'nope'"),
+        ({"feed": "public_services"}, 400, "id (the alert"),
+        ({"feed": "x", "id": "a"}, 400, "unknown feed 'x'"),
+        ({"feed": "public_services", "id": "nope"}, 404, "no active alert 'nope'"),
     ]:
         reply = client.post("/api/v1/alerts/ack", json=body)
         assert reply.status_code == status and said in reply.get_json()["error"]
     assert client.post("/api/v1/alerts/ack", data="not json").status_code == 400
+    leader = logged_in(create_app(app_settings(redis_server), r), "lanhdao")
+    reply = leader.post("/api/v1/alerts/ack", json={"feed": "public_services", "id": "dung_han|703"})
+    assert reply.status_code == 403 and "leader does not acknowledge" in reply.get_json()["error"]
 
 
 @pytest.mark.browser
@@ -154,19 +157,18 @@ def test_a_duty_officer_acknowledges_an_alert_and_every_screen_shows_it(browser,
     """The demo's districts with overdue dossiers are in the ticker; acknowledging one on one
     screen shows who and when on another without a reload."""
     base = f"http://127.0.0.1:{demo[0]}"
-    listed = httpx.get(base + "/api/v1/alerts").json()["alerts"]
+    listed = get(base + "/api/v1/alerts").json()["alerts"]
     alert = next(a for a in listed if a["rule"] == "qua_han" and "acked_by" not in a)
-    room = browser.new_page(viewport={"width": 1600, "height": 1000})
+    room = new_page(browser, demo[0], "quantri", viewport={"width": 1600, "height": 1000})
     room.goto(base + "/")
-    wall = browser.new_page(viewport={"width": 1600, "height": 1000})
+    wall = new_page(browser, demo[0], viewport={"width": 1600, "height": 1000})
     wall.goto(f"{base}/district/{alert['unit']}")
     item = room.locator(f".alert-item[data-alert='{alert['id']}']")
     item.wait_for(timeout=30_000)
     assert f"{alert['unit_name']}: hồ sơ quá hạn" in item.inner_text()
     wall.locator(f".alert-item[data-alert='{alert['id']}'] .alert-ack").wait_for(timeout=30_000)
-    room.once("dialog", lambda dialog: dialog.accept("Nguyễn Trực Ban"))
-    item.locator(".alert-ack").click()
+    item.locator(".alert-ack").click()  # who: the person logged in, no question asked
     elsewhere = wall.locator(f".alert-item.acked[data-alert='{alert['id']}']")
     elsewhere.wait_for(timeout=10_000)
-    assert "đã xác nhận: Nguyễn Trực Ban" in elsewhere.inner_text()
+    assert "đã xác nhận: quantri (test)" in elsewhere.inner_text()
     assert room.locator(f".alert-item.acked[data-alert='{alert['id']}'] .alert-ack").count() == 0

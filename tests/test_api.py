@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ioc.config import Settings
 from ioc.web import create_app
+from tests.processes import app_settings, logged_in
 from tests.test_kpis import counted_cases
 
 
 @pytest.fixture
 def api(r, units, redis_server):
     with counted_cases(r, units):
-        settings = Settings(redis={"url": redis_server.url})  # type: ignore[arg-type]
-        yield create_app(settings, r).server.test_client()
+        yield logged_in(create_app(app_settings(redis_server), r), "lanhdao")
 
 
 def test_answers_in_the_documented_shape(api) -> None:

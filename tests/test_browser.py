@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import API
+from tests.processes import API, PASSWORD, get
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -43,7 +43,7 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
     """Map and tiles show the API's numbers; no console error; no request leaves 127.0.0.1."""
     port = demo[0]
     base = f"http://127.0.0.1:{port}"
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
     requests, errors, failed = [], [], []
     page.on("request", lambda req: requests.append(req.url))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -61,22 +61,18 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
 
     district_z = page.evaluate("() => document.querySelector('#province-map .js-plotly-plot').data[0].z")
     assert all(isinstance(v, int | float) for v in district_z), district_z
-    api_705 = httpx.get(API.format(port=port, unit="705", window="7d")).json()["kpis"]["on_time_rate"][
-        "value"
-    ]
+    api_705 = get(API.format(port=port, unit="705", window="7d")).json()["kpis"]["on_time_rate"]["value"]
     codes = page.evaluate("() => document.querySelector('#province-map .js-plotly-plot').data[0].locations")
     assert district_z[codes.index("705")] == pytest.approx(api_705 * 100, abs=2)  # live: may move a little
 
     page.wait_for_function("() => window.ioc_rt && window.ioc_rt.state.snapshots > 0", timeout=20_000)
     last_x = page.evaluate("() => document.querySelector('#series .js-plotly-plot').data[0].x.at(-1)")
-    as_of = httpx.get(API.format(port=port, unit="72", window="today")).json()["as_of"]
+    as_of = get(API.format(port=port, unit="72", window="today")).json()["as_of"]
     assert last_x[:13] == as_of[:13] and last_x.endswith("+07:00")  # the current hour, local time
 
     tile = page.locator(".tile[data-kpi='received'] .tile-value").inner_text()
     assert re.fullmatch(r"\d{1,3}(\.\d{3})*", tile), tile
-    api_received = httpx.get(API.format(port=port, unit="72", window="7d")).json()["kpis"]["received"][
-        "value"
-    ]
+    api_received = get(API.format(port=port, unit="72", window="7d")).json()["kpis"]["received"]["value"]
     assert abs(int(tile.replace(".", "")) - api_received) <= 50
     badges = page.locator(".fresh-badge")
     assert badges.count() == 5  # tiles, map, ranking, series, footer
@@ -91,7 +87,7 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
 def test_kpi_selector_recolours_the_map(browser, demo) -> None:
     """Choosing 'Nộp trực tuyến' puts each district's online rate on the map, legend with its target."""
     port = demo[0]
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
     page.goto(f"http://127.0.0.1:{port}/")
     page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
     page.locator(".kpi-pick").click()
@@ -106,7 +102,7 @@ def test_kpi_selector_recolours_the_map(browser, demo) -> None:
         " return {z: t.z, codes: t.locations} }"
     )
     for code, shown in zip(trace["codes"], trace["z"], strict=True):
-        api = httpx.get(API.format(port=port, unit=code, window="7d")).json()["kpis"]["online_rate"]["value"]
+        api = get(API.format(port=port, unit=code, window="7d")).json()["kpis"]["online_rate"]["value"]
         assert shown == pytest.approx(api * 100, abs=2), code
     ranking = page.locator("#ranking").inner_text()
     assert "%" in ranking and "Huyện Tân Châu" in ranking
@@ -132,7 +128,7 @@ def test_every_page_fetches_only_from_this_host(browser, demo) -> None:
     in the served Be Vietnam Pro, whose glyphs cover every diacritic on the page."""
     port = demo[0]
     for path in PAGES:
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
         requests, errors, failed = [], [], []
         page.on("request", lambda req, r=requests: r.append(req.url))
         page.on("websocket", lambda ws, r=requests: r.append(ws.url))
@@ -166,3 +162,14 @@ def test_every_page_fetches_only_from_this_host(browser, demo) -> None:
         assert fonts["body"].startswith('"Be Vietnam Pro"'), (path, fonts)
         assert any(u.startswith(f"http://127.0.0.1:{port}/fonts/") for u in requests), path
         page.close()
+
+
+def new_page(browser, port: int, user: str = "lanhdao", **context_args):
+    """A page in its own browser context, logged in as one of the tests' accounts through the
+    app's login form (its POST, as the browser sends it)."""
+    base = f"http://127.0.0.1:{port}"
+    reply = httpx.post(f"{base}/login", data={"login": user, "password": PASSWORD, "next": "/"})
+    assert reply.status_code == 302, f"login as {user}: HTTP {reply.status_code}"
+    context = browser.new_context(**context_args)
+    context.add_cookies([{"name": "ioc_session", "value": reply.cookies["ioc_session"], "url": base}])
+    return context.new_page()

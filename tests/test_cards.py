@@ -8,8 +8,8 @@ import json
 import pytest
 
 from ioc import keys
-from ioc.config import Settings
 from ioc.web import create_app
+from tests.processes import app_settings
 
 AS_OF = "2026-11-22T10:42:00+07:00"
 TAY_NINH_CITY = "703"
@@ -43,8 +43,8 @@ def client(r, redis_server, units):
         TAY_NINH_CITY,
         json.dumps({"start": "2026-11-15T11:00:00+07:00", "step_s": 3600, "received": hourly}),
     )
-    app = create_app(Settings(redis={"url": redis_server.url}), r)  # type: ignore[arg-type]
-    return app.server.test_client(), communes
+    app = create_app(app_settings(redis_server), r)
+    return app.server.test_client(), communes  # no login: cards are public
 
 
 def test_a_card_gives_value_text_trend_and_time(client) -> None:
@@ -72,7 +72,7 @@ def test_small_health_counts_are_hidden_with_their_complement(client) -> None:
 @pytest.mark.parametrize(
     ("url", "status", "message"),
     [
-        ("/api/v1/cards/public_services.nope", 404, "unknown card 'public_services.nope'"),
+        ("/api/v1/cards/public_services.nope", 404, "unknown panel 'public_services.nope'"),
         ("/api/v1/cards/public_services.received?unit=999", 400, "unknown unit '999'"),
         ("/api/v1/cards/public_services.received?window=week", 400, "unknown window 'week'"),
         ("/api/v1/cards/public_services.received?lang=fr", 400, "lang: 'fr' is not one of vi, en"),
@@ -87,3 +87,46 @@ def test_a_bad_card_request_says_what_is_wrong(client, url, status, message) -> 
     http, _communes = client
     reply = http.get(url)
     assert reply.status_code == status and message in reply.get_json()["error"]
+
+
+def test_a_map_card_colours_every_district_and_outlines_the_unit(client) -> None:
+    http, _communes = client
+    body = http.get("/api/v1/cards/public_services.on_time_rate.map?unit=703").get_json()
+    assert body["focus"] == "703" and len(body["units"]) == 9  # no commune polygons: the districts
+    city = next(u for u in body["units"] if u["code"] == "703")
+    assert city["text"] == "86,9%" and city["fill"].startswith("rgb(") and not city["hidden"]
+    province = http.get("/api/v1/cards/public_services.received.map").get_json()
+    assert province["focus"] is None and {u["text"] for u in province["units"]} == {"1.234 hồ sơ"}
+
+
+def test_a_series_card_gives_days_and_hides_them_all_where_one_is_small(client, r) -> None:
+    http, _communes = client
+    body = http.get(f"/api/v1/cards/public_services.received.series?unit={TAY_NINH_CITY}&days=7").get_json()
+    assert [d["value"] for d in body["days"]] == [0.0] * 6 + [48.0] and not body["hidden"]
+    assert body["days"][-1]["label"] == "22/11" and body["days"][-1]["text"] == "48 hồ sơ"
+    # mobile data: a day on which the unit had 5 subscriber-periods hides every day of it
+    r.hset(keys.snapshot("mobile_data"), keys.META_FIELD, json.dumps({"as_of": AS_OF}))
+    for code in ("72", TAY_NINH_CITY):
+        r.hset(keys.snapshot("mobile_data"), keys.snapshot_field(code, "7d"), json.dumps({"kpis": {}}))
+    subscribers = [40.0] * 24 * 6 + [0.0] * 23 + [5.0]
+    doc = {
+        "start": "2026-11-15T11:00:00+07:00",
+        "step_s": 3600,
+        "traffic_gb": [1.0] * 168,
+        "subscribers": subscribers,
+    }
+    r.hset(keys.series("mobile_data"), TAY_NINH_CITY, json.dumps(doc))
+    hidden = http.get(f"/api/v1/cards/mobile_data.traffic_gb.series?unit={TAY_NINH_CITY}").get_json()
+    assert (
+        hidden["hidden"]
+        and {d["value"] for d in hidden["days"]} == {None}
+        and "Số nhỏ được ẩn" in hidden["note"]
+    )
+    r.hset(keys.series("mobile_data"), TAY_NINH_CITY, json.dumps(doc | {"subscribers": [40.0] * 168}))
+    shown = http.get(f"/api/v1/cards/mobile_data.traffic_gb.series?unit={TAY_NINH_CITY}").get_json()
+    assert not shown["hidden"] and shown["days"][-1]["value"] == 24.0
+    missing = http.get(f"/api/v1/cards/public_services.on_time_rate.series?unit={TAY_NINH_CITY}")
+    assert (
+        missing.status_code == 404
+        and "series panels of public_services: received" in missing.get_json()["error"]
+    )

@@ -16,7 +16,7 @@ from ioc.privacy import CITIZEN_ID, PHONE
 from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.supervisor import SIMULATOR_PATHS
-from tests.processes import API, demo_env, start_app, stop, wait_for
+from tests.processes import API, demo_env, demo_password, get, start_app, stop, wait_for
 from tests.redis_text import everything
 from tests.test_kpis import A1, B, C, D
 
@@ -24,7 +24,7 @@ from tests.test_kpis import A1, B, C, D
 def test_demo_serves_kpis_for_every_level(demo) -> None:
     port, _process, _data = demo
     for unit in ("72", "706", "25486"):
-        body = httpx.get(API.format(port=port, unit=unit, window="30d")).json()
+        body = get(API.format(port=port, unit=unit, window="30d")).json()
         assert body["unit"] == unit and body["kpis"]["received"]["value"] > 0
 
 
@@ -32,10 +32,10 @@ def test_demo_numbers_change_while_you_watch(demo) -> None:
     """New dossiers arrive and the province's count for today grows within a minute."""
     port, _process, _data = demo
     url = API.format(port=port, unit="72", window="today")
-    first = httpx.get(url).json()
+    first = get(url).json()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        now = httpx.get(url).json()
+        now = get(url).json()
         if now["kpis"]["received"]["value"] > first["kpis"]["received"]["value"]:
             assert now["as_of"] >= first["as_of"]
             return
@@ -71,16 +71,24 @@ def test_demo_stops_everything_keeps_its_data_and_continues_the_same_world(tmp_p
     """SIGTERM stops every component and the embedded redis-server, whose AOF stays in the data
     folder; a second run on the same folder draws the same simulated province as the first."""
     port, env = demo_env(tmp_path, history_days=3)
+    env["IOC_AUTH__USERS_FILE"] = ""  # the demo's own accounts, as a newcomer gets them
     url = API.format(port=port, unit="72", window="30d")
-    counts, anchors = [], []
+    counts, anchors, passwords = [], [], []
     for _run in range(2):
         process = start_app([], env, tmp_path / "app.log")
         try:
-            wait_for(url, process=process)
+            passwords.append(demo_password(tmp_path))
+            wait_for(url, process=process, auth=("lanhdao", passwords[-1]))
             children = psutil.Process(process.pid).children(recursive=True)
             assert len(children) >= 5  # redis, simulators, connectors, aggregators, relay, web
             time.sleep(4)  # the connector's next poll and the aggregator's next cycle
-            counts.append(httpx.get(url).json()["kpis"]["received"]["value"])
+            counts.append(get(url, password=passwords[-1]).json()["kpis"]["received"]["value"])
+            officer = get(
+                f"http://127.0.0.1:{port}/api/v1/cases?feed=public_services&unit=706",
+                user="truc-705",
+                password=passwords[-1],
+            )
+            assert officer.status_code == 403  # the demo's duty officer of Tân Biên
         finally:
             assert stop(process) == 0
         _gone, alive = psutil.wait_procs(children, timeout=15)
@@ -92,6 +100,7 @@ def test_demo_stops_everything_keeps_its_data_and_continues_the_same_world(tmp_p
     assert set(anchors[0]) == {"public_services", "citizen_feedback", "mobile_data", "vaccination"}
     assert anchors[1] == anchors[0]  # each feed's world began once, and the second run kept it
     assert abs(counts[1] - counts[0]) <= 0.02 * counts[0]  # only the dossiers that arrived meanwhile
+    assert passwords[1] == passwords[0]  # the accounts were made once
 
 
 def _listing(port: int, path: str) -> list[dict]:

@@ -8,26 +8,25 @@ import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import geopandas as gpd
-import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from shapely.geometry import MultiPoint, box
 from shapely.ops import voronoi_diagram
 
-from ioc.config import Settings
 from ioc.geo import LAYER_FILES, installed_layer
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
 from layouts.format import fold
 from tests.pipeline import Pipeline
-from tests.test_browser import browser  # noqa: F401  (the fixture)
+from tests.processes import acting_as, app_settings, get, logged_in
+from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, load_cases
 
 TAN_CHAU = "706"
 
 
-def open_page(browser, url: str):  # noqa: F811
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+def open_page(browser, url: str, user: str = "lanhdao"):  # noqa: F811
+    page = new_page(browser, urlsplit(url).port, user, viewport={"width": 1600, "height": 1000})
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -62,10 +61,8 @@ def test_province_to_an_overdue_case_in_two_clicks(browser, demo, geodata) -> No
     assert urlsplit(page.url).path == f"/district/{TAN_CHAU}"
     page.wait_for_selector(".case-table", timeout=20_000)
     assert page.locator(".breadcrumb").inner_text().replace("\n", "") == "Tỉnh Tây Ninh › Huyện Tân Châu"
-    cases = httpx.get(f"http://127.0.0.1:{port}/api/v1/cases?feed=public_services&unit={TAN_CHAU}").json()
-    kpi = httpx.get(
-        f"http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={TAN_CHAU}&window=7d"
-    ).json()
+    cases = get(f"http://127.0.0.1:{port}/api/v1/cases?feed=public_services&unit={TAN_CHAU}").json()
+    kpi = get(f"http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={TAN_CHAU}&window=7d").json()
     assert cases["count"] == kpi["kpis"]["overdue_open"]["value"] or cases["as_of"] != kpi["as_of"]
     dossiers = page.locator(".cases[data-feed='public_services']")
     rows = dossiers.locator(".case-table tbody tr")
@@ -140,14 +137,14 @@ def test_commune_polygons_are_drawn_when_installed(tmp_path, r, units, redis_ser
     pipe = Pipeline(r, units, source.url, lambda: AS_OF)
     try:
         load_cases(listing, pipe)
-        settings = Settings(redis={"url": redis_server.url}, boundaries={"directory": tmp_path})  # type: ignore[arg-type]
-        app = create_app(settings, r)
-        client = app.server.test_client()
+        app = create_app(app_settings(redis_server, boundaries={"directory": tmp_path}), r)
+        client = logged_in(app, "lanhdao")
         served = json.loads(client.get("/geo/pre2025-commune.geojson").data)
         assert sorted(f["properties"]["code"] for f in served["features"]) == sorted(communes)
         from dash import page_registry
 
-        district = page_registry["district"]["layout"](code="703")
+        with acting_as(app, "lanhdao"):
+            district = page_registry["district"]["layout"](code="703")
         figure = _find(district, "district-map").figure
         grey, focus = figure.data[0], figure.data[1]
         assert list(focus.locations) == communes and focus.geojson == "/geo/pre2025-commune.geojson"
@@ -162,11 +159,11 @@ def test_commune_polygons_are_drawn_when_installed(tmp_path, r, units, redis_ser
 
 
 def test_without_commune_polygons_the_district_itself_is_coloured(r, units, redis_server) -> None:
-    settings = Settings(redis={"url": redis_server.url})  # type: ignore[arg-type]
-    create_app(settings, r)
+    app = create_app(app_settings(redis_server), r)
     from dash import page_registry
 
-    figure = _find(page_registry["district"]["layout"](code="706"), "district-map").figure
+    with acting_as(app, "lanhdao"):
+        figure = _find(page_registry["district"]["layout"](code="706"), "district-map").figure
     assert list(figure.data[1].locations) == ["706"]
     unknown = page_registry["district"]["layout"](code="999")
     assert "Không có huyện, thị xã, thành phố mã '999'" in json.dumps(

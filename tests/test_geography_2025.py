@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import shutil
 
-import httpx
 import polars as pl
 import pytest
 
 from ioc.aggregate import Aggregator
-from ioc.config import AggregatorSettings, ConfigError, Settings
+from ioc.config import AggregatorSettings, ConfigError
 from ioc.crosswalk import CROSSWALK_FILE
 from ioc.feeds import FEED_SPECS
 from ioc.units import UnitTable
 from ioc.web import create_app
-from tests.processes import API, running_demo
-from tests.test_browser import browser  # noqa: F401  (the fixture)
+from tests.processes import API, app_settings, get, logged_in, running_demo
+from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, counted_cases
 
 
@@ -90,8 +89,8 @@ def both(r, units, new, redis_server):
         again = Aggregator(r, FEED_SPECS["public_services"], new, settings, clock=lambda: AS_OF)
         assert again.open()
         again.drain()
-        config = Settings(redis={"url": redis_server.url}, boundaries={"scheme": "2025"})  # type: ignore[arg-type]
-        yield old, create_app(config, r).server.test_client()
+        config = app_settings(redis_server, boundaries={"scheme": "2025"})
+        yield old, logged_in(create_app(config, r), "lanhdao")
         again.release()
 
 
@@ -145,9 +144,9 @@ def test_the_demo_runs_in_the_2025_scheme_by_configuration(browser, demo_2025, n
     beside the former districts as a reference map; there is no district room; the wall turns
     through its exceptions and feeds; the province's numbers are the API's."""
     base = f"http://127.0.0.1:{demo_2025}"
-    body = httpx.get(API.format(port=demo_2025, unit="80", window="7d")).json()
+    body = get(API.format(port=demo_2025, unit="80", window="7d")).json()
     assert body["scheme"] == "2025" and body["kpis"]["received"]["value"] > 0
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page = new_page(browser, demo_2025, viewport={"width": 1600, "height": 1000})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))

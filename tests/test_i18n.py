@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from dash import page_registry
 
-from ioc.config import Settings
 from ioc.web import create_app
 from layouts import format as fmt
 from layouts import i18n
-from tests.test_browser import browser  # noqa: F401  (the fixture)
+from tests.processes import acting_as, app_settings, logged_in
+from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 
 # Letters only Vietnamese writes (and the accented vowels it shares with French): none may be left
 # on an English page once the units' own names are taken out.
@@ -82,14 +82,14 @@ def test_formats_follow_the_language(lang, expected) -> None:
 
 
 def test_the_choice_is_remembered_and_every_page_says_its_language(r, redis_server) -> None:
-    app = create_app(Settings(redis={"url": redis_server.url}), r)  # type: ignore[arg-type]
-    client = app.server.test_client()
+    app = create_app(app_settings(redis_server), r)
+    client = logged_in(app, "lanhdao")
     first = client.get("/?lang=en")
     assert '<html lang="en">' in first.text and "ioc_lang=en" in first.headers["Set-Cookie"]
     assert '<html lang="en">' in client.get("/health-board").text  # the cookie carries it
     assert '<html lang="vi">' in client.get("/?lang=vi").text
     assert '<html lang="vi">' in client.get("/wall?lang=fr").text  # not a language: Vietnamese
-    with app.server.test_request_context("/", headers={"Cookie": "ioc_lang=en"}):
+    with acting_as(app, "lanhdao", headers={"Cookie": "ioc_lang=en"}):
         text = str(page_registry["province"]["layout"]().to_plotly_json())
         assert "Alerts" in text and "Resolved on time (7 days)" in text and "Cảnh báo" not in text
         wall = str(page_registry["wall"]["layout"](lang="fr").to_plotly_json())
@@ -119,8 +119,8 @@ def test_one_click_turns_every_room_to_english_and_back(browser, demo, units) ->
     port = demo[0]
     base = f"http://127.0.0.1:{port}"
     names = list(units.names().values())
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
+    page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
+    context = page.context
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))

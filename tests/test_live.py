@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -12,15 +13,15 @@ from websockets.sync.client import connect
 from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
 from tests.processes import API, start_app, stop, wait_for
-from tests.test_browser import browser  # noqa: F401  (the fixture)
+from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import A1, B, C, D
 
 pytestmark = pytest.mark.browser
 MAP = "document.querySelector('#province-map .js-plotly-plot')"
 
 
-def open_page(browser, url: str):  # noqa: F811
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+def open_page(browser, url: str, user: str = "lanhdao"):  # noqa: F811
+    page = new_page(browser, urlsplit(url).port, user, viewport={"width": 1600, "height": 1000})
     requests: list[str] = []
     page.on("request", lambda req: requests.append(req.url))
     page.goto(url)
@@ -117,7 +118,7 @@ def test_stopped_source_turns_badges_amber_then_red(browser, r, redis_server, tm
             "fresh-red" in c
             for c in page.locator(".fresh-badge").evaluate_all("e => e.map(x => x.className)")
         )
-        board = browser.new_page()
+        board = new_page(browser, port)
         board.goto(f"http://127.0.0.1:{port}/health-board")
         board.wait_for_selector(".health-table .fresh-badge.fresh-red", timeout=15_000)
         row = board.locator(".health-table tbody tr").first.inner_text()

@@ -132,6 +132,46 @@ def test_bad_subscription_is_closed_with_the_reason(relay) -> None:
     assert info.value.rcvd.code == 1008 and "unknown units" in info.value.rcvd.reason
 
 
+def test_a_screen_subscribes_only_within_its_tokens_scope(relay) -> None:
+    """A duty officer's token lists the units they may see: a commune of another district closes
+    the socket with the reason; their own are served."""
+    token = auth.mint(SECRET, units=["72", "703", "705", "25456"])
+    with connect(f"{relay}?token={token}") as ws:
+        ws.send(json.dumps({"type": "subscribe", "feeds": ["public_services"], "units": ["72", "25516"]}))
+        with pytest.raises(ConnectionClosedError) as info:
+            ws.recv(timeout=5)
+    assert info.value.rcvd.code == 1008 and "outside this screen's scope: ['25516']" in info.value.rcvd.reason
+    with connect(f"{relay}?token={token}") as ws:
+        ws.send(json.dumps({"type": "subscribe", "feeds": ["public_services"], "units": ["72", "25456"]}))
+        assert receive(ws, "snapshot")["type"] == "snapshot"
+
+
+def test_an_embed_screen_gets_notices_and_never_figures(relay, source) -> None:
+    """A public screen (an embed's token) is told that its feed has new figures, with their time,
+    and nothing else: no KPI, series, alert or connector error goes to the public."""
+    listing, pipe = source
+    token = auth.mint(SECRET, "embed", feeds=["public_services"], ttl_s=60)
+    with connect(f"{relay}?token={token}") as ws:
+        ws.send(json.dumps({"type": "subscribe", "feeds": ["vaccination"]}))
+        with pytest.raises(ConnectionClosedError) as info:
+            ws.recv(timeout=5)
+    assert "feeds outside this embed's token" in info.value.rcvd.reason
+    with connect(f"{relay}?token={token}") as ws:
+        ws.send(
+            json.dumps({"type": "subscribe", "feeds": ["public_services"], "units": ["72"], "series": ["72"]})
+        )
+        first = json.loads(ws.recv(timeout=10))
+        assert first == {
+            "type": "changed",
+            "server_time": first["server_time"],
+            "feeds": {"public_services": {"as_of": "2026-11-22T10:00:00+07:00"}},
+        }
+        listing.put(dossier("N", "25456", "22T09:00:00", "25T09:00:00", "tiep_nhan", "22T09:50:00"))
+        pipe.sync()
+        notice = json.loads(ws.recv(timeout=10))
+        assert set(notice) == {"type", "feed", "as_of", "server_time"} and notice["type"] == "changed"
+
+
 def test_health_is_pushed(relay, source) -> None:
     """Screens receive each feed's last successful poll (what freshness badges are computed from)."""
     with connect(f"{relay}?token={auth.mint(SECRET)}") as ws:

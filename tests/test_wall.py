@@ -16,7 +16,7 @@ from ioc.snapshots import SnapshotReader
 from layouts.format import TZ
 from layouts.scenes import WallPlan
 from layouts.wall import BadWallAddress, screen_options
-from tests.test_browser import browser  # noqa: F401  (the fixture)
+from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import counted_cases
 
 
@@ -94,7 +94,7 @@ def test_a_bad_address_says_what_is_wrong(query, message) -> None:
 
 
 def open_wall(browser, port: int, query: str, width: int = 1920, height: int = 1080):  # noqa: F811
-    page = browser.new_page(viewport={"width": width, "height": height})
+    page = new_page(browser, port, viewport={"width": width, "height": height})
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -179,7 +179,7 @@ def test_the_wall_is_readable_from_five_metres(browser, demo, width, height) -> 
 
 @pytest.mark.browser
 def test_a_bad_address_is_shown_on_the_screen(browser, demo) -> None:  # noqa: F811
-    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page = new_page(browser, demo[0], viewport={"width": 1920, "height": 1080})
     page.goto(f"http://127.0.0.1:{demo[0]}/wall?interval=abc")
     page.wait_for_selector(".wall-error", timeout=30_000)
     assert "interval='abc': Input should be a valid number" in page.inner_text(".wall-error")

@@ -33,6 +33,9 @@
     if (state.tokenAt && Date.now() - state.tokenAt < TOKEN_REUSE_MS) return cfg.token;
     try {
       const reply = await fetch("/realtime/token", { cache: "no-store" });
+      if (reply.status === 401) {  // the login has run out: the login page, and back here after
+        window.location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      }
       if (reply.ok) { cfg.token = (await reply.json()).token; state.tokenAt = Date.now(); }
     } catch (err) { /* the web app may be down too: try the token we have */ }
     return cfg.token;
@@ -162,16 +165,10 @@
     ticker.style.setProperty("--ticker-s", `${Math.max(8, overflow / 60)}s`);
   }
   async function acknowledge(alert, button) {
-    let by = localStorage.getItem("ioc_officer");
-    if (!by) {
-      by = (window.prompt(t("Họ tên người xác nhận cảnh báo:")) || "").trim();
-      if (!by) return;
-      localStorage.setItem("ioc_officer", by);
-    }
-    button.disabled = true;
+    button.disabled = true;  // who acknowledges is the person logged in (the server knows)
     const reply = await fetch("/api/v1/alerts/ack", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ feed: alert.feed, id: alert.id, by }),
+      body: JSON.stringify({ feed: alert.feed, id: alert.id }),
     });
     if (!reply.ok) { button.disabled = false; button.title = (await reply.json()).error || reply.statusText; }
     // On success the relay brings the acknowledgement to every screen, this one included.
