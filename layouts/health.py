@@ -14,7 +14,7 @@ from ioc.health import ConnectorHealth
 from layouts import format as fmt
 from layouts import ids, theme
 from layouts.i18n import N_, _
-from layouts.live import Live, fresh_badge, lang_toggle
+from layouts.live import Live, fresh_badge, header_tools
 
 
 def _when(iso: str | None) -> str:
@@ -119,7 +119,7 @@ class HealthBoard:
                     children=[
                         html.H1(_("TÌNH TRẠNG CÁC NGUỒN DỮ LIỆU")),
                         html.A(_("‹ Về trang tỉnh"), href="/", className="back"),
-                        lang_toggle(),
+                        header_tools(),
                     ],
                 ),
                 html.Main(html.Div(self.table(), id=ids.HEALTH_TABLE), className="health-main"),

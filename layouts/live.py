@@ -10,8 +10,9 @@ from typing import Any
 
 from dash import dcc, html
 
+from ioc import login
 from layouts import ids
-from layouts.i18n import DEFAULT, LANGS, _, current, script_translations
+from layouts.i18n import DEFAULT, LANGS, N_, _, current, script_translations
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Live:
             "units": units,
             "series": series,
             "lang": current(),
+            # duty officers and administrators acknowledge alerts; a leader reads them
+            "can_ack": (user := login.current_user()) is not None and user.role != "leader",
             "strings": script_translations(current()),
             **extra,
         }
@@ -60,6 +63,17 @@ class Live:
 def fresh_badge(feed: str) -> html.Span:
     """'Số liệu lúc HH:MM', amber then red as the feed ages; realtime.js keeps it current."""
     return html.Span(_("Đang kết nối…"), className="fresh-badge", **{"data-feed": feed})
+
+
+def header_tools() -> html.Div:
+    """Top right of a room: who is logged in, the way out, and the other language."""
+    user = login.current_user()
+    who = [html.Span(user.name, className="account", title=_(ROLE_NAMES[user.role]))] if user else []
+    out = [html.A(_("Đăng xuất"), href="/logout", className="logout")] if user else []
+    return html.Div([*who, *out, lang_toggle()], className="header-tools")
+
+
+ROLE_NAMES = {"leader": N_("Lãnh đạo"), "officer": N_("Trực ban"), "admin": N_("Quản trị")}
 
 
 def lang_toggle() -> html.A:

@@ -18,7 +18,7 @@ from layouts import figures, ids, theme
 from layouts import format as fmt
 from layouts.geography import APPROXIMATE_TITLE, REFERENCE_NOTE, approximate_text, map_areas
 from layouts.i18n import _
-from layouts.live import Live, fresh_badge, lang_toggle
+from layouts.live import Live, fresh_badge, header_tools
 
 DEFAULT_WINDOW = "7d"
 MAP_ZOOM = 8.75
@@ -246,7 +246,7 @@ class ProvincePage:
                 html.H1(title or _("TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH TỈNH TÂY NINH")),
                 html.Div(fmt.date_time(datetime.now(UTC)), id=ids.CLOCK, className="clock"),
                 html.Nav(tabs, id=ids.FEED_TABS, className="feed-tabs"),
-                lang_toggle(),
+                header_tools(),
             ],
         )
 

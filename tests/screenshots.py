@@ -36,8 +36,8 @@ SCREENS = (  # name, path, viewport
 )
 SCREENS_2025 = (("province-2025", "/", (1600, 1000)),)
 EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
-    ("embed-tile", "public_services.on_time_rate", "706", (360, 300)),
-    ("embed-map", "vaccination.coverage_first_dose.map", "72", (360, 760)),
+    ("embed-tile", "public_services.received", "706", (360, 300)),
+    ("embed-map", "vaccination.doses.map", "72", (360, 300)),
     ("embed-series", "public_services.received.series", "706", (360, 300)),
 )
 
@@ -85,7 +85,7 @@ def main() -> int:
                     )
                     page.goto(f"http://127.0.0.1:{port}{minted.json()['url']}")
                     page.wait_for_function("() => window.ioc_embed && window.ioc_embed.mode === 'live'")
-                    page.screenshot(path=str(args.out / f"{name}.png"))
+                    page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
                     print(f"{args.out / f'{name}.png'}  ({width}×{height})")
                 if args.scheme == "pre2025":  # the three phones side by side, for the README
                     _side_by_side(

@@ -252,3 +252,31 @@ def test_an_administrator_lists_the_embeds_with_fresh_tokens(app) -> None:
     page = admin.get("/embeds?unit=706")
     assert page.status_code == 200 and "/embed/vaccination.doses.series?unit=706&amp;token=" in page.text
     assert PASSWORD not in page.text
+
+
+def test_the_district_rooms_callback_reads_only_within_the_scope(app) -> None:
+    """The room's state lives in the browser: an officer who edits it to another district's code
+    and calls the room's callback gets nothing back (204), their own district its cases."""
+    officer = logged_in(app, "truc-705")
+    found = officer.get("/_dash-dependencies").get_json()
+    refresh = next(c for c in found if "district-tiles.children" in c["output"])
+    values = {"district-kpi": "on_time_rate", "district-window": "7d", "district-sort": "best"}
+
+    def call(code: str):
+        inputs = [{**i, "value": values.get(i["id"], "")} for i in refresh["inputs"]]
+        state = [{**s, "value": {"feed": "public_services", "code": code}} for s in refresh["state"]]
+        body = {
+            "output": refresh["output"],
+            "outputs": [
+                {"id": o.split(".")[0], "property": o.split(".")[1]}
+                for o in refresh["output"].strip(".").split("...")
+            ],
+            "inputs": inputs,
+            "state": state,
+            "changedPropIds": ["district-window.value"],
+        }
+        return officer.post("/_dash-update-component", json=body)
+
+    assert call("706").status_code == 204
+    own = call("705")
+    assert own.status_code == 200 and '"className":"cases"' in own.text  # its work lists

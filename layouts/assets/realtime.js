@@ -147,7 +147,7 @@
         item.append(text, when);
         if (alert.acked_by) {
           when.textContent += t(" · đã xác nhận: {who}, {time}", { who: alert.acked_by, time: localTime(alert.acked_at) });
-        } else if (!ticker.classList.contains("read-only")) {
+        } else if (!ticker.classList.contains("read-only") && (state.config || config() || {}).can_ack) {
           const button = Object.assign(document.createElement("button"), { className: "alert-ack", textContent: t("Xác nhận") });
           button.onclick = () => acknowledge(alert, button);
           item.append(button);
