@@ -21,6 +21,7 @@ from flask import (
     Response,
     current_app,
     g,
+    has_request_context,
     jsonify,
     redirect,
     render_template,
@@ -59,7 +60,8 @@ def is_public(path: str) -> bool:
 
 
 def current_user() -> User | None:
-    found: User | None = g.get("user")
+    """The person behind this request, if any (none outside a request: a layout built in a test)."""
+    found: User | None = g.get("user") if has_request_context() else None
     return found
 
 

@@ -164,8 +164,8 @@ def test_without_commune_polygons_the_district_itself_is_coloured(r, units, redi
 
     with acting_as(app, "lanhdao"):
         figure = _find(page_registry["district"]["layout"](code="706"), "district-map").figure
+        unknown = page_registry["district"]["layout"](code="999")
     assert list(figure.data[1].locations) == ["706"]
-    unknown = page_registry["district"]["layout"](code="999")
     assert "Không có huyện, thị xã, thành phố mã '999'" in json.dumps(
         unknown.to_plotly_json(), default=str, ensure_ascii=False
     )

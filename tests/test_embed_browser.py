@@ -111,6 +111,12 @@ def test_an_embed_stays_live_over_the_relay_and_polls_when_it_cannot_open(browse
     )
     assert page.locator(".value").inner_text().endswith("hồ sơ") and card["text"].endswith("hồ sơ")
     assert page.evaluate("() => window.ioc_embed.polls") == 0 and errors == []
+    loaded = page.evaluate(
+        "() => [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]"
+        ".map(e => [e.name, e.transferSize])"
+    )
+    assert sum(size for _name, size in loaded) < 30_000, loaded  # a phone on a slow line: a few kB
+    assert not [name for name, _size in loaded if "/fonts/" in name]  # the phone's own font
     page.reload()  # the same address again: a one-time token is spent
     assert "token already used" in page.inner_text("body")
 
