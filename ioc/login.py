@@ -230,9 +230,14 @@ class Login:
         def callback() -> Any:
             if self.oauth is None:
                 return refused(404, "single sign-on is not configured (auth.oidc)")
-            token = self.oauth.province.authorize_access_token()
+            from authlib.integrations.base_client.errors import OAuthError
+
             try:
+                token = self.oauth.province.authorize_access_token()
                 user = self.oidc_user(token.get("userinfo") or self.oauth.province.userinfo(token=token))
+            except OAuthError as exc:  # refused at the provider, a stale state, a bad ID token
+                self.audit("login_failed", None, login="sso", reason=str(exc))
+                return page(_("Đăng nhập một cửa không thành công: {reason}").format(reason=exc), 403)
             except PermissionError as exc:
                 self.audit("login_failed", None, login="sso", reason=str(exc))
                 return page(str(exc), 403)

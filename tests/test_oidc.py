@@ -162,3 +162,12 @@ def test_an_account_without_a_role_or_units_is_refused_with_the_reason(
     client, done = sign_in(provider, app, {"sub": "u-99", "preferred_username": "x"} | claims)
     assert done.status_code == 403 and said in done.text
     assert client.get("/api/v1/alerts").status_code == 401
+
+
+def test_a_refusal_at_the_provider_is_said_not_crashed(provider_and_app) -> None:
+    _provider, app = provider_and_app
+    client = app.server.test_client()
+    start = client.get("/auth/sso")
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    done = client.get(f"/auth/callback?error=access_denied&error_description=denied&state={state}")
+    assert done.status_code == 403 and "Đăng nhập một cửa không thành công: access_denied" in done.text
