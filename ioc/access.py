@@ -25,6 +25,7 @@ from __future__ import annotations
 import secrets
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -143,12 +144,14 @@ class UserFile:
     def authenticate(self, login: str, password: str) -> User | None:
         entry = self.entries().get(login)
         if entry is None:
-            check_password_hash(DUMMY_HASH, password)  # the same time as a wrong password
+            check_password_hash(_dummy_hash(), password)  # the same time as a wrong password
             return None
         return self.user(login) if check_password_hash(entry.password, password) else None
 
 
-DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(8))
 
 
 def read_users(path: Path, table: UnitTable) -> dict[str, _Entry]:

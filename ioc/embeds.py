@@ -99,8 +99,8 @@ def relay_origin(settings: Settings) -> str:
     if settings.realtime.public_url:
         parts = urlsplit(settings.realtime.public_url)
         return f"{parts.scheme}://{parts.netloc}"
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return f"ws://{host}:{settings.realtime.port} wss://{host}:{settings.realtime.port}"
+    scheme = "wss" if request.is_secure else "ws"  # as the rooms' realtime.js picks it
+    return f"{scheme}://{request.host.rsplit(':', 1)[0]}:{settings.realtime.port}"
 
 
 def install(server: Flask, settings: Settings, cards: Cards, client: redis.Redis, secret: str) -> None:
@@ -222,8 +222,5 @@ def authorised_client(clients: dict[str, Any]) -> str | None:
 
 
 def relay_url(settings: Settings, token: str) -> str:
-    base = settings.realtime.public_url
-    if not base:
-        host = request.host.rsplit(":", 1)[0]
-        base = f"{'wss' if request.is_secure else 'ws'}://{host}:{settings.realtime.port}/"
+    base = settings.realtime.public_url or f"{relay_origin(settings)}/"
     return f"{base}{'&' if '?' in base else '?'}token={token}"
