@@ -296,9 +296,9 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
         page.wait_for_function("() => document.getElementById('wall-progress').textContent === '1 / 14'")
         page.evaluate("window.dash_clientside.set_props('wall-tick', {disabled: true})")
         # The scene in flight lands and MapLibre finishes re-tiling it (1.5 s left ±100 kB of
-        # its buffers in the snapshot); two snapshots, the smaller one counted.
+        # its buffers in the snapshot); three snapshots, the smallest one counted.
         page.wait_for_timeout(3_000)
-        objects = min(js_object_bytes(cdp), js_object_bytes(cdp))
+        objects = min(js_object_bytes(cdp) for _ in range(3))
         used = cdp.send("Runtime.getHeapUsage")["usedSize"]
         nodes, progress = page.evaluate(
             "[document.getElementsByTagName('*').length, document.getElementById('wall-progress').textContent]"
@@ -318,8 +318,9 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
     )
     assert deltas > 10
     # Before wall.js trimmed Plotly's per-update map listeners these grew ~0.8 kB a scene
-    # (+142 kB in 90 s at two scenes a second, +160 kB here); with the trim, ~+20 kB.
-    assert end[0] - start[0] < 80_000, (start, end)
+    # (+142 kB in 90 s at two scenes a second, +160 kB here); with the trim +20 to +85 kB, what
+    # MapLibre and Plotly happen to hold at that moment (CI, two shared cores).
+    assert end[0] - start[0] < 110_000, (start, end)
     assert end[2] <= start[2] * 1.1 + 50
     assert errors == []
     page.close()
