@@ -80,7 +80,11 @@ class EmbeddedRedis:
             "--appendfsync", "everysec",
             "--logfile", "redis.log",
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its own session: a Ctrl+C in the terminal reaches the supervisor and the components,
+        # which finish their cycle against a live Redis; the supervisor stops Redis last.
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
