@@ -172,18 +172,22 @@ def read_users(path: Path, table: UnitTable) -> dict[str, _Entry]:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             raise ConfigError(f"{path}: users.{login}.{where}: {err['msg']}") from None
-        if entry.role == "officer" and not entry.units:
-            raise ConfigError(f"{path}: users.{login}.units: a duty officer needs at least one unit")
-        if entry.role != "officer" and entry.units:
-            raise ConfigError(f"{path}: users.{login}.units: only a duty officer (role officer) has units")
-        unknown = [u for u in entry.units if u not in set(table.codes) or u == table.province]
-        if unknown:
-            raise ConfigError(
-                f"{path}: users.{login}.units: {', '.join(map(repr, unknown))} is not a district or "
-                f"commune of scheme {table.scheme}"
-            )
+        if wrong := scope_error(entry.role, entry.units, table):
+            raise ConfigError(f"{path}: users.{login}.units: {wrong}")
         found[login] = entry
     return found
+
+
+def scope_error(role: str, units: list[str], table: UnitTable) -> str | None:
+    """What is wrong with an account's units for its role, if anything."""
+    if role == "officer" and not units:
+        return "a duty officer needs at least one unit"
+    if role != "officer" and units:
+        return "only a duty officer (role officer) has units"
+    unknown = [u for u in units if u not in set(table.codes) or u == table.province]
+    if unknown:
+        return f"{', '.join(map(repr, unknown))} is not a district or commune of scheme {table.scheme}"
+    return None
 
 
 def add_user(

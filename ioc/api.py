@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ioc import alerts, audit
 from ioc.cases import cases_field
 from ioc.feeds import FEED_SPECS
 from ioc.login import audit_view, user
+from ioc.login import refused as refuse  # one JSON refusal for the whole API
 from ioc.schemas import FEEDS, WINDOWS
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
@@ -20,10 +21,6 @@ APPROXIMATE_REASON = (
     "a pre-2025 commune was split between this and another 2025 unit; its records are counted in "
     "one of them, so this unit may count too many or too few (the province's figures are exact)"
 )
-
-
-def refuse(status: int, message: str) -> tuple[Response, int]:
-    return jsonify({"error": message}), status
 
 
 def unit_and_window_error(units: UnitTable, unit: str, window: str) -> str | None:

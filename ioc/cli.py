@@ -275,7 +275,7 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
     """Add or replace a local account; the password is asked for (or read from stdin)."""
     import getpass
 
-    from ioc.access import add_user, read_users
+    from ioc.access import add_user, read_users, scope_error
 
     path = Path(args.file or settings.auth.users_file or "")
     if not str(path) or str(path) == ".":
@@ -284,11 +284,8 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
     if len(password) < 10:
         raise ConfigError("user add: the password needs at least 10 characters")
     table = _units(settings)
-    wrong = [u for u in args.unit or [] if u not in set(table.codes) or u == table.province]
-    if wrong:
-        raise ConfigError(f"user add: {', '.join(wrong)}: not a district or commune of scheme {table.scheme}")
-    if (args.role == "officer") != bool(args.unit):
-        raise ConfigError("user add: a duty officer (and only one) has --unit")
+    if wrong := scope_error(args.role, args.unit or [], table):
+        raise ConfigError(f"user add: --unit: {wrong}")
     add_user(path, args.login, role=args.role, password=password, name=args.name or "", units=args.unit or [])
     read_users(path, table)  # the file as the app will read it
     print(f"{path}: {args.login} ({args.role}) saved")

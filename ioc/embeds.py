@@ -27,10 +27,10 @@ import redis
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 
 from ioc import auth, keys
-from ioc.api import refuse
 from ioc.cards import PANELS, SHAPES, CardError, Cards, parse_panel
 from ioc.config import Settings
 from ioc.login import TEMPLATES, audit_view, current_user
+from ioc.login import refused as refuse
 from layouts import i18n
 from layouts.embed import template_context
 from layouts.i18n import _, using
