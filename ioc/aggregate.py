@@ -29,11 +29,12 @@ from ioc.feeds import FeedSpec
 from ioc.kpis import TZ
 from ioc.snapshots import delta_document, series_documents
 from ioc.state import State, with_arrival
-from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame
+from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame, schema_message
 from ioc.units import UnitTable
 
 log = logging.getLogger(__name__)
 
+SCHEMAS_REMEMBERED = 64
 DELTAS_MAXLEN = 1000  # the relay reads them live; a screen that connects gets the snapshot
 
 
@@ -81,6 +82,7 @@ class Aggregator:
         self.stopping = threading.Event()
         self.cycles = self.records_applied = self.entries_acked = 0
         self.last_compute = 0.0
+        self.schemas_seen: set[bytes] = set()
 
     def __repr__(self) -> str:
         rows = self.state.frame.height if self.state else 0
@@ -165,7 +167,7 @@ class Aggregator:
         """
         assert self.state is not None
         entries = self.reader.read(self.settings.read_count, int(self.settings.interval_s * 1000))
-        frames, poison = self._decode(entries)
+        new, poison = self._decode(entries)
         now = time.monotonic()
         self.unacked += [e.id for e in entries if e.id not in poison]
         durable = checkpoint or now - self.last_checkpoint >= self.settings.checkpoint_s
@@ -174,7 +176,6 @@ class Aggregator:
         if not entries and not due and not pending_work:
             self._renew()  # nothing new, or nothing at all: an all-zero snapshot would mislead
             return 0
-        new = pl.concat(frames) if frames else None
         state = self.state.merge(new) if new is not None else self.state
         as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
         acks = self.unacked if durable else []
@@ -189,8 +190,10 @@ class Aggregator:
         self.records_applied += new.height if new is not None else 0
         return len(entries)
 
-    def _decode(self, entries: list[Entry]) -> tuple[list[pl.DataFrame], dict[bytes, str]]:
+    def _decode(self, entries: list[Entry]) -> tuple[pl.DataFrame | None, dict[bytes, str]]:
+        """The entries' batches as one frame tagged with arrival order, and the poison entries."""
         frames: list[pl.DataFrame] = []
+        ids: list[bytes] = []
         poison: dict[bytes, str] = {}
         for entry in entries:
             try:
@@ -201,11 +204,26 @@ class Aggregator:
             except (OSError, pl.exceptions.PolarsError) as exc:
                 poison[entry.id] = f"stream entry is not an Arrow IPC batch: {exc}"
                 continue
-            if frame.schema != self.spec.schema:
+            if not self._schema_ok(entry.fields[FIELD_BATCH], frame):
                 poison[entry.id] = f"batch schema {dict(frame.schema)} is not the {self.spec.name} schema"
                 continue
-            frames.append(with_arrival(frame, entry.id))
-        return frames, poison
+            frames.append(frame)
+            ids.append(entry.id)
+        if not any(f.height for f in frames):
+            return None, poison
+        return with_arrival(frames, ids), poison
+
+    def _schema_ok(self, blob: bytes, frame: pl.DataFrame) -> bool:
+        """The batch has the feed's schema; checked once per distinct IPC schema message (comparing
+        Polars schemas in Python costs more than decoding a 500-row batch)."""
+        head = schema_message(blob)
+        if head is not None and head in self.schemas_seen:
+            return True
+        if frame.schema != self.spec.schema:
+            return False
+        if head is not None and len(self.schemas_seen) < SCHEMAS_REMEMBERED:
+            self.schemas_seen.add(head)
+        return True
 
     def _commit(
         self, state: State, as_of: datetime, acks: list[bytes], poison: dict[bytes, str], *, durable: bool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 
 import polars as pl
@@ -19,6 +20,7 @@ from ioc.streams import (
     encode_frame,
     publish,
     read_cursor,
+    schema_message,
     unseen,
 )
 
@@ -53,6 +55,20 @@ def test_arrow_batches_round_trip() -> None:
     """A frame encoded to Arrow IPC decodes to the same frame."""
     original = frame(1234).with_columns(pl.lit("Hòa Thành").alias("name"))
     assert decode_frame(encode_frame(original)).equals(original)
+
+
+def test_batches_and_checkpoints_in_the_older_file_format_still_decode() -> None:
+    original = frame(3)
+    old = io.BytesIO()
+    original.write_ipc(old, compression="lz4")
+    assert decode_frame(old.getvalue()).equals(original)
+    assert schema_message(old.getvalue()) is None
+
+
+def test_the_schema_message_is_the_same_for_every_batch_of_one_schema() -> None:
+    assert schema_message(encode_frame(frame(5))) == schema_message(encode_frame(frame(1)))
+    renamed = frame(5).rename({"id": "ma"})
+    assert schema_message(encode_frame(renamed)) != schema_message(encode_frame(frame(5)))
 
 
 def test_publish_splits_into_micro_batches_and_sets_cursor(r) -> None:
