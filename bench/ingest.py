@@ -87,11 +87,24 @@ class Replay:
         return Batch(batch, str(self.sent))
 
 
-def produce(url: str, records: pl.DataFrame, rate: float, rows: int, seed: int, stop: Any, sent: Any) -> None:
+def spawn_context() -> Any:
+    return multiprocessing.get_context("spawn")  # Polars' thread pool does not survive a fork
+
+
+def produce(
+    url: str,
+    records: pl.DataFrame,
+    rate: float,
+    rows: int,
+    seed: int,
+    stop: Any,
+    sent: Any,
+    maxlen: int = STREAM_MAXLEN,
+) -> None:
     """One connector runner publishing ``rate`` records/s in polls of ``rows``."""
     client = redis.Redis.from_url(url)
     runner = ConnectorRunner(
-        client, Replay(records, rows, seed), interval_s=1, maxlen=STREAM_MAXLEN, name=f"replay{seed}"
+        client, Replay(records, rows, seed), interval_s=1, maxlen=maxlen, name=f"replay{seed}"
     )
     started = time.monotonic()
     while not stop.is_set():
@@ -178,7 +191,7 @@ def main() -> None:
         "IOC_AGGREGATOR__INTERVAL_S": "0.2",
     }
     workers = [ioc_process(["aggregate", FEED], env) for _ in range(args.workers)]
-    spawn = multiprocessing.get_context("spawn")  # Polars' thread pool does not survive a fork
+    spawn = spawn_context()
     stop = spawn.Event()
     sent = spawn.Value("q", 0)
     try:

@@ -128,7 +128,7 @@ class Aggregator:
 
     def release(self) -> None:
         """Give the lease back at a clean stop so a successor need not wait for it to expire."""
-        with self.client.pipeline() as pipe:
+        with self.client.pipeline(transaction=True) as pipe:
             pipe.watch(  # type: ignore[no-untyped-call]
                 keys.lease(self.spec.name)
             )
@@ -311,7 +311,7 @@ class Aggregator:
     def _leased(self) -> Iterator[Any]:
         """A MULTI that commits only while this worker still holds the feed's lease."""
         lease = keys.lease(self.spec.name)
-        with self.client.pipeline() as pipe:
+        with self.client.pipeline(transaction=True) as pipe:
             pipe.watch(  # type: ignore[no-untyped-call]
                 lease
             )

@@ -29,6 +29,7 @@ from ioc.connector import (
     connector_type,
     discover,
 )
+from ioc.store import connect, connect_async
 from ioc.units import SOURCE_SCHEME, UnitTable
 
 log = logging.getLogger("ioc")
@@ -41,7 +42,7 @@ def _redis_url(settings: Settings) -> str:
 
 
 def _client(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(_redis_url(settings))
+    return connect(settings.redis)
 
 
 def _on_stop(close: Callable[[], None]) -> None:
@@ -148,14 +149,12 @@ def secret_key(settings: Settings) -> str:
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    import redis.asyncio as aioredis
-
     from ioc.realtime import Relay
 
-    url = _redis_url(settings)
+    _redis_url(settings)
 
     async def main() -> None:
-        client = aioredis.Redis.from_url(url)
+        client = connect_async(settings.redis)
         relay = Relay(
             client,
             connector_names(settings),

@@ -38,6 +38,7 @@ class RedisSettings(_Section):
         description="URL of the Redis server (redis://host:port/db). Empty: start an embedded "
         "redis-server on a free port with its data in `data_dir`.",
     )
+    cluster: bool = Field(False, description="The URL names one node of a Redis or Valkey Cluster.")
     stream_maxlen: int = Field(
         100_000,
         ge=1_000,

@@ -191,15 +191,26 @@ class Relay:
         streams = {keys.deltas(feed): feed for feed in self.feeds}
         # Not ``while True``: on Python 3.11 a cancel that meets redis-py's own read timeout can
         # come out as a TimeoutError, which the client retries; the loop then ends on its own.
-        while not self.stopping.is_set():
-            await self._welcome()
-            ids = {key: self.last_ids[feed] for key, feed in streams.items()}
-            reply = await self.client.xread(ids, block=READ_BLOCK_MS)  # type: ignore[arg-type]
-            for key, entries in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply or []):
-                feed = streams[key.decode()]
-                for entry_id, fields in entries:
-                    self.last_ids[feed] = entry_id.decode()
-                    self.fan_out(json.loads(fields[b"d"]))
+        # One blocking read per feed, each answered as soon as it has something: on a cluster the
+        # feeds' streams live in different slots, which one XREAD cannot span.
+        reads: dict[str, asyncio.Task[Any]] = {}
+        try:
+            while not self.stopping.is_set():
+                await self._welcome()
+                for key, feed in streams.items():
+                    if key not in reads:
+                        ids = {key: self.last_ids[feed]}
+                        reads[key] = asyncio.create_task(self.client.xread(ids, block=READ_BLOCK_MS))  # type: ignore[arg-type]
+                done, _ = await asyncio.wait(reads.values(), return_when=asyncio.FIRST_COMPLETED)
+                for key in [k for k, task in reads.items() if task in done]:
+                    reply = reads.pop(key).result()
+                    for _key, entries in cast(list[tuple[bytes, list[tuple[bytes, Any]]]], reply or []):
+                        for entry_id, fields in entries:
+                            self.last_ids[streams[key]] = entry_id.decode()
+                            self.fan_out(json.loads(fields[b"d"]))
+        finally:
+            for task in reads.values():
+                task.cancel()
 
     async def _welcome(self) -> None:
         """Send each waiting screen its snapshot and make it a member of its group."""

@@ -1,0 +1,37 @@
+"""The one place a Redis client is made: a single server, or a Redis/Valkey Cluster.
+
+On a cluster every key of a feed carries the hash tag ``{<feed>}`` (:mod:`ioc.keys`), so the
+feed's transactions (publish, commit, acknowledge) stay inside one slot; different feeds spread
+over the primaries.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
+
+from ioc.config import ConfigError, RedisSettings
+
+
+def _url(settings: RedisSettings) -> str:
+    if not settings.url:
+        raise ConfigError("redis.url: not set (only `ioc run` starts an embedded Redis)")
+    return settings.url
+
+
+def connect(settings: RedisSettings) -> redis.Redis:
+    """A client for the configured server; on a cluster, one that routes by key slot (the same
+    commands, typed as :class:`redis.Redis` for the code that uses it)."""
+    if settings.cluster:
+        return cast(redis.Redis, RedisCluster.from_url(_url(settings)))
+    return redis.Redis.from_url(_url(settings))
+
+
+def connect_async(settings: RedisSettings) -> aioredis.Redis:
+    if settings.cluster:
+        return cast(aioredis.Redis, AsyncRedisCluster.from_url(_url(settings)))
+    return aioredis.Redis.from_url(_url(settings))
