@@ -8,11 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from redis.cluster import RedisCluster
 from websockets.sync.client import connect
@@ -207,3 +211,87 @@ def test_two_workers_in_one_group_give_one_workers_kpis_and_survive_losing_eithe
         http.close()
     matches_truth(snapshot, source.latest(), units)
     assert r.xlen(keys.dead_letters(FEED)) == 0
+
+
+@pytest.fixture
+def production_config(tmp_path, redis_server) -> Path:
+    config = tmp_path / "ioc.toml"
+    config.write_text(
+        f'[redis]\nurl = "{redis_server.url}"\n\n[auth]\nusers_file = "{users_file("pre2025")}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.mark.timeout(180)
+def test_the_web_app_under_gunicorn_with_three_workers_serves_one_login_everywhere(
+    r, production_config, source_loaded
+) -> None:
+    port = free_port()
+    env = dict(os.environ, IOC_CONFIG=str(production_config), IOC_SECRET_KEY="gunicorn-secret")
+    env["IOC_LOG_LEVEL"] = "WARNING"
+    command = [sys.executable, "-m", "gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{port}"]
+    server = subprocess.Popen([*command, "ioc.wsgi:server"], env=env, cwd=PROJECT_ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.3)
+        workers = psutil.Process(server.pid).children()
+        assert len(workers) == 3
+        with httpx.Client(base_url=base) as browser:
+            login = browser.post("/login", data={"login": "truc-705", "password": PASSWORD})
+            assert login.status_code == 302
+            served = set()
+            for _ in range(30):  # the session one worker made is honoured by whichever answers
+                reply = browser.get(f"/api/v1/kpis?feed={FEED}&unit=705&window=7d")
+                assert reply.status_code == 200, reply.text
+                served.add(reply.json()["kpis"]["received"]["value"])
+                assert browser.get(f"/api/v1/cases?feed={FEED}&unit=706").status_code == 403
+            assert served == {json.loads(r.hget(keys.snapshot(FEED), "705|7d"))["kpis"]["received"]["value"]}
+            assert browser.get("/district/705").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.fixture
+def source_loaded(r, units, world) -> Pipeline:
+    _source, url, clock = world
+    pipeline = Pipeline(r, units, url, clock, page_size=200, read_count=20)
+    pipeline.sync()
+    yield pipeline
+    pipeline.close()
+
+
+@pytest.mark.timeout(120)
+def test_two_relays_side_by_side_deliver_the_same_delta(r, redis_server, source_loaded, world) -> None:
+    _source, _url, clock = world
+    ports = [free_port(), free_port()]
+    relays = [start_relay(redis_server.url, port, cluster=False) for port in ports]
+    got: dict[int, tuple[dict, dict]] = {}
+    try:
+        both_watching = threading.Event()
+
+        def later() -> None:  # once the screen on the other relay has its snapshot too
+            assert both_watching.wait(30)
+            clock.now += timedelta(hours=6)
+            source_loaded.sync()
+
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(relay_screen, ports[0], "705", later)
+            second = pool.submit(relay_screen, ports[1], "705", both_watching.set)
+            got = {ports[0]: first.result(60), ports[1]: second.result(60)}
+    finally:
+        for relay in relays:
+            relay.terminate()
+            relay.wait(20)
+    (before_a, after_a), (before_b, after_b) = got.values()
+    assert before_a == before_b
+    assert after_a == after_b == json.loads(r.hget(keys.snapshot(FEED), "705|7d"))["kpis"]
