@@ -44,14 +44,15 @@ FEED = "public_services"
 STREAM_MAXLEN = 1_000_000  # entries: room for a minute of lag at full rate, still bounded
 
 
-def pool(units: UnitTable, size: int, seed: int) -> pl.DataFrame:
-    """Dossiers of the last 30 days as a province has them: most returned on time, a few late."""
+def pool(units: UnitTable, size: int, seed: int, *, days: int = 29) -> pl.DataFrame:
+    """Dossiers received over the last ``days`` as a province has them: returned two days after
+    they came in once a few days old, a few open past a short deadline."""
     rng = np.random.default_rng(seed)
     frame = dossiers(units, size, seed=seed)
     now = datetime.now(UTC)
-    age_s = rng.uniform(600, 29 * 86400, size)  # inside the 30-day window for the whole run
+    age_s = rng.uniform(600, days * 86400, size)  # 29 days: inside the 30-day window for a whole run
     received = [now - timedelta(seconds=float(s)) for s in age_s]
-    done = (age_s > 3 * 86400) & (rng.random(size) < 0.8)
+    done = (age_s > 20 * 86400) | ((age_s > 3 * 86400) & (rng.random(size) < 0.9))
     late = rng.random(size) < 0.04
     return frame.with_columns(
         received_at=pl.Series(received, dtype=pl.Datetime("us", "UTC")),
