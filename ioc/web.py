@@ -12,7 +12,7 @@ import redis
 from dash import Dash
 from flask import Response, abort, jsonify, send_from_directory
 
-from ioc import auth, embeds
+from ioc import auth, compression, embeds
 from ioc.access import UserFile
 from ioc.api import kpi_blueprint
 from ioc.cards import Cards, card_blueprint
@@ -69,6 +69,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         suppress_callback_exceptions=True,  # each page's callbacks are registered for every page
     )
     server = app.server
+    compression.install(server)
     i18n.install(server)
     if settings.secret_key is None:
         raise ConfigError("IOC_SECRET_KEY: not set; the login sessions and the relay's tokens need it")

@@ -1,0 +1,102 @@
+"""Page: how long the provincial room takes to show its map and tiles in headless Chromium, and
+how many bytes it transfers.
+
+Runs the whole demo (``app.py``: embedded Redis, simulators, connectors, aggregators, relay, web
+app) with 60 days of history, logs a leader in, then opens ``/`` in a fresh browser context
+(empty cache) ``--runs`` times. Ready means: the MapLibre map has loaded its districts and drawn
+the coloured choropleth, and every KPI tile shows its number. Bytes are everything the page
+transferred until then (compressed sizes, headers included).
+
+Baseline, in the same run and browser: the login page (server-rendered, one small stylesheet).
+
+    uv run python -m bench.page [--runs 7]
+
+Prints one JSON line. Targets: ready ≤ 1.5 s (p50 of cold loads), ≤ 1 MB transferred.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import emit, percentiles
+from tests.processes import API, demo_env, start_app, stop, wait_for
+from tests.test_browser import CHROMIUM, FLAGS, new_page
+
+READY = """() => {
+  const gd = document.querySelector('#province-map .js-plotly-plot');
+  const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  const tiles = [...document.querySelectorAll('.tile-value')];
+  return !!(sub && sub.map && sub.map.loaded() && gd.data[0].z.length === 9
+    && tiles.length > 0 && tiles.every(t => /[0-9]/.test(t.textContent)));
+}"""
+
+
+def load(page: Any, url: str, ready: str | None) -> tuple[float, int, int]:
+    """Open ``url``; (ms until ready, bytes transferred until then, requests)."""
+    sizes: list[int] = []
+
+    def finished(request: Any) -> None:
+        s = request.sizes()
+        sizes.append(s["responseBodySize"] + s["responseHeadersSize"] + s["requestHeadersSize"])
+
+    page.on("requestfinished", finished)
+    page.goto(url, wait_until="commit")
+    if ready:
+        page.wait_for_function(ready, timeout=30_000, polling="raf")
+    else:
+        page.wait_for_load_state("load")
+    elapsed = page.evaluate("() => performance.now()")  # since the navigation started
+    page.remove_listener("requestfinished", finished)
+    return float(elapsed), sum(sizes), len(sizes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    pages: list[tuple[float, int, int]] = []
+    logins: list[tuple[float, int, int]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        port, env = demo_env(Path(folder), history_days=60)
+        process = start_app([], env, Path(folder) / "app.log")
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for feed in ("public_services", "citizen_feedback", "mobile_data", "vaccination"):
+                wait_for(API.format(port=port, unit="72", window="7d").replace("public_services", feed))
+            time.sleep(10)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                load(new_page(browser, port, viewport={"width": 1600, "height": 1000}), base + "/", READY)
+                for _ in range(args.runs):  # each in a new context: nothing cached
+                    page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
+                    pages.append(load(page, base + "/", READY))
+                    page.context.close()
+                    login = browser.new_context().new_page()
+                    logins.append(load(login, base + "/login", None))
+                    login.context.close()
+                browser.close()
+        finally:
+            stop(process)
+    ready = percentiles([t for t, _b, _n in pages])
+    baseline = percentiles([t for t, _b, _n in logins])
+    emit(
+        "page",
+        {
+            "ready": ready,
+            "kb_transferred": round(max(b for _t, b, _n in pages) / 1024, 1),
+            "requests": max(n for _t, _b, n in pages),
+            "baseline_login_page": baseline | {"kb": round(max(b for _t, b, _n in logins) / 1024, 1)},
+            "ratio_p50_to_baseline": round(ready["p50_ms"] / baseline["p50_ms"], 1),
+            "targets": {"ready_ms": 1500, "kb": 1024},
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
