@@ -27,6 +27,7 @@ import redis
 
 from bench.common import emit, percentiles, redis_server
 from bench.ingest import pool
+from ioc import keys
 from ioc.access import add_user
 from ioc.aggregate import Aggregator
 from ioc.config import PROJECT_ROOT, AggregatorSettings, Settings
@@ -118,7 +119,11 @@ def main() -> None:
             started = time.perf_counter()
             assert officers[code].get("/healthz").status_code == 200
             health_ms.append((time.perf_counter() - started) * 1000)
-        meta = client.hget(f"ioc:{{{FEED}}}:kpis", "_meta")
+        meta = client.hget(keys.snapshot(FEED), keys.META_FIELD)
+        stored_mb = {
+            name: round((client.memory_usage(key, samples=0) or 0) / 2**20, 1)
+            for name, key in (("checkpoint", keys.checkpoint(FEED)), ("snapshot", keys.snapshot(FEED)))
+        }
     finally:
         server.close()
     room, health = percentiles(room_ms[10:]), percentiles(health_ms[10:])  # past the first calls' warm-up
@@ -132,6 +137,7 @@ def main() -> None:
             "baseline_healthz": health,
             "ratio_p95_to_baseline": round(room["p95_ms"] / health["p95_ms"], 1),
             "target_p95_ms": 50,
+            "redis_mb": stored_mb,
             "snapshot_meta": meta.decode() if meta else None,
         },
     )

@@ -290,11 +290,17 @@ class GroupReader:
         return stream_progress(self.client, self.feed)
 
 
+COUNT_UNDELIVERED_AT_MOST = 1000
+
+
 def stream_progress(client: redis.Redis, feed: str) -> dict[str, int]:
     """Entries in a feed's raw stream, pending (delivered, not acknowledged), not yet delivered,
     and done.
 
-    Computed from XINFO GROUPS' last-delivered-id so it works on Redis 6.2 (no ``lag`` field).
+    Not yet delivered is XINFO GROUPS' ``lag`` (Redis 7+). Where it is missing (Redis 6.2) or
+    unknown (after some trims), the entries after the group's last-delivered-id are counted, at
+    most :data:`COUNT_UNDELIVERED_AT_MOST` of them: every entry read is a whole micro-batch, and a
+    backlog of millions of records must not be shipped to the health board to be counted.
     """
     stream = keys.raw_stream(feed)
     if not client.exists(stream):
@@ -305,8 +311,13 @@ def stream_progress(client: redis.Redis, feed: str) -> dict[str, int]:
     if group is None:
         return {"length": length, "pending": 0, "undelivered": length, "done": 0}
     last = _text(group["last-delivered-id"])
-    after = cast(list[Any], client.xrange(stream, f"({last}", "+"))
-    undelivered = len(after) if last != "0-0" else length
+    if group.get("lag") is not None:
+        undelivered = int(group["lag"])
+    elif last == "0-0":
+        undelivered = length
+    else:
+        after = client.xrange(stream, f"({last}", "+", count=COUNT_UNDELIVERED_AT_MOST)
+        undelivered = len(cast(list[Any], after))
     pending = int(group["pending"])
     return {
         "length": length,
