@@ -26,6 +26,9 @@ STATUS_LABELS = {
 }
 
 
+ROWS_SHOWN = 200  # the newest breaches; the older ones through the filter or the API (stays fast)
+
+
 def case_lists(
     reader: SnapshotReader, feeds: list[str], unit: str, names: dict[str, str], case_filter: str
 ) -> list[Any]:
@@ -88,7 +91,7 @@ def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: 
             _("Trễ"),
         ]
     rows = []
-    for case in cases:
+    for case in cases[:ROWS_SHOWN]:
         deadline = datetime.fromisoformat(case["deadline_at"])
         if feed == "public_services":
             what = f"{case.get('procedure') or '–'} · {case.get('sector') or '–'}"
@@ -116,7 +119,15 @@ def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: 
     table = html.Table(
         [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="case-table"
     )
-    return html.Div(table, className="case-scroll")
+    more = len(cases) - ROWS_SHOWN
+    if more <= 0:
+        return html.Div(table, className="case-scroll")
+    note = _("Còn {n} việc quá hạn từ trước đó: gõ vào ô lọc để tìm, hoặc lấy cả danh sách qua {api}.")
+    api = f"/api/v1/cases?feed={feed}"
+    return html.Div(
+        [table, html.P(note.format(n=fmt.number(more), api=api), className="muted small case-more")],
+        className="case-scroll",
+    )
 
 
 def _case_text(case: dict[str, Any], names: dict[str, str]) -> str:

@@ -182,3 +182,46 @@ def _find(component, wanted: str):
             if found is not None:
                 return found
     return None
+
+
+def test_a_long_work_list_shows_its_newest_200_and_says_how_many_more(r, units) -> None:
+    from dash import html
+
+    from ioc import keys
+    from ioc.cases import cases_field
+    from ioc.snapshots import SnapshotReader
+    from layouts import worklist
+
+    cases = [
+        {
+            "id": f"H{n:04d}",
+            "procedure": "1.004227",
+            "sector": "Đất đai",
+            "agency": "BPMC",
+            "unit_code": "25516",
+            "status": "dang_xu_ly",
+            "opened_at": "2026-11-01T01:00:00Z",
+            "deadline_at": f"2026-11-{21 - n // 24:02d}T{23 - n % 24:02d}:00:00Z",
+        }
+        for n in range(260)
+    ]
+    meta = {"as_of": AS_OF.isoformat(), "records": 260}
+    r.hset(
+        keys.snapshot("public_services"),
+        mapping={keys.META_FIELD: json.dumps(meta), cases_field("705"): json.dumps(cases)},
+    )
+    found = worklist.case_lists(SnapshotReader(r), ["public_services"], "705", units.names(), "")
+    text = json.dumps(found[0].to_plotly_json(), default=lambda c: c.to_plotly_json(), ensure_ascii=False)
+    rows = [c for c in _walk(found[0]) if isinstance(c, html.Tr)]
+    assert len(rows) == 1 + worklist.ROWS_SHOWN  # the head and the 200 newest breaches
+    assert "H0000" in text and "H0199" in text and "H0200" not in text
+    assert "Còn 60 việc quá hạn từ trước đó" in text and "/api/v1/cases?feed=public_services" in text
+    assert "260 hồ sơ" in text  # the count is the whole list's
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            yield from _walk(child)
