@@ -89,6 +89,28 @@ def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
     return MapScale([[0, "#eef1f5"], [1, theme.SERIES_RECEIVED]], 0.0, top, kpi.unit)
 
 
+def choropleth(
+    *, geojson_url: str, codes: list[str], names: list[str], values: list[float | None], kpi: Kpi
+) -> dict[str, Any]:
+    """Units coloured by one KPI: the trace as a plain dict (no Plotly validation on the way)."""
+    shown = [display_value(kpi, v) for v in values]
+    scale = map_scale(kpi, shown)
+    return {
+        "type": "choroplethmap",
+        "geojson": geojson_url,
+        "featureidkey": "properties.code",
+        "locations": codes,
+        "z": shown,
+        "customdata": [[n, value_text(kpi, v)] for n, v in zip(names, values, strict=True)],
+        "hovertemplate": "<b>%{customdata[0]}</b><br>" + kpi.label + ": %{customdata[1]}<extra></extra>",
+        "colorscale": scale.colorscale,
+        "zmin": scale.zmin,
+        "zmax": scale.zmax,
+        "marker": {"line": {"color": "#ffffff", "width": 1.2}, "opacity": 0.92},
+        "colorbar": {"title": {"text": scale.title}, "thickness": 12, "len": 0.6, "outlinewidth": 0},
+    }
+
+
 def province_map(
     *,
     geojson_url: str,
@@ -100,20 +122,8 @@ def province_map(
     zoom: float,
 ) -> go.Figure:
     """The districts coloured by one KPI, on a blank offline map style."""
-    shown = [display_value(kpi, v) for v in values]
-    scale = map_scale(kpi, shown)
     trace = go.Choroplethmap(
-        geojson=geojson_url,
-        featureidkey="properties.code",
-        locations=codes,
-        z=shown,
-        customdata=[[n, value_text(kpi, v)] for n, v in zip(names, values, strict=True)],
-        hovertemplate="<b>%{customdata[0]}</b><br>" + kpi.label + ": %{customdata[1]}<extra></extra>",
-        colorscale=scale.colorscale,
-        zmin=scale.zmin,
-        zmax=scale.zmax,
-        marker={"line": {"color": "#ffffff", "width": 1.2}, "opacity": 0.92},
-        colorbar={"title": {"text": scale.title}, "thickness": 12, "len": 0.6},
+        choropleth(geojson_url=geojson_url, codes=codes, names=names, values=values, kpi=kpi)
     )
     figure = go.Figure(trace)
     figure.update_layout(

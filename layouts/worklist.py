@@ -26,7 +26,7 @@ STATUS_LABELS = {
 }
 
 
-ROWS_SHOWN = 200  # the newest breaches; the older ones through the filter or the API (stays fast)
+ROWS_SHOWN = 100  # the newest breaches; the older ones through the filter or the API (stays fast)
 
 
 def case_lists(

@@ -146,13 +146,13 @@ def test_commune_polygons_are_drawn_when_installed(tmp_path, r, units, redis_ser
         with acting_as(app, "lanhdao"):
             district = page_registry["district"]["layout"](code="703")
         figure = _find(district, "district-map").figure
-        grey, focus = figure.data[0], figure.data[1]
-        assert list(focus.locations) == communes and focus.geojson == "/geo/pre2025-commune.geojson"
-        assert "703" not in grey.locations and len(grey.locations) == 8
+        grey, focus = figure["data"][0], figure["data"][1]
+        assert list(focus["locations"]) == communes and focus["geojson"] == "/geo/pre2025-commune.geojson"
+        assert "703" not in grey["locations"] and len(grey["locations"]) == 8
         # Phường 1 (25456): A and F resolved in 7 days, F on time; Phường 3 (25459): none resolved,
         # so its rate is unknown (no colour), not 0%.
-        assert focus.z[communes.index("25456")] == 50.0
-        assert focus.z[communes.index("25459")] is None
+        assert focus["z"][communes.index("25456")] == 50.0
+        assert focus["z"][communes.index("25459")] is None
     finally:
         pipe.close()
         source.close()
@@ -165,7 +165,7 @@ def test_without_commune_polygons_the_district_itself_is_coloured(r, units, redi
     with acting_as(app, "lanhdao"):
         figure = _find(page_registry["district"]["layout"](code="706"), "district-map").figure
         unknown = page_registry["district"]["layout"](code="999")
-    assert list(figure.data[1].locations) == ["706"]
+    assert list(figure["data"][1]["locations"]) == ["706"]
     assert "Không có huyện, thị xã, thành phố mã '999'" in json.dumps(
         unknown.to_plotly_json(), default=str, ensure_ascii=False
     )
@@ -184,7 +184,7 @@ def _find(component, wanted: str):
     return None
 
 
-def test_a_long_work_list_shows_its_newest_200_and_says_how_many_more(r, units) -> None:
+def test_a_long_work_list_shows_its_newest_100_and_says_how_many_more(r, units) -> None:
     from dash import html
 
     from ioc import keys
@@ -213,9 +213,9 @@ def test_a_long_work_list_shows_its_newest_200_and_says_how_many_more(r, units) 
     found = worklist.case_lists(SnapshotReader(r), ["public_services"], "705", units.names(), "")
     text = json.dumps(found[0].to_plotly_json(), default=lambda c: c.to_plotly_json(), ensure_ascii=False)
     rows = [c for c in _walk(found[0]) if isinstance(c, html.Tr)]
-    assert len(rows) == 1 + worklist.ROWS_SHOWN  # the head and the 200 newest breaches
-    assert "H0000" in text and "H0199" in text and "H0200" not in text
-    assert "Còn 60 việc quá hạn từ trước đó" in text and "/api/v1/cases?feed=public_services" in text
+    assert len(rows) == 1 + worklist.ROWS_SHOWN  # the head and the 100 newest breaches
+    assert "H0000" in text and "H0099" in text and "H0100" not in text
+    assert "Còn 160 việc quá hạn từ trước đó" in text and "/api/v1/cases?feed=public_services" in text
     assert "260 hồ sơ" in text  # the count is the whole list's
 
 
