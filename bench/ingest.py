@@ -135,7 +135,7 @@ def raw_xadd_rate(port: int, requests: int = 300_000) -> float | None:
     return float(found[-1]) if found else None
 
 
-def expected_counts(records: pl.DataFrame, units: UnitTable) -> dict[str, int]:
+def expected_counts(records: pl.DataFrame) -> dict[str, int]:
     """The province's 30-day received and resolved counts, straight from the pool."""
     since = datetime.now(UTC) - timedelta(days=30)
     received = records.filter(pl.col("received_at") >= since)
@@ -227,7 +227,7 @@ def main() -> None:
         offered = sent.value
         drain_s = wait_drained(client, workers, 300)
         time.sleep(1.5)  # the cycle that follows the last entry publishes its snapshot
-        got, want = province_counts(client, units.province), expected_counts(records, units)
+        got, want = province_counts(client, units.province), expected_counts(records)
     finally:
         for w in workers:
             w.terminate()

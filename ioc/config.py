@@ -115,10 +115,7 @@ class AggregatorSettings(_Section):
         "of the entries it covers are written this often, in seconds.",
     )
     read_count: int = Field(
-        2000,
-        ge=1,
-        description="Most stream entries read per cycle (each a micro-batch of up to 500 records): "
-        "a worker that fell behind catches up in few, large cycles.",
+        2000, ge=1, description="Most stream entries read per cycle (micro-batches of ≤ 500 records)."
     )
     claim_idle_s: float = Field(
         30.0,
