@@ -29,6 +29,11 @@ def redis_server() -> EmbeddedRedis:
     return EmbeddedRedis(Path(tempfile.mkdtemp(prefix="ioc-bench-"))).start()
 
 
+def units() -> UnitTable:
+    """The units the benchmarks' records are coded in (the pre-2025 scheme of the demo)."""
+    return UnitTable.load(PROJECT_ROOT / "geodata", "pre2025")
+
+
 def ioc_process(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     full = {**os.environ, "IOC_SECRET_KEY": SECRET, "IOC_LOG_LEVEL": "WARNING", **env}
     full.pop("IOC_CONFIG", None)

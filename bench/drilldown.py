@@ -26,11 +26,12 @@ from typing import Any
 import redis
 
 from bench.common import emit, percentiles, redis_server
+from bench.common import units as bench_units
 from bench.ingest import pool
 from ioc import keys
 from ioc.access import add_user
 from ioc.aggregate import Aggregator
-from ioc.config import PROJECT_ROOT, AggregatorSettings, Settings
+from ioc.config import AggregatorSettings, Settings
 from ioc.feeds import FEED_SPECS
 from ioc.streams import Publication, publish
 from ioc.units import UnitTable
@@ -81,7 +82,7 @@ def main() -> None:
     server = redis_server()
     try:
         client = redis.Redis.from_url(server.url)
-        units = UnitTable.load(PROJECT_ROOT / "geodata", "pre2025")
+        units = bench_units()
         load_s = load_year(client, units, args.dossiers)
         users = Path(tempfile.mkdtemp(prefix="ioc-bench-")) / "users.toml"
         districts = units.level_codes("district")

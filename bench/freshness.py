@@ -28,8 +28,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import broadcast, serve
 
 from bench.common import SECRET, dossiers, emit, free_port, ioc_process, percentiles, redis_server, wait_port
+from bench.common import units as bench_units
 from ioc import auth, keys
-from ioc.config import PROJECT_ROOT
 from ioc.streams import Publication, publish
 from ioc.units import UnitTable
 
@@ -42,7 +42,7 @@ BATCH = 500
 def background_load(url: str, rate: int, stop: Any) -> None:
     """Re-send random dossiers of the pool in a new state, ``rate`` records per second."""
     client = redis.Redis.from_url(url)
-    units = UnitTable.load(PROJECT_ROOT / "geodata", "pre2025")
+    units = bench_units()
     pool = dossiers(units, POOL)
     rng = np.random.default_rng(7)
     interval = BATCH / rate
@@ -162,7 +162,7 @@ def main() -> None:
     args = parser.parse_args()
     server = redis_server()
     client = redis.Redis.from_url(server.url)
-    units = UnitTable.load(PROJECT_ROOT / "geodata", "pre2025")
+    units = bench_units()
     publish(
         client, Publication(FEED, "bench", dossiers(units, POOL), [], None), maxlen=200_000, dead_maxlen=1000
     )

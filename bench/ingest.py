@@ -33,8 +33,8 @@ import redis
 from pydantic import BaseModel
 
 from bench.common import dossiers, emit, ioc_process, redis_server
+from bench.common import units as bench_units
 from ioc import keys
-from ioc.config import PROJECT_ROOT
 from ioc.connector import Batch
 from ioc.runner import ConnectorRunner
 from ioc.streams import BATCH_ROWS, stream_progress
@@ -181,7 +181,7 @@ def main() -> None:
 
     server = redis_server()
     client = redis.Redis.from_url(server.url)
-    units = UnitTable.load(PROJECT_ROOT / "geodata", "pre2025")
+    units = bench_units()
     records = pool(units, args.pool, seed=1)
     raw_rate = raw_xadd_rate(server.port)
     client.delete("bench:xadd")

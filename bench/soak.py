@@ -24,10 +24,9 @@ import numpy as np
 import redis
 
 from bench.common import emit, free_port, ioc_process, redis_server, wait_port
+from bench.common import units as bench_units
 from bench.ingest import FEED, pool, produce, spawn_context, wait_drained
 from ioc import keys
-from ioc.config import PROJECT_ROOT
-from ioc.units import UnitTable
 
 STREAMS = {
     "raw": keys.raw_stream(FEED),
@@ -54,7 +53,7 @@ def main() -> None:
 
     server = redis_server()
     client = redis.Redis.from_url(server.url)
-    units = UnitTable.load(PROJECT_ROOT / "geodata", "pre2025")
+    units = bench_units()
     records = pool(units, args.pool, seed=1)
     relay_port = free_port()
     env = {

@@ -211,6 +211,7 @@ class Relay:
         finally:
             for task in reads.values():
                 task.cancel()
+            await asyncio.gather(*reads.values(), return_exceptions=True)
 
     async def _welcome(self) -> None:
         """Send each waiting screen its snapshot and make it a member of its group."""

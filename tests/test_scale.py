@@ -34,7 +34,7 @@ from ioc.web import create_app
 from tests.cluster import LocalCluster
 from tests.pipeline import Pipeline
 from tests.processes import PASSWORD, users_file
-from tests.test_crash_safety import Clock, matches_truth, progress, settled, start_aggregator
+from tests.workers import Clock, matches_truth, progress, settled, start_aggregator
 
 FEED = "public_services"
 FEEDS = ("public_services", "citizen_feedback", "mobile_data", "vaccination")
