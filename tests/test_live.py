@@ -63,10 +63,12 @@ def test_pushed_deltas_change_values_without_http_and_keep_zoom(browser, demo) -
     assert page.evaluate(f"() => {MAP}.layout.map.zoom") == pytest.approx(10.3, abs=0.01)
 
 
-def test_page_heals_after_the_relay_is_killed(browser, demo) -> None:  # noqa: F811
-    """SIGKILL the relay: the supervisor restarts it and the page has a fresh snapshot within 5 s."""
+@pytest.mark.parametrize("path", ["/", "/wall?dim=off&interval=2"])
+def test_page_heals_after_the_relay_is_killed(browser, demo, path) -> None:  # noqa: F811
+    """SIGKILL the relay: the supervisor restarts it and the room (or the wall, which nobody
+    will reload by hand) has a fresh snapshot within 5 s, then follows the pushes again."""
     port, process, _data = demo
-    page, _requests = open_page(browser, f"http://127.0.0.1:{port}/")
+    page, _requests = open_page(browser, f"http://127.0.0.1:{port}{path}")
     relay = next(p for p in psutil.Process(process.pid).children() if "relay" in " ".join(p.cmdline()))
     relay_port = int(page.evaluate("() => window.ioc_rt.state.config.port"))
     snapshots = page.evaluate("() => window.ioc_rt.state.snapshots")
@@ -87,7 +89,16 @@ def test_page_heals_after_the_relay_is_killed(browser, demo) -> None:  # noqa: F
         timeout=15_000,
     )
     assert time.monotonic() - back <= 5.0
-    assert page.locator(".tile[data-kpi='received'] .tile-value").inner_text() != "–"
+    if path == "/":
+        assert page.locator(".tile[data-kpi='received'] .tile-value").inner_text() != "–"
+        return
+    # The wall: the new connection's deltas arrive, and the scenes still turn.
+    deltas = page.evaluate("() => window.ioc_rt.state.deltas")
+    progress = page.locator("#wall-progress").inner_text()
+    page.wait_for_function("(n) => window.ioc_rt.state.deltas > n", arg=deltas, timeout=15_000)
+    page.wait_for_function(
+        "(p) => document.getElementById('wall-progress').textContent !== p", arg=progress, timeout=15_000
+    )
 
 
 def test_stopped_source_turns_badges_amber_then_red(browser, r, redis_server, tmp_path) -> None:  # noqa: F811

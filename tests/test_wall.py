@@ -229,6 +229,24 @@ def test_night_dimming_pixel_shift_and_soft_reload(browser, demo) -> None:  # no
 JS_HEAP_TYPES = {"object", "closure", "array", "string", "concatenated string", "sliced string", "number"}
 
 
+# Counts of what a page that leaks piles up: the wall map's MapLibre listeners (lasting and
+# one-time), Plotly's events on its graph, the plots, the canvases and the map's layers.
+PAGE_STRUCTURE = """() => {
+  const gd = document.querySelector('#wall-map .js-plotly-plot');
+  const map = gd._fullLayout.map._subplot.map;
+  const count = (registry) => Object.values(registry || {}).reduce(
+    (n, v) => n + (Array.isArray(v) ? v.length : 1), 0);
+  return {
+    map_listeners: count(map._listeners),
+    map_once_listeners: count(map._oneTimeListeners),
+    plotly_events: count(gd._ev && gd._ev._events),
+    plots: document.querySelectorAll('.js-plotly-plot').length,
+    canvases: document.querySelectorAll('canvas').length,
+    map_layers: map.style._order.length,
+  };
+}"""
+
+
 def js_object_bytes(cdp) -> int:
     """Self size of the page's JavaScript objects in a heap snapshot, after garbage collection,
     less Plotly's text-measurement cache (``savedBBoxes``: one entry per distinct label and style,
@@ -290,7 +308,7 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
     page, errors = open_wall(browser, demo[0], "interval=0.5&shift=1")
     cdp = page.context.new_cdp_session(page)
 
-    def measure() -> tuple[int, int, int, str]:
+    def measure() -> tuple[int, int, int, dict[str, int]]:
         # Always on the same scene: a district's zoomed map holds more of MapLibre's tiles than
         # the province's, so snapshots of different scenes differ by ±150 kB.
         page.wait_for_function("() => document.getElementById('wall-progress').textContent === '1 / 14'")
@@ -300,27 +318,39 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
         page.wait_for_timeout(3_000)
         objects = min(js_object_bytes(cdp) for _ in range(3))
         used = cdp.send("Runtime.getHeapUsage")["usedSize"]
-        nodes, progress = page.evaluate(
-            "[document.getElementsByTagName('*').length, document.getElementById('wall-progress').textContent]"
-        )
+        nodes = page.evaluate("document.getElementsByTagName('*').length")
+        counts = page.evaluate(PAGE_STRUCTURE)
         page.evaluate("window.dash_clientside.set_props('wall-tick', {disabled: false})")
-        return objects, used, nodes, progress
+        return objects, used, nodes, counts
 
     page.wait_for_timeout(30_000)  # warm up: every scene drawn several times, caches filled
     start = measure()
     page.wait_for_timeout(100_000)
     end = measure()
     deltas = page.evaluate("window.ioc_rt.state.deltas")
-    print(
-        f"wall long run: JS objects {start[0] / 1e6:.2f} -> {end[0] / 1e6:.2f} MB, "
+    report = (
+        f"JS objects {start[0] / 1e6:.3f} -> {end[0] / 1e6:.3f} MB, "
         f"V8 heap {start[1] / 1e6:.1f} -> {end[1] / 1e6:.1f} MB, DOM {start[2]} -> {end[2]} nodes, "
-        f"{deltas} pushed deltas"
+        f"{start[3]} -> {end[3]}, {deltas} pushed deltas"
     )
+    print(f"wall long run: {report}")
     assert deltas > 10
-    # Before wall.js trimmed Plotly's per-update map listeners these grew ~0.8 kB a scene
-    # (+142 kB in 90 s at two scenes a second, +160 kB here); with the trim +20 to +85 kB, what
-    # MapLibre and Plotly happen to hold at that moment (CI, two shared cores).
-    assert end[0] - start[0] < 110_000, (start, end)
-    assert end[2] <= start[2] * 1.1 + 50
+    # What the page holds, counted: Plotly's and MapLibre's listeners, the plots, canvases and
+    # map layers are as many after some 200 scenes as before (without wall.js's trim, Plotly's
+    # one-time map listeners alone grew by five a scene).
+    grown = {name: (start[3][name], end[3][name]) for name in start[3] if end[3][name] > start[3][name] + 2}
+    assert grown == {}, report
+    assert end[2] <= start[2] * 1.1 + 50, report
+    # The bytes: before the trim these grew ~0.8 kB a scene (+142 kB in 90 s at two scenes a
+    # second, +160 kB here); with it +20 to +85 kB, what MapLibre and Plotly happen to hold at
+    # that moment. On two shared CI cores one snapshot in many reads +158 kB: over the bound,
+    # the wall runs 30 s more and is measured again. A leak only grows in that time, so the
+    # smaller of the two is what counts.
+    if end[0] - start[0] >= 110_000:
+        page.wait_for_timeout(30_000)
+        again = measure()
+        print(f"wall long run, measured again: JS objects {again[0] / 1e6:.3f} MB")
+        end = again if again[0] < end[0] else end
+    assert end[0] - start[0] < 110_000, report
     assert errors == []
     page.close()
