@@ -333,6 +333,12 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
 
+    def secret(self) -> str:
+        """``IOC_SECRET_KEY``, which the web app cannot do without (sessions, relay tokens)."""
+        if self.secret_key is None:
+            raise ConfigError("IOC_SECRET_KEY: not set; the login sessions and the relay's tokens need it")
+        return self.secret_key.get_secret_value()
+
 
 DEMO_FEEDS = ("public_services", "citizen_feedback", "mobile_data", "vaccination")
 

@@ -3,11 +3,9 @@ from this host (no CDN, no map tiles, no web fonts from the internet)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import dash
-import fontpkg_be_vietnam_pro
 import redis
 from dash import Dash
 from flask import Response, abort, jsonify, send_from_directory
@@ -16,9 +14,10 @@ from ioc import auth, compression, embeds
 from ioc.access import UserFile
 from ioc.api import kpi_blueprint
 from ioc.cards import Cards, card_blueprint
-from ioc.config import PROJECT_ROOT, ConfigError, Settings
+from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
 from ioc.feeds import FEED_SPECS
+from ioc.fonts import Fonts
 from ioc.geo import installed_layer, load_layer
 from ioc.health import read_health
 from ioc.login import Login, user
@@ -34,7 +33,6 @@ from layouts.province import ProvincePage
 from layouts.wall import WallPage
 
 ASSETS = PROJECT_ROOT / "layouts" / "assets"
-FONT_DIR = Path(fontpkg_be_vietnam_pro.__file__).parent / "files"
 EMBED_STATIC = PROJECT_ROOT / "layouts" / "embed_static"
 GEO_CACHE = "private, max-age=86400"
 
@@ -71,9 +69,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     server = app.server
     compression.install(server)
     i18n.install(server)
-    if settings.secret_key is None:
-        raise ConfigError("IOC_SECRET_KEY: not set; the login sessions and the relay's tokens need it")
-    secret = settings.secret_key.get_secret_value()
+    secret = settings.secret()
     users = UserFile(settings.auth.users_file, units) if settings.auth.users_file else None
     Login(settings, client, users, units).install(server, secret)
     communes = installed_layer(settings.boundaries.directory, settings.boundaries.scheme, "commune", units)
@@ -88,9 +84,16 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         response.headers["Cache-Control"] = GEO_CACHE
         return response
 
-    @server.get("/fonts/<path:name>")  # type: ignore[untyped-decorator]
+    font_parts = Fonts()
+    server.before_request(font_parts.warm)
+
+    @server.get("/fonts/<name>")  # type: ignore[untyped-decorator]
     def fonts(name: str) -> Response:
-        response = send_from_directory(FONT_DIR, name, max_age=86400 * 30)
+        data = font_parts.get(name)
+        if data is None:
+            abort(404)
+        response = Response(data, mimetype="font/woff2")
+        response.headers["Cache-Control"] = f"public, max-age={86400 * 30}"
         return response
 
     @server.get("/embed-static/<path:name>")  # type: ignore[untyped-decorator]

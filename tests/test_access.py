@@ -70,7 +70,7 @@ MATRIX = {
     "/healthz": (200, 200, 200, 200),
     "/login": (200, 200, 200, 200),
     "/assets/style.css": (200, 200, 200, 200),
-    "/fonts/BeVietnamPro-Regular.ttf": (200, 200, 200, 200),
+    "/fonts/BeVietnamPro-Regular.vietnamese.woff2": (200, 200, 200, 200),
     "/embed-static/embed.js": (200, 200, 200, 200),
     "/embed/public_services.received?unit=705": (403, 403, 403, 403),  # no token
 }
@@ -108,7 +108,7 @@ UNLISTED = {
     "/_alive_<token>",
     "/<path:path>",
     "/static/<path:filename>",
-    "/fonts/<path:name>",
+    "/fonts/<name>",
     "/embed-static/<path:name>",
     "/embed/<panel>",
     "/api/v1/cards/<panel>",

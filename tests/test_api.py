@@ -85,4 +85,4 @@ def test_geojson_and_fonts_are_served_locally(api) -> None:
     assert geo.status_code == 200 and geo.mimetype == "application/geo+json"
     features = geo.get_json()["features"]
     assert sorted(f["properties"]["code"] for f in features) == ["703", *map(str, range(705, 713))]
-    assert api.get("/fonts/BeVietnamPro-Regular.ttf").status_code == 200
+    assert api.get("/fonts/BeVietnamPro-Regular.vietnamese.woff2").status_code == 200
