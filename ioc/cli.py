@@ -90,9 +90,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     from ioc.web import create_app
+    from ioc.webserver import serve
 
-    app = create_app(settings, _client(settings))
-    app.run(host=settings.web.host, port=settings.web.port, debug=False)
+    serve(settings, lambda: create_app(settings, _client(settings)))
     return 0
 
 

@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ioc import alerts, auth, keys
-from ioc.config import RealtimeSettings
+from ioc.config_servers import RealtimeSettings
 from ioc.schemas import WINDOWS
 
 log = logging.getLogger(__name__)

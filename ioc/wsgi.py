@@ -1,4 +1,5 @@
-"""The web app for a WSGI server, in production: several workers behind one address.
+"""The web app for a WSGI server of your own, in production: several workers behind one address.
+(``uv run app.py web`` with ``web.workers`` > 1 runs gunicorn itself, see ioc/webserver.py.)
 
     IOC_CONFIG=ioc.toml IOC_SECRET_KEY=... uv run gunicorn --workers 4 --bind 0.0.0.0:8050 ioc.wsgi:server
 

@@ -224,14 +224,23 @@ def production_config(tmp_path, redis_server) -> Path:
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("how", ["web.workers", "gunicorn command"])
 def test_the_web_app_under_gunicorn_with_three_workers_serves_one_login_everywhere(
-    r, production_config, source_loaded
+    r, production_config, source_loaded, how
 ) -> None:
+    """The app's own ``web`` component with ``web.workers = 3`` (what the supervisor runs in
+    production), and gunicorn's command on ``ioc.wsgi:server`` (for a process manager of one's
+    own): three workers, one login honoured by all, a graceful stop on SIGTERM."""
     port = free_port()
     env = dict(os.environ, IOC_CONFIG=str(production_config), IOC_SECRET_KEY="gunicorn-secret")
     env["IOC_LOG_LEVEL"] = "WARNING"
-    command = [sys.executable, "-m", "gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{port}"]
-    server = subprocess.Popen([*command, "ioc.wsgi:server"], env=env, cwd=PROJECT_ROOT)
+    if how == "web.workers":
+        env |= {"IOC_WEB__WORKERS": "3", "IOC_WEB__PORT": str(port)}
+        command = [sys.executable, "app.py", "web"]
+    else:
+        command = [sys.executable, "-m", "gunicorn", "--workers", "3", "--bind", f"127.0.0.1:{port}"]
+        command.append("ioc.wsgi:server")
+    server = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -256,8 +265,10 @@ def test_the_web_app_under_gunicorn_with_three_workers_serves_one_login_everywhe
                 assert browser.get(f"/api/v1/cases?feed={FEED}&unit=706").status_code == 403
             assert served == {json.loads(r.hget(keys.snapshot(FEED), "705|7d"))["kpis"]["received"]["value"]}
             assert browser.get("/district/705").status_code == 200
-    finally:
         server.terminate()
+        assert server.wait(30) == 0
+    finally:
+        server.kill()
         server.wait(30)
 
 
