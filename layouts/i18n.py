@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALE = Path(__file__).resolve().parent / "locale"
 # Where messages are written: ``_``/``N_`` in Python, ``t`` in the browser's scripts.
 SOURCES = ("layouts", "ioc")
-METHODS = [
+METHODS = [  # the first pattern a file matches decides
+    ("**/assets/vendor/**", "ignore"),  # third-party bundles (Plotly's own t() is not ours)
     ("**/assets/**.js", "javascript"),
     ("**/embed_static/**.js", "javascript"),
     ("**/templates/**.html", "jinja2"),
