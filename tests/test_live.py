@@ -131,7 +131,13 @@ def test_stopped_source_turns_badges_amber_then_red(browser, r, redis_server, tm
         )
         board = new_page(browser, port)
         board.goto(f"http://127.0.0.1:{port}/health-board")
-        board.wait_for_selector(".health-table .fresh-badge.fresh-red", timeout=15_000)
+        # Red is also what a badge shows before the relay's first health arrives ("Chưa có số
+        # liệu"): wait for the stopped one.
+        board.wait_for_function(
+            "() => [...document.querySelectorAll('.health-table .fresh-badge.fresh-red')]"
+            ".some((b) => b.textContent.includes('ngừng'))",
+            timeout=15_000,
+        )
         row = board.locator(".health-table tbody tr").first.inner_text()
         assert "ngừng" in row and "ConnectError" in row
     finally:
