@@ -26,7 +26,6 @@ from bench.common import emit, percentiles
 from tests.processes import API, demo_env, start_app, stop, wait_for
 from tests.test_browser import CHROMIUM, FLAGS, new_page
 
-HEAVIEST: dict[str, int] = {}  # the last load's six heaviest answers: file name -> bytes
 READY = """() => {
   const gd = document.querySelector('#province-map .js-plotly-plot');
   const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
@@ -36,9 +35,9 @@ READY = """() => {
 }"""
 
 
-def load(page: Any, url: str, ready: str | None) -> tuple[float, int, int]:
-    """Open ``url``; (ms until ready, bytes transferred until then, requests). The heaviest
-    answers are kept in :data:`HEAVIEST`."""
+def load(page: Any, url: str, ready: str | None) -> tuple[float, int, int, dict[str, int]]:
+    """Open ``url``; (ms until ready, bytes transferred until then, requests, the six heaviest
+    answers by file name)."""
     sizes: list[int] = []
     named: dict[str, int] = {}
 
@@ -55,9 +54,8 @@ def load(page: Any, url: str, ready: str | None) -> tuple[float, int, int]:
         page.wait_for_load_state("load")
     elapsed = page.evaluate("() => performance.now()")  # since the navigation started
     page.remove_listener("requestfinished", finished)
-    HEAVIEST.clear()
-    HEAVIEST.update(sorted(named.items(), key=lambda item: -item[1])[:6])
-    return float(elapsed), sum(sizes), len(sizes)
+    heaviest = dict(sorted(named.items(), key=lambda item: -item[1])[:6])
+    return float(elapsed), sum(sizes), len(sizes), heaviest
 
 
 def main() -> None:
@@ -66,9 +64,8 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    pages: list[tuple[float, int, int]] = []
-    heaviest: dict[str, float] = {}
-    logins: list[tuple[float, int, int]] = []
+    pages: list[tuple[float, int, int, dict[str, int]]] = []
+    logins: list[tuple[float, int, int, dict[str, int]]] = []
     with tempfile.TemporaryDirectory() as folder:
         port, env = demo_env(Path(folder), history_days=60)
         process = start_app([], env, Path(folder) / "app.log")
@@ -87,7 +84,6 @@ def main() -> None:
                 for _ in range(args.runs):  # each in a new context: nothing cached
                     page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
                     pages.append(load(page, base + "/", READY))
-                    heaviest = {name: round(size / 1024, 1) for name, size in HEAVIEST.items()}
                     page.context.close()
                     login = browser.new_context().new_page()
                     logins.append(load(login, base + "/login", None))
@@ -95,19 +91,19 @@ def main() -> None:
                 browser.close()
         finally:
             stop(process)
-    ready = percentiles([t for t, _b, _n in pages])
-    baseline = percentiles([t for t, _b, _n in logins])
+    ready = percentiles([t for t, _b, _n, _h in pages])
+    baseline = percentiles([t for t, _b, _n, _h in logins])
     emit(
         "page",
         {
             "ready": ready,
             "kb_transferred": {
-                "p50": round(sorted(b for _t, b, _n in pages)[len(pages) // 2] / 1024, 1),
-                "max": round(max(b for _t, b, _n in pages) / 1024, 1),
+                "p50": round(sorted(b for _t, b, _n, _h in pages)[len(pages) // 2] / 1024, 1),
+                "max": round(max(b for _t, b, _n, _h in pages) / 1024, 1),
             },
-            "requests": max(n for _t, _b, n in pages),
-            "heaviest_kb": heaviest,
-            "baseline_login_page": baseline | {"kb": round(max(b for _t, b, _n in logins) / 1024, 1)},
+            "requests": max(n for _t, _b, n, _h in pages),
+            "heaviest_kb": {name: round(size / 1024, 1) for name, size in pages[-1][3].items()},
+            "baseline_login_page": baseline | {"kb": round(max(b for _t, b, _n, _h in logins) / 1024, 1)},
             "ratio_p50_to_baseline": round(ready["p50_ms"] / baseline["p50_ms"], 1),
             "targets": {"ready_ms": 1500, "kb": 1024},
         },

@@ -61,7 +61,7 @@ class UnchangingCache:
         if key in self.kept or not unchanging(key.split(";", 1)[-1]):
             return
         self.kept[key] = value
-        if key.startswith("br;") and len(value) >= DENSE_FROM // 4:
+        if key.startswith("br;"):
             if self._worker is None:
                 self._worker = threading.Thread(target=self._densify, name="brotli-11", daemon=True)
                 self._worker.start()
