@@ -49,7 +49,6 @@ class UnchangingCache:
 
     def __init__(self) -> None:
         self.kept: dict[str, bytes] = {}
-        self.dense: set[str] = set()
         self._work: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
 
@@ -74,7 +73,6 @@ class UnchangingCache:
             if len(data) < DENSE_FROM:
                 continue
             self.kept[key] = brotli.compress(data, quality=DENSE_LEVEL)
-            self.dense.add(key)
             log.debug("%s: %d bytes at Brotli %d", key, len(self.kept[key]), DENSE_LEVEL)
 
 

@@ -88,7 +88,7 @@ class Fonts:
 
     def warm(self) -> None:
         """Build every part in a background thread, once (called at each request: the first one
-        starts it, so a gunicorn master that builds the app to check it never forks a thread)."""
+        starts it, so that building the app starts no thread)."""
         if self._warming:
             return
         self._warming = True

@@ -1,9 +1,9 @@
 """The web app's server: Flask's threaded one in a single process (the demo's default), or
 gunicorn with ``web.workers`` processes of ``web.threads`` threads each (production).
 
-gunicorn's workers each build their own app after the fork (each with its own Redis connections); every
-worker is stateless (signed session cookies; tokens, audit and figures in Redis), so a login made
-by one is honoured by all. A worker that stays silent ``web.timeout_s`` is replaced. SIGTERM from
+gunicorn's workers each build their own app after the fork, with their own Redis connections.
+Every worker is stateless (signed session cookies; tokens, audit and figures in Redis), so a
+login made by one is honoured by all. A worker that stays silent ``web.timeout_s`` is replaced. SIGTERM from
 the supervisor stops the workers gracefully.
 """
 
