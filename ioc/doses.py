@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from ioc.kpis import Kpi, hourly_counts, in_window, rate, units_by_window, window_starts
+from ioc.kpis import Kpi, hourly_counts, in_window, rate, rolled_up, units_by_window, window_starts
 
 VACCINATION_KPIS = (
     Kpi("doses", "count", "Mũi tiêm", "mũi"),
@@ -42,8 +42,9 @@ def vaccination_kpis(
     """
     as_of = as_of.astimezone(UTC)
     base = records.join(rollup, left_on="unit_code", right_on="code")
-    given = base.join(window_starts(as_of), how="cross").filter(in_window("given_at", as_of))
-    by_dose = given.group_by("unit", "window", "vaccine", "dose_number").agg(pl.len().alias("n"))
+    given = records.join(window_starts(as_of), how="cross").filter(in_window("given_at", as_of))
+    split = ["window", "vaccine", "dose_number"]
+    by_dose = rolled_up(given.group_by("unit_code", *split).agg(pl.len().alias("n")), rollup, split, ["n"])
     all_vaccines = by_dose.group_by("unit", "window", "dose_number").agg(pl.col("n").sum())
     per_vaccine = doses_and_split(by_dose, "vaccine")
     overall = doses_and_split(all_vaccines.with_columns(pl.lit(ALL_VACCINES).alias("vaccine")), "vaccine")

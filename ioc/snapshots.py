@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 import redis
 
@@ -50,15 +51,26 @@ def series_documents(
     frame: pl.DataFrame, units: list[str], start: datetime, hours: int, measures: tuple[str, ...]
 ) -> dict[str, str]:
     """Per unit: one hourly array per measure from ``start``, zeros filled in."""
-    start_s = int(start.timestamp())
-    arrays = {u: {m: [0] * hours for m in measures} for u in units}
-    for row in frame.iter_rows(named=True):
-        slot = (int(row["hour"].timestamp()) - start_s) // 3600
-        if row["unit"] in arrays and 0 <= slot < hours:
-            for m in measures:
-                arrays[row["unit"]][m][slot] = row[m]
+    row_of = pl.DataFrame(
+        {"unit": units, "row": range(len(units))}, schema={"unit": pl.String, "row": pl.Int64}
+    )
+    placed = (
+        frame.join(row_of, on="unit")
+        .with_columns(((pl.col("hour").dt.epoch("s") - int(start.timestamp())) // 3600).alias("slot"))
+        .filter(pl.col("slot").is_between(0, hours - 1))
+    )
+    rows, slots = placed["row"].to_numpy(), placed["slot"].to_numpy()
+    arrays = {}
+    for m in measures:  # a grid of units × hours per measure, filled in one numpy assignment
+        values = placed[m].fill_null(0).to_numpy()
+        grid = np.zeros((len(units), hours), dtype=values.dtype if values.dtype.kind == "f" else np.int64)
+        grid[rows, slots] = values
+        arrays[m] = grid.tolist()
     begin = start.astimezone(TZ).isoformat()
-    return {u: json.dumps({"start": begin, "step_s": 3600, **values}) for u, values in arrays.items()}
+    return {
+        u: json.dumps({"start": begin, "step_s": 3600, **{m: arrays[m][i] for m in measures}})
+        for i, u in enumerate(units)
+    }
 
 
 TAIL_HOURS = 3

@@ -49,10 +49,36 @@ def with_arrival(frames: Sequence[pl.DataFrame], entry_ids: Sequence[bytes]) -> 
 def latest_versions(frame: pl.DataFrame, key: str, version: str) -> pl.DataFrame:
     """One row per key: the greatest version, ties broken by arrival order (a null version loses).
 
-    A sort then the last row of each key: about 4 times faster than a group-by that sorts every
-    column inside each group, on a million rows.
+    A sort then the last row of each key (about 4 times faster than a group-by that sorts every
+    column inside each group); no sort at all when the rows are already in that order, as a
+    connector's pages usually are (a check of a few milliseconds on a million rows).
     """
-    return frame.sort([version, *ARRIVAL], nulls_last=False).unique(key, keep="last")
+    if not in_version_order(frame, version):
+        frame = frame.sort([version, *ARRIVAL], nulls_last=False)
+    return frame.unique(key, keep="last")
+
+
+def in_version_order(frame: pl.DataFrame, version: str) -> bool:
+    """Every row after the one before it by (version, arrival), and no version null."""
+    v, hi, lo = pl.col(version), pl.col(ARRIVAL[0]), pl.col(ARRIVAL[1])
+    later = (hi > hi.shift()) | ((hi == hi.shift()) & (lo > lo.shift()))
+    ordered = (v >= v.shift()) & later
+    checks = frame.select(
+        (v.null_count() == 0).alias("complete"), ordered.fill_null(True).all().alias("ordered")
+    )
+    return checks.row(0) == (True, True)
+
+
+def newer_than_held(version: str) -> pl.Expr:
+    """A new row against the held row of its key (columns suffixed ``_held``, null when none):
+    the same order as :func:`latest_versions` (version, nulls first, then arrival)."""
+    v, held = pl.col(version), pl.col(f"{version}_held")
+    hi, lo = pl.col(ARRIVAL[0]), pl.col(ARRIVAL[1])
+    held_hi, held_lo = pl.col(f"{ARRIVAL[0]}_held"), pl.col(f"{ARRIVAL[1]}_held")
+    same_version = (v.is_null() & held.is_null()) | (v == held).fill_null(False)
+    newer_version = (v > held).fill_null(False) | (v.is_not_null() & held.is_null())
+    later = (hi > held_hi) | ((hi == held_hi) & (lo >= held_lo))
+    return held_hi.is_null() | newer_version | (same_version & later)
 
 
 @dataclass(frozen=True)
@@ -90,7 +116,8 @@ class State:
     replace: bool = False  # the whole checkpoint is rewritten (bucketing changed)
 
     def merge(self, new: pl.DataFrame) -> State:
-        """A new State with ``new`` applied; only the rows of keys in ``new`` are re-ranked."""
+        """A new State with ``new`` applied: each key's newest row is compared with the row held
+        for it (a join, not a sort of both), and replaces it where it is later."""
         if new.height == 0:
             return self
         newest = (  # bucketed after the batch's own duplicates are gone: fewer rows to hash
@@ -98,13 +125,15 @@ class State:
             .with_columns(self.bucketing.expr())
             .select(self.frame.columns)
         )
-        keys = newest.select(self.key)
-        untouched = self.frame.join(keys, on=self.key, how="anti")
-        changed = latest_versions(
-            pl.concat([self.frame.join(keys, on=self.key, how="semi"), newest]), self.key, self.version
+        held = self.frame.select(self.key, self.version, *ARRIVAL)
+        winners = (
+            newest.join(held, on=self.key, how="left", suffix="_held")
+            .filter(newer_than_held(self.version))
+            .select(self.frame.columns)
         )
-        merged = pl.concat([untouched, changed])
-        touched = set(newest[BUCKET].unique().to_list())
+        untouched = self.frame.join(winners.select(self.key), on=self.key, how="anti")
+        merged = pl.concat([untouched, winners])
+        touched = set(winners[BUCKET].unique().to_list())
         return State(self.key, self.version, self.bucketing, merged, self.dirty | touched, self.replace)
 
     def records(self) -> pl.LazyFrame:
