@@ -1,12 +1,14 @@
 """Freshness: from a record accepted by a connector to the delta arriving at a websocket client.
 
-Runs a real Redis, the aggregator and the relay as processes, loads 100,000 dossiers, then keeps
-a background load of 10,000 changed records/s flowing (500-row batches, as connectors publish)
+Runs a real Redis, the aggregator and the relay as processes, loads 100,000 dossiers (as a
+province has them: most resolved, a few percent overdue; ``--all-open`` for every one open and
+three in four overdue, a work list of 75,000 cases), then keeps a background load of 10,000
+changed records/s flowing (500-row batches, as connectors publish)
 while a probe publishes a new dossier in a commune the load never touches every 200 ms and a
 websocket client watches that commune's "today" count. Baseline, in the same run and under the
 same load: the bare transport (XADD → XREAD → websocket broadcast → client) with no aggregation.
 
-    uv run python -m bench.freshness [--seconds 20] [--rate 10000]
+    uv run python -m bench.freshness [--seconds 20] [--rate 10000] [--all-open]
 
 Prints one JSON line. Target: p95 ≤ 500 ms.
 """
@@ -18,6 +20,7 @@ import asyncio
 import json
 import multiprocessing
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -29,7 +32,9 @@ from websockets.asyncio.server import broadcast, serve
 
 from bench.common import SECRET, dossiers, emit, free_port, ioc_process, percentiles, redis_server, wait_port
 from bench.common import units as bench_units
+from bench.ingest import pool
 from ioc import auth, keys
+from ioc.kpis import dossier_overdue
 from ioc.streams import Publication, publish
 from ioc.units import UnitTable
 
@@ -39,19 +44,22 @@ POOL = 100_000
 BATCH = 500
 
 
-def background_load(url: str, rate: int, stop: Any) -> None:
-    """Re-send random dossiers of the pool in a new state, ``rate`` records per second."""
+def background_load(url: str, pool: pl.DataFrame, rate: int, stop: Any) -> None:
+    """Re-send random dossiers of the pool in a new state, ``rate`` records per second: an open
+    dossier goes to waiting for the citizen or back to being processed (so the overdue counts and
+    work lists keep changing), a resolved one is re-sent as it is."""
     client = redis.Redis.from_url(url)
-    units = bench_units()
-    pool = dossiers(units, POOL)
     rng = np.random.default_rng(7)
     interval = BATCH / rate
     next_at = time.monotonic()
-    statuses = ["dang_xu_ly", "da_tra_ket_qua", "cho_bo_sung"]
+    open_now = pl.col("status").is_in(["tiep_nhan", "dang_xu_ly", "cho_bo_sung"])
     while not stop.is_set():
-        rows = pool[rng.integers(0, POOL, BATCH)]
+        rows = pool[rng.integers(0, pool.height, BATCH)]
         now = pl.lit(int(time.time() * 1_000_000)).cast(pl.Datetime("us", "UTC"))
-        rows = rows.with_columns(updated_at=now, status=pl.lit(str(rng.choice(statuses))))
+        moved = str(rng.choice(["dang_xu_ly", "cho_bo_sung"]))
+        rows = rows.with_columns(
+            updated_at=now, status=pl.when(open_now).then(pl.lit(moved)).otherwise("status")
+        )
         publish(client, Publication(FEED, "bench", rows, [], None), maxlen=200_000, dead_maxlen=1000)
         next_at += interval
         time.sleep(max(0.0, next_at - time.monotonic()))
@@ -159,13 +167,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=10_000, help="background records per second")
+    parser.add_argument(
+        "--all-open",
+        action="store_true",
+        help="every dossier open, three in four overdue (work lists of 75,000 cases rewritten each cycle)",
+    )
     args = parser.parse_args()
     server = redis_server()
     client = redis.Redis.from_url(server.url)
     units = bench_units()
-    publish(
-        client, Publication(FEED, "bench", dossiers(units, POOL), [], None), maxlen=200_000, dead_maxlen=1000
+    dossier_pool = (dossiers(units, POOL) if args.all_open else pool(units, POOL, seed=3)).filter(
+        pl.col("unit_code") != MARKER  # the probe's commune is the probe's alone
     )
+    publish(client, Publication(FEED, "bench", dossier_pool, [], None), maxlen=200_000, dead_maxlen=1000)
     relay_port = free_port()
     env = {
         "IOC_REDIS__URL": server.url,
@@ -175,13 +189,13 @@ def main() -> None:
     workers = [ioc_process(["aggregate", FEED], env), ioc_process(["relay"], env)]
     stop = multiprocessing.get_context("spawn").Event()
     load = multiprocessing.get_context("spawn").Process(
-        target=background_load, args=(server.url, args.rate, stop)
+        target=background_load, args=(server.url, dossier_pool, args.rate, stop)
     )
     try:
         wait_port(relay_port)
         while (
             json.loads(client.hget(keys.snapshot(FEED), keys.META_FIELD) or b'{"records": 0}')["records"]
-            < POOL
+            < dossier_pool.height
         ):
             time.sleep(0.2)
         load.start()
@@ -210,6 +224,8 @@ def main() -> None:
         "freshness",
         {
             "background_records_per_s": args.rate,
+            "pool": "all open" if args.all_open else "as a province has them",
+            "overdue_in_pool": dossier_pool.filter(dossier_overdue(datetime.now(UTC))).height,
             "ioc": ioc,
             "baseline_transport": bare,
             "ratio_p95": round(ioc["p95_ms"] / bare["p95_ms"], 1) if bare["n"] else None,
