@@ -4,7 +4,7 @@
 Each weight is cut by fontTools into three parts by Unicode range: Latin, Vietnamese (the letters
 with their stacked marks, ₫) and the rest of Latin Extended. A page's ``@font-face`` rules carry
 the same ranges, so the browser fetches only the parts its text uses: a Vietnamese page takes
-Latin and Vietnamese, 34 kB a weight instead of 140 kB of TrueType (46 kB in Brotli). The parts
+Latin and Vietnamese, 18 kB a weight instead of 140 kB of TrueType (46 kB in Brotli). The parts
 are built once per process, in a background thread started by its first request, and kept.
 """
 
@@ -54,11 +54,15 @@ def font_faces(weights: tuple[int, ...] = tuple(WEIGHTS)) -> str:
 
 
 def build(style: str, part: str) -> bytes:
-    """One weight's part as WOFF2, its layout features (the marks' positions) kept."""
+    """One weight's part as WOFF2, its layout features (the marks' positions) kept and its
+    TrueType hinting dropped, as font services send it to all but old Windows: the instructions
+    were half the bytes (Latin 22.5 → 12.9 kB, Vietnamese 12.6 → 4.9 kB), and Chromium on
+    Linux, Android and macOS does not run them."""
     font = TTFont(FONT_DIR / f"BeVietnamPro-{style}.ttf")
     options = subset.Options()
     options.flavor = "woff2"
     options.layout_features = ["*"]
+    options.hinting = False
     cutter = subset.Subsetter(options)
     cutter.populate(unicodes=subset.parse_unicodes(SUBSETS[part].replace(" ", "")))
     cutter.subset(font)
