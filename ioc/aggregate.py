@@ -27,6 +27,7 @@ from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
 from ioc.feeds import FeedSpec
 from ioc.kpis import TZ
+from ioc.prefetch import Prefetch
 from ioc.snapshots import delta_document, series_documents
 from ioc.state import State, with_arrival
 from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame, schema_message
@@ -110,17 +111,21 @@ class Aggregator:
 
     def run(self) -> None:
         self.reader.ensure_group()
+        ahead: Prefetch | None = None  # reads while this worker holds the lease
         while not self.stopping.is_set():
             if self.state is None and not self._acquire():
                 self.stopping.wait(min(1.0, self.settings.lease_ttl_s / 3))
                 continue
+            ahead = ahead or Prefetch(self._read, self.spec.name)
             try:
-                self.cycle()
+                self.cycle(entries=ahead.take())
             except LeaseLost:
                 log.warning("%s: lease lost to another worker; standing by", self.spec.name)
-                self.state, self.unacked = None, []
+                ahead.stop()  # what it read stays pending, for the new owner to take over
+                ahead, self.state, self.unacked = None, None, []
+        left = ahead.stop() if ahead is not None else []
         if self.state is not None:
-            self.cycle(checkpoint=True)  # a clean stop leaves nothing to redo
+            self.cycle(checkpoint=True, entries=left)  # a clean stop leaves nothing to redo
         log.info("stopped: %r", self)
 
     def close(self) -> None:
@@ -159,14 +164,18 @@ class Aggregator:
 
     # ---- one cycle ---------------------------------------------------------------------
 
-    def cycle(self, *, checkpoint: bool = False) -> int:
-        """Read, merge, compute and publish once; returns the number of entries processed.
+    def _read(self) -> list[Entry]:
+        return self.reader.read(self.settings.read_count, int(self.settings.interval_s * 1000))
+
+    def cycle(self, *, checkpoint: bool = False, entries: list[Entry] | None = None) -> int:
+        """Read (unless given ``entries``), merge, compute and publish once; returns the number
+        of entries processed.
 
         The snapshot and delta are published every cycle; the checkpoint and the XACK of the
         entries it covers only every ``checkpoint_s`` (or when ``checkpoint`` is asked for).
         """
         assert self.state is not None
-        entries = self.reader.read(self.settings.read_count, int(self.settings.interval_s * 1000))
+        entries = self._read() if entries is None else entries
         new, poison = self._decode(entries)
         now = time.monotonic()
         self.unacked += [e.id for e in entries if e.id not in poison]
