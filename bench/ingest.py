@@ -10,7 +10,7 @@ must drain, and the snapshot's counts must equal those computed directly from th
 Baseline, in the same run against the same server: ``redis-benchmark -P 64`` XADD of one small
 entry per request, the raw rate of the transport.
 
-    uv run python -m bench.ingest [--rate 1000000] [--seconds 60] [--pool 200000] [--producers 1]
+    uv run python -m bench.ingest [--rate 1000000] [--seconds 60] [--pool 200000] [--producers 2]
 
 Prints one JSON line. Target: ≥ 1,000,000 records/s sustained, with bounded lag: over the second
 half of the run the lag grows by less than 2 % of the offered rate.
@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000_000, help="records/s offered, in total")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--pool", type=int, default=200_000, help="dossiers the updates are drawn from")
-    parser.add_argument("--producers", type=int, default=1)
+    parser.add_argument("--producers", type=int, default=2, help="connector runner processes")
     parser.add_argument("--workers", type=int, default=1, help="aggregator processes in the group")
     parser.add_argument("--rows-per-poll", type=int, default=50_000)
     args = parser.parse_args()

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -27,7 +28,6 @@ from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
 from ioc.feeds import FeedSpec
 from ioc.kpis import TZ
-from ioc.prefetch import Prefetch
 from ioc.snapshots import delta_document, series_documents
 from ioc.state import State, with_arrival
 from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame, schema_message
@@ -110,20 +110,29 @@ class Aggregator:
         return total
 
     def run(self) -> None:
+        """Cycle until ``close()``. Under a backlog (a read returned all it may), the next read
+        runs while this cycle computes: Redis serialises a million-record reply on its own core
+        meanwhile. Otherwise a cycle reads when it starts, so a record that has just arrived is in
+        the very next cycle. Entries read ahead are processed at a clean stop; if the lease is
+        lost they stay pending in the group, for the feed's next owner to take over."""
         self.reader.ensure_group()
-        ahead: Prefetch | None = None  # reads while this worker holds the lease
-        while not self.stopping.is_set():
-            if self.state is None and not self._acquire():
-                self.stopping.wait(min(1.0, self.settings.lease_ttl_s / 3))
-                continue
-            ahead = ahead or Prefetch(self._read, self.spec.name)
-            try:
-                self.cycle(entries=ahead.take())
-            except LeaseLost:
-                log.warning("%s: lease lost to another worker; standing by", self.spec.name)
-                ahead.stop()  # what it read stays pending, for the new owner to take over
-                ahead, self.state, self.unacked = None, None, []
-        left = ahead.stop() if ahead is not None else []
+        with ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.spec.name}") as reads:
+            ahead: Future[list[Entry]] | None = None
+            while not self.stopping.is_set():
+                if self.state is None and not self._acquire():
+                    self.stopping.wait(min(1.0, self.settings.lease_ttl_s / 3))
+                    continue
+                try:
+                    entries = ahead.result() if ahead is not None else self._read()
+                    backlog = len(entries) >= self.settings.read_count
+                    ahead = reads.submit(self._read) if backlog else None
+                    self.cycle(entries=entries)
+                except LeaseLost:
+                    log.warning("%s: lease lost to another worker; standing by", self.spec.name)
+                    if ahead is not None:
+                        ahead.result()  # left pending, not acknowledged: the new owner's
+                    ahead, self.state, self.unacked = None, None, []
+            left = ahead.result() if ahead is not None else []
         if self.state is not None:
             self.cycle(checkpoint=True, entries=left)  # a clean stop leaves nothing to redo
         log.info("stopped: %r", self)
