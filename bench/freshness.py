@@ -2,7 +2,7 @@
 
 Runs a real Redis, the aggregator and the relay as processes, loads 100,000 dossiers (as a
 province has them: most resolved, a few percent overdue; ``--all-open`` for every one open and
-three in four overdue, a work list of 75,000 cases), then keeps a background load of 10,000
+half of them overdue, a work list of 50,000 cases), then keeps a background load of 10,000
 changed records/s flowing (500-row batches, as connectors publish)
 while a probe publishes a new dossier in a commune the load never touches every 200 ms and a
 websocket client watches that commune's "today" count. Baseline, in the same run and under the
@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument(
         "--all-open",
         action="store_true",
-        help="every dossier open, three in four overdue (work lists of 75,000 cases rewritten each cycle)",
+        help="every dossier open, half of them overdue (work lists of 50,000 cases rewritten each cycle)",
     )
     args = parser.parse_args()
     server = redis_server()
