@@ -86,7 +86,10 @@ class AggregatorSettings(_Section):
         "of the entries it covers are written this often, in seconds.",
     )
     read_count: int = Field(
-        2000, ge=1, description="Most stream entries read per cycle (micro-batches of ≤ 500 records)."
+        2000,
+        ge=1,
+        description="Most stream entries read per cycle (micro-batches of ≤ 500 records); while a read "
+        "returns this many, the next one runs while the cycle computes.",
     )
     claim_idle_s: float = Field(
         30.0,
