@@ -67,15 +67,15 @@ def _by_unit(
     # GSO codes: province 2 digits, district 3, commune 5 (in both schemes; the 2025 scheme has
     # no districts, so its only list is the province's).
     parents = sorted(u for u in rollup["unit"].unique().to_list() if len(u) < COMMUNE_CODE_LENGTH)
-    frame = (
-        cases.join(rollup.lazy().select("code", "unit"), left_on="unit_code", right_on="code")
+    columns = cases.collect_schema().names()
+    as_text = [pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%SZ") if c in times else pl.col(c) for c in columns]
+    lists = (  # each case written as JSON once by Polars, then joined into each of its units' lists
+        cases.select("unit_code", "deadline_at", "id", pl.struct(as_text).struct.json_encode().alias("json"))
+        .join(rollup.lazy().select("code", "unit"), left_on="unit_code", right_on="code")
         .filter(pl.col("unit").is_in(parents))
-        .sort(["deadline_at", "id"], descending=[True, False])
-        .with_columns(pl.col(list(times)).dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
+        .group_by("unit")
+        .agg(pl.col("json").sort_by(["deadline_at", "id"], descending=[True, False]).str.join(","))
         .collect()
     )
-    grouped = {  # written by Polars: a province with 100,000 overdue cases is not a Python loop
-        str(unit): part.drop("unit").write_json()
-        for (unit,), part in frame.partition_by("unit", as_dict=True).items()
-    }
-    return {cases_field(unit): grouped.get(unit, "[]") for unit in parents}
+    grouped = dict(zip(lists["unit"].to_list(), lists["json"].to_list(), strict=True))
+    return {cases_field(unit): f"[{grouped.get(unit, '')}]" for unit in parents}
