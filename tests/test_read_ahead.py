@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from bench.common import dossiers
 from ioc import keys
 from ioc.aggregate import Aggregator
 from ioc.config import AggregatorSettings
 from ioc.feeds import FEED_SPECS
 from ioc.streams import Publication, publish, stream_progress
+from tests.records import dossiers
 
 FEED = "public_services"
 
