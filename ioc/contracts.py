@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -22,7 +22,7 @@ from ioc import schemas
 from ioc.config import ConfigError
 from ioc.connector import Context
 from ioc.geo import Locator
-from ioc.privacy import age_band, pseudonym, redact
+from ioc.privacy import age_band, personal_code, pseudonym, redact, scrub_value
 from ioc.sla import DEFAULT_SLA_HOURS, OFFICE_HOURS, TZ, WorkCalendar
 from ioc.streams import DeadLetter
 from ioc.validate import Field as SourceField
@@ -43,14 +43,16 @@ class Contract:
     feed: str = ""
     fields: tuple[SourceField, ...] = ()
     schema: pl.Schema = pl.Schema()
-    keep_unknown = False  # keep fields FEEDS.md does not name in dead letters (no personal data)
     mapping: Mapping[str, str] = {}  # FEEDS.md name -> the source's name, from configuration
     derived: tuple[str, ...] = ()  # fields ``scrub`` makes; when it cannot, it says why itself
+    personal_fields: tuple[str, ...] = ()  # personal fields FEEDS.md names, which ``scrub`` consumes
+    free_text: tuple[str, ...] = ()  # text fields ``scrub`` redacts (the others must hold none)
+    # The source's time of a record's version: one dated past ``not_after`` (the connector's clock
+    # plus its allowed skew) is refused, or it would win every later version and drag a cursor.
+    version_field: tuple[str, str] = ("cap_nhat_luc", "updated_at")
 
     def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """The row without personal data, and any problem found while removing it."""
-        if self.keep_unknown:
-            return row, []
         known = {f.source for f in self.fields}
         return {k: v for k, v in row.items() if k in known}, []
 
@@ -66,35 +68,110 @@ class Contract:
         source: str,
         mapping: Mapping[str, str] | None = None,
         where: Where | None = None,
+        not_after: datetime | None = None,
     ) -> Transformed:
+        """Records to count, and dead letters holding only the reason, where, and the scrubbed
+        FEEDS.md fields of what was refused (never a field the contract does not know)."""
         mapping = self.mapping if mapping is None else mapping  # {}: the rows are renamed already
         clean: list[Any] = []
         problems: dict[int, list[str]] = {}
+        unknown: dict[int, int] = {}
+        expected = {f.source for f in self.fields} | set(self.personal_fields)
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
                 clean.append(row)
+                problems[i] = [f"record is not a JSON object (got {_json_type(row)})"]
                 continue
-            scrubbed, found = self.scrub(rename(row, mapping) if mapping else row)
+            renamed = rename(row, mapping) if mapping else row
+            unknown[i] = sum(1 for k in renamed if k not in expected)
+            scrubbed, found = self.scrub(renamed)
             clean.append(scrubbed)
+            found += [
+                f"{k}: {_json_type(v)} where a single value belongs"
+                for k, v in scrubbed.items()
+                if isinstance(v, list | dict)
+            ]
             if found:
                 problems[i] = found
         frame, rejects = validate(clean, self.fields, units=units, keep_row=True)
         if problems:
             frame = frame.filter(~pl.col("_row").is_in(list(problems)))
         frame, more = self.finish(frame)
+        more += self._personal_in_codes(frame)
+        if not_after is not None:
+            more += self._future(frame, not_after)
         reasons: dict[int, list[str]] = {i: list(p) for i, p in problems.items()}
         for reject in [*rejects, *more]:
             if reject.row in problems:
-                kept = [p for p in reject.reason.split("; ") if p.split(":")[0] not in self.derived]
-                reasons[reject.row] += kept
+                if isinstance(clean[reject.row], dict):
+                    kept = [p for p in reject.reason.split("; ") if p.split(":")[0] not in self.derived]
+                    reasons[reject.row] += kept
             else:
                 reasons.setdefault(reject.row, []).append(reject.reason)
         dead = [
-            DeadLetter(f"{where(i)}: {'; '.join(r)}" if where else "; ".join(r), clean[i], source)
+            self._dead_letter(i, r, clean[i], unknown.get(i, 0), source, where)
             for i, r in sorted(reasons.items())
         ]
         records = frame.filter(~pl.col("_row").is_in(list(reasons))).select(self.schema.names())
-        return Transformed(records.cast(dict(self.schema)), dead)  # type: ignore[arg-type]
+        return Transformed(compacted(records.cast(dict(self.schema))), dead)  # type: ignore[arg-type]
+
+    def _dead_letter(
+        self, i: int, reasons: list[str], row: Any, unknown: int, source: str, where: Where | None
+    ) -> DeadLetter:
+        """Only what an operator needs to fix the source: never a field the contract does not know."""
+        if unknown:
+            reasons = [*reasons, f"{unknown} unknown field{'s' if unknown > 1 else ''} dropped"]
+        reason = "; ".join(reasons)
+        if where is not None:
+            reason = f"{where(i)}: {reason}"
+        known = {f.source for f in self.fields}
+        record = {k: v for k, v in row.items() if k in known} if isinstance(row, dict) else {}
+        return DeadLetter(redact(reason), scrub_value(record), source)
+
+    def _personal_in_codes(self, frame: pl.DataFrame) -> list[Reject]:
+        """Ids and codes holding a name, phone number or citizen id: the source sends personal
+        data where none belongs, so the record is refused rather than stored."""
+        rejects: list[Reject] = []
+        for f in self.fields:
+            if f.kind != "text" or f.source in self.free_text or f.target in self.derived_targets():
+                continue
+            suspect = frame.filter(pl.col(f.target).str.contains(SUSPECT))
+            rejects += [
+                Reject(row, f"{f.source}: holds personal data (a name, phone number or citizen id)")
+                for row, value in suspect.select("_row", f.target).iter_rows()
+                if personal_code(value)
+            ]
+        return rejects
+
+    def derived_targets(self) -> set[str]:
+        return {f.target for f in self.fields if f.source in self.derived}
+
+    def _future(self, frame: pl.DataFrame, not_after: datetime) -> list[Reject]:
+        source, target = self.version_field
+        late = frame.filter(pl.col(target) > not_after)
+        return [
+            Reject(row, f"{source}: {when.isoformat()} is in the future (later than {not_after.isoformat()})")
+            for row, when in late.select("_row", target).iter_rows()
+        ]
+
+
+# What a code holding personal data has and most codes do not: a space (names, grouped digits), a
+# run of nine or more digits (ids, phone numbers), or an @ (e-mail). Only such values are checked
+# one by one.
+SUSPECT = r"\s|@|\d[\d .()+\-]{7,}\d"
+
+
+def compacted(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` in fresh buffers. Polars' string views keep the buffers of the rows a filter
+    removed, and Arrow IPC writes those buffers whole: the values of a refused record (a name, an
+    id) would travel to Redis inside the bytes of the accepted ones. A copy through Arrow's plain
+    strings keeps only the values of the rows that are left."""
+    return cast(pl.DataFrame, pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest())))
+
+
+def _json_type(value: Any) -> str:
+    kinds = {list: "an array", dict: "an object", str: "a string", bool: "true or false", type(None): "null"}
+    return next((name for kind, name in kinds.items() if isinstance(value, kind)), "a number")
 
 
 def rename(row: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
@@ -114,7 +191,6 @@ class PublicServicesContract(Contract):
     feed = "public_services"
     fields = schemas.PUBLIC_SERVICES_FIELDS
     schema = schemas.PUBLIC_SERVICES_SCHEMA
-    keep_unknown = True  # dossiers carry no personal fields; an operator sees what was sent
 
 
 # ---- §2 citizen field reports ------------------------------------------------------------
@@ -176,6 +252,8 @@ class FeedbackContract(Contract):
     feed = "citizen_feedback"
     fields = schemas.CITIZEN_FEEDBACK_FIELDS
     schema = schemas.CITIZEN_FEEDBACK_SCHEMA
+    personal_fields = ("nguoi_phan_anh",)
+    free_text = ("noi_dung",)
 
     def __init__(self, options: FeedbackOptions, locator: Callable[[], Locator]) -> None:
         self.options = options
@@ -240,6 +318,7 @@ class MobileContract(Contract):
 
     feed = "mobile_data"
     fields = schemas.MOBILE_DATA_FIELDS
+    version_field = ("thoi_diem_bat_dau", "period_start")
     schema = schemas.MOBILE_DATA_SCHEMA
 
     def __init__(self, locator: Callable[[], Locator]) -> None:
@@ -278,6 +357,7 @@ class VaccinationContract(Contract):
     fields = schemas.VACCINATION_FIELDS
     schema = schemas.VACCINATION_SCHEMA
     derived = ("ma_nguoi", "nhom_tuoi")
+    personal_fields = PERSONAL
 
     def __init__(self, key: bytes) -> None:
         self.key = key

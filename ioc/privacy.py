@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
+import unicodedata
 from datetime import date
+from typing import Any
 
 AGE_BANDS = ((0, 1, "0"), (1, 5, "1-4"), (5, 15, "5-14"), (15, 60, "15-59"), (60, 130, "60+"))
-# A 12-digit citizen id, and Vietnamese phone numbers (0 or +84, then 9 digits for mobiles or 10
-# for landlines such as Tây Ninh's 0276 ..., spaces, dots or dashes allowed between groups):
-# replaced, not masked, so no digit of them survives.
-CITIZEN_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
-PHONE = re.compile(r"(?<![\d+])(?:\+?84|0)(?:[\s.\-]?\d){9,10}(?!\d)")
 
+# Digits written in groups: "079 123 456 789", "0912.345.678", "(0276) 3822 123". A 12-digit
+# citizen id (CCCD: 0 and the province's code first) and a 9-digit identity card number (CMND, still on old papers) are written
+# whole or in groups of three or four; Vietnamese phone numbers are 0 or +84 (0084, 84) then 9
+# digits for mobiles or 10 for landlines such as Tây Ninh's 0276 ..., grouped any way, the area
+# code sometimes in parentheses. Eleven digits in a row are a citizen id sent as a number, its
+# leading zero lost. Replaced, not masked, so that no digit of them survives. Codes
+# such as a dossier's "H55.01-251120-0001" are none of these and are kept.
+CITIZEN_ID = re.compile(
+    r"(?<![\d+])(?:0\d{11}|\d{11}|0\d{2}(?:[ .]\d{3}){3}|0\d{3}(?:[ .]\d{4}){2}|0\d{5}[ .]\d{6})(?!\d)"
+)
+CMND = re.compile(r"(?<![\d+])(?:\d{9}|\d{3}(?:[ .]\d{3}){2})(?!\d)")
+PHONE = re.compile(r"(?<![\d+])(?:\(?(?:\+|00)?84\)?[ .\-]?|\(?0)[1-9](?:\)?[ .\-]?\d){8,9}(?!\d)")
+EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 # Vietnamese full names start with one of a few family names (these cover nine in ten people),
-# then one to three capitalised given names. A name after a street-like word is a place
+# then one to three capitalised given names. They are matched with or without diacritics and in
+# any capitalisation ("Nguyễn Văn An", "NGUYEN VAN AN"). A name after a street-like word is a place
 # ("đường Trần Hưng Đạo") and is kept.
 FAMILY_NAMES = [
     "Nguyễn",
@@ -55,13 +67,9 @@ FAMILY_NAMES = [
     "Lưu",
     "Kiều",
     "Quách",
-    "Văn",
     "Thạch",
     "Danh",
 ]
-_UPPER = "A-ZÀ-ỸĐ"
-_WORD = rf"[{_UPPER}][a-zà-ỹđ]+"
-FULL_NAME = re.compile(rf"\b(?:{'|'.join(FAMILY_NAMES)})(?:\s+{_WORD}){{1,3}}\b")
 PLACE_WORDS = frozenset(
     [
         "đường",
@@ -87,8 +95,20 @@ PLACE_WORDS = frozenset(
         "nhà",
         "văn",
         "hóa",
+        "hoá",
     ]
 )
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def fold(word: str) -> str:
+    """A word without diacritics, in lower case: "Nguyễn" and "NGUYEN" both give "nguyen"."""
+    decomposed = unicodedata.normalize("NFD", word.replace("Đ", "D").replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+_FAMILY = frozenset(fold(n) for n in FAMILY_NAMES)
+_PLACES = frozenset(fold(w) for w in PLACE_WORDS)
 
 
 class MissingKey(Exception):
@@ -111,13 +131,103 @@ def age_band(birth: date, on: date) -> str:
 
 
 def redact(text: str) -> str:
-    """Free text with citizen ids, phone numbers and personal names replaced by placeholders."""
-    text = PHONE.sub("[số điện thoại]", CITIZEN_ID.sub("[số định danh]", text))
-    return FULL_NAME.sub(lambda m: _name_or_place(text, m), text)
+    """Free text with citizen ids, phone numbers, e-mail addresses and personal names replaced."""
+    text = EMAIL.sub("[email]", text)
+    text = CITIZEN_ID.sub("[số định danh]", text)
+    text = PHONE.sub("[số điện thoại]", text)
+    text = CMND.sub("[số định danh]", text)
+    return _redact_names(text)
 
 
-def _name_or_place(text: str, match: re.Match[str]) -> str:
-    before = text[: match.start()].split()
-    if before and before[-1].lower().strip(",.:;") in PLACE_WORDS:
-        return match.group(0)
-    return "[họ tên]"
+PLACEHOLDERS = frozenset(["[email]", "[số định danh]", "[số điện thoại]", "[họ tên]"])
+LONGEST_KEPT = 500  # characters of one value kept in a dead letter
+
+
+UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def personal_code(value: str) -> bool:
+    """Whether an id or code holds personal data: a citizen id (twelve digits from 0, the province
+    code), a phone number, an e-mail address or a name, anywhere in it, or eleven digits alone (a
+    citizen id sent as a number). Codes that merely look numeric are kept: a bare nine-digit
+    number (record numbers look like old identity cards), a UUID, "HS-202611220001"."""
+    value = value.strip()
+    if UUID.fullmatch(value) or CMND.fullmatch(value):
+        return False
+    if value.isdigit() and len(value) == 11:
+        return True
+    if any(c.isspace() for c in value) and redact(value) != value:
+        return True  # grouped digits or a name among words: codes have no spaces
+    ids = (m.group(0) for m in CITIZEN_ID.finditer(value))
+    if any(i.startswith("0") for i in ids) or PHONE.search(value) or EMAIL.search(value):
+        return True
+    return _redact_names(value) != value
+
+
+def scrub_value(value: Any) -> Any:
+    """``value`` (JSON-like) with every text redacted, numbers that are ids or phone numbers turned
+    into their placeholder, and long texts cut: what may be kept of a refused record."""
+    if isinstance(value, dict):
+        return {str(k): scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_value(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        text = str(value)
+        return value if redact(text) == text else redact(text)
+    text = str(value)
+    if len(text) > LONGEST_KEPT:
+        text = f"{text[:LONGEST_KEPT]}… ({len(text)} characters)"
+    return redact(text)
+
+
+def _redact_names(text: str) -> str:
+    words = list(_WORDS.finditer(text))
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        end = _name_end(text, words, i)
+        if end > i:
+            spans.append((words[i].start(), words[end].end()))
+            i = end + 1
+        else:
+            i += 1
+    for start, end in reversed(spans):
+        text = text[:start] + "[họ tên]" + text[end:]
+    return text
+
+
+def _name_end(text: str, words: list[re.Match[str]], i: int) -> int:
+    """The index of the last given name of a full name starting at word ``i``, else ``i``."""
+    first = words[i].group(0)
+    if not first[0].isupper() or fold(first) not in _FAMILY:
+        return i
+    if (
+        i > 0
+        and fold(words[i - 1].group(0)) in _PLACES
+        and text[words[i - 1].end() : words[i].start()].isspace()
+    ):
+        return i
+    end = i
+    while end + 1 < len(words) and end - i < 3:
+        nxt = words[end + 1]
+        if not nxt.group(0)[0].isupper() or not text[words[end].end() : nxt.start()].isspace():
+            break
+        end += 1
+    return end
+
+
+class RedactingFilter(logging.Filter):
+    """Every log line, traceback included, through :func:`redact`: a connector's error message
+    quoting what a source sent must not put a name or an id into the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True

@@ -19,6 +19,7 @@ import redis
 
 from ioc import keys
 from ioc.connector import Batch, Connector, SourceError
+from ioc.privacy import redact
 from ioc.streams import Publication, publish, read_cursor, unseen
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,8 @@ class ConnectorRunner:
             except SourceError as exc:
                 self.failures += 1
                 delay = self._backoff()
-                self._record_error(str(exc))
-                log.warning("%s: %s (retry in %.1f s)", self.name, exc, delay)
+                self._record_error(redact(str(exc)))
+                log.warning("%s: %s (retry in %.1f s)", self.name, redact(str(exc)), delay)
             self.stopping.wait(delay)
         log.info("stopped: %r", self)
 

@@ -20,6 +20,7 @@ import polars as pl
 import redis
 
 from ioc import keys
+from ioc.privacy import redact, scrub_value
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,11 @@ class DeadLetter:
         return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
 
     def fields(self) -> dict[str, str]:
+        """What is stored, scrubbed once more here: whoever made the letter, no name, phone number
+        or id in its reason or record reaches Redis."""
         return {
-            "reason": self.reason,
-            "record": json.dumps(self.record, ensure_ascii=False, default=str),
+            "reason": redact(self.reason),
+            "record": json.dumps(scrub_value(self.record), ensure_ascii=False, default=str),
             "source": self.source,
             "at": str(int(time.time() * 1000)),
         }

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ioc.privacy import MissingKey, age_band, pseudonym, redact
+from ioc.privacy import MissingKey, age_band, personal_code, pseudonym, redact
 
 
 def test_pseudonym_is_keyed_stable_and_not_the_id() -> None:
@@ -51,3 +51,44 @@ def test_redact_leaves_no_phone_or_id(text: str) -> None:
 def test_redact_keeps_ordinary_numbers() -> None:
     text = "Ổ gà sâu 30 cm trước số nhà 125 đường 30/4, từ ngày 22/11/2026"
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "left"),
+    [
+        ("CCCD 079 123 456 789 của chủ hồ sơ", "CCCD [số định danh] của chủ hồ sơ"),
+        ("CCCD 079.123.456.789", "CCCD [số định danh]"),
+        ("CMND 290123456 cấp năm 2010", "CMND [số định danh] cấp năm 2010"),
+        ("gọi (0276) 3822 123 giờ hành chính", "gọi [số điện thoại] giờ hành chính"),
+        ("NGUYỄN VĂN AN phản ánh", "[họ tên] phản ánh"),
+        ("Nguyen Van An phan anh", "[họ tên] phan anh"),
+        ("thư về an.nguyen@gmail.com", "thư về [email]"),
+        ("ông Nguyễn Văn An ở đường Trần Hưng Đạo", "ông [họ tên] ở đường Trần Hưng Đạo"),
+    ],
+)
+def test_redact_catches_the_shapes_people_write(text: str, left: str) -> None:
+    """Ids with spaces or dots, 9-digit CMND, landlines in brackets, names in capitals or
+    without diacritics, e-mail addresses; a street named after a person is kept."""
+    assert redact(text) == left
+
+
+@pytest.mark.parametrize(
+    ("code", "is_personal"),
+    [
+        ("079188776655", True),
+        ("79188776655", True),  # a citizen id sent as a number
+        ("0918 273 645", True),
+        ("Nguyễn Văn Khoa", True),
+        ('["079188776655"]', True),
+        ("khoa@gmail.com", True),
+        ("H56.25459.251120.00001", False),
+        ("HS-202611220001", False),
+        ("550e8400-e29b-41d4-a716-446655440000", False),
+        ("290554433", False),  # record numbers look like old identity cards
+        ("DPT-VGB-Hib", False),
+        ("Đất đai", False),
+    ],
+)
+def test_codes_holding_personal_data_are_told_from_codes(code: str, is_personal: bool) -> None:
+    """An id or code that is a citizen id, phone, e-mail or name is personal; real codes are not."""
+    assert personal_code(code) is is_personal
