@@ -17,14 +17,16 @@ from typing import Any
 AGE_BANDS = ((0, 1, "0"), (1, 5, "1-4"), (5, 15, "5-14"), (15, 60, "15-59"), (60, 130, "60+"))
 
 # Digits written in groups: "079 123 456 789", "0912.345.678", "(0276) 3822 123". A 12-digit
-# citizen id (CCCD: 0 and the province's code first) and a 9-digit identity card number (CMND, still on old papers) are written
-# whole or in groups of three or four; Vietnamese phone numbers are 0 or +84 (0084, 84) then 9
-# digits for mobiles or 10 for landlines such as Tây Ninh's 0276 ..., grouped any way, the area
-# code sometimes in parentheses. Eleven digits in a row are a citizen id sent as a number, its
-# leading zero lost. Replaced, not masked, so that no digit of them survives. Codes
-# such as a dossier's "H55.01-251120-0001" are none of these and are kept.
+# citizen id (CCCD: 0 and the province's code first) and a 9-digit identity card number (CMND,
+# still on old papers) are written whole or in groups of three or four; Vietnamese phone numbers
+# are 0 or +84 (0084, 84) then 9 digits for mobiles or 10 for landlines such as Tây Ninh's
+# 0276 ..., grouped any way, the area code sometimes in parentheses. Eleven digits in a row are a
+# citizen id sent as a number, its leading zero lost. Replaced, not masked, so that no digit of
+# them survives. Codes such as a dossier's "H55.01-251120-0001" are none of these and are kept.
 CITIZEN_ID = re.compile(
-    r"(?<![\d+])(?:0\d{11}|\d{11}|0\d{2}(?:[ .]\d{3}){3}|0\d{3}(?:[ .]\d{4}){2}|0\d{5}[ .]\d{6})(?!\d)"
+    r"(?<![\d+])"
+    r"(?:0\d{11}|\d{11}|0\d{2}(?:[ .]\d{3}){3}|0\d{3}(?:[ .]\d{4}){2}|0\d{5}[ .]\d{6})"
+    r"(?!\d)"
 )
 CMND = re.compile(r"(?<![\d+])(?:\d{9}|\d{3}(?:[ .]\d{3}){2})(?!\d)")
 PHONE = re.compile(r"(?<![\d+])(?:\(?(?:\+|00)?84\)?[ .\-]?|\(?0)[1-9](?:\)?[ .\-]?\d){8,9}(?!\d)")
