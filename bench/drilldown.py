@@ -36,6 +36,7 @@ from ioc.feeds import FEED_SPECS
 from ioc.streams import Publication, publish
 from ioc.units import UnitTable
 from ioc.web import create_app
+from tests.processes import login_form
 
 FEED = "public_services"
 PASSWORD = "bench-password-1"
@@ -97,7 +98,8 @@ def main() -> None:
         officers = {}
         for code in districts:
             officers[code] = app.server.test_client()
-            reply = officers[code].post("/login", data={"login": f"truc-{code}", "password": PASSWORD})
+            form = login_form(officers[code].get("/login").text, f"truc-{code}", PASSWORD)
+            reply = officers[code].post("/login", data=form)
             assert reply.status_code == 302, reply.status_code
         spec = next(
             c

@@ -98,6 +98,28 @@ class User:
             return None
         return [u for u in table.codes if self.sees_kpis(u, table)]
 
+    def units_within(self, table: UnitTable) -> set[str] | None:
+        """The officer's units and every unit inside them (None: the whole province)."""
+        if not self.scoped:
+            return None
+        found, todo = set(), list(self.units)
+        while todo:
+            unit = todo.pop()
+            if unit not in found:
+                found.add(unit)
+                todo += table.children(unit)
+        return found
+
+    def sees_alert(self, unit: str, table: UnitTable) -> bool:
+        """An alert names a unit and its value: an officer's own units' and the province-wide ones
+        (a stopped feed) only; the same alerts they may acknowledge."""
+        return unit == table.province or self.within(unit, table)
+
+    def alert_units(self, table: UnitTable) -> list[str] | None:
+        """The units whose alerts this person's screens get (None: every alert)."""
+        inside = self.units_within(table)
+        return None if inside is None else sorted(inside | {table.province})
+
 
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -204,6 +226,17 @@ def add_user(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
     path.chmod(0o600)
+
+
+def remove_user(path: Path, login: str) -> bool:
+    """Take one account out of the file; False if it was not there. (Its sessions are ended by
+    the caller, which has Redis: :func:`ioc.sessions.end_all`.)"""
+    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if login not in (data.get("users") or {}):
+        return False
+    del data["users"][login]
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return True
 
 
 def demo_users(directory: Path, table: UnitTable) -> tuple[Path, str, str]:

@@ -107,7 +107,7 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
     def active_alerts() -> Any:
         """Every active alert of every feed: not yet acknowledged first, then the newest."""
         found = [a for feed in FEEDS for a in alerts.read_active(reader.client, feed).values()]
-        found = [a for a in found if user().sees_kpis(str(a.get("unit") or units.province), units)]
+        found = [a for a in found if user().sees_alert(str(a.get("unit") or units.province), units)]
         found.sort(key=lambda a: a["id"])
         found.sort(key=lambda a: a["since"], reverse=True)  # stable: ties stay by id
         found.sort(key=lambda a: "acked_by" in a)
@@ -129,12 +129,9 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         if not alert_id:
             return refuse(400, "id (the alert to acknowledge) is required")
         active = alerts.read_active(reader.client, feed)
-        if alert_id in active and not person.within(
-            str(active[alert_id].get("unit") or units.province), units
-        ):
-            unit = active[alert_id].get("unit")
-            if unit != units.province:  # a province-wide alert (a stale feed) is every officer's
-                return refuse(403, outside(str(unit)))
+        unit = str((active.get(alert_id) or {}).get("unit") or units.province)
+        if not person.sees_alert(unit, units):  # a province-wide alert (a stale feed) is every officer's
+            return refuse(403, outside(unit))
         try:
             alert = alerts.acknowledge(reader.client, feed, alert_id, person.name, datetime.now(UTC))
         except alerts.UnknownAlert as exc:

@@ -1,8 +1,10 @@
 """Signed, short-lived tokens: what a screen shows the realtime relay to be let in.
 
 The claims say what the screen may subscribe to: a room's token carries the units its person
-may see (``units``, none: all), an embed's carries its feed (``scope: embed``) and its own life
-(``ttl``: an embed stays live for its session, longer than a room's token lasts).
+may see (``units``, none: all), the units whose alerts it gets (``alerts``, none: all) and the
+session it belongs to (``login``, ``sid``: the relay closes the socket when that session ends, see
+:mod:`ioc.sessions`); an embed's carries its feed (``scope: embed``) and its own life (``ttl``: an
+embed stays live for its session, longer than a room's token lasts).
 """
 
 from __future__ import annotations
@@ -27,10 +29,17 @@ def mint(
     units: list[str] | None = None,
     feeds: list[str] | None = None,
     ttl_s: float | None = None,
+    alerts: list[str] | None = None,
+    login: str | None = None,
+    sid: str | None = None,
 ) -> str:
     claims: dict[str, Any] = {"scope": scope}
     if units is not None:
         claims["units"] = units
+    if alerts is not None:
+        claims["alerts"] = alerts
+    if login is not None and sid is not None:
+        claims |= {"login": login, "sid": sid}
     if feeds is not None:
         claims["feeds"] = feeds
     if ttl_s is not None:

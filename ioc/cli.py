@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -29,6 +30,7 @@ from ioc.connector import (
     connector_type,
     discover,
 )
+from ioc.privacy import RedactingFilter
 from ioc.store import connect, connect_async
 from ioc.units import SOURCE_SCHEME, UnitTable
 
@@ -61,8 +63,10 @@ def _source_units(settings: Settings) -> UnitTable:
 
 
 def _secrets(settings: Settings) -> dict[str, str]:
+    """What connectors may ask for by name: the environment (a connector's `token_env` or
+    `webhook_secret_env` names a variable of its own; each webhook has IOC_WEBHOOK_SECRET_<NAME>)."""
     found = {"IOC_PSEUDONYM_KEY": settings.pseudonym_key, "IOC_WEBHOOK_SECRET": settings.webhook_secret}
-    return {name: value.get_secret_value() for name, value in found.items() if value is not None}
+    return dict(os.environ) | {k: v.get_secret_value() for k, v in found.items() if v is not None}
 
 
 def _connector(settings: Settings, name: str, source: str) -> tuple[Connector, Any]:
@@ -76,6 +80,7 @@ def _connector(settings: Settings, name: str, source: str) -> tuple[Connector, A
         http=httpx.Client(),
         geodata=settings.boundaries.directory,
         secrets=_secrets(settings),
+        name=name,
     )
     kind = connector_type(name, tables[name])
     return registry[kind](config, context=context), config
@@ -210,12 +215,13 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     server = SimulatorServer({SIMULATOR_PATHS[args.feed]: world}, host=sim.host, port=args.port or sim.port)
     closers: list[Callable[[], None]] = [lambda: server.httpd.shutdown()]
     if args.push_url:
+        from connectors.signatures import webhook_secret
         from ioc.simulators.vaccination import Pusher
 
-        secret = settings.webhook_secret
-        if secret is None:
-            raise ConfigError("IOC_WEBHOOK_SECRET: not set; the simulator signs its pushes with it")
-        pusher = Pusher(world, args.push_url, secret.get_secret_value().encode(), interval_s=sim.push_s)
+        # It pushes to the vaccination connector, and signs with that connector's own secret.
+        hook = settings.connectors.get("vaccination", {}).get("webhook_secret_env")
+        secret = webhook_secret("vaccination", hook, _secrets(settings))
+        pusher = Pusher(world, args.push_url, secret, interval_s=sim.push_s)
         closers.append(pusher.start().close)
         log.info("simulator %s pushing to %s every %.0f s", args.feed, args.push_url, sim.push_s)
 
@@ -271,14 +277,25 @@ def _simulate_files(settings: Settings, sim: SimulatorSettings, args: argparse.N
 
 
 def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
-    """Add or replace a local account; the password is asked for (or read from stdin)."""
+    """Add, replace or remove a local account; the password is asked for (or read from stdin).
+    Replacing or removing one ends its sessions (web and relay) when Redis is configured."""
     import getpass
 
-    from ioc.access import add_user, read_users, scope_error
+    from ioc.access import add_user, read_users, remove_user, scope_error
 
     path = Path(args.file or settings.auth.users_file or "")
     if not str(path) or str(path) == ".":
-        raise ConfigError("user add: which file? --file FILE, or auth.users_file in the configuration")
+        raise ConfigError(
+            f"user {args.action}: which file? --file FILE, or auth.users_file in the configuration"
+        )
+    if args.action == "remove":
+        if not remove_user(path, args.login):
+            raise ConfigError(f"user remove: {path}: no account {args.login!r}")
+        print(f"{path}: {args.login} removed; {_end_sessions(settings, args.login, 'account_removed')}")
+        return 0
+    if args.role is None:
+        raise ConfigError("user add: --role is required (leader, officer or admin)")
+    existed = args.login in read_users(path, _units(settings)) if path.exists() else False
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
     if len(password) < 10:
         raise ConfigError("user add: the password needs at least 10 characters")
@@ -287,8 +304,26 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError(f"user add: --unit: {wrong}")
     add_user(path, args.login, role=args.role, password=password, name=args.name or "", units=args.unit or [])
     read_users(path, table)  # the file as the app will read it
-    print(f"{path}: {args.login} ({args.role}) saved")
+    ended = f"; {_end_sessions(settings, args.login, 'account_replaced')}" if existed else ""
+    print(f"{path}: {args.login} ({args.role}) saved{ended}")
     return 0
+
+
+def _end_sessions(settings: Settings, login: str, action: str) -> str:
+    """End every session of a removed or replaced account, and record it; says what it did."""
+    from ioc import audit, sessions
+
+    if not settings.redis.url:  # the demo's embedded Redis: the web app ends them at their next request
+        return "its sessions end at their next request (redis.url is not set, so not at once)"
+    client = _client(settings)
+    try:
+        count = sessions.end_all(client, login)
+        audit.record(
+            client, settings.auth.audit_maxlen, action, "cli", "-", account=login, sessions=str(count)
+        )
+    finally:
+        client.close()
+    return f"{count} session(s) ended"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -308,10 +343,12 @@ def parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check)
     sub.add_parser("connectors", help="list installed connectors").set_defaults(func=cmd_connectors)
     sub.add_parser("relay", help="run the realtime websocket relay").set_defaults(func=cmd_relay)
-    user = sub.add_parser("user", help="local accounts: `user add LOGIN --role ROLE [--unit CODE]`")
-    user.add_argument("action", choices=["add"])
+    user = sub.add_parser(
+        "user", help="local accounts: `user add LOGIN --role ROLE [--unit CODE]`, `user remove LOGIN`"
+    )
+    user.add_argument("action", choices=["add", "remove"])
     user.add_argument("login")
-    user.add_argument("--role", required=True, choices=["leader", "officer", "admin"])
+    user.add_argument("--role", choices=["leader", "officer", "admin"], help="add: the account's role")
     user.add_argument("--unit", action="append", help="officer: a district (or commune) code; repeatable")
     user.add_argument("--name", help="the person's name, as acknowledgements show it")
     user.add_argument("--file", help="the user file (default: auth.users_file)")
@@ -339,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("fontTools").setLevel(logging.WARNING)

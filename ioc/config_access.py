@@ -36,6 +36,13 @@ class OidcSettings(_Section):
         description='Values of the role claim and the role each gives (e.g. `ioc-lanh-dao = "leader"`).',
     )
     label: str = Field("Đăng nhập một cửa (SSO)", description="The button on the login page.")
+    recheck_s: float = Field(
+        3600.0,
+        gt=0,
+        le=3600,
+        description="A signed-in person's role is read again from the provider (refresh token, "
+        "then userinfo) this often, at most hourly; a role no longer granted ends the session.",
+    )
 
 
 class AuthSettings(_Section):
@@ -52,6 +59,23 @@ class AuthSettings(_Section):
     audit_maxlen: int = Field(
         1_000_000, ge=1000, description="Entries kept in the audit stream (ioc:audit) before the oldest go."
     )
+    failures_maxlen: int = Field(
+        100_000,
+        ge=1000,
+        description="Entries kept in the stream of failed and throttled logins and anonymous "
+        "refusals (ioc:audit:failures), apart from ioc:audit so that a flood never pushes it out.",
+    )
+    attempts_per_address: int = Field(
+        10,
+        ge=1,
+        description="Failed logins a client address may make per `address_window_s` (the form and "
+        "HTTP Basic alike; an IPv6 address counts with its /64).",
+    )
+    address_window_s: int = Field(300, ge=1, description="The window of `attempts_per_address`, in seconds.")
+    attempts_per_account: int = Field(
+        5, ge=1, description="Failed logins to one account, from anywhere, per `account_window_s`."
+    )
+    account_window_s: int = Field(900, ge=1, description="The window of `attempts_per_account`, in seconds.")
     oidc: OidcSettings | None = Field(None, description="Single sign-on; none: local accounts only.")
 
 

@@ -4,7 +4,7 @@ relay (``[realtime]``). Sections of :class:`ioc.config.Settings`.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 
 from ioc.config_access import _Section
 
@@ -22,6 +22,31 @@ class WebSettings(_Section):
     threads: int = Field(8, ge=1, le=64, description="Threads per gunicorn worker.")
     timeout_s: int = Field(
         60, ge=1, description="A gunicorn worker silent this many seconds is killed and replaced."
+    )
+    max_request_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="Largest request body accepted (Flask's MAX_CONTENT_LENGTH); a larger one gets 413.",
+    )
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front of the app that add to X-Forwarded-For and set "
+        "X-Forwarded-Proto: the client's address is read that many hops back. 0: the headers are "
+        "ignored and the client is the peer (so no one can choose their own address).",
+    )
+    proxy_addresses: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Addresses or networks of those proxies (`10.0.0.0/24`): the forwarded headers "
+        "are honoured only on requests from them. Empty: from any peer when `trusted_proxies` > 0.",
+    )
+    compression_cache_bytes: int = Field(
+        32_000_000,
+        ge=0,
+        description="Memory each web process may keep of compressed unchanging files (the pages' "
+        "code, fonts, boundaries); past it the least recently used are dropped and compressed again "
+        "when asked for. 0: none kept.",
     )
 
 
@@ -47,4 +72,11 @@ class RealtimeSettings(_Section):
     )
     health_interval_s: float = Field(
         2.0, gt=0, description="How often the relay reads the feeds' health to push changes."
+    )
+    session_check_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="How often the relay checks its screens' sessions: a socket whose session has "
+        "ended (logout, removed account, single sign-on re-check due) is closed within this.",
     )

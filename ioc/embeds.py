@@ -29,7 +29,7 @@ from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from ioc import auth, keys
 from ioc.cards import PANELS, SHAPES, CardError, Cards, parse_panel
 from ioc.config import Settings
-from ioc.login import TEMPLATES, audit_view, current_user
+from ioc.login import TEMPLATES, audit_view, current_user, note_refusal
 from ioc.login import refused as refuse
 from layouts import i18n
 from layouts.embed import template_context
@@ -123,6 +123,7 @@ def install(server: Flask, settings: Settings, cards: Cards, client: redis.Redis
     bp = Blueprint("embeds", __name__, template_folder=str(TEMPLATES))
 
     def page(status: int, title: str, message: str) -> tuple[str, int]:
+        note_refusal(message)  # a 403 goes to the audit log with its reason
         return render_template("refused.html", _=_, lang=i18n.current(), title=title, message=message), status
 
     @bp.get("/embed/<panel>")
@@ -179,7 +180,7 @@ def install(server: Flask, settings: Settings, cards: Cards, client: redis.Redis
         if not isinstance(once, bool):
             return refuse(400, f"once: {once!r} is not true or false")
         token, expires = mint(secret, panel=panel_name, unit=unit, ttl_s=ttl, once=once, client=client_name)
-        audit_view("embed_token", backend=client_name, panel=panel_name, unit=unit)
+        audit_view("embed_token", backend=client_name, panel=panel_name, unit=unit, once=str(once).lower())
         url = f"/embed/{panel_name}?{urlencode({'unit': unit, 'token': token})}"
         return jsonify({"token": token, "expires_at": expires, "once": once, "url": url})
 
@@ -200,6 +201,15 @@ def install(server: Flask, settings: Settings, cards: Cards, client: redis.Redis
                     secret, panel=name, unit=unit, ttl_s=embed.token_ttl_s, once=False, client=user.login
                 )
                 links.append((name, f"/embed/{name}?{urlencode({'unit': unit, 'token': token})}"))
+        # reusable tokens, one per panel: as much an embed_token as one minted by the API
+        audit_view(
+            "embed_token",
+            backend=f"admin:{user.login}",
+            panel="*",
+            unit=unit,
+            once="false",
+            count=str(len(links)),
+        )
         return render_template(
             "embeds.html", _=_, lang=i18n.current(), links=links, unit=cards.units.name(unit)
         )

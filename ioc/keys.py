@@ -94,3 +94,33 @@ def audit() -> str:
 def embed_used(jti: str) -> str:
     """A one-time embed token already used (expires with the token)."""
     return f"{PREFIX}:embed:used:{jti}"
+
+
+def sessions(login: str) -> str:
+    """Hash of an account's live sessions, one field per session id (JSON: until when, how it
+    logged in, when a single sign-on role is next re-checked). A field gone: that session is
+    over (logged out); the hash gone: every session of the account is (removed or changed)."""
+    return f"{PREFIX}:sessions:{login}"
+
+
+def session_recheck(sid: str) -> str:
+    """Held (briefly) by the one request that re-checks a single sign-on session at the provider."""
+    return f"{PREFIX}:recheck:{sid}"
+
+
+def audit_repeat(*parts: str) -> str:
+    """A read repeated by a live page, already in the audit log (expires: the next is recorded)."""
+    return f"{PREFIX}:audit:repeat:{'|'.join(parts)}"
+
+
+def audit_failures() -> str:
+    """What anonymous requests can make the audit log record (failed and throttled logins,
+    refusals of no one in particular), kept apart from ``audit()`` and bounded on its own, so
+    that a flood of them never pushes out the record of who viewed what."""
+    return f"{PREFIX}:audit:failures"
+
+
+def login_attempts(kind: str, who: str, window: int) -> str:
+    """Counter of login attempts of one client address or one account (``kind``) in one fixed
+    window (its number since the epoch); expires with the window."""
+    return f"{PREFIX}:throttle:{kind}:{who}:{window}"

@@ -9,9 +9,14 @@ Ordering: new screens are served by the same loop that reads deltas, between two
 snapshot a screen gets is never older than a delta it receives after it.
 
 Scope: a screen's token says what it may subscribe to. A duty officer's lists the units they may
-see (a subscription reaching past them is closed with the reason). An embed's (a public view)
-names its feed only, and such a screen gets no figures at all: only a notice that the feed has
-new figures, which it then reads, suppressed, from the public cards.
+see (a subscription reaching past them is closed with the reason) and the units whose alerts they
+get: every alert carries its unit's value, so the relay filters them here, never in the browser.
+An embed's (a public view) names its feed only, and such a screen gets no figures at all: only a
+notice that the feed has new figures, which it then reads, suppressed, from the public cards.
+
+Sessions: a room's token names its session (:mod:`ioc.sessions`). The relay refuses a token whose
+session has ended, and every ``session_check_s`` closes the sockets of sessions that ended since
+(a logout, a removed account, a single sign-on role due for its re-check) with code 4401.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -29,7 +35,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ioc import alerts, auth, keys
+from ioc import alerts, auth, keys, sessions
 from ioc.config_servers import RealtimeSettings
 from ioc.schemas import WINDOWS
 
@@ -37,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_UNITS = 400
 READ_BLOCK_MS = 100
+SESSION_ENDED = 4401  # close code: the screen's session is over; it asks for a fresh token
 
 
 class BadSubscription(Exception):
@@ -51,6 +58,7 @@ class Subscription:
     units: frozenset[str]
     series: frozenset[str]
     notices: bool = False  # a public screen: "new figures" notices, no figures
+    alerts: frozenset[str] | None = None  # the units whose alerts it gets (None: every alert)
 
     @classmethod
     def parse(
@@ -77,7 +85,20 @@ class Subscription:
         allowed = claims.get("units")
         if allowed is not None and (outside := (wanted["units"] | wanted["series"]) - set(allowed)):
             raise BadSubscription(f"units outside this screen's scope: {sorted(outside)[:10]}")
-        return cls(frozenset(wanted["feeds"]), frozenset(wanted["units"]), frozenset(wanted["series"]))
+        # a scoped token without its alert units gets none (fail closed), an unscoped one all
+        alert_units = claims.get("alerts", None if allowed is None else [])
+        return cls(
+            frozenset(wanted["feeds"]),
+            frozenset(wanted["units"]),
+            frozenset(wanted["series"]),
+            alerts=None if alert_units is None else frozenset(alert_units),
+        )
+
+    def visible_alerts(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The alerts of the units this screen may see alerts of."""
+        if self.alerts is None:
+            return found
+        return [a for a in found if a.get("unit") in self.alerts]
 
     def kpi_fields(self) -> list[str]:
         return [keys.snapshot_field(u, w) for u in sorted(self.units) for w in WINDOWS]
@@ -91,7 +112,7 @@ class Subscription:
         message = {"type": "delta", "feed": delta["feed"], "meta": delta["meta"]}
         message |= {"kpis": kpis, "series": series}
         if "alerts" in delta:  # the feed's whole active list, when it changed
-            message["alerts"] = delta["alerts"]
+            message["alerts"] = self.visible_alerts(delta["alerts"])
         return message
 
 
@@ -111,20 +132,23 @@ class Relay:
     groups: dict[Subscription, set[ServerConnection]] = field(default_factory=dict)
     waiting: list[tuple[Subscription, ServerConnection]] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=dict)
+    screens: dict[ServerConnection, tuple[str, str]] = field(default_factory=dict)  # -> login, sid
     sent = 0
     dropped_slow = 0
     refused = 0
+    ended = 0
 
     def __post_init__(self) -> None:
         self.stopping = asyncio.Event()
         self.server: Server | None = None
         self.last_ids = {feed: "$" for feed in self.feeds}
+        self.closing: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         screens = sum(len(g) for g in self.groups.values())
         return (
             f"<Relay screens={screens} groups={len(self.groups)} sent={self.sent} "
-            f"dropped_slow={self.dropped_slow} refused={self.refused}>"
+            f"dropped_slow={self.dropped_slow} refused={self.refused} ended={self.ended}>"
         )
 
     # ---- serving -----------------------------------------------------------------------
@@ -143,7 +167,11 @@ class Relay:
             if ready is not None:
                 ready.set()
             log.info("relay listening on ws://%s:%d/", host, port)
-            tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.watch_health())]
+            tasks = [
+                asyncio.create_task(self.pump()),
+                asyncio.create_task(self.watch_health()),
+                asyncio.create_task(self.watch_sessions()),
+            ]
             await self.stopping.wait()
             for task in tasks:
                 task.cancel()
@@ -157,9 +185,13 @@ class Relay:
         token = parse_qs(urlsplit(path).query).get("token", [None])[0]
         return auth.check(self.secret, token, max_age_s=self.settings.token_ttl_s)
 
-    def authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
         try:
-            self.claims_of(request.path)
+            claims = self.claims_of(request.path)
+            if "sid" in claims:
+                raw = await self.client.hget(keys.sessions(claims["login"]), claims["sid"])
+                if reason := sessions.verdict(raw, time.time()):
+                    raise auth.TokenError(f"session ended: {reason}")
         except auth.TokenError as exc:
             self.refused += 1
             return connection.respond(401, f"{exc}\n")
@@ -175,10 +207,13 @@ class Relay:
             return
         except ConnectionClosed:
             return
+        if "sid" in claims:  # a room's screen: watched until its session ends
+            self.screens[ws] = (str(claims["login"]), str(claims["sid"]))
         self.waiting.append((sub, ws))
         try:
             await ws.wait_closed()
         finally:
+            self.screens.pop(ws, None)
             group = self.groups.get(sub)
             if group is not None:
                 group.discard(ws)
@@ -250,7 +285,8 @@ class Relay:
             active = alerts.merge(
                 await self.client.hgetall(keys.alerts(feed)), await self.client.hgetall(keys.alert_acks(feed))
             )
-            feeds[feed] = {"meta": meta, "kpis": kpis, "series": docs, "alerts": list(active.values())}
+            shown = sub.visible_alerts(list(active.values()))
+            feeds[feed] = {"meta": meta, "kpis": kpis, "series": docs, "alerts": shown}
         return {"type": "snapshot", "server_time": _now(), "feeds": feeds, "health": self.health}
 
     def fan_out(self, delta: dict[str, Any]) -> None:
@@ -272,6 +308,40 @@ class Relay:
                 healthy.append(ws)
         broadcast(healthy, message)
         self.sent += len(healthy)
+
+    # ---- sessions ----------------------------------------------------------------------
+
+    async def watch_sessions(self) -> None:
+        while not self.stopping.is_set():
+            await self.check_sessions()
+            await asyncio.sleep(self.settings.session_check_s)
+
+    async def check_sessions(self) -> None:
+        """Close every socket whose session has ended: one read per account, not per socket."""
+        by_login: dict[str, dict[str, list[ServerConnection]]] = {}
+        for ws, (login, sid) in self.screens.items():
+            by_login.setdefault(login, {}).setdefault(sid, []).append(ws)
+        if not by_login:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for login, sids in by_login.items():
+            pipe.hmget(keys.sessions(login), list(sids))
+        now = time.time()
+        for sids, values in zip(by_login.values(), await pipe.execute(), strict=True):
+            for (_sid, members), raw in zip(sids.items(), values, strict=True):
+                if reason := sessions.verdict(raw, now):
+                    for ws in members:
+                        self.end_screen(ws, f"session ended: {reason}")
+
+    def end_screen(self, ws: ServerConnection, reason: str) -> None:
+        """Stop sending to the screen at once and close its socket with the reason."""
+        self.screens.pop(ws, None)
+        for members in self.groups.values():
+            members.discard(ws)
+        self.ended += 1
+        task = asyncio.create_task(ws.close(SESSION_ENDED, reason))
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
 
     # ---- feed health -------------------------------------------------------------------
 

@@ -8,9 +8,9 @@ from typing import Any
 import dash
 import redis
 from dash import Dash
-from flask import Response, abort, jsonify, send_from_directory
+from flask import Response, abort, jsonify, send_from_directory, session
 
-from ioc import auth, compression, embeds
+from ioc import auth, compression, embeds, headers
 from ioc.access import UserFile
 from ioc.api import kpi_blueprint
 from ioc.cards import Cards, card_blueprint
@@ -67,7 +67,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         suppress_callback_exceptions=True,  # each page's callbacks are registered for every page
     )
     server = app.server
-    compression.install(server)
+    compression.install(server, cache_bytes=settings.web.compression_cache_bytes)
     i18n.install(server)
     secret = settings.secret()
     users = UserFile(settings.auth.users_file, units) if settings.auth.users_file else None
@@ -107,8 +107,16 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     embeds.install(server, settings, cards, client, secret)
 
     def screen_token() -> str:
-        """A relay token for the person on this page, with the units they may see."""
-        return auth.mint(secret, units=user().visible_units(units))
+        """A relay token for the person on this page: the units they may see, the units whose
+        alerts they get, and their session (the relay closes the socket when it ends)."""
+        person = user()
+        return auth.mint(
+            secret,
+            units=person.visible_units(units),
+            alerts=person.alert_units(units),
+            login=person.login,
+            sid=session.get("sid"),
+        )
 
     live = Live(
         port=settings.realtime.port,
@@ -161,4 +169,5 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     )
     board.register(app)
     app.layout = dash.page_container
+    headers.install(server, settings, app.csp_hashes)
     return app

@@ -36,6 +36,9 @@ class Gunicorn(BaseApplication):  # type: ignore[misc]
             "loglevel": self.settings.log_level.lower(),
             "proc_name": "ioc-web",
             "control_socket_disable": True,  # several instances on one host would share its path
+            # The app alone decides whom to believe about the client (web.trusted_proxies, see
+            # ioc/headers.py): gunicorn would otherwise take X-Forwarded-Proto from any local peer.
+            "forwarded_allow_ips": "",
         }
         for key, value in options.items():
             self.cfg.set(key, value)

@@ -5,7 +5,9 @@
 
 Every worker is stateless: sessions are signed cookies, one-time embed tokens, the audit log and
 all figures live in Redis, and the user file is re-read when it changes. Each worker builds its
-own app from the same configuration.
+own app from the same configuration. Behind a reverse proxy, say how many stand in front
+(``web.trusted_proxies``): the app reads the client's address from ``X-Forwarded-For`` itself
+(:mod:`ioc.headers`), so give gunicorn ``--forwarded-allow-ips=""`` to leave the scheme to it too.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from ioc import login
+from ioc import keys, login
 from ioc.geo import Layer
 from layouts import figures, ids, theme, worklist
 from layouts.communes import SORTS, ranked_communes
@@ -23,6 +23,9 @@ from layouts.live import fresh_badge
 from layouts.province import DEFAULT_WINDOW, ProvincePage, entry
 
 MAP_WIDTH_PX = 640  # what the zoom is fitted to
+# The room's callback re-reads the work lists at every pushed change: one audit entry per person,
+# district and feed this often, not one a second.
+CASES_AUDIT_REPEAT_S = 300
 
 
 @dataclass
@@ -52,6 +55,7 @@ class DistrictPage(ProvincePage):
         if code not in self.units.level_codes("district"):
             return page._unknown(code)
         if not login.user().sees_cases(code, self.units):  # an officer of another district
+            login.audit_view("refused", path=f"/district/{code}", reason="district room outside the scope")
             return page._unknown(code, refused=True)
         login.audit_view("district_room", unit=code, feed=feed)
         kpi = kpi if kpi in page.kpis else page.default_kpi()
@@ -281,6 +285,15 @@ class DistrictPage(ProvincePage):
         feeds = [f for f in worklist.CASE_FEEDS if f in self.specs]
         return worklist.case_lists(self.reader, feeds, self.code, self.units.names(), case_filter)
 
+    def audit_cases(self) -> None:
+        """The callback's work lists are case-level reads, recorded as the API's are ("cases");
+        a page's repeated re-reads once per ``CASES_AUDIT_REPEAT_S``."""
+        who = login.user().login
+        for feed in [f for f in worklist.CASE_FEEDS if f in self.specs]:
+            repeat = keys.audit_repeat("cases", who, self.code, feed)
+            if self.reader.client.set(repeat, 1, nx=True, ex=CASES_AUDIT_REPEAT_S):
+                login.audit_view("cases", feed=feed, unit=self.code, view="room")
+
     # ---- callbacks ---------------------------------------------------------------------
 
     def register(self, app: Dash) -> None:
@@ -302,13 +315,26 @@ class DistrictPage(ProvincePage):
             kpi: str, window: str, search: str, sort: str, case_filter: str, _m: Any, page: dict[str, str]
         ) -> tuple[Any, ...]:
             """A choice or a pushed change: re-read this district (a handful of Redis reads)."""
-            if not login.user().sees_cases(page["code"], self.units):  # the page's state is the browser's
+            page = page if isinstance(page, dict) else {}
+            if (
+                page.get("code") not in self.units.level_codes("district")
+                or page.get("feed") not in self.specs
+            ):
+                raise PreventUpdate  # the page's state is the browser's: a made-up one gets nothing
+            if not login.user().sees_cases(page["code"], self.units):
+                login.audit_view(
+                    "refused", unit=str(page["code"])[:20], reason="district room callback outside the scope"
+                )
                 raise PreventUpdate
             pushed = ctx.triggered_id == ids.RT_DISTRICT
             if pushed and (_m or {}).get("feed") not in {page["feed"], *worklist.CASE_FEEDS}:
                 return (no_update,) * 4  # another feed's change (its alerts reach the ticker alone)
             view = self.view(page["feed"])
             view.code = page["code"]
+            kpi = kpi if kpi in view.kpis else view.default_kpi()
+            window = window if window in theme.WINDOW_LABELS else DEFAULT_WINDOW
+            sort = sort if sort in SORTS else "best"
+            view.audit_cases()
             return (
                 view.tiles(window, view.code),
                 view.district_map(kpi, window),

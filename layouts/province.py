@@ -9,6 +9,7 @@ from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
 
+from ioc import login
 from ioc.feeds import FeedSpec
 from ioc.geo import Layer
 from ioc.kpis import Kpi
@@ -123,7 +124,7 @@ class ProvincePage:
                 geojson_url=self.geojson_url, layer=self.layer, zoom=MAP_ZOOM - 0.7
             )
         if self.spec.name == "citizen_feedback":
-            points = self.reader.extra(self.spec.name, "_points") or []
+            points = visible_points(self.reader.extra(self.spec.name, "_points") or [], self.units)
             doc = self.reader.kpis(self.spec.name, self.units.province, window)
             figure.add_traces(figures.report_layers(points, entry(doc, "hotspots").get("value") or []))
             figure.update_layout(showlegend=True, legend={"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"})
@@ -383,6 +384,17 @@ class ProvincePage:
             State({"type": ids.TILE_VALUE, "kpi": ALL}, "id"),
             prevent_initial_call=True,
         )
+
+
+def visible_points(points: list[dict[str, Any]], table: UnitTable) -> list[dict[str, Any]]:
+    """Open reports one by one (id, exact position) are case-level: a duty officer gets those of
+    their own units only (elsewhere the map's colours give the counts per district), and a page
+    built outside a request no one's."""
+    person = login.current_user()
+    if person is None:
+        return []
+    inside = person.units_within(table)
+    return points if inside is None else [p for p in points if p.get("unit_code") in inside]
 
 
 def tile_state(kpi: Kpi, value: float | None) -> str:

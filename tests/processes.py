@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -148,9 +149,17 @@ def app_settings(redis_server: Any, **settings: Any) -> Any:
 def logged_in(app: Any, login: str) -> Any:
     """A Flask test client of ``app`` with ``login``'s session (through the login form)."""
     client = app.server.test_client()
-    reply = client.post("/login", data={"login": login, "password": PASSWORD})
+    reply = client.post("/login", data=login_form(client.get("/login").text, login))
     assert reply.status_code == 302, f"login as {login}: HTTP {reply.status_code}"
     return client
+
+
+def login_form(page: str, login: str, password: str = PASSWORD, **fields: str) -> dict[str, str]:
+    """What the login form ``page`` posts for ``login``: its CSRF token with the credentials (the
+    token belongs to the session cookie that came with the page)."""
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "the login page has no CSRF token"
+    return {"csrf_token": token[1], "login": login, "password": password, **fields}
 
 
 @contextmanager

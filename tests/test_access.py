@@ -4,6 +4,7 @@ log, the embed tokens and the frame headers."""
 from __future__ import annotations
 
 import html
+import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,8 +13,9 @@ import pytest
 from dash import page_registry
 
 from ioc import embeds
+from ioc.api import outside
 from ioc.web import create_app
-from tests.processes import PASSWORD, acting_as, app_settings, logged_in, users_file
+from tests.processes import PASSWORD, acting_as, app_settings, logged_in, login_form, users_file
 from tests.test_kpis import counted_cases
 
 SECRET = "test-secret"  # app_settings'
@@ -146,7 +148,7 @@ def test_the_audit_log_records_who_opened_what(app) -> None:
 
 def test_a_wrong_password_is_refused_and_recorded(app) -> None:
     client = app.server.test_client()
-    reply = client.post("/login", data={"login": "lanhdao", "password": "wrong"})
+    reply = client.post("/login", data=login_form(client.get("/login").text, "lanhdao", "wrong"))
     assert reply.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu." in reply.text
     assert client.get("/api/v1/alerts").status_code == 401
     entries = logged_in(app, "quantri").get("/api/v1/audit?action=login_failed").get_json()["entries"]
@@ -254,29 +256,100 @@ def test_an_administrator_lists_the_embeds_with_fresh_tokens(app) -> None:
     assert PASSWORD not in page.text
 
 
+def district_callback(client, code: str, changed: str = "district-window.value"):
+    """The district room's refresh callback, called as the page calls it, for room ``code``."""
+    found = client.get("/_dash-dependencies").get_json()
+    refresh = next(c for c in found if "district-tiles.children" in c["output"])
+    values = {"district-kpi": "on_time_rate", "district-window": "7d", "district-sort": "best"}
+    inputs = [{**i, "value": values.get(i["id"], "")} for i in refresh["inputs"]]
+    state = [{**s, "value": {"feed": "public_services", "code": code}} for s in refresh["state"]]
+    body = {
+        "output": refresh["output"],
+        "outputs": [
+            {"id": o.split(".")[0], "property": o.split(".")[1]}
+            for o in refresh["output"].strip(".").split("...")
+        ],
+        "inputs": inputs,
+        "state": state,
+        "changedPropIds": [changed],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
 def test_the_district_rooms_callback_reads_only_within_the_scope(app) -> None:
     """The room's state lives in the browser: an officer who edits it to another district's code
     and calls the room's callback gets nothing back (204), their own district its cases."""
     officer = logged_in(app, "truc-705")
-    found = officer.get("/_dash-dependencies").get_json()
-    refresh = next(c for c in found if "district-tiles.children" in c["output"])
-    values = {"district-kpi": "on_time_rate", "district-window": "7d", "district-sort": "best"}
-
-    def call(code: str):
-        inputs = [{**i, "value": values.get(i["id"], "")} for i in refresh["inputs"]]
-        state = [{**s, "value": {"feed": "public_services", "code": code}} for s in refresh["state"]]
-        body = {
-            "output": refresh["output"],
-            "outputs": [
-                {"id": o.split(".")[0], "property": o.split(".")[1]}
-                for o in refresh["output"].strip(".").split("...")
-            ],
-            "inputs": inputs,
-            "state": state,
-            "changedPropIds": ["district-window.value"],
-        }
-        return officer.post("/_dash-update-component", json=body)
-
-    assert call("706").status_code == 204
-    own = call("705")
+    assert district_callback(officer, "706").status_code == 204
+    own = district_callback(officer, "705")
     assert own.status_code == 200 and '"className":"cases"' in own.text  # its work lists
+
+
+@pytest.mark.parametrize("code", ["25459", "99999", "", "72"])
+def test_the_district_rooms_callback_refuses_a_made_up_room_without_failing(app, code) -> None:
+    """A page state naming a commune, an unknown code or the province gets nothing (204), not a
+    server error: the state is the browser's to forge."""
+    leader = logged_in(app, "lanhdao")
+    assert district_callback(leader, code).status_code == 204
+
+
+# ---- the audit log: what the API records, the other ways in record too ---------------------
+
+
+def audit_entries(app, action: str) -> list[dict]:
+    return logged_in(app, "quantri").get(f"/api/v1/audit?count=500&action={action}").get_json()["entries"]
+
+
+def test_the_district_rooms_callback_records_the_case_lists_it_reads(app) -> None:
+    """The room's callback reads the work lists as the case API does, and is audited as it is
+    ("cases", the unit and feed); the re-reads a live page makes at every pushed change are
+    recorded once per period, not once a second."""
+    officer = logged_in(app, "truc-706")
+    assert district_callback(officer, "706").status_code == 200
+    assert district_callback(officer, "706", changed="rt-district-message.data").status_code == 200
+    mine = [e for e in audit_entries(app, "cases") if e["who"] == "truc-706"]
+    assert [(e["unit"], e["feed"], e["view"], e["role"]) for e in mine] == [
+        ("706", "public_services", "room", "officer")
+    ]
+
+
+def test_an_administrators_embed_list_records_the_reusable_tokens_it_mints(app) -> None:
+    """`/embeds` mints a reusable token for every panel of a unit: one audit entry says who, for
+    which unit, how many and that they are reusable, as the API's mint is recorded."""
+    assert logged_in(app, "quantri").get("/embeds?unit=706").status_code == 200
+    entry = next(e for e in audit_entries(app, "embed_token") if e.get("backend") == "admin:quantri")
+    assert entry["unit"] == "706" and entry["once"] == "false" and int(entry["count"]) > 10
+    assert mint(app, {"panel": "public_services.received", "unit": "705"}).status_code == 200
+    newest = audit_entries(app, "embed_token")[0]  # the API's mint says whether its token is reusable too
+    assert (newest["backend"], newest["panel"], newest["unit"], newest["once"]) == (
+        "app",
+        "public_services.received",
+        "705",
+        "true",
+    )
+
+
+def test_every_refusal_is_recorded(app) -> None:
+    """A 403 (the API's scope, a role's, an embed's token) and the district room's refusals are
+    in the audit log: who, which path, why; never the query string (it may carry a token)."""
+    officer = logged_in(app, "truc-705")
+    assert officer.get(C + "706").status_code == 403
+    assert officer.get("/embeds").status_code == 403
+    assert (
+        app.server.test_client().get("/embed/public_services.received?unit=705&token=x.y.z").status_code
+        == 403
+    )
+    assert district_callback(officer, "706").status_code == 204
+    with acting_as(app, "truc-705"):
+        page_registry["district"]["layout"](code="706")
+    refused = audit_entries(app, "refused")
+    said = {(e["who"], e.get("path") or e.get("unit"), e["reason"]) for e in refused}
+    assert ("truc-705", "/api/v1/cases", outside("706")) in said
+    assert ("truc-705", "/embeds", "the list of embeds is for administrators") in said
+    assert any(
+        who == "-" and path.startswith("/embed/") and why.startswith("token is not valid")
+        for who, path, why in said
+    )
+    assert ("truc-705", "706", "district room callback outside the scope") in said
+    assert ("truc-705", "/district/706", "district room outside the scope") in said
+    assert not [e for e in refused if "token=" in json.dumps(e)]

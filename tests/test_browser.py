@@ -10,7 +10,8 @@ import httpx
 import pytest
 from plotly.offline import get_plotlyjs_version
 
-from tests.processes import API, PASSWORD, get
+from tests.conftest import EMBED_CLIENT_SECRET
+from tests.processes import API, get, login_form
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -170,11 +171,54 @@ def test_every_page_fetches_only_from_this_host(browser, demo) -> None:
         page.close()
 
 
+# Every violation of the page's Content-Security-Policy, as the page itself sees them.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(
+    `${e.effectiveDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
+def test_no_page_breaks_its_content_security_policy(browser, demo) -> None:
+    """The provincial room (its map drawn by MapLibre's workers, live over the relay), the wall
+    and an embed run under the policies they are sent with no violation reported."""
+    port = demo[0]
+    base = f"http://127.0.0.1:{port}"
+    minted = httpx.post(
+        f"{base}/api/v1/embed-tokens",
+        json={"panel": "public_services.on_time_rate.map", "unit": "72", "once": False},
+        headers={"Authorization": f"Bearer {EMBED_CLIENT_SECRET}"},
+    )
+    drawn = (
+        "() => { const gd = document.querySelector('#province-map .js-plotly-plot');"
+        " return gd && gd.data && gd.data[0].z.length === 9 }"
+    )
+    for path, ready in (
+        ("/", drawn),
+        ("/wall", "() => document.querySelector('.fresh-badge.fresh-ok') !== null"),
+        (minted.json()["url"], "() => document.querySelector('.embed .unit-shape') !== null"),
+    ):
+        page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
+        page.add_init_script(WATCH_CSP)
+        errors: list[str] = []
+        page.on("console", lambda msg, e=errors: e.append(msg.text) if msg.type == "error" else None)
+        policy = page.goto(base + path).headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "worker-src blob:" in policy, path
+        page.wait_for_function(ready, timeout=30_000)
+        if path == "/":
+            page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+            page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)  # the relay's socket
+        assert page.evaluate("() => window.__csp") == [], path
+        assert [e for e in errors if "Content Security Policy" in e] == [], path
+        page.context.close()
+
+
 def new_page(browser, port: int, user: str = "lanhdao", **context_args):
     """A page in its own browser context, logged in as one of the tests' accounts through the
     app's login form (its POST, as the browser sends it)."""
     base = f"http://127.0.0.1:{port}"
-    reply = httpx.post(f"{base}/login", data={"login": user, "password": PASSWORD, "next": "/"})
+    with httpx.Client(base_url=base) as http:
+        reply = http.post("/login", data=login_form(http.get("/login").text, user, next="/"))
     assert reply.status_code == 302, f"login as {user}: HTTP {reply.status_code}"
     context = browser.new_context(**context_args)
     context.add_cookies([{"name": "ioc_session", "value": reply.cookies["ioc_session"], "url": base}])

@@ -18,6 +18,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
+from ioc import audit
 from ioc.redis_server import free_port
 from ioc.web import create_app
 from tests.processes import app_settings
@@ -25,6 +26,7 @@ from tests.test_kpis import counted_cases
 
 CLIENT_ID = "ioc"
 CLIENT_SECRET = "provider-client-secret"
+CASES = "/api/v1/cases?feed=public_services&unit="
 
 
 class Provider:
@@ -37,6 +39,8 @@ class Provider:
         self.person: dict[str, Any] = {}
         self.codes: dict[str, str] = {}  # code -> nonce
         self.token_calls: list[str] = []
+        self.refresh_calls: list[str] = []
+        self.issued: set[str] = set()  # access and refresh tokens given out
         app = Flask("provider")
 
         @app.get("/.well-known/openid-configuration")
@@ -66,6 +70,12 @@ class Provider:
         def token() -> Any:
             creds = request.authorization
             assert creds is not None and (creds.username, creds.password) == (CLIENT_ID, CLIENT_SECRET)
+            if request.form.get("grant_type") == "refresh_token":
+                refresh = request.form["refresh_token"]
+                if refresh not in self.issued:
+                    return jsonify({"error": "invalid_grant"}), 400
+                self.refresh_calls.append(refresh)
+                return jsonify(self.new_tokens())
             code = request.form["code"]
             self.token_calls.append(code)
             now = int(time.time())
@@ -79,9 +89,14 @@ class Provider:
             }
             header = {"alg": "RS256", "kid": self.key.thumbprint()}
             id_token = jose_jwt.encode(header, claims, self.key)
-            return jsonify(
-                {"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
-            )
+            return jsonify(self.new_tokens() | {"id_token": id_token})
+
+        @app.get("/userinfo")
+        def userinfo() -> Any:
+            bearer = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+            if bearer not in self.issued:
+                return jsonify({"error": "invalid_token"}), 401
+            return jsonify(self.person)
 
         @app.get("/jwks")
         def jwks() -> Any:
@@ -93,6 +108,11 @@ class Provider:
             return jsonify({"keys": [public]})
 
         self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+
+    def new_tokens(self) -> dict[str, Any]:
+        tokens = {"access_token": secrets.token_urlsafe(8), "refresh_token": secrets.token_urlsafe(8)}
+        self.issued |= set(tokens.values())
+        return tokens | {"token_type": "Bearer", "expires_in": 300}
 
     def __enter__(self) -> Provider:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -171,3 +191,70 @@ def test_a_refusal_at_the_provider_is_said_not_crashed(provider_and_app) -> None
     state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
     done = client.get(f"/auth/callback?error=access_denied&error_description=denied&state={state}")
     assert done.status_code == 403 and "Đăng nhập một cửa không thành công: access_denied" in done.text
+
+
+RECHECK_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def rechecking_app(provider_and_app, redis_server) -> Any:
+    """The app with a role re-checked every second (an hour, in production)."""
+    import redis
+
+    provider, _app = provider_and_app
+    oidc = {
+        "metadata_url": f"{provider.issuer}/.well-known/openid-configuration",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "role_claim": "groups",
+        "roles": {"ioc-lanh-dao": "leader", "ioc-truc-ban": "officer"},
+        "recheck_s": RECHECK_S,
+    }
+    client = redis.Redis.from_url(redis_server.url)
+    return create_app(app_settings(redis_server, auth={"oidc": oidc}), client)
+
+
+def status_once_rechecked(client: Any, url: str, checked_at: float) -> int:
+    """The answer to ``url`` once the session's re-check is due: the one thing waited for here is
+    time itself passing ``RECHECK_S`` since ``checked_at``."""
+    time.sleep(max(0.0, checked_at + RECHECK_S - time.monotonic()) + 0.05)
+    return int(client.get(url).status_code)
+
+
+def test_a_role_the_provider_no_longer_grants_is_dropped_at_the_recheck(
+    provider_and_app, rechecking_app
+) -> None:
+    """Signed in as a leader; the provider then drops the role. At the next request after
+    ``recheck_s`` the app re-reads the claims (refresh token, then userinfo) and ends the session:
+    the API says 401 and the page sends to the login, and the ending is audited."""
+    provider, _app = provider_and_app
+    person = {
+        "sub": "u-31",
+        "preferred_username": "tran.binh",
+        "name": "Trần Bình",
+        "groups": ["ioc-lanh-dao"],
+    }
+    client, done = sign_in(provider, rechecking_app, person)
+    started = time.monotonic()
+    assert done.status_code == 302 and client.get(CASES + "706").status_code == 200
+    provider.person = person | {"groups": ["other"]}
+    calls = len(provider.refresh_calls)
+    assert status_once_rechecked(client, CASES + "706", started) == 401
+    assert len(provider.refresh_calls) == calls + 1  # asked the provider, with the refresh token
+    assert client.get("/").headers["Location"].startswith("/login")
+    ended = audit.read(rechecking_app.server.extensions["ioc.login"].client, 20, "session_ended")
+    assert ended and ended[0]["who"] == "tran.binh" and "groups" in ended[0]["reason"]
+
+
+def test_a_role_the_provider_changes_takes_effect_at_the_recheck(provider_and_app, rechecking_app) -> None:
+    """A leader the provider makes a duty officer of 705: after the re-check the same browser
+    reads 705's cases and is refused 706's; while the role is still granted nothing changes."""
+    provider, _app = provider_and_app
+    person = {"sub": "u-32", "preferred_username": "le.cuong", "name": "Lê Cường", "groups": ["ioc-lanh-dao"]}
+    client, _done = sign_in(provider, rechecking_app, person)
+    started, calls = time.monotonic(), len(provider.refresh_calls)
+    assert status_once_rechecked(client, CASES + "706", started) == 200  # re-checked, still a leader
+    assert len(provider.refresh_calls) == calls + 1
+    provider.person = person | {"groups": ["ioc-truc-ban"], "ioc_units": ["705"]}
+    assert status_once_rechecked(client, CASES + "706", time.monotonic()) == 403
+    assert client.get(CASES + "705").status_code == 200

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 
 import psutil
 import pytest
@@ -21,7 +22,10 @@ from ioc import auth, keys
 from ioc.config import PROJECT_ROOT
 from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.web import create_app
 from tests.pipeline import Pipeline
+from tests.processes import app_settings, logged_in
+from tests.relays import relay_in_process
 from tests.test_kpis import AS_OF, dossier, load_cases
 
 SECRET = "relay-test-secret"
@@ -228,3 +232,53 @@ def test_a_screen_that_stops_reading_is_cut_off_and_slows_no_one(r, relay, units
     ]
     assert held == []  # the relay closed its end: it is not waiting on this screen any more
     stalled.close()
+
+
+def an_alert(unit: str, rule: str = "dung_han_duoi_90") -> dict:
+    return {
+        "id": f"{rule}|{unit}",
+        "rule": rule,
+        "feed": "public_services",
+        "unit": unit,
+        "unit_name": unit,
+        "value": 0.5,
+        "threshold": 0.9,
+        "text": f"{unit}: đúng hạn 7 ngày 50% < 90%",
+        "text_en": "",
+        "since": "2026-11-22T03:00:00+00:00",
+    }
+
+
+def test_an_officers_socket_gets_only_the_alerts_of_its_units(r, redis_server, units) -> None:
+    """A duty officer of 705, with the token the web app gives their page, gets the alerts (and
+    their values) of 705, its communes and the province only, in the snapshot and in deltas;
+    another district's and its communes' never reach the socket. A leader's gets every one."""
+    r.hset(
+        keys.alerts("public_services"),
+        mapping={a["id"]: json.dumps(a) for a in (an_alert("705"), an_alert("706"), an_alert("72", "ngung"))},
+    )
+    app = create_app(app_settings(redis_server), r)
+    room = {
+        "type": "subscribe",
+        "feeds": ["public_services"],
+        "units": ["72", *units.level_codes("district")],
+    }
+    with relay_in_process(redis_server.url, "test-secret", set(units.codes)) as url, ExitStack() as stack:
+        screens = {}
+        for login in ("truc-705", "lanhdao"):
+            token = logged_in(app, login).get("/realtime/token").get_json()["token"]
+            screens[login] = stack.enter_context(connect(f"{url}?token={token}"))
+            screens[login].send(json.dumps(room))
+        shown = {
+            login: {a["id"] for a in receive(ws, "snapshot")["feeds"]["public_services"]["alerts"]}
+            for login, ws in screens.items()
+        }
+        assert shown["truc-705"] == {"dung_han_duoi_90|705", "ngung|72"}
+        assert shown["lanhdao"] == {"dung_han_duoi_90|705", "dung_han_duoi_90|706", "ngung|72"}
+        commune_of_705, commune_of_706 = units.children("705")[0], units.children("706")[0]
+        now = [an_alert(u, "thap") for u in ("705", "706", commune_of_705, commune_of_706)]
+        delta = {"feed": "public_services", "meta": None, "kpis": {}, "series": {}, "alerts": now}
+        r.xadd(keys.deltas("public_services"), {"d": json.dumps(delta)})
+        got = {login: receive(ws, "delta")["alerts"] for login, ws in screens.items()}
+        assert {a["unit"] for a in got["truc-705"]} == {"705", commune_of_705}
+        assert {a["unit"] for a in got["lanhdao"]} == {"705", "706", commune_of_705, commune_of_706}

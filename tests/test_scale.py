@@ -33,7 +33,7 @@ from ioc.store import connect as connect_redis
 from ioc.web import create_app
 from tests.cluster import LocalCluster
 from tests.pipeline import Pipeline
-from tests.processes import PASSWORD, users_file
+from tests.processes import PASSWORD, login_form, users_file
 from tests.workers import Clock, matches_truth, progress, settled, start_aggregator
 
 FEED = "public_services"
@@ -255,7 +255,7 @@ def test_the_web_app_under_gunicorn_with_three_workers_serves_one_login_everywhe
         workers = psutil.Process(server.pid).children()
         assert len(workers) == 3
         with httpx.Client(base_url=base) as browser:
-            login = browser.post("/login", data={"login": "truc-705", "password": PASSWORD})
+            login = browser.post("/login", data=login_form(browser.get("/login").text, "truc-705"))
             assert login.status_code == 302
             served = set()
             for _ in range(30):  # the session one worker made is honoured by whichever answers

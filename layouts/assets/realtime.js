@@ -80,7 +80,10 @@
       document.body.classList.remove("rt-offline");
     };
     socket.onmessage = (event) => deliver(JSON.parse(event.data));
-    socket.onclose = () => {
+    socket.onclose = (event) => {
+      // 4401: the session ended or its role is due for a re-check; the web app says which
+      // (a fresh token, or the login page), so the token in hand is not tried again.
+      if (event.code === 4401) state.tokenAt = 0;
       state.connected = false;
       document.body.classList.add("rt-offline");
       setTimeout(connect, backoff());
