@@ -10,24 +10,27 @@ exactly these and re-read them when the relay says the feed has new figures:
 - ``<feed>.<kpi>.series``: the daily totals of the KPI's own hourly measure (``days=``, 14).
 
 Counts of health and location data are protected as every public view protects them
-(``ioc.disclosure``): a hidden value is ``null`` with ``"hidden": true`` and reads "dưới 10",
-never 0; a series that would show a small day shows no day at all.
+(``ioc.disclosure``, decided once per commit for every unit, window, vaccine and series): a hidden
+value is ``null`` with ``"hidden": true`` and reads "dưới 10", never 0; a hidden unit's series
+shows no day at all and its card no trend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from plotly.colors import sample_colorscale
 
 from ioc.api import unit_and_window_error
-from ioc.disclosure import public_values, series_hidden
+from ioc.disclosure import WHOLE_PERCENT, PublicView, Tree
 from ioc.feeds import FEED_SPECS
 from ioc.kpis import Kpi
 from ioc.login import refused as refuse
+from ioc.schemas import WINDOWS
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts import figures, theme
@@ -71,6 +74,22 @@ class Cards:
     units: UnitTable
     k: int
     maps: EmbedMaps
+    _views: dict[str, PublicView] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @cached_property
+    def tree(self) -> Tree:
+        return Tree.of(self.units)
+
+    def view(self, feed: str) -> PublicView:
+        """What public views of ``feed`` may show, as of its latest commit: read in one go, and
+        decided again only when the figures have changed (embeds re-read their card often)."""
+        last = self._views.get(feed)
+        cut = self.reader.cut(feed, self.units.codes, WINDOWS, known=last.cut if last else None)
+        if cut is None or not any(cut.docs.values()):
+            raise CardError(503, f"no figures yet for feed {feed!r}")
+        if last is None or cut is not last.cut:
+            last = self._views[feed] = PublicView(feed, cut, self.tree, self.k)
+        return last
 
     def body(self, panel: str, args: dict[str, str]) -> dict[str, Any]:
         feed, kpi, shape = parse_panel(panel)
@@ -81,17 +100,12 @@ class Cards:
             raise CardError(400, wrong)
         if lang not in LANGS:
             raise CardError(400, f"lang: {lang!r} is not one of {', '.join(LANGS)}")
-        meta = self.reader.meta(feed)
-        docs = self.reader.many(feed, self.units.codes, window)
-        if meta is None or not docs:
-            raise CardError(503, f"no figures yet for feed {feed!r}")
+        view = self.view(feed)
+        meta = view.cut.meta
         vaccine = args.get("vaccine")
-        if vaccine is not None:
-            known = sorted((docs.get(self.units.province) or {}).get("by_vaccine", {}))
-            if feed != "vaccination" or vaccine not in known:
-                choices = ", ".join(known) or "none (not the vaccination feed)"
-                raise CardError(400, f"vaccine: {vaccine!r} is not one of {choices}")
-            docs = {u: (d.get("by_vaccine") or {}).get(vaccine) or {} for u, d in docs.items()}
+        if vaccine is not None and (feed != "vaccination" or vaccine not in view.vaccines):
+            choices = ", ".join(view.vaccines) or "none (not the vaccination feed)"
+            raise CardError(400, f"vaccine: {vaccine!r} is not one of {choices}")
         with using(lang):
             head = {
                 "panel": panel,
@@ -106,28 +120,32 @@ class Cards:
                 "approximate": unit in self.units.approximate,
             }
             if shape == "map":
-                return head | self.map_body(feed, kpi, unit, docs)
+                return head | self.map_body(view, kpi, unit, window, vaccine)
             if shape == "series":
                 if vaccine is not None:
                     raise CardError(400, "vaccine: the hourly series counts every vaccine together")
-                return head | self.series_body(feed, kpi, unit, meta["as_of"], args.get("days", "14"))
-            shown = public_values(feed, kpi.name, [unit], docs, self.units, self.k)[unit]
+                return head | self.series_body(view, kpi, unit, args.get("days", "14"))
+            shown = view.value(kpi.name, unit, window, vaccine)
             return head | {
                 "value": shown.value,
                 "hidden": shown.hidden,
-                "text": self.text(kpi, shown.value, shown.hidden),
-                "trend": None if shown.hidden or vaccine else self.trend(feed, kpi, unit),
+                "text": self.text(feed, kpi, shown.value, shown.hidden),
+                "trend": None if shown.hidden or vaccine else self.trend(view, kpi, unit),
             }
 
-    def text(self, kpi: Kpi, value: Any, hidden: bool) -> str:
-        return _("dưới {k}").format(k=self.k) if hidden else value_text(kpi, value)
+    def text(self, feed: str, kpi: Kpi, value: Any, hidden: bool) -> str:
+        if hidden:
+            return _("dưới {k}").format(k=self.k)
+        return value_text(kpi, value, whole_percent=feed in WHOLE_PERCENT)
 
-    def map_body(self, feed: str, kpi: Kpi, unit: str, docs: dict[str, Any]) -> dict[str, Any]:
+    def map_body(
+        self, view: PublicView, kpi: Kpi, unit: str, window: str, vaccine: str | None
+    ) -> dict[str, Any]:
         chosen = self.maps.choose(unit)
         if chosen is None:
             raise CardError(404, f"no map for unit {unit!r}: no coloured boundary layer in this scheme")
         layer, focus = chosen
-        shown = public_values(feed, kpi.name, layer.codes, docs, self.units, self.k)
+        shown = view.values(kpi.name, layer.codes, window, vaccine)
         values = [figures.display_value(kpi, s.value) for s in shown.values()]
         scale = figures.map_scale(kpi, values)
         span = (scale.zmax - scale.zmin) or 1.0
@@ -148,17 +166,18 @@ class Cards:
                     "name": self.units.name(code),
                     "value": s.value,
                     "hidden": s.hidden,
-                    "text": self.text(kpi, s.value, s.hidden),
+                    "text": self.text(view.feed, kpi, s.value, s.hidden),
                     "fill": theme.HIDDEN if s.hidden else fill(figures.display_value(kpi, s.value)),
                 }
                 for code, s in shown.items()
             ],
         }
 
-    def series_body(self, feed: str, kpi: Kpi, unit: str, as_of: str, days_text: str) -> dict[str, Any]:
+    def series_body(self, view: PublicView, kpi: Kpi, unit: str, days_text: str) -> dict[str, Any]:
         if not days_text.isdigit() or not 2 <= int(days_text) <= MAX_DAYS:
             raise CardError(400, f"days: {days_text!r} is not a whole number from 2 to {MAX_DAYS}")
-        doc = self.reader.series(feed, unit) or {}
+        feed = view.feed
+        doc = view.cut.series.get(unit) or {}
         hourly = doc.get(kpi.name)
         if not isinstance(hourly, list):
             measures = sorted(
@@ -172,8 +191,8 @@ class Cards:
             )
         daily, _text = figures.daily_trend([float(v or 0) for v in hourly], 1 if kpi.kind == "sum" else 0)
         daily = daily[-int(days_text) :]
-        hidden = series_hidden(feed, doc, self.k)
-        end = datetime.fromisoformat(as_of)
+        hidden = view.series_hidden(unit)
+        end = datetime.fromisoformat(view.cut.meta["as_of"])
         return {
             "explanation": _("{what}, từng ngày").format(what=_(kpi.label)),
             "hidden": hidden,
@@ -189,16 +208,13 @@ class Cards:
             ],
         }
 
-    def trend(self, feed: str, kpi: Kpi, unit: str) -> dict[str, Any] | None:
+    def trend(self, view: PublicView, kpi: Kpi, unit: str) -> dict[str, Any] | None:
         """The last seven days of the KPI's own hourly measure, and the last 24 hours against the
-        24 before; none for rates and means, or where a day would show a small protected count."""
-        doc = self.reader.series(feed, unit) or {}
-        hourly = doc.get(kpi.name)
-        if not isinstance(hourly, list):
+        24 before; none for rates and means, or where the unit's series is hidden."""
+        hourly = (view.cut.series.get(unit) or {}).get(kpi.name)
+        if not isinstance(hourly, list) or view.series_hidden(unit):
             return None
         daily, text = figures.daily_trend([float(v or 0) for v in hourly], 1 if kpi.kind == "sum" else 0)
-        if series_hidden(feed, doc, self.k):  # false for feeds with nothing protected
-            return None
         return {"daily": daily[-7:], "text": text}
 
 
@@ -215,7 +231,9 @@ def card_blueprint(cards: Cards) -> Blueprint:
     return api
 
 
-def value_text(kpi: Kpi, value: Any) -> str:
+def value_text(kpi: Kpi, value: Any, *, whole_percent: bool = False) -> str:
+    if kpi.kind == "rate" and whole_percent:  # health data: whole percent, as FEEDS.md asks
+        return fmt.percent(value, 0)
     unit = "" if kpi.kind == "rate" else f" {_(kpi.unit)}"
     return figures.value_text(kpi, value, compact=True) + (unit if value is not None else "")
 

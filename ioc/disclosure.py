@@ -1,67 +1,50 @@
-"""Small counts of sensitive data kept out of public views (the embeds and cards).
+"""What a public view (the cards and embeds) may show of sensitive data: the one place it is decided.
 
-FEEDS.md: health data (vaccination) in public views suppresses counts 1–9 and shows percentages
-rounded to whole numbers; location data of people (mobile data) suppresses a unit with fewer than
-``k`` subscribers (default 10). A suppressed unit reads "dưới 10" ("<10"), never 0.
+FEEDS.md: health data (vaccination) in public views suppresses counts 1 to k-1 and shows
+percentages rounded to whole numbers; location data of people (mobile data) suppresses any
+unit-hour with fewer than ``k`` subscribers. A hidden figure reads "dưới k", never 0.
 
-*Primary* suppression hides every count ``0 < c < k``. *Complementary* suppression makes sure a
-hidden count cannot be worked out from what is shown: a parent's total minus its shown children
-would give a lone hidden child, so every family (a unit and its children) whose total is shown
-has either no hidden child or at least two; the second is the smallest shown child that is not
-zero (a zero if there is none). A unit whose only child is hidden is hidden too (it equals the
-child). Hiding a parent makes it a hidden child of its own parent, so the rule runs until nothing
-changes. Rates follow their numerator: a rate whose numerator count is hidden is hidden (the
-coverage of a unit times its public population would give the count back).
+Deciding one figure at a time is not enough: sums and differences of figures that are each safe
+give hidden ones back (a unit's total minus its shown vaccines, a window minus the window inside
+it, a parent minus its shown children, a unit's days against its total). So the decision is made
+per *family* of figures that sums and differences link, over every unit at once (the design and
+the alternatives rejected: ``docs/public-views.md``):
+
+- A unit's figures of a family are shown or hidden together: every window, every vaccine and
+  their total, and the days of its series. Within them, whatever a reader can compute (each
+  window, the difference of two nested windows, a day, the windows against the days) is a
+  *block* of counts; a unit whose block has a count from 1 to k-1 is hidden.
+- Across units, what a reader can compute of the hidden ones is a shown unit's *remainder*: its
+  block minus the blocks of its nearest shown descendants. Every remainder must be safe too;
+  where one is not, the smallest shown descendant that makes it safe is hidden with it (with the
+  units between them), else the unit itself, and so on up the tree until nothing changes.
+
+Families: vaccination doses (windows × vaccines and total, and the hourly series); per vaccine,
+the people vaccinated (with the coverage, whose denominator is public); per three-dose vaccine,
+the dropout (its dropped, its completed and its people without a dose-1 record, shown only where
+that vaccine's people are); mobile data's subscribers (windows and the hourly series), which every
+mobile figure of the unit follows. A vaccine whose people are its doses of the year in every unit
+links its people to the doses: they hide the same units. Feeds without sensitive data are shown
+as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
+from ioc.kpis import window_start_times
+from ioc.snapshots import Cut
 from ioc.units import UnitTable
 
-# Per feed: which count each public KPI is protected by (the count whose small values are the
-# sensitive fact), as a KPI name of the same document; a rate's own numerator is its entry's.
-PROTECTED_BY: dict[str, dict[str, str]] = {
-    "vaccination": {
-        "doses": "doses",
-        "doses_by_dose_number": "doses",
-        "people_first_dose": "people_first_dose",
-        "coverage_first_dose": "people_first_dose",
-        "dropout_rate": "people_first_dose",
-    },
-    "mobile_data": {
-        "traffic_gb": "subscribers",
-        "subscribers": "subscribers",
-        "share_5g": "subscribers",
-        "traffic_per_capita_mb": "subscribers",
-    },
-}
 WHOLE_PERCENT = frozenset({"vaccination"})  # health: percentages rounded to whole numbers
+SERIES_GUARD = {"vaccination": "doses", "mobile_data": "subscribers"}  # the count a series day is
 
-
-def hidden_units(counts: Mapping[str, float | None], units: UnitTable, k: int) -> set[str]:
-    """The units whose count (and whatever it protects) a public view must not show."""
-    hidden = {u for u, c in counts.items() if c is not None and 0 < c < k}
-    families = {p: units.children(p) for p in units.codes if units.children(p)}
-    changed = True
-    while changed:
-        changed = False
-        for parent, children in families.items():
-            if parent in hidden:
-                continue
-            inside = [c for c in children if c in hidden]
-            if len(inside) != 1:
-                continue
-            shown = [c for c in children if c not in hidden and counts.get(c) is not None]
-            if not shown:  # the parent equals its one hidden child
-                hidden.add(parent)
-            else:  # the smallest that is not zero; a zero only when every other is zero
-                hidden.add(min(shown, key=lambda c: (counts[c] == 0, counts[c])))
-            changed = True
-    return hidden
+Block = np.ndarray  # one unit's counts of a family, in the same order for every unit
 
 
 @dataclass(frozen=True)
@@ -72,62 +55,283 @@ class Shown:
     hidden: bool
 
 
-def public_value(
-    feed: str,
-    kpi: str,
-    unit: str,
-    docs: Mapping[str, dict[str, Any] | None],
-    units: UnitTable,
-    k: int,
-) -> Shown:
-    """``kpi`` of ``unit`` for a public view, given every unit's document of the same window (and
-    vaccine, for vaccination) so that complementary suppression sees the unit's whole family."""
-    return public_values(feed, kpi, [unit], docs, units, k)[unit]
+@dataclass(frozen=True)
+class Tree:
+    """The units of a scheme as a tree: each unit's children, and every unit children first."""
+
+    root: str
+    children: dict[str, list[str]]
+    bottom_up: list[str]
+
+    @classmethod
+    def of(cls, units: UnitTable) -> Tree:
+        parents = dict(zip(units.frame["code"], units.frame["parent_code"], strict=True))
+        children: dict[str, list[str]] = {code: [] for code in parents}
+        for code, parent in parents.items():
+            if parent is not None:
+                children[parent].append(code)
+        order: list[str] = []
+
+        def visit(code: str) -> None:
+            for child in children[code]:
+                visit(child)
+            order.append(code)
+
+        visit(units.province)
+        return cls(units.province, children, order)
 
 
-def public_values(
-    feed: str,
-    kpi: str,
-    codes: list[str],
-    docs: Mapping[str, dict[str, Any] | None],
-    units: UnitTable,
-    k: int,
-) -> dict[str, Shown]:
-    """``public_value`` of several units at once (a map's), suppressing over the tree once."""
-    guard = PROTECTED_BY.get(feed, {}).get(kpi)
-    hidden: set[str] = set()
-    if guard is not None:
-        counts = {u: _count((d or {}).get(guard, {}).get("value")) for u, d in docs.items()}
-        hidden = hidden_units(counts, units, k)
-    found = {}
-    for unit in codes:
-        value = ((docs.get(unit) or {}).get(kpi) or {}).get("value")
-        if guard is None or value is None:
-            found[unit] = Shown(value, False)
-        elif unit in hidden:
-            found[unit] = Shown(None, True)
-        elif feed in WHOLE_PERCENT and kpi.endswith(("rate", "coverage_first_dose")):
-            found[unit] = Shown(round(value, 2), False)  # a fraction: whole percent
-        else:
-            found[unit] = Shown(value, False)
-    return found
+def _unsafe(block: Block, k: int) -> bool:
+    size = np.rint(np.abs(block))
+    return bool(np.any((size > 0) & (size < k)))
 
 
-def series_hidden(feed: str, doc: Mapping[str, Any], k: int, step_h: int = 24) -> bool:
-    """Whether a unit's series, shown in blocks of ``step_h`` hours ending now (days), would show
-    a small count of protected data (a day with 1 to k-1 doses, or of 1 to k-1 subscriber-periods
-    of mobile data): a public view then shows none of it, since the days add up to the totals
-    shown beside them."""
-    guard = {"vaccination": "doses", "mobile_data": "subscribers"}.get(feed)
-    hours = doc.get(guard) if guard else None
-    if not isinstance(hours, list):
-        return False
-    blocks = [sum(h or 0 for h in hours[max(0, end - step_h) : end]) for end in range(len(hours), 0, -step_h)]
-    return any(0 < b < k for b in blocks)
+def _shortfall(block: Block, k: int) -> float:
+    """How far a block is from safe: the sum of k - c over its counts c from 1 to k-1."""
+    size = np.rint(np.abs(block))
+    small = (size > 0) & (size < k)
+    return float(np.sum(k - size[small]))
 
 
-def _count(value: Any) -> float | None:
-    """A count, or the sum of a breakdown (doses by dose number)."""
-    if isinstance(value, dict):
-        return float(sum(value.values()))
-    return float(value) if isinstance(value, int | float) else None
+def hidden_blocks(blocks: Mapping[str, Block], tree: Tree, k: int, *, also: Iterable[str] = ()) -> set[str]:
+    """The units whose block (and every figure it guards) a public view must not show: those with
+    a count from 1 to k-1, ``also``, and enough others that no shown unit's remainder has one."""
+    width = len(next(iter(blocks.values()))) if blocks else 0
+    zero = np.zeros(width)
+    hidden = {u for u in tree.bottom_up if _unsafe(blocks.get(u, zero), k)} | set(also)
+
+    def nearest_shown(unit: str) -> Iterable[str]:
+        for child in tree.children[unit]:
+            if child in hidden:
+                yield from nearest_shown(child)
+            else:
+                yield child
+
+    def remainder(unit: str) -> Block:
+        rest = blocks.get(unit, zero).copy()
+        for shown in nearest_shown(unit):
+            rest -= blocks.get(shown, zero)
+        return rest
+
+    def complement(unit: str, rest: Block) -> set[str]:
+        """The shown descendants to hide with ``unit``'s remainder (one, with the shown units
+        between them): those that make it safe, or failing that bring it closest, showing the
+        least (the smallest blocks)."""
+        best: tuple[float, float, int, str] | None = None
+        chosen: list[str] = []
+
+        def walk(code: str, path: list[str], added: Block, size: float) -> None:
+            nonlocal best, chosen
+            if code not in hidden:
+                path, added = [*path, code], added + remainder(code)
+                size += float(np.abs(blocks.get(code, zero)).sum())
+                if np.any(np.rint(np.abs(added)) > 0):
+                    key = (_shortfall(rest + added, k), size, len(path), code)
+                    if best is None or key < best:
+                        best, chosen = key, path
+            for child in tree.children[code]:
+                walk(child, path, added, size)
+
+        for child in tree.children[unit]:
+            walk(child, [], zero, 0.0)
+        return set(chosen) if best is not None and best[0] < _shortfall(rest, k) else set()
+
+    changed = True
+    while changed:
+        changed = False
+        for unit in tree.bottom_up:
+            if unit in hidden:
+                continue
+            rest = remainder(unit)
+            if _unsafe(rest, k):
+                hidden |= complement(unit, rest) or {unit}
+                changed = True
+    return hidden
+
+
+def hidden_units(counts: Mapping[str, float | None], units: UnitTable, k: int) -> set[str]:
+    """:func:`hidden_blocks` of one count per unit (a unit without one counts as 0)."""
+    blocks = {u: np.array([c or 0.0]) for u, c in counts.items()}
+    return hidden_blocks(blocks, Tree.of(units), k)
+
+
+# ---- the families ------------------------------------------------------------------------
+
+
+def _value(entry: Any) -> float:
+    value = entry.get("value") if isinstance(entry, dict) else None
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _chain(points: list[tuple[datetime, float]]) -> list[float]:
+    """Counts of nested periods that all end now, as a reader can take them apart: the shortest,
+    then what each longer one adds to the one inside it (a window minus the window inside it, a
+    day of the series, the 7 days minus the series' days)."""
+    parts, inner = [], 0.0
+    for _start, count in sorted(points, key=lambda p: p[0], reverse=True):
+        parts.append(count - inner)
+        inner = count
+    return parts
+
+
+def _doses_of(vaccine: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda doc: ((doc.get("by_vaccine") or {}).get(vaccine) or {}).get("doses")
+
+
+@dataclass(frozen=True)
+class Family:
+    """Figures that sums and differences link, decided together over every unit: ``block`` gives
+    a unit's counts; ``after`` is a family whose hidden units this one hides too; a ``closed``
+    family shows nothing (a protected figure without a rule)."""
+
+    name: str
+    block: Callable[[str], list[float]]
+    after: Family | None = None
+    closed: bool = False
+
+
+CLOSED = Family("closed", lambda unit: [], closed=True)
+
+
+class PublicView:
+    """What public views of one feed may show as of one commit (a :class:`Cut`): each family's
+    hidden units are decided once, over every unit, and every card, map and series asks here."""
+
+    def __init__(self, feed: str, cut: Cut, tree: Tree, k: int) -> None:
+        self.feed, self.cut, self.tree, self.k = feed, cut, tree, k
+        self.starts = window_start_times(datetime.fromisoformat(cut.meta["as_of"]))
+        self.vaccines = sorted(self._doc(tree.root, "ytd").get("by_vaccine") or {})
+        self._hidden: dict[str, set[str]] = {}
+
+    def _doc(self, unit: str, window: str) -> dict[str, Any]:
+        return self.cut.docs.get(window, {}).get(unit) or {}
+
+    def family(self, kpi: str, vaccine: str | None) -> Family | None:
+        """The family that guards ``kpi`` (of ``vaccine``); None where nothing is protected."""
+        if self.feed == "mobile_data":
+            return Family("subscribers", self._subscribers)
+        if self.feed != "vaccination":
+            return None
+        if kpi in ("doses", "doses_by_dose_number"):
+            return Family("doses", self._doses)
+        if vaccine is not None and kpi in ("people_first_dose", "coverage_first_dose"):
+            return Family(f"people:{vaccine}", lambda unit: self._people(unit, vaccine))
+        if vaccine is not None and kpi == "dropout_rate":
+            people = self.family("people_first_dose", vaccine)
+            return Family(f"dropout:{vaccine}", lambda unit: self._dropout(unit, vaccine), after=people)
+        return CLOSED
+
+    # -- each family's block of one unit --
+
+    def _windows(self, unit: str, pick: Callable[[dict[str, Any]], Any]) -> list[tuple[datetime, float]]:
+        return [(start, _value(pick(self._doc(unit, w)))) for w, start in self.starts.items()]
+
+    def _days(self, unit: str, measure: str) -> list[tuple[datetime, float]]:
+        """The unit's series as the public sees it, days of 24 hours ending now
+        (``figures.daily_trend``), each as the period from its first hour to now; a unit without
+        a series has zeros, and every unit's days are the same periods (one commit's series)."""
+        shape = next((d for d in self.cut.series.values() if isinstance(d.get(measure), list)), None)
+        if shape is None:
+            return []
+        doc = self.cut.series.get(unit) or {}
+        hours = [float(v or 0) for v in doc.get(measure) or [0] * len(shape[measure])]
+        if doc and (doc.get("start") != shape["start"] or len(hours) != len(shape[measure])):
+            raise ValueError(f"the {measure} series of {unit!r} is not of the same commit as the others")
+        first, step = datetime.fromisoformat(shape["start"]), timedelta(seconds=shape["step_s"])
+        begins = [max(0, end - 24) for end in range(len(hours), 0, -24)]
+        return [(first + step * begin, sum(hours[begin:])) for begin in begins]
+
+    def _doses(self, unit: str) -> list[float]:
+        counts: list[float] = []
+        for vaccine in self.vaccines:
+            counts += _chain(self._windows(unit, _doses_of(vaccine)))
+        return counts + _chain(self._windows(unit, lambda d: d.get("doses")) + self._days(unit, "doses"))
+
+    def _subscribers(self, unit: str) -> list[float]:
+        return _chain(self._windows(unit, lambda d: d.get("subscribers")) + self._days(unit, "subscribers"))
+
+    def _entries(self, unit: str, vaccine: str) -> dict[str, Any]:
+        found: dict[str, Any] = (self._doc(unit, "ytd").get("by_vaccine") or {}).get(vaccine) or {}
+        return found
+
+    def _people(self, unit: str, vaccine: str) -> list[float]:
+        entries = self._entries(unit, vaccine)
+        people = _value(entries.get("people_first_dose"))
+        population = (entries.get("coverage_first_dose") or {}).get("denominator")
+        # the population is public: the coverage gives the people not vaccinated away as well
+        return [people, float(population) - people if population else 0.0]
+
+    def _dropout(self, unit: str, vaccine: str) -> list[float]:
+        entries = self._entries(unit, vaccine)
+        rate = entries.get("dropout_rate") or {}
+        dropped, first = float(rate.get("numerator") or 0), float(rate.get("denominator") or 0)
+        # a whole percent of a denominator a reader can know gives the numerator back (1 of 12
+        # is 8%), and the people of the vaccine minus those with dose 1 follow
+        return [dropped, first - dropped, _value(entries.get("people_first_dose")) - first]
+
+    def _same_as_doses(self, vaccine: str) -> bool:
+        """Whether the vaccine's people are its doses of the year in every unit (one dose each,
+        none before the year, as in a young system): a reader then reads either off the other."""
+        return all(
+            _value(entries.get("people_first_dose")) == _value(entries.get("doses"))
+            for entries in (self._entries(u, vaccine) for u in self.tree.bottom_up)
+        )
+
+    def _linked(self, family: Family) -> list[Family]:
+        """The families decided together with ``family``: the doses and the people of every
+        vaccine whose people are its doses of the year; otherwise the family alone."""
+        if self.feed != "vaccination" or not family.name.startswith(("doses", "people:")):
+            return [family]
+        people = [self.family("people_first_dose", v) for v in self.vaccines if self._same_as_doses(v)]
+        group = [f for f in (self.family("doses", None), *people) if f is not None]
+        return group if family.name in {f.name for f in group} else [family]
+
+    def hidden(self, family: Family) -> set[str]:
+        """The units whose figures of ``family`` a public view must not show (and of the families
+        linked to it, which hide the same units)."""
+        if family.name not in self._hidden:
+            group = self._linked(family)
+            found: set[str] = set()
+            for linked in group:
+                if linked.after is not None:
+                    found |= self.hidden(linked.after)
+            blocks = [{u: np.array(f.block(u), dtype=float) for u in self.tree.bottom_up} for f in group]
+            changed = True
+            while changed:  # each family in turn sees what the others already hide
+                changed = False
+                for block in blocks:
+                    grown = hidden_blocks(block, self.tree, self.k, also=found)
+                    changed, found = changed or grown != found, grown
+            for linked in group:
+                self._hidden[linked.name] = found
+        return self._hidden[family.name]
+
+    # -- what the cards ask --
+
+    def value(self, kpi: str, unit: str, window: str, vaccine: str | None = None) -> Shown:
+        return self.values(kpi, [unit], window, vaccine)[unit]
+
+    def values(self, kpi: str, codes: list[str], window: str, vaccine: str | None = None) -> dict[str, Shown]:
+        """``kpi`` of each unit of ``codes`` in ``window`` (of ``vaccine``) as a public view shows it."""
+        family = self.family(kpi, vaccine)
+        hidden = set() if family is None or family.closed else self.hidden(family)
+        whole = self.feed in WHOLE_PERCENT and kpi.endswith(("_rate", "coverage_first_dose"))
+        found = {}
+        for unit in codes:
+            doc = self._doc(unit, window)
+            if vaccine is not None:
+                doc = (doc.get("by_vaccine") or {}).get(vaccine) or {}
+            value = (doc.get(kpi) or {}).get("value")
+            if value is not None and (unit in hidden or (family is not None and family.closed)):
+                found[unit] = Shown(None, True)
+            elif whole and isinstance(value, float):
+                found[unit] = Shown(round(value, 2), False)  # a fraction: whole percent
+            else:
+                found[unit] = Shown(value, False)
+        return found
+
+    def series_hidden(self, unit: str) -> bool:
+        """Whether the unit's series (its days and its trend) must not be shown."""
+        guard = SERIES_GUARD.get(self.feed)
+        family = self.family(guard, None) if guard is not None else None
+        return family is not None and unit in self.hidden(family)

@@ -147,7 +147,7 @@ FEED_SPECS: dict[str, FeedSpec] = {
         kpis=kpis.MOBILE_DATA_KPIS,
         compute=kpis.mobile_data_kpis,
         series=kpis.mobile_data_series,
-        measures=("traffic_gb",),
+        measures=("traffic_gb", "subscribers"),  # the subscribers: what public views are guarded by
         bucketing=Bucketing("period_start", seconds=6 * 3600),
     ),
     "vaccination": FeedSpec(

@@ -38,17 +38,22 @@ PUBLIC_SERVICES_KPIS = (
 )
 
 
-def window_starts(as_of: datetime) -> pl.LazyFrame:
+def window_start_times(as_of: datetime) -> dict[str, datetime]:
     """The start of each window for ``as_of``; windows end at ``as_of`` (inclusive)."""
     local = as_of.astimezone(TZ)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    starts = {
+    return {
         "today": midnight,
         "7d": as_of - timedelta(days=7),
         "30d": as_of - timedelta(days=30),
         "mtd": midnight.replace(day=1),
         "ytd": midnight.replace(month=1, day=1),
     }
+
+
+def window_starts(as_of: datetime) -> pl.LazyFrame:
+    """:func:`window_start_times` as a frame of (window, start)."""
+    starts = window_start_times(as_of)
     return pl.LazyFrame(
         {"window": list(starts), "start": list(starts.values())},
         schema={"window": pl.String, "start": UTC_TIME},

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,6 +109,17 @@ def delta_document(
     return {"feed": feed, "meta": meta, "kpis": kpis, "series": series}
 
 
+@dataclass(frozen=True)
+class Cut:
+    """One feed's figures as of one commit: meta, every unit's KPI documents per window and every
+    unit's hourly series; ``digest`` identifies the content (equal digests, equal figures)."""
+
+    meta: dict[str, Any]
+    docs: dict[str, dict[str, dict[str, Any]]]  # window -> unit -> {kpi: entry}
+    series: dict[str, dict[str, Any]]  # unit -> series document
+    digest: str
+
+
 class SnapshotReader:
     """What the API and the pages read; a panel never computes a KPI on its own."""
 
@@ -125,6 +138,33 @@ class SnapshotReader:
         fields = [keys.snapshot_field(u, window) for u in units]
         values = self.client.hmget(keys.snapshot(feed), fields)
         return {u: json.loads(v)["kpis"] for u, v in zip(units, values, strict=True) if v is not None}
+
+    def cut(
+        self, feed: str, units: list[str], windows: tuple[str, ...], *, known: Cut | None = None
+    ) -> Cut | None:
+        """Everything a public view of ``feed`` may draw on, read in one transaction (the
+        aggregator commits snapshot and series in one too): what is shown and what decided that it
+        may be shown are the same figures. ``known`` is returned itself when nothing has changed
+        since it was read (nothing is parsed again). None before the feed's first snapshot."""
+        pairs = [(w, u) for w in windows for u in units]
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.hget(keys.snapshot(feed), keys.META_FIELD)
+            pipe.hmget(keys.snapshot(feed), [keys.snapshot_field(u, w) for w, u in pairs])
+            pipe.hmget(keys.series(feed), units)
+            meta, docs, series = pipe.execute()
+        if meta is None:
+            return None
+        digest = hashlib.blake2b(meta, digest_size=16)
+        for raw in (*docs, *series):  # each with its length: no two contents run together alike
+            digest.update(b"-" if raw is None else b"%d:%b" % (len(raw), raw))
+        if known is not None and known.digest == digest.hexdigest():
+            return known
+        by_window: dict[str, dict[str, dict[str, Any]]] = {w: {} for w in windows}
+        for (window, unit), raw in zip(pairs, docs, strict=True):
+            if raw is not None:
+                by_window[window][unit] = json.loads(raw)["kpis"]
+        hourly = {u: json.loads(v) for u, v in zip(units, series, strict=True) if v is not None}
+        return Cut(json.loads(meta), by_window, hourly, digest.hexdigest())
 
     def extra(self, feed: str, name: str) -> Any:
         """A feed's non-KPI document (``_points``, ...), or None."""

@@ -23,12 +23,18 @@ def client(r, redis_server, units):
     for feed in ("public_services", "vaccination"):
         r.delete(keys.snapshot(feed), keys.series(feed))
         r.hset(keys.snapshot(feed), keys.META_FIELD, json.dumps({"as_of": AS_OF}))
+    doses_of = {
+        c: 7 if c == communes[0] else 20 if c == communes[1] else 150 for c in units.level_codes("commune")
+    }
+    for level in ("district", "province"):  # a unit's doses are its communes' (records are coded there)
+        for code in units.level_codes(level):
+            doses_of[code] = sum(doses_of[c] for c in units.children(code))
     for code in units.codes:
         dossiers = {
             "received": {"value": 1234},
             "on_time_rate": {"value": 0.8694, "numerator": 20, "denominator": 23},
         }
-        doses = 7 if code == communes[0] else 20 if code == communes[1] else 150
+        doses = doses_of[code]
         r.hset(
             keys.snapshot("public_services"), keys.snapshot_field(code, "7d"), json.dumps({"kpis": dossiers})
         )
