@@ -2,49 +2,51 @@
 feed dropped as files (the generic ``drop_folder`` connector).
 
 A file is taken when it is complete (its ``.done`` twin exists, when required). Its rows go
-through the feed's contract; a bad row becomes a dead letter naming the file and line, a file
-that cannot be read (or misses columns) one naming the file. Files are moved out of the folder
-only after the poll that read them was published: the cursor lists them, and the next poll
-archives them to ``processed/`` (or ``rejected/``). A crash in between re-reads the files, and
-the aggregator counts each row once by its identity; a file delivered again with the same
-content is recognised by its hash and archived without being read.
+through the feed's contract; a bad row becomes a dead letter naming the file and line. Files are
+moved out of the folder only after the poll that read them was published: the cursor lists them,
+and the next poll archives them to ``processed/`` (or ``rejected/``). A crash in between re-reads
+the files, and the aggregator counts each row once by its identity; a file delivered again with
+the same content is recognised by its hash and archived without being read.
+
+Every file is handled on its own. One that cannot be taken (a corrupt workbook, text that is not
+UTF-8, missing columns, a file over ``max_file_bytes``, a workbook unpacking past its limits, a
+symbolic link, anything not a regular file) becomes one dead letter with its name and the reason,
+moves to ``rejected/`` with the reason beside it in ``<name>.reason.txt`` (a sentence, never the
+file's content), and the next file is read. Links are never followed: a link in the folder is
+moved itself (a rename does not follow it), never its target; a ``processed/`` or ``rejected/``
+that is a link or not a folder stops the poll with a SourceError saying so, and nothing is moved
+through it. A file that cannot be moved (say ``rejected/<name>`` is a folder) stays, with a dead
+letter saying why, and the others move on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import shutil
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, ClassVar
 
-import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ioc.connector import Batch, Context, SourceError
+from connectors.files import FileLimits, Limits, Refused, WorkbookLimits, identity, read_regular, read_table
+from ioc.connector import Batch, Context, FutureSkew, SourceError
 from ioc.contracts import Contract, LazyLocator, MobileContract, make_contract, rename
 from ioc.streams import DeadLetter
 
 DONE = ".done"
+REASON = ".reason.txt"
+ARCHIVES = ("processed", "rejected")
 RECENT = 2000  # hashes of files already read, to recognise a re-delivery
 RenameRow = Callable[[dict[str, Any]], dict[str, Any]]  # a source's names to FEEDS.md's
 MOBILE_NAME = re.compile(r"^[A-Za-z]+_\d{12}\.csv$")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def read_table(path: Path, separator: str = ",") -> list[dict[str, Any]]:
-    """Every cell as text (the contract parses it), one dict per data row."""
-    if path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods"):
-        frame = pl.read_excel(path, infer_schema_length=0)
-    else:
-        frame = pl.read_csv(path, infer_schema=False, separator=separator, encoding="utf8")
-    return frame.to_dicts()
+DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 @dataclass
@@ -52,8 +54,26 @@ class Reading:
     rows: list[Any] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # "file line n" of each row
     dead: list[DeadLetter] = field(default_factory=list)
-    taken: list[tuple[str, str, str]] = field(default_factory=list)  # name, hash, processed|rejected
+    taken: list[list[str]] = field(default_factory=list)  # name, identity, processed|rejected, reason
     duplicates: int = 0
+
+
+def exists(folder: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def write_reason(folder: int, name: str, reason: str) -> None:
+    """``<name>.reason.txt`` in ``folder``; whatever had that name (a link) is replaced, not followed."""
+    target = name + REASON
+    with suppress(FileNotFoundError):
+        os.unlink(target, dir_fd=folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with open(os.open(target, flags, 0o644, dir_fd=folder), "w", encoding="utf-8") as out:
+        out.write(f"{name}: {reason}\n")
 
 
 class DropFolder:
@@ -66,6 +86,7 @@ class DropFolder:
         max_files: int,
         source: str,
         required_columns: Callable[[], set[str]],
+        limits: Limits,
         name_rule: tuple[re.Pattern[str], str] | None = None,
         separator: str = ",",
     ) -> None:
@@ -75,75 +96,145 @@ class DropFolder:
         self.max_files = max_files
         self.source = source
         self.required_columns = required_columns
+        self.limits = limits
         self.name_rule = name_rule
         self.separator = separator
 
     def check(self) -> str:
-        if not self.directory.is_dir():
-            raise SourceError(f"{self.directory}: no such folder")
-        return f"{self.directory}: {len(self.complete())} complete files waiting"
+        with self._opened() as folder:
+            for where in ARCHIVES:  # a link or a file there is said now, not at the first move
+                if (fd := self._archive_folder(folder, where, create=False)) >= 0:
+                    os.close(fd)
+            return f"{self.directory}: {len(self._waiting(folder))} complete files waiting"
 
-    def complete(self) -> list[Path]:
-        files = sorted(p for p in self.directory.glob(self.pattern) if p.is_file() and p.suffix != DONE)
-        return [p for p in files if not self.require_done or p.with_name(p.name + DONE).exists()]
+    def complete(self) -> list[str]:
+        with self._opened() as folder:
+            return self._waiting(folder)
 
     def read(self, cursor: str | None, rename_row: RenameRow) -> tuple[Reading, str]:
         state = json.loads(cursor) if cursor else {"taken": [], "recent": []}
-        self._archive(state["taken"])
-        if not self.directory.is_dir():
-            raise SourceError(f"{self.directory}: no such folder")
-        recent = list(state["recent"])
         reading = Reading()
-        for path in self.complete()[: self.max_files]:
-            digest = sha256(path)
-            if digest in recent:
-                reading.duplicates += 1
-                reading.taken.append((path.name, digest, "processed"))
-                continue
-            recent.append(digest)
-            self._read_file(path, digest, reading, rename_row)
-        cursor_out = json.dumps({"taken": reading.taken, "recent": recent[-RECENT:]})
-        return reading, cursor_out
+        recent = list(state["recent"])
+        with self._opened() as folder:
+            reading.dead += self._archive(folder, state["taken"])
+            for name in self._waiting(folder)[: self.max_files]:
+                self._take(folder, name, recent, reading, rename_row)
+        return reading, json.dumps({"taken": reading.taken, "recent": recent[-RECENT:]})
 
-    def _read_file(
-        self,
-        path: Path,
-        digest: str,
-        reading: Reading,
-        rename_row: RenameRow,
+    @contextmanager
+    def _opened(self) -> Iterator[int]:
+        try:
+            folder = os.open(self.directory, DIRECTORY)  # the configured folder itself may be a link
+        except OSError as exc:
+            raise SourceError(f"{self.directory}: cannot open the folder ({exc.strerror})") from None
+        try:
+            yield folder
+        finally:
+            os.close(folder)
+
+    def _waiting(self, folder: int) -> list[str]:
+        names = sorted(
+            name
+            for name in os.listdir(folder)
+            if name not in ARCHIVES and not name.endswith(DONE) and fnmatchcase(name, self.pattern)
+        )
+        return [n for n in names if not self.require_done or exists(folder, n + DONE)]
+
+    def _take(
+        self, folder: int, name: str, recent: list[str], reading: Reading, rename_row: RenameRow
     ) -> None:
-        problem = None
-        rows: list[dict[str, Any]] = []
-        if self.name_rule and not self.name_rule[0].match(path.name):
-            problem = f"file name is not {self.name_rule[1]}"
-        else:
-            try:
-                rows = [rename_row(r) for r in read_table(path, self.separator)]
-            except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
-                problem = f"cannot read: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            else:
-                header = set(rows[0]) if rows else set()
-                if rows and (missing := sorted(self.required_columns() - header)):
-                    problem = f"missing columns: {', '.join(missing)}"
-        if problem:
-            reading.dead.append(DeadLetter(f"{path.name}: {problem}", {"file": path.name}, self.source))
-            reading.taken.append((path.name, digest, "rejected"))
+        """Read one file into ``reading``, or reject it with the reason; never raises for the file."""
+        try:
+            data = read_regular(folder, name, self.limits.max_file_bytes)
+        except Refused as exc:
+            with suppress(FileNotFoundError):
+                self._reject(reading, name, identity(folder, name), str(exc))
             return
+        except FileNotFoundError:  # gone since the folder was listed
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in recent:
+            reading.duplicates += 1
+            reading.taken.append([name, digest, "processed", ""])
+            return
+        try:
+            rows = self._rows(name, data, rename_row)
+        except Refused as exc:
+            self._reject(reading, name, digest, str(exc))
+            return
+        recent.append(digest)
         reading.rows += rows
-        reading.lines += [f"{path.name} line {i + 2}" for i in range(len(rows))]  # line 1 is the header
-        reading.taken.append((path.name, digest, "processed"))
+        reading.lines += [f"{name} line {i + 2}" for i in range(len(rows))]  # line 1 is the header
+        reading.taken.append([name, digest, "processed", ""])
 
-    def _archive(self, taken: list[list[str]]) -> None:
+    def _rows(self, name: str, data: bytes, rename_row: RenameRow) -> list[dict[str, Any]]:
+        if self.name_rule and not self.name_rule[0].match(name):
+            raise Refused(f"file name is not {self.name_rule[1]}")
+        rows = [rename_row(r) for r in read_table(data, Path(name).suffix, self.separator, self.limits)]
+        header = set(rows[0]) if rows else set()
+        if rows and (missing := sorted(self.required_columns() - header)):
+            raise Refused(f"missing columns: {', '.join(missing)}")
+        return rows
+
+    def _reject(self, reading: Reading, name: str, ident: str, reason: str) -> None:
+        reading.dead.append(DeadLetter(f"{name}: {reason}", {"file": name}, self.source))
+        reading.taken.append([name, ident, "rejected", reason])
+
+    def _archive(self, folder: int, taken: list[list[str]]) -> list[DeadLetter]:
         """Move the files a published poll read out of the folder (unless replaced meanwhile)."""
-        for name, digest, where in taken:
-            path = self.directory / name
-            if path.exists() and sha256(path) == digest:
-                target = self.directory / where
-                target.mkdir(exist_ok=True)
-                shutil.move(path, target / name)
-            done = self.directory / (name + DONE)
-            if done.exists() and not path.exists():
-                done.unlink()
+        targets: dict[str, int] = {}
+        stuck: list[DeadLetter] = []
+        try:
+            for name, ident, where, *why in taken:
+                if self._unchanged(folder, name, ident):
+                    if where not in targets:
+                        targets[where] = self._archive_folder(folder, where, create=True)
+                    try:
+                        os.rename(name, name, src_dir_fd=folder, dst_dir_fd=targets[where])
+                        if why and why[0]:
+                            write_reason(targets[where], name, why[0])
+                    except OSError as exc:
+                        reason = (
+                            f"{name}: cannot be moved to {where}/ ({exc.strerror}); it stays in the folder"
+                        )
+                        stuck.append(DeadLetter(reason, {"file": name}, self.source))
+                if exists(folder, name + DONE) and not exists(folder, name):
+                    os.unlink(name + DONE, dir_fd=folder)
+        finally:
+            for fd in targets.values():
+                os.close(fd)
+        return stuck
+
+    def _unchanged(self, folder: int, name: str, ident: str) -> bool:
+        try:
+            if ident.startswith("stat:"):
+                return identity(folder, name) == ident
+            return hashlib.sha256(read_regular(folder, name, self.limits.max_file_bytes)).hexdigest() == ident
+        except (FileNotFoundError, Refused):
+            return False
+
+    def _archive_folder(self, folder: int, where: str, *, create: bool) -> int:
+        """``processed/`` or ``rejected/``, opened without following a link (-1: absent, not created)."""
+        path = self.directory / where
+        if where not in ARCHIVES:  # a cursor written by something else
+            raise SourceError(f"{path}: not one of the archive folders {', '.join(ARCHIVES)}")
+        if create:
+            with suppress(FileExistsError):
+                os.mkdir(where, dir_fd=folder)
+        try:
+            return os.open(where, DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+        except FileNotFoundError:
+            if create:
+                raise SourceError(f"{path}: vanished while files were being moved into it") from None
+            return -1
+        except OSError as exc:  # O_NOFOLLOW | O_DIRECTORY says ENOTDIR of a link too: look at it
+            mode = os.stat(where, dir_fd=folder, follow_symlinks=False).st_mode
+            what = f"cannot be opened ({exc.strerror})"
+            if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+                what = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a folder"
+            raise SourceError(
+                f"{path}: {what}; no file is moved through it (make it a plain folder)"
+            ) from None
 
 
 class DropConnector:
@@ -152,9 +243,13 @@ class DropConnector:
     name: ClassVar[str]
     feed: ClassVar[str]
 
-    def __init__(self, folder: DropFolder, contract: Contract, context: Context) -> None:
+    def __init__(
+        self, folder: DropFolder, contract: Contract, context: Context, *, future_skew_s: float
+    ) -> None:
         self.folder = folder
         self.contract = contract
+        self.context = context
+        self.future_skew_s = future_skew_s
         self.units = frozenset(context.units.codes)
 
     def check(self) -> str:
@@ -164,7 +259,12 @@ class DropConnector:
         mapping = self.contract.mapping
         reading, cursor_out = self.folder.read(cursor, lambda row: rename(row, mapping) if mapping else row)
         done = self.contract.transform(
-            reading.rows, units=self.units, source=self.name, mapping={}, where=reading.lines.__getitem__
+            reading.rows,
+            units=self.units,
+            source=self.name,
+            mapping={},
+            where=reading.lines.__getitem__,
+            not_after=self.context.not_after(self.future_skew_s),
         )
         stats = {
             "files": len(reading.taken),
@@ -180,7 +280,7 @@ def required_sources(contract: Contract) -> Callable[[], set[str]]:
     return lambda: {f.source for f in contract.fields if f.required and f.source not in contract.derived}
 
 
-class MobileDataConfig(BaseModel):
+class MobileDataConfig(FutureSkew, FileLimits):
     model_config = ConfigDict(extra="forbid")
 
     drop_dir: Path = Field(
@@ -206,12 +306,13 @@ class MobileDataConnector(DropConnector):
             max_files=config.max_files,
             source=self.name,
             required_columns=required_sources(contract),
+            limits=Limits(config.max_file_bytes),
             name_rule=(MOBILE_NAME, "<operator>_<YYYYmmddHHMM>.csv"),
         )
-        super().__init__(folder, contract, context)
+        super().__init__(folder, contract, context, future_skew_s=config.future_skew_s)
 
 
-class DropFolderConfig(BaseModel):
+class DropFolderConfig(FutureSkew, WorkbookLimits):
     model_config = ConfigDict(extra="forbid")
 
     feed: str = Field(description="The feed the files' rows belong to (FEEDS.md name).")
@@ -227,6 +328,15 @@ class DropFolderConfig(BaseModel):
         default_factory=dict, description="FEEDS.md field name -> the file's column name, where they differ."
     )
     options: dict[str, Any] = Field(default_factory=dict, description="The feed's own options.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _a_name_pattern(cls, value: str) -> str:
+        if "/" in value or value in ARCHIVES or not value.strip():
+            raise ValueError(
+                f"a pattern of file names in drop_dir, without folders (e.g. *.xlsx), not {value!r}"
+            )
+        return value
 
 
 class DropFolderConnector(DropConnector):
@@ -246,6 +356,9 @@ class DropFolderConnector(DropConnector):
             max_files=config.max_files,
             source=self.name,
             required_columns=required_sources(contract),
+            limits=Limits(
+                config.max_file_bytes, config.max_unpacked_bytes, config.max_zip_members, config.max_zip_ratio
+            ),
             separator=config.separator,
         )
-        super().__init__(folder, contract, context)
+        super().__init__(folder, contract, context, future_skew_s=config.future_skew_s)

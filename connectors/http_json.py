@@ -46,6 +46,7 @@ class HttpJsonConnector:
 
     def __init__(self, config: HttpJsonConfig, *, context: Context) -> None:
         self.config = config
+        self.context = context
         self.feed = config.feed  # type: ignore[misc]
         self.units = frozenset(context.units.codes)
         self.contract = make_contract(config.feed, config.options, context, mapping=config.mapping)
@@ -74,4 +75,7 @@ class HttpJsonConnector:
         return f"{self.source.url}: {self.source.total()} records for {self.feed}"
 
     def poll(self, cursor: str | None) -> Batch:
-        return read_batch(self.source, self.contract, cursor, units=self.units, source=self.name)
+        not_after = self.context.not_after(self.config.future_skew_s)
+        return read_batch(
+            self.source, self.contract, cursor, units=self.units, source=self.name, not_after=not_after
+        )

@@ -10,6 +10,17 @@ sends as ``cap_nhat_tu``, fingerprints of the records already read at exactly th
 identical re-read is dropped, while a record re-sent with changed content at the same time (a
 real new version) passes. Whatever slips through is absorbed by the aggregator's latest-wins
 state (FEEDS.md: "must tolerate seeing the boundary records again").
+
+The cursor never passes our clock plus ``future_skew_s``: one record dated 2099 would otherwise
+carry it there, and every record changed later would never be asked for again. It moves only
+over records whose time is valid and not beyond that limit; a record dated beyond it is a dead
+letter (the contract's ``not_after``), once: its fingerprint is kept in the cursor while the
+source keeps listing it, and it passes again when its time is no longer ahead of the clock (or
+when it is re-sent changed). The cursor does move over records refused for other reasons (an
+unknown unit, a missing field): they are dead letters once, and a source that fixes one re-sends
+it with a newer time. A stored cursor already beyond the limit (written by a version without this
+guard, or before our clock was set back) is not trusted: the listing is read again from the start,
+and the aggregator's latest-wins state absorbs what it had counted.
 """
 
 from __future__ import annotations
@@ -22,9 +33,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import ConfigDict, Field, HttpUrl
 
-from ioc.connector import Batch, Context, SourceError
+from ioc.connector import Batch, Context, FutureSkew, SourceError
 from ioc.contracts import Contract
 
 MAX_SEEN = 2000  # fingerprints kept at the boundary; past that, re-reads are let through
@@ -35,12 +46,30 @@ def fingerprint(row: Any) -> str:
     return hashlib.blake2b(body.encode(), digest_size=8).hexdigest()
 
 
-def parse_cursor(cursor: str | None) -> tuple[str | None, set[str]]:
-    """The time to ask from and the fingerprints read at that time (a bare time is accepted)."""
+@dataclass
+class CursorState:
+    """The time to ask from, the fingerprints read at that time, and those of records refused as
+    dated in the future that the source still lists."""
+
+    since: str | None
+    seen: set[str]
+    future: set[str]
+
+    def dump(self) -> str | None:
+        if self.since is None and not self.future:
+            return None
+        state = {"cap_nhat_tu": self.since, "seen": sorted(self.seen)[:MAX_SEEN]}
+        if self.future:
+            state["future"] = sorted(self.future)[:MAX_SEEN]
+        return json.dumps(state)
+
+
+def parse_cursor(cursor: str | None) -> CursorState:
+    """The cursor's state (a bare time, as older versions stored it, is accepted)."""
     if cursor is None or not cursor.startswith("{"):
-        return cursor, set()
+        return CursorState(cursor, set(), set())
     state = json.loads(cursor)
-    return state["cap_nhat_tu"], set(state.get("seen", []))
+    return CursorState(state["cap_nhat_tu"], set(state.get("seen", [])), set(state.get("future", [])))
 
 
 @dataclass(frozen=True)
@@ -103,39 +132,60 @@ class PagedHttpSource:
         total = body.get(self.shape.total) if isinstance(body, dict) else None
         return int(total) if isinstance(total, int) else len(self._records(body, 1))
 
-    def read(self, cursor: str | None) -> Page:
-        since, seen = parse_cursor(cursor)
+    def read(self, cursor: str | None, *, not_after: datetime) -> Page:
+        """Every record changed since the cursor (up to ``max_pages``); the cursor moves only
+        over records dated at most ``not_after``, and a record already refused as dated after it
+        is not returned again while it still is."""
+        state = parse_cursor(cursor)
+        since_time = parse_time(state.since)
+        if since_time is None or since_time > not_after:  # none, unreadable, or dragged into the future
+            state, since_time = CursorState(None, set(), state.future), None
         rows: list[Any] = []
+        future: set[str] = set()
         page, requests, more = 1, 0, True
         while more and requests < self.max_pages:
-            data = self._records(self._get(since, page), page)
+            data = self._records(self._get(state.since, page), page)
             requests += 1
             if not data:
                 more = False
                 break
-            fresh = [(row, fp) for row in data if (fp := fingerprint(row)) not in seen]
+            prints = [(row, fingerprint(row), self._is_future(row, not_after)) for row in data]
+            refused = state.future | future  # future-dated records already returned once
+            fresh = [
+                (row, fp)
+                for row, fp, ahead in prints
+                if fp not in state.seen and not (ahead and fp in refused)
+            ]
+            future |= {fp for _row, fp, ahead in prints if ahead}
             rows.extend(row for row, _fp in fresh)
-            newest = self._newest(data)
-            if newest is not None and (since is None or parse_time(newest) > parse_time(since)):  # type: ignore[operator]
-                since, page, seen = newest, 1, set()
+            newest = self._newest(data, not_after)
+            if newest is not None and (since_time is None or newest[0] > since_time):
+                since_time, state.since, state.seen, page = newest[0], newest[1], set(), 1
             else:
                 page += 1
-            seen |= {fp for row, fp in fresh if self._time_text(row) == since}
-        state = {"cap_nhat_tu": since, "seen": sorted(seen)[:MAX_SEEN]}
-        return Page(rows, None if since is None else json.dumps(state), requests, more)
+            state.seen |= {fp for row, fp in fresh if self._time_text(row) == state.since}
+        # A listing read to its end showed every future-dated record it still has; a partial one
+        # may not have reached them (they sort last), so the old ones are kept.
+        state.future = future | state.future if more else future
+        return Page(rows, state.dump(), requests, more)
 
     def _time_text(self, row: Any) -> str | None:
         value = row.get(self.cursor_field) if isinstance(row, dict) else None
         return value.strip() if isinstance(value, str) else None
 
-    def _newest(self, data: Sequence[Any]) -> str | None:
+    def _is_future(self, row: Any, not_after: datetime) -> bool:
+        when = parse_time(row.get(self.cursor_field) if isinstance(row, dict) else None)
+        return when is not None and when > not_after
+
+    def _newest(self, data: Sequence[Any], not_after: datetime) -> tuple[datetime, str] | None:
+        """The latest valid cursor time of ``data`` not after ``not_after``, and its text."""
         best: tuple[datetime, str] | None = None
         for row in data:
             raw = row.get(self.cursor_field) if isinstance(row, dict) else None
             when = parse_time(raw)
-            if when is not None and (best is None or when > best[0]):
+            if when is not None and when <= not_after and (best is None or when > best[0]):
                 best = (when, str(raw).strip())
-        return None if best is None else best[1]
+        return best
 
     def _records(self, body: Any, page: int) -> list[Any]:
         data = body
@@ -162,7 +212,7 @@ class PagedHttpSource:
             raise SourceError(f"{self.url}: page {page} is not JSON ({exc})") from None
 
 
-class PagedHttpConfig(BaseModel):
+class PagedHttpConfig(FutureSkew):
     """A source listing records page by page from a time cursor, as FEEDS.md §1 describes."""
 
     model_config = ConfigDict(extra="forbid")
@@ -201,14 +251,24 @@ class PagedConnector:
         return f"{self.source.url}: {self.source.total()} {self.WHAT}"
 
     def poll(self, cursor: str | None) -> Batch:
-        return read_batch(self.source, self.contract, cursor, units=self.units, source=self.name)
+        not_after = self.context.not_after(self.config.future_skew_s)
+        return read_batch(
+            self.source, self.contract, cursor, units=self.units, source=self.name, not_after=not_after
+        )
 
 
 def read_batch(
-    listing: PagedHttpSource, contract: Contract, cursor: str | None, *, units: frozenset[str], source: str
+    listing: PagedHttpSource,
+    contract: Contract,
+    cursor: str | None,
+    *,
+    units: frozenset[str],
+    source: str,
+    not_after: datetime,
 ) -> Batch:
-    """One poll of a paged listing through a feed's contract."""
-    page = listing.read(cursor)
-    done = contract.transform(page.rows, units=units, source=source)
+    """One poll of a paged listing through a feed's contract; nothing dated after ``not_after``
+    is counted or moves the cursor."""
+    page = listing.read(cursor, not_after=not_after)
+    done = contract.transform(page.rows, units=units, source=source, not_after=not_after)
     stats = {"requests": page.requests, "rows": len(page.rows), "more": int(page.more)}
     return Batch(done.records, page.cursor, done.dead_letters, stats)

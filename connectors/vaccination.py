@@ -3,7 +3,10 @@
 Citizen ids become keyed pseudonyms (HMAC-SHA256, key ``IOC_PSEUDONYM_KEY``) and birth dates age
 bands inside :class:`ioc.contracts.VaccinationContract`, before anything is stored; names, birth
 dates and ids reach neither Redis, nor the logs, nor the dead letters. A record that arrives both
-ways is counted once (latest version by ``cap_nhat_luc``).
+ways is counted once (latest version by ``cap_nhat_luc``). The webhook checks signatures with its
+own secret, ``IOC_WEBHOOK_SECRET_<NAME>`` (``IOC_WEBHOOK_SECRET_VACCINATION`` for the built-in
+table), falling back to the older shared ``IOC_WEBHOOK_SECRET`` for the built-in table only (see
+:mod:`connectors.webhook`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from connectors.paged_http import PagedHttpSource, read_batch
-from connectors.webhook import WEBHOOK_SECRET, Accept, Receiver, WebhookOptions, receiver_for
+from connectors.signatures import webhook_secret
+from connectors.webhook import Accept, Receiver, WebhookOptions, receiver_for
 from ioc.connector import Batch, Context
 from ioc.contracts import make_contract
 
@@ -50,8 +54,11 @@ class VaccinationConnector:
         self.context = context
         self.units = frozenset(context.units.codes)
         self.contract = make_contract(self.feed, None, context)  # refuses to start without the key
-        if config.webhook:
-            context.secret(WEBHOOK_SECRET, "webhook = true: each POST's HMAC signature is checked with it")
+        self.secret = b""
+        if config.webhook:  # refuses to start without its own signing secret
+            self.secret = webhook_secret(
+                context.name or self.name, config.webhook_secret_env, context.secrets
+            )
         self.source = (
             None
             if config.url is None
@@ -73,9 +80,13 @@ class VaccinationConnector:
     def poll(self, cursor: str | None) -> Batch:
         if self.source is None:
             return Batch(pl.DataFrame(schema=self.contract.schema), cursor)
-        return read_batch(self.source, self.contract, cursor, units=self.units, source=self.name)
+        not_after = self.context.not_after(self.config.future_skew_s)
+        return read_batch(
+            self.source, self.contract, cursor, units=self.units, source=self.name, not_after=not_after
+        )
 
     def listen(self, accept: Accept) -> Receiver | None:
         if not self.config.webhook:
             return None
-        return receiver_for(self.config, self.context, self.contract, self.name, accept).start()
+        receiver = receiver_for(self.config, self.context, self.contract, self.name, self.secret, accept)
+        return receiver.start()

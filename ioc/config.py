@@ -269,8 +269,9 @@ class Settings(BaseSettings):
     )
     webhook_secret: SecretStr | None = Field(
         None,
-        description="Shared secret of webhook signatures (HMAC-SHA256 of the body). Environment only "
-        "(IOC_WEBHOOK_SECRET); the demo generates one.",
+        description="Fallback signing secret of the built-in `vaccination` connector's webhook when "
+        "IOC_WEBHOOK_SECRET_VACCINATION is not set; every other webhook has its own secret "
+        "(IOC_WEBHOOK_SECRET_<NAME>). Environment only (IOC_WEBHOOK_SECRET).",
     )
     boundaries: BoundarySettings = Field(default_factory=BoundarySettings)  # type: ignore[arg-type]
     aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)  # type: ignore[arg-type]

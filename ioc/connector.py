@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httpx
 import polars as pl
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ioc.config import PROJECT_ROOT, ConfigError, Settings, connector_error
 from ioc.streams import DeadLetter
@@ -50,7 +50,8 @@ class Context:
     http: httpx.Client
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     geodata: Path = PROJECT_ROOT / "geodata"
-    secrets: Mapping[str, str] = field(default_factory=dict)  # IOC_PSEUDONYM_KEY, IOC_WEBHOOK_SECRET
+    secrets: Mapping[str, str] = field(default_factory=dict)  # the environment: IOC_PSEUDONYM_KEY, ...
+    name: str = ""  # the configured instance (``[connectors.<name>]``); empty: the plugin's own name
 
     def secret(self, name: str, purpose: str) -> bytes:
         """A secret from the environment, or a ConfigError saying why the connector needs it."""
@@ -58,6 +59,26 @@ class Context:
         if not value:
             raise ConfigError(f"{name}: not set; {purpose}")
         return value.encode()
+
+    def not_after(self, skew_s: float) -> datetime:
+        """The latest version time a record may carry now: the clock plus the allowed skew."""
+        return self.clock() + timedelta(seconds=skew_s)
+
+
+class FutureSkew(BaseModel):
+    """The setting every connector that validates records has: how far ahead of our clock a
+    source's version time may be before the record is refused (and kept out of any cursor)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    future_skew_s: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="A record dated (`cap_nhat_luc`; a counter: `thoi_diem_bat_dau`) more than this "
+        "many seconds after our clock is a dead letter and never moves a cursor (its source's clock is "
+        "wrong).",
+    )
 
 
 class Connector(Protocol):

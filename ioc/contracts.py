@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal, cast
 
 import polars as pl
@@ -148,7 +148,7 @@ class Contract:
 
     def _future(self, frame: pl.DataFrame, not_after: datetime) -> list[Reject]:
         source, target = self.version_field
-        late = frame.filter(pl.col(target) > not_after)
+        late = frame.filter(pl.col(target) > not_after.astimezone(UTC))  # times are kept in UTC
         return [
             Reject(row, f"{source}: {when.isoformat()} is in the future (later than {not_after.isoformat()})")
             for row, when in late.select("_row", target).iter_rows()

@@ -36,7 +36,7 @@ SIMULATOR_PATHS = {
 DEMO_SECRETS = {
     "IOC_SECRET_KEY": "the screens' relay tokens",
     "IOC_PSEUDONYM_KEY": "the vaccination pseudonyms",
-    "IOC_WEBHOOK_SECRET": "the webhook signatures",
+    "IOC_WEBHOOK_SECRET_VACCINATION": "the vaccination webhook's signatures",  # its simulator pushes
 }
 
 
@@ -133,15 +133,19 @@ class Supervisor:
 
     def _refuse_missing_secrets(self) -> None:
         """Production stops here, with the reason, rather than in a child restarted forever."""
+        from connectors.signatures import webhook_secret
+
         needed = {"IOC_SECRET_KEY": self.settings.secret_key}
         registry = discover()
         for name, table in connector_tables(self.settings).items():
-            configure(name, table, source=self.config_path or "environment", registry=registry)
+            config = configure(name, table, source=self.config_path or "environment", registry=registry)
             feed = table.get("feed") or registry[connector_type(name, table)].feed
             if feed == "vaccination":
                 needed["IOC_PSEUDONYM_KEY"] = self.settings.pseudonym_key
             if table.get("webhook") or connector_type(name, table) == "webhook":
-                needed["IOC_WEBHOOK_SECRET"] = self.settings.webhook_secret
+                # each webhook its own secret: the message names the variable to set
+                secret_env = getattr(config, "webhook_secret_env", None)
+                webhook_secret(name, secret_env, _environment(self.settings))
         for name, value in needed.items():
             if value is None:
                 raise ConfigError(f"{name}: not set; production needs it for {DEMO_SECRETS[name]}")
@@ -206,6 +210,11 @@ class Supervisor:
         if self.redis:
             self.redis.close()
         log.info("stopped: %r", self)
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    shared = settings.webhook_secret  # IOC_WEBHOOK_SECRET, as the settings read it
+    return dict(os.environ) | ({"IOC_WEBHOOK_SECRET": shared.get_secret_value()} if shared else {})
 
 
 def _wait_listening(port: int, child: Child, timeout_s: float = 60.0) -> None:

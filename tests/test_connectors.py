@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.webhook import SIGNATURE_HEADER, sign
+from connectors.webhook import signed_headers
 from ioc import keys
 from ioc.config import PROJECT_ROOT, ConfigError
 from ioc.connector import Context, configure, discover
@@ -31,7 +31,12 @@ from tests.test_kpis import dossier
 from tests.test_mobile_data import FIRST, HEADER
 from tests.test_vaccination import DOSES
 
-SECRETS = {"IOC_PSEUDONYM_KEY": "k" * 32, "IOC_WEBHOOK_SECRET": "s" * 32}
+SECRETS = {"IOC_PSEUDONYM_KEY": "k" * 32, "IOC_WEBHOOK_SECRET_WEBHOOK": "s" * 32}
+
+
+def signed(body: bytes) -> dict[str, str]:
+    """The headers of the generic webhook's sender, signing now (the connectors' clock here)."""
+    return signed_headers(b"s" * 32, body, datetime.now(UTC))
 
 
 @dataclass
@@ -127,7 +132,7 @@ def test_conformance(name, units, geodata, tmp_path, request) -> None:
         receiver = connector.listen(batches.append)
         request.addfinalizer(receiver.close)
         body = json.dumps(REPORTS).encode()
-        reply = httpx.post(receiver.url, content=body, headers={SIGNATURE_HEADER: sign(b"s" * 32, body)})
+        reply = httpx.post(receiver.url, content=body, headers=signed(body))
         assert reply.status_code == 202
         (batch,) = batches
     else:
@@ -155,10 +160,7 @@ def test_push_only_feed_is_dated_by_its_pushes_not_its_heartbeat(units, geodata,
     receiver = runner.connector.listen(runner.publish_pushed)  # type: ignore[attr-defined]
     request.addfinalizer(receiver.close)
     body = json.dumps(REPORTS).encode()
-    assert (
-        httpx.post(receiver.url, content=body, headers={SIGNATURE_HEADER: sign(b"s" * 32, body)}).status_code
-        == 202
-    )
+    assert httpx.post(receiver.url, content=body, headers=signed(body)).status_code == 202
     runner.run_once()
     assert r.hget(health, "last_success_at") == b"2026-11-22T08:01:00+00:00"  # the push, not the heartbeat
     assert r.hget(health, "last_poll_at") == b"2026-11-22T08:02:00+00:00"

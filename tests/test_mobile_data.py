@@ -91,6 +91,14 @@ def test_bad_rows_and_files_are_dead_letters_with_file_and_line(pipeline) -> Non
         "tai_xuong_mb, thoi_diem_bat_dau, vi_do",
     ]
     pipeline.sync()  # the next poll moves what the published one read
-    assert sorted(p.name for p in (folder / "rejected").iterdir()) == ["notes.csv", "vnpt_202611220800.csv"]
+    assert sorted(p.name for p in (folder / "rejected").iterdir()) == [
+        "notes.csv",
+        "notes.csv.reason.txt",
+        "vnpt_202611220800.csv",
+        "vnpt_202611220800.csv.reason.txt",
+    ]
+    assert (folder / "rejected" / "notes.csv.reason.txt").read_text(encoding="utf-8") == (
+        "notes.csv: file name is not <operator>_<YYYYmmddHHMM>.csv\n"
+    )
     assert (folder / "mobifone_202611220800.csv").exists()  # waits for its .done twin
     assert pipeline.kpis("72", "today")["subscribers"] == {"value": 150}

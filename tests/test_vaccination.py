@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
 from connectors.vaccination import VaccinationConfig, VaccinationConnector
-from connectors.webhook import SIGNATURE_HEADER, sign
+from connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from ioc import keys
 from ioc.config import ConfigError
 from ioc.connector import Context
 from ioc.privacy import pseudonym
 from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.simulators.vaccination import Pusher, VaccinationWorld
 from tests import oracle
 from tests.pipeline import FeedPipeline
 from tests.redis_text import everything
@@ -70,7 +71,7 @@ def pipeline(r, units, served):
     http = httpx.Client()
     config = VaccinationConfig(url=served.url, webhook=True, webhook_port=free_port())  # type: ignore[arg-type]
     connector = VaccinationConnector(
-        config, context=context(units, http, IOC_PSEUDONYM_KEY=KEY, IOC_WEBHOOK_SECRET=SECRET)
+        config, context=context(units, http, IOC_PSEUDONYM_KEY=KEY, IOC_WEBHOOK_SECRET_VACCINATION=SECRET)
     )
     run = FeedPipeline(r, units, connector, lambda: AS_OF)
     run.hook = connector.listen(run.runner.publish_pushed)
@@ -112,15 +113,22 @@ def test_ids_become_pseudonyms_and_nothing_personal_is_stored(pipeline, r) -> No
 
 
 def post(url: str, body: bytes, signature: str | None) -> httpx.Response:
-    headers = {"Content-Type": "application/json"} | ({SIGNATURE_HEADER: signature} if signature else {})
-    return httpx.post(url, content=body, headers=headers)
+    """POST signed at the connector's clock (AS_OF), with ``signature`` in place of the right one."""
+    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(int(AS_OF.timestamp()))}
+    return httpx.post(
+        url, content=body, headers=headers | ({SIGNATURE_HEADER: signature} if signature else {})
+    )
+
+
+def good(body: bytes) -> str:
+    return sign(SECRET.encode(), body, int(AS_OF.timestamp()))
 
 
 def test_webhook_records_count_once_with_the_pulled_ones(pipeline, r) -> None:
     pipeline.sync()
     again = [DOSES[4], dose("V6", P2, "DPT-VGB-Hib", 2, "11-21T09:00:00")]
     body = json.dumps(again).encode()
-    reply = post(pipeline.hook_url, body, sign(SECRET.encode(), body))
+    reply = post(pipeline.hook_url, body, good(body))
     assert reply.status_code == 202 and reply.json() == {"received": 2, "accepted": 2, "rejected": 0}
     pipeline.aggregator.drain()
     assert pipeline.kpis("72", "7d")["doses"] == {"value": 4}  # V5 once, plus V6
@@ -140,7 +148,7 @@ def test_webhook_refuses_bad_requests_and_stores_nothing(
     pipeline, r, body, signature, status, message
 ) -> None:
     if signature == "good":
-        signature = sign(SECRET.encode(), body)
+        signature = good(body)
     before = r.xlen(keys.raw_stream("vaccination")), r.xlen(keys.dead_letters("vaccination"))
     reply = post(pipeline.hook_url, body, signature)
     assert reply.status_code == status and message in reply.json()["error"]
@@ -152,5 +160,24 @@ def test_refuses_to_start_without_the_pseudonym_key(units) -> None:
     with pytest.raises(ConfigError, match="IOC_PSEUDONYM_KEY: not set"):
         VaccinationConnector(config, context=context(units, httpx.Client()))
     hooked = VaccinationConfig(webhook=True)  # type: ignore[call-arg]
-    with pytest.raises(ConfigError, match="IOC_WEBHOOK_SECRET: not set"):
+    with pytest.raises(ConfigError, match="IOC_WEBHOOK_SECRET_VACCINATION: not set"):
         VaccinationConnector(hooked, context=context(units, httpx.Client(), IOC_PSEUDONYM_KEY=KEY))
+
+
+def test_the_demo_pusher_signs_as_the_webhook_checks(units, geodata) -> None:
+    """The simulated immunisation system's pushes (timestamped signatures) are stored by the webhook."""
+    now = [AS_OF]
+    world = VaccinationWorld(units, geodata, clock=lambda: now[0], daily_series=20, anchor=AS_OF)
+    secrets = {"IOC_PSEUDONYM_KEY": KEY, "IOC_WEBHOOK_SECRET_VACCINATION": SECRET}
+    context = Context(units=units, http=httpx.Client(), clock=lambda: now[0], secrets=secrets)
+    batches: list = []
+    receiver = VaccinationConnector(VaccinationConfig(webhook=True, webhook_port=0), context=context).listen(
+        batches.append
+    )
+    try:
+        pusher = Pusher(world, receiver.url, SECRET.encode())
+        now[0] += timedelta(days=1)
+        assert pusher.push_once() > 0  # an answer other than 2xx raises
+    finally:
+        receiver.close()
+    assert sum(b.records.height for b in batches) > 0

@@ -3,7 +3,8 @@
 Infants start the three-dose DPT-VGB-Hib series at two months (a few drop out before dose 3),
 children get Sởi-Rubella, adults COVID-19 boosters. Every record carries a 12-digit citizen id,
 a name and a birth date, as the real system sends them. :class:`Pusher` POSTs new records to the
-IOC's webhook with an HMAC signature, as the immunisation system does.
+IOC's webhook signed with the time of sending (``X-IOC-Timestamp``, ``X-IOC-Signature``), as the
+immunisation system does.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from connectors.webhook import SIGNATURE_HEADER, sign
+from connectors.signatures import signed_headers
 from ioc.simulators.places import Places, citizen_id, full_name
 from ioc.simulators.timeline import DAY, HOUR, TZ, TimelineWorld, iso
 from ioc.units import UnitTable
@@ -138,7 +139,7 @@ class Pusher:
         if not fresh:
             return 0
         body = json.dumps(fresh, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)}
+        headers = {"Content-Type": "application/json"} | signed_headers(self.secret, body, self.world.clock())
         reply = self.http.post(self.url, content=body, headers=headers)
         if reply.status_code >= 300:
             raise httpx.HTTPStatusError(
