@@ -64,3 +64,14 @@ def demo(tmp_path_factory):
         embed__frame_ancestors=f'["http://localhost:{FRAMING_PORT}"]',
     ) as (port, process):
         yield port, process, data
+
+
+@pytest.fixture
+def dossier_source():
+    """A one-stop system serving the dossiers a test puts in its listing: (listing, server)."""
+    from ioc.simulators.http import RecordListing, SimulatorServer
+
+    listing = RecordListing("ma_ho_so")
+    server = SimulatorServer({"/api/v1/hoso": listing}).start()
+    yield listing, server
+    server.close()

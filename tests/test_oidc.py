@@ -122,6 +122,18 @@ class Provider:
         self.server.shutdown()
 
 
+def oidc_settings(provider: Any, **extra: Any) -> dict[str, Any]:
+    """``[auth.oidc]`` for the tests' provider: its leaders and duty officers by group."""
+    return {
+        "metadata_url": f"{provider.issuer}/.well-known/openid-configuration",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "role_claim": "groups",
+        "roles": {"ioc-lanh-dao": "leader", "ioc-truc-ban": "officer"},
+        **extra,
+    }
+
+
 @pytest.fixture(scope="module")
 def provider_and_app(redis_server, units) -> Iterator[tuple[Provider, Any]]:
     import redis
@@ -129,13 +141,7 @@ def provider_and_app(redis_server, units) -> Iterator[tuple[Provider, Any]]:
     client = redis.Redis.from_url(redis_server.url)
     client.flushdb()
     with Provider() as provider, counted_cases(client, units):
-        oidc = {
-            "metadata_url": f"{provider.issuer}/.well-known/openid-configuration",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "role_claim": "groups",
-            "roles": {"ioc-lanh-dao": "leader", "ioc-truc-ban": "officer"},
-        }
+        oidc = oidc_settings(provider)
         yield provider, create_app(app_settings(redis_server, auth={"oidc": oidc}), client)
 
 
@@ -202,14 +208,7 @@ def rechecking_app(provider_and_app, redis_server) -> Any:
     import redis
 
     provider, _app = provider_and_app
-    oidc = {
-        "metadata_url": f"{provider.issuer}/.well-known/openid-configuration",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "role_claim": "groups",
-        "roles": {"ioc-lanh-dao": "leader", "ioc-truc-ban": "officer"},
-        "recheck_s": RECHECK_S,
-    }
+    oidc = oidc_settings(provider, recheck_s=RECHECK_S)
     client = redis.Redis.from_url(redis_server.url)
     return create_app(app_settings(redis_server, auth={"oidc": oidc}), client)
 

@@ -43,11 +43,8 @@ def at(n: int, when: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def served():
-    listing = RecordListing("ma_ho_so")
-    server = SimulatorServer({"/api/v1/hoso": listing}).start()
-    yield listing, server
-    server.close()
+def served(dossier_source):
+    return dossier_source
 
 
 @pytest.fixture

@@ -11,16 +11,12 @@ from connectors.public_services import PublicServicesConfig, PublicServicesConne
 from ioc import keys
 from ioc.connector import Context, SourceError
 from ioc.runner import ConnectorRunner
-from ioc.simulators.http import RecordListing, SimulatorServer
 from tests.test_kpis import dossier
 
 
 @pytest.fixture
-def served():
-    listing = RecordListing("ma_ho_so")
-    server = SimulatorServer({"/api/v1/hoso": listing}).start()
-    yield listing, server
-    server.close()
+def served(dossier_source):
+    return dossier_source
 
 
 def connector(units, url: str, **options) -> PublicServicesConnector:

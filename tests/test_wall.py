@@ -133,7 +133,7 @@ def test_scenes_rotate_exceptions_first_then_feeds_then_districts(browser, demo,
     assert len({progress for _, progress in seen}) >= 12, seen  # it went round, not stuck
     page.evaluate("document.querySelectorAll('.live-value').forEach((el) => { el.textContent = 'x'; })")
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('.live-value')).every((el) => el.textContent !== 'x')",
+        "() => Array.from(document.querySelectorAll('.live-value')).every((el) => el.textContent !== 'x')",
         timeout=15_000,
     )
     assert errors == []
@@ -195,10 +195,12 @@ def test_night_dimming_pixel_shift_and_soft_reload(browser, demo) -> None:  # no
     reload_at = local_clock(timedelta(seconds=25))
     page, errors = open_wall(browser, demo[0], f"dim={night}&shift=1&reload={reload_at}")
     page.evaluate("window.__before_reload = true")
-    page.wait_for_function("document.body.classList.contains('wall-night')", timeout=5_000)
+    # Predicates as functions: a string expression is eval'd, which the pages' CSP forbids.
+    page.wait_for_function("() => document.body.classList.contains('wall-night')", timeout=5_000)
     # It fades in over a few seconds, to the configured brightness.
     page.wait_for_function(
-        "getComputedStyle(document.querySelector('.wall')).filter === 'brightness(0.55)'", timeout=10_000
+        "() => getComputedStyle(document.querySelector('.wall')).filter === 'brightness(0.55)'",
+        timeout=10_000,
     )
     shifts = set()
     for _ in range(8):
@@ -211,7 +213,7 @@ def test_night_dimming_pixel_shift_and_soft_reload(browser, demo) -> None:  # no
         page.wait_for_timeout(600)
     assert len(shifts) >= 3, shifts  # it moved, by a few pixels: ±4 px
     assert all(abs(int(v.strip().removesuffix("px") or 0)) <= 4 for s in shifts for v in s.split(","))
-    page.wait_for_function("window.__before_reload === undefined", timeout=60_000)  # reloaded
+    page.wait_for_function("() => window.__before_reload === undefined", timeout=60_000)  # reloaded
     page.wait_for_selector(".wall-number-value", timeout=30_000)
     page.evaluate("window.__after_reload = true")
     page.wait_for_timeout(4_000)
