@@ -99,10 +99,15 @@ def note_refusal(message: str) -> None:
 
 def safe_next(target: str | None) -> str:
     """Only a path of this host: never a redirect to somewhere else."""
-    parts = urlsplit(target or "/")
-    if parts.scheme or parts.netloc or not (target or "/").startswith("/") or (target or "").startswith("//"):
+    target = target or "/"
+    # Browsers read "\\" as "/" ("/\\evil.example" goes to evil.example) and drop control
+    # characters, so both are refused before the address is judged.
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return "/"
-    return target or "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 class Login:

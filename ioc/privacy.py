@@ -6,13 +6,17 @@ numbers, names, birth dates and phone numbers must not reach Redis, logs or dead
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
 import logging
 import re
 import unicodedata
 from datetime import date
+from functools import cache
 from typing import Any
+
+from ioc.config import PROJECT_ROOT
 
 AGE_BANDS = ((0, 1, "0"), (1, 5, "1-4"), (5, 15, "5-14"), (15, 60, "15-59"), (60, 130, "60+"))
 
@@ -25,11 +29,11 @@ AGE_BANDS = ((0, 1, "0"), (1, 5, "1-4"), (5, 15, "5-14"), (15, 60, "15-59"), (60
 # them survives. Codes such as a dossier's "H55.01-251120-0001" are none of these and are kept.
 CITIZEN_ID = re.compile(
     r"(?<![\d+])"
-    r"(?:0\d{11}|\d{11}|0\d{2}(?:[ .]\d{3}){3}|0\d{3}(?:[ .]\d{4}){2}|0\d{5}[ .]\d{6})"
+    r"(?:0\d{11}|\d{11}|0\d{2}(?:[ .\-/]\d{3}){3}|0\d{3}(?:[ .\-/]\d{4}){2}|0\d{5}[ .\-/]\d{6})"
     r"(?!\d)"
 )
 CMND = re.compile(r"(?<![\d+])(?:\d{9}|\d{3}(?:[ .]\d{3}){2})(?!\d)")
-PHONE = re.compile(r"(?<![\d+])(?:\(?(?:\+|00)?84\)?[ .\-]?|\(?0)[1-9](?:\)?[ .\-]?\d){8,9}(?!\d)")
+PHONE = re.compile(r"(?<![\d+])(?:\(?(?:\+|00)?84\)?[ .\-/]?|\(?0)[1-9](?:\)?[ .\-/]?\d){8,9}(?!\d)")
 EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 # Vietnamese full names start with one of a few family names (these cover nine in ten people),
@@ -132,9 +136,18 @@ def age_band(birth: date, on: date) -> str:
     raise ValueError(f"age {age} on {on} is not plausible")
 
 
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def canonical(text: str) -> str:
+    """NFC, without zero-width characters: decomposed letters (Unikey's "Unicode tổ hợp") and
+    invisible joiners must not split a name or an id from its patterns."""
+    return unicodedata.normalize("NFC", text).translate(ZERO_WIDTH)
+
+
 def redact(text: str) -> str:
     """Free text with citizen ids, phone numbers, e-mail addresses and personal names replaced."""
-    text = EMAIL.sub("[email]", text)
+    text = EMAIL.sub("[email]", canonical(text))
     text = CITIZEN_ID.sub("[số định danh]", text)
     text = PHONE.sub("[số điện thoại]", text)
     text = CMND.sub("[số định danh]", text)
@@ -153,7 +166,7 @@ def personal_code(value: str) -> bool:
     code), a phone number, an e-mail address or a name, anywhere in it, or eleven digits alone (a
     citizen id sent as a number). Codes that merely look numeric are kept: a bare nine-digit
     number (record numbers look like old identity cards), a UUID, "HS-202611220001"."""
-    value = value.strip()
+    value = canonical(value).strip()
     if UUID.fullmatch(value) or CMND.fullmatch(value):
         return False
     if value.isdigit() and len(value) == 11:
@@ -200,6 +213,69 @@ def _redact_names(text: str) -> str:
     return text
 
 
+# Names of places that start like a family name ("Dương Minh Châu", "Châu Thành", "Cao Lãnh",
+# "Hà Nội"): the province's units, from its unit tables, and other places people write about.
+OTHER_PLACES = [
+    "Hà Nội",
+    "Hồ Chí Minh",
+    "Hải Phòng",
+    "Đà Nẵng",
+    "Cần Thơ",
+    "Huế",
+    "Lâm Đồng",
+    "Đồng Nai",
+    "Đồng Tháp",
+    "An Giang",
+    "Vĩnh Long",
+    "Cà Mau",
+    "Gia Lai",
+    "Đắk Lắk",
+    "Khánh Hòa",
+    "Quảng Ngãi",
+    "Quảng Trị",
+    "Hà Tĩnh",
+    "Nghệ An",
+    "Thanh Hóa",
+    "Ninh Bình",
+    "Hưng Yên",
+    "Bắc Ninh",
+    "Phú Thọ",
+    "Thái Nguyên",
+    "Tuyên Quang",
+    "Lào Cai",
+    "Lai Châu",
+    "Điện Biên",
+    "Sơn La",
+    "Lạng Sơn",
+    "Cao Bằng",
+    "Quảng Ninh",
+    "Tây Ninh",
+    "Cao Lãnh",
+    "Hà Tiên",
+    "Tân Châu",
+    "Châu Đốc",
+    "Thái Lan",
+]
+
+
+@cache
+def _places() -> frozenset[tuple[str, ...]]:
+    names = set(OTHER_PLACES)
+    for table in sorted((PROJECT_ROOT / "geodata").glob("tayninh_units_*.csv")):
+        with table.open(encoding="utf-8") as rows:
+            for row in csv.DictReader(rows):
+                kind, name = row.get("type") or "", row.get("name") or ""
+                names.add(name[len(kind) :].strip() if kind and name.startswith(kind) else name)
+    spelled = (tuple(fold(w) for w in _WORDS.findall(n)) for n in names)
+    return frozenset(p for p in spelled if len(p) >= 2)  # one word alone is too often a name
+
+
+def _place_at(words: list[re.Match[str]], i: int) -> bool:
+    """Whether the words from ``i`` on spell a place's name (then they are nobody's name)."""
+    ahead = tuple(fold(w.group(0)) for w in words[i : i + 4])
+    return any(ahead[: len(place)] == place for place in _places())
+
+
 def _name_end(text: str, words: list[re.Match[str]], i: int) -> int:
     """The index of the last given name of a full name starting at word ``i``, else ``i``."""
     first = words[i].group(0)
@@ -210,6 +286,8 @@ def _name_end(text: str, words: list[re.Match[str]], i: int) -> int:
         and fold(words[i - 1].group(0)) in _PLACES
         and text[words[i - 1].end() : words[i].start()].isspace()
     ):
+        return i
+    if _place_at(words, i):
         return i
     end = i
     while end + 1 < len(words) and end - i < 3:

@@ -317,7 +317,9 @@ class DistrictPage(ProvincePage):
             """A choice or a pushed change: re-read this district (a handful of Redis reads)."""
             page = page if isinstance(page, dict) else {}
             if (
-                page.get("code") not in self.units.level_codes("district")
+                not isinstance(page.get("code"), str)
+                or not isinstance(page.get("feed"), str)
+                or page.get("code") not in self.units.level_codes("district")
                 or page.get("feed") not in self.specs
             ):
                 raise PreventUpdate  # the page's state is the browser's: a made-up one gets nothing
@@ -331,9 +333,11 @@ class DistrictPage(ProvincePage):
                 return (no_update,) * 4  # another feed's change (its alerts reach the ticker alone)
             view = self.view(page["feed"])
             view.code = page["code"]
-            kpi = kpi if kpi in view.kpis else view.default_kpi()
-            window = window if window in theme.WINDOW_LABELS else DEFAULT_WINDOW
-            sort = sort if sort in SORTS else "best"
+            kpi = kpi if isinstance(kpi, str) and kpi in view.kpis else view.default_kpi()
+            window = window if isinstance(window, str) and window in theme.WINDOW_LABELS else DEFAULT_WINDOW
+            sort = sort if isinstance(sort, str) and sort in SORTS else "best"
+            search = search if isinstance(search, str) else ""
+            case_filter = case_filter if isinstance(case_filter, str) else ""
             view.audit_cases()
             return (
                 view.tiles(window, view.code),

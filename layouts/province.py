@@ -353,7 +353,10 @@ class ProvincePage:
         )
         def pick(kpi: str, window: str, feed: str) -> tuple[Any, ...]:
             """A person chose another KPI or window: new colours and legend, same zoom."""
-            view = self.view(feed)
+            view = self.view(feed if isinstance(feed, str) else "")
+            # the values come from the browser: a forged one gets the defaults, not a server error
+            kpi = kpi if isinstance(kpi, str) and kpi in view.kpis else view.default_kpi()
+            window = window if isinstance(window, str) and window in theme.WINDOW_LABELS else DEFAULT_WINDOW
             if not view.coloured:  # a reference map: nothing on it depends on the KPI
                 return view.tiles(window), no_update, view.ranking(kpi, window)
             fresh = view.map_figure(kpi, window).data[0]

@@ -285,7 +285,7 @@ def test_the_district_rooms_callback_reads_only_within_the_scope(app) -> None:
     assert own.status_code == 200 and '"className":"cases"' in own.text  # its work lists
 
 
-@pytest.mark.parametrize("code", ["25459", "99999", "", "72"])
+@pytest.mark.parametrize("code", ["25459", "99999", "", "72", ["705"], None])
 def test_the_district_rooms_callback_refuses_a_made_up_room_without_failing(app, code) -> None:
     """A page state naming a commune, an unknown code or the province gets nothing (204), not a
     server error: the state is the browser's to forge."""

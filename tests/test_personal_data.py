@@ -333,3 +333,11 @@ def test_a_batch_carries_no_byte_of_a_refused_record(units) -> None:
     raw = io.BytesIO()
     done.records.write_ipc_stream(raw)  # uncompressed: every byte of every buffer as it is
     assert b"Khoa" not in raw.getvalue() and b"0918273645" not in raw.getvalue()
+
+
+def test_an_operators_cell_id_is_not_taken_for_a_phone(units, geodata) -> None:
+    """A cell global id ("452-04-1234-56789") holds digits that read like a phone: it is counted."""
+    contract = make_contract("mobile_data", None, context_for(units, None, geodata))
+    row = {k: v for k, v in MOBILE_BASE.items()} | {"ma_tram": "452-04-1234-56789"}
+    done = contract.transform([row], units=frozenset(units.codes), source="test")
+    assert done.records["cell"].to_list() == ["452-04-1234-56789"], [d.reason for d in done.dead_letters]

@@ -84,6 +84,7 @@ def test_redact_catches_the_shapes_people_write(text: str, left: str) -> None:
         ("H56.25459.251120.00001", False),
         ("HS-202611220001", False),
         ("550e8400-e29b-41d4-a716-446655440000", False),
+        ("452-04-1234-56789", True),  # as a code it reads as a phone: cell ids are not checked
         ("290554433", False),  # record numbers look like old identity cards
         ("DPT-VGB-Hib", False),
         ("Đất đai", False),
@@ -92,3 +93,19 @@ def test_redact_catches_the_shapes_people_write(text: str, left: str) -> None:
 def test_codes_holding_personal_data_are_told_from_codes(code: str, is_personal: bool) -> None:
     """An id or code that is a citizen id, phone, e-mail or name is personal; real codes are not."""
     assert personal_code(code) is is_personal
+
+
+def test_redact_sees_through_decomposed_letters_and_other_separators() -> None:
+    """Unikey's decomposed Unicode, zero-width joiners, ids and phones grouped by - or /."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", "Trần Thị Bích, CCCD 079-185-001-234, ĐT 0912/345/678")
+    assert redact(text.replace("Bích", "Bí\u200bch")) == "[họ tên], CCCD [số định danh], ĐT [số điện thoại]"
+
+
+@pytest.mark.parametrize(
+    "place", ["huyện Dương Minh Châu", "Châu Thành ngập nước", "về Cao Lãnh", "đi Hà Nội", "Lâm Đồng"]
+)
+def test_places_named_like_people_are_kept(place: str) -> None:
+    """The province's units and other places that start with a family name are not names."""
+    assert redact(place) == place

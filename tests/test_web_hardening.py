@@ -284,3 +284,12 @@ def test_a_trusted_proxy_names_the_client(store, redis_server) -> None:
             == 401
         )
     assert [e["ip"] for e in audit_entries(app, "login_failed")] == ["192.0.2.9", "203.0.113.7"]
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example", "//evil.example", "/\tevil", "https://evil.example"])
+def test_after_login_only_this_hosts_paths(target) -> None:
+    """The page to go to after the login never leads to another host, however it is written."""
+    from ioc.login import safe_next
+
+    assert safe_next(target) == "/"
+    assert safe_next("/district/705?feed=vaccination") == "/district/705?feed=vaccination"
