@@ -2,7 +2,7 @@
 
 The reporter (``nguoi_phan_anh``) is dropped and ``noi_dung`` redacted before anything is
 stored; reports without a unit are placed by point-in-polygon; deadlines are computed in working
-hours of the Vietnamese calendar (see :class:`ioc.contracts.FeedbackOptions`).
+hours of the Vietnamese calendar (see :class:`ioc.sla.FeedbackOptions`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from connectors.paged_http import PagedConnector, PagedHttpConfig
 from ioc.connector import Context
-from ioc.contracts import FeedbackContract, FeedbackOptions, LazyLocator
+from ioc.contracts import FeedbackContract, LazyLocator
+from ioc.sla import FeedbackOptions
 
 PATH = "/api/v1/phan-anh"
 

@@ -12,18 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from typing import Any, Literal, cast
+from datetime import UTC, date, datetime
+from typing import Any, cast
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ioc import schemas
 from ioc.config import ConfigError
 from ioc.connector import Context
 from ioc.geo import Locator
 from ioc.privacy import age_band, personal_code, pseudonym, redact, scrub_value
-from ioc.sla import DEFAULT_SLA_HOURS, OFFICE_HOURS, TZ, WorkCalendar
+from ioc.sla import TZ, FeedbackOptions
 from ioc.streams import DeadLetter
 from ioc.validate import Field as SourceField
 from ioc.validate import Reject, validate
@@ -196,55 +196,6 @@ class PublicServicesContract(Contract):
 
 
 # ---- §2 citizen field reports ------------------------------------------------------------
-
-
-class FeedbackOptions(BaseModel):
-    """How field reports are handled: SLA matrix, office hours, days off, and the free text."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sla_hours: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_SLA_HOURS),
-        description="Working hours allowed per `muc_do` (khan, binh_thuong, phuc_tap).",
-    )
-    office_hours: list[tuple[time, time]] = Field(
-        default_factory=lambda: list(OFFICE_HOURS),
-        description='Office intervals of a working day, local time, e.g. [["07:00", "11:00"], '
-        '["13:00", "17:00"]].',
-    )
-    extra_days_off: list[date] = Field(
-        default_factory=list, description="Days off besides the public holidays (e.g. a bridge day)."
-    )
-    extra_workdays: list[date] = Field(
-        default_factory=list, description="Weekend days worked to make up for a bridge day."
-    )
-    text: Literal["redacted", "drop"] = Field(
-        "redacted",
-        description="`noi_dung`: stored with citizen ids, phone numbers and names removed, or not at all.",
-    )
-
-    @field_validator("sla_hours")
-    @classmethod
-    def _every_severity(cls, value: dict[str, float]) -> dict[str, float]:
-        missing = sorted(set(schemas.REPORT_SEVERITIES) - set(value))
-        unknown = sorted(set(value) - set(schemas.REPORT_SEVERITIES))
-        if missing or unknown:
-            raise ValueError(
-                f"needs exactly {', '.join(schemas.REPORT_SEVERITIES)} (missing {missing}, unknown {unknown})"
-            )
-        if any(h <= 0 for h in value.values()):
-            raise ValueError("every SLA must be more than 0 hours")
-        return value
-
-    def calendar(self) -> WorkCalendar:
-        try:
-            return WorkCalendar.vietnam(
-                intervals=self.office_hours,
-                extra_days_off=self.extra_days_off,
-                extra_workdays=self.extra_workdays,
-            )
-        except ValueError as exc:
-            raise ConfigError(f"office_hours: {exc}") from None
 
 
 OPEN_REPORT = ("moi", "da_tiep_nhan", "dang_xu_ly", "cho_bo_sung")
