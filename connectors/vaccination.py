@@ -17,10 +17,10 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from connectors.paged_http import PagedHttpSource, read_batch
-from connectors.signatures import webhook_secret
 from connectors.webhook import Accept, Receiver, WebhookOptions, receiver_for
 from ioc.connector import Batch, Context
 from ioc.contracts import make_contract
+from ioc.signatures import webhook_secret
 
 PATH = "/api/v1/mui-tiem"
 

@@ -1,7 +1,7 @@
 """Records pushed to us: ``POST <path>`` with a JSON array, signed with the connector's own secret.
 
 The sender signs the moment of sending and the raw body (``X-IOC-Timestamp``, ``X-IOC-Signature``;
-see :mod:`connectors.signatures`). A request whose timestamp is further than ``replay_window_s``
+see :mod:`ioc.signatures`). A request whose timestamp is further than ``replay_window_s``
 from our clock is refused, so a captured request cannot be sent again later; within the window a
 replay adds nothing (records are counted once, latest version wins). The old signature of the
 body alone, without a timestamp, is accepted only with ``legacy_signature = true``.
@@ -45,14 +45,14 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import BaseModel, Field
 
-from connectors.signatures import SIGNATURE_HEADER as SIGNATURE_HEADER  # the sender's API, re-exported
-from connectors.signatures import TIMESTAMP_HEADER as TIMESTAMP_HEADER
-from connectors.signatures import Refused, claim, one_header, webhook_secret
-from connectors.signatures import sign as sign
-from connectors.signatures import sign_body as sign_body
-from connectors.signatures import signed_headers as signed_headers
 from ioc.connector import Batch, Context, FutureSkew
 from ioc.contracts import Contract, make_contract
+from ioc.signatures import SIGNATURE_HEADER as SIGNATURE_HEADER  # the sender's API, re-exported
+from ioc.signatures import TIMESTAMP_HEADER as TIMESTAMP_HEADER
+from ioc.signatures import Refused, claim, one_header, webhook_secret
+from ioc.signatures import sign as sign
+from ioc.signatures import sign_body as sign_body
+from ioc.signatures import signed_headers as signed_headers
 
 log = logging.getLogger(__name__)
 

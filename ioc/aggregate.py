@@ -23,9 +23,10 @@ from typing import Any, cast
 import polars as pl
 import redis
 
-from ioc import alerts, keys
+from ioc import alert_store, keys
 from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
+from ioc.documents import DeltaDocument, SnapshotMeta
 from ioc.feeds import FeedSpec
 from ioc.kpis import TZ
 from ioc.snapshots import delta_document, series_documents
@@ -254,7 +255,7 @@ class Aggregator:
         table_df, series_df, newest = pl.collect_all(
             [table, series.filter(pl.col("hour") >= start), records.select(pl.col(self.spec.version).max())]
         )
-        meta = {
+        meta: SnapshotMeta = {
             "as_of": as_of.astimezone(TZ).isoformat(timespec="seconds"),
             "records": state.frame.height,
             "newest_record_at": _iso(newest.item()),
@@ -273,26 +274,26 @@ class Aggregator:
         self.published, self.published_series = snapshot, series_docs
 
     def _alerts(
-        self, snapshot: dict[str, str], as_of: datetime, delta: dict[str, Any]
+        self, snapshot: dict[str, str], as_of: datetime, delta: DeltaDocument
     ) -> Callable[[Any], None] | None:
         """Evaluate the feed's rules; the delta carries the active list when it changed, and the
         returned writer queues the changes on the commit's transaction."""
         if self.alerts is None:
             return None
         feed = self.spec.name
-        previous = alerts.read_active(self.client, feed)
-        changes = alerts.reconcile(previous, self.alerts.evaluate(self.client, snapshot, as_of), as_of)
-        shown = {k: previous.get(k, {}) | v for k, v in changes.active.items()}  # with their acks
+        previous = alert_store.read_active(self.client, feed)
+        changes = alert_store.reconcile(previous, self.alerts.evaluate(self.client, snapshot, as_of), as_of)
+        shown = {k: alert_store.with_ack(v, previous.get(k)) for k, v in changes.active.items()}
         if shown != previous:
             delta["alerts"] = list(shown.values())
-        return lambda pipe: alerts.write(pipe, feed, changes, previous, as_of)
+        return lambda pipe: alert_store.write(pipe, feed, changes, previous, as_of)
 
     def _transaction(
         self,
         state: State | None,
         snapshot: dict[str, str],
         series: dict[str, str],
-        delta: dict[str, Any],
+        delta: DeltaDocument,
         acks: list[bytes],
         poison: dict[bytes, str],
         also: Callable[[Any], None] | None = None,

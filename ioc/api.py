@@ -3,19 +3,21 @@ the overdue counts, ``GET /api/v1/cases?feed=&unit=``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from ioc import alerts, audit
-from ioc.cases import cases_field
+from ioc import alert_store, audit
+from ioc.config import AlertRule
+from ioc.documents import WINDOWS, Alert, CasesAnswer, KpiAnswer, Kpis, SaidAlert, has_parts
 from ioc.feeds import FEED_SPECS
 from ioc.login import audit_view, user
 from ioc.login import refused as refuse  # one JSON refusal for the whole API
-from ioc.schemas import FEEDS, WINDOWS
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
+from layouts.alert_text import describe
 
 APPROXIMATE_REASON = (
     "a pre-2025 commune was split between this and another 2025 unit; its records are counted in "
@@ -38,17 +40,22 @@ def outside(unit: str) -> str:
     )
 
 
-def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
+def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, AlertRule]) -> Blueprint:
+    """The API's routes; ``rules`` are the alert rules, whose titles the alerts' text says."""
     api = Blueprint("kpi_api", __name__)
     known_units = set(units.codes)
+
+    def said(alert: Alert) -> SaidAlert:
+        """The alert with its text, in Vietnamese and English, as the API has always answered."""
+        return {**alert, "text": describe(alert, rules, "vi"), "text_en": describe(alert, rules, "en")}
 
     @api.get("/api/v1/kpis")
     def kpis() -> Any:
         feed = request.args.get("feed", "")
         unit = request.args.get("unit", units.province)
         window = request.args.get("window", "")
-        if feed not in FEEDS:
-            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
+        if feed not in FEED_SPECS:
+            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEED_SPECS)}")
         if wrong := unit_and_window_error(units, unit, window):
             return refuse(400, wrong)
         if not user().sees_kpis(unit, units):
@@ -56,28 +63,30 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         if units.parent(unit) not in (None, units.province):
             audit_view("commune_kpis", feed=feed, unit=unit)
         meta = reader.meta(feed)
-        values = reader.kpis(feed, unit, window)
+        values: Kpis | None = reader.kpis(feed, unit, window)
         if meta is None or values is None:
             return refuse(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
         vaccine = request.args.get("vaccine")
         if vaccine is not None:
-            by_vaccine = values.get("by_vaccine")
-            if by_vaccine is None:
+            if not has_parts(values):
                 return refuse(400, f"vaccine= applies to the vaccination feed only, not {feed!r}")
+            by_vaccine = values["by_vaccine"]
             if vaccine not in by_vaccine:
                 return refuse(400, f"unknown vaccine {vaccine!r}; vaccines: {', '.join(sorted(by_vaccine))}")
             values = by_vaccine[vaccine]
-        body = {
+        body: KpiAnswer = {
             "feed": feed,
             "unit": unit,
             "scheme": units.scheme,
             "window": window,
-            **({"vaccine": vaccine} if vaccine is not None else {}),
             "as_of": meta["as_of"],
             "approximate": unit in units.approximate,
-            **({"approximate_reason": APPROXIMATE_REASON} if unit in units.approximate else {}),
             "kpis": values,
         }
+        if vaccine is not None:
+            body["vaccine"] = vaccine
+        if unit in units.approximate:
+            body["approximate_reason"] = APPROXIMATE_REASON
         return jsonify(body)
 
     @api.get("/api/v1/cases")
@@ -94,24 +103,29 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
             return refuse(403, outside(unit))
         audit_view("cases", feed=feed, unit=unit)
         meta = reader.meta(feed)
-        found = reader.extra(feed, cases_field(unit))
+        found = reader.cases(feed, unit)
         if meta is None:
             return refuse(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
         if found is None:
             return refuse(400, f"unit {unit!r} is a commune: case lists are kept per district and province")
-        return jsonify(
-            {"feed": feed, "unit": unit, "as_of": meta["as_of"], "count": len(found), "cases": found}
-        )
+        answer: CasesAnswer = {
+            "feed": feed,
+            "unit": unit,
+            "as_of": meta["as_of"],
+            "count": len(found),
+            "cases": found,
+        }
+        return jsonify(answer)
 
     @api.get("/api/v1/alerts")
     def active_alerts() -> Any:
         """Every active alert of every feed: not yet acknowledged first, then the newest."""
-        found = [a for feed in FEEDS for a in alerts.read_active(reader.client, feed).values()]
-        found = [a for a in found if user().sees_alert(str(a.get("unit") or units.province), units)]
+        found = [a for feed in FEED_SPECS for a in alert_store.read_active(reader.client, feed).values()]
+        found = [a for a in found if user().sees_alert(a["unit"] or units.province, units)]
         found.sort(key=lambda a: a["id"])
         found.sort(key=lambda a: a["since"], reverse=True)  # stable: ties stay by id
         found.sort(key=lambda a: "acked_by" in a)
-        return jsonify({"alerts": found})
+        return jsonify({"alerts": [said(a) for a in found]})
 
     @api.post("/api/v1/alerts/ack")
     def acknowledge() -> Any:
@@ -124,20 +138,20 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable) -> Blueprint:
         if not isinstance(body, dict):
             return refuse(400, "the body must be a JSON object with feed and id")
         feed, alert_id = (str(body.get(k) or "").strip() for k in ("feed", "id"))
-        if feed not in FEEDS:
-            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEEDS)}")
+        if feed not in FEED_SPECS:
+            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEED_SPECS)}")
         if not alert_id:
             return refuse(400, "id (the alert to acknowledge) is required")
-        active = alerts.read_active(reader.client, feed)
-        unit = str((active.get(alert_id) or {}).get("unit") or units.province)
+        active = alert_store.read_active(reader.client, feed)
+        unit = active[alert_id]["unit"] if alert_id in active else units.province
         if not person.sees_alert(unit, units):  # a province-wide alert (a stale feed) is every officer's
             return refuse(403, outside(unit))
         try:
-            alert = alerts.acknowledge(reader.client, feed, alert_id, person.name, datetime.now(UTC))
-        except alerts.UnknownAlert as exc:
+            alert = alert_store.acknowledge(reader.client, feed, alert_id, person.name, datetime.now(UTC))
+        except alert_store.UnknownAlert as exc:
             return refuse(404, str(exc))
         audit_view("ack", feed=feed, alert=alert_id)
-        return jsonify(alert)
+        return jsonify(said(alert))
 
     @api.get("/api/v1/audit")
     def audit_log() -> Any:

@@ -26,7 +26,7 @@ from flask import Blueprint, jsonify, request
 from plotly.colors import sample_colorscale
 
 from ioc.api import unit_and_window_error
-from ioc.disclosure import WHOLE_PERCENT, PublicView, Tree
+from ioc.disclosure import PublicView, Tree
 from ioc.feeds import FEED_SPECS
 from ioc.kpis import Kpi
 from ioc.login import refused as refuse
@@ -103,8 +103,8 @@ class Cards:
         view = self.view(feed)
         meta = view.cut.meta
         vaccine = args.get("vaccine")
-        if vaccine is not None and (feed != "vaccination" or vaccine not in view.vaccines):
-            choices = ", ".join(view.vaccines) or "none (not the vaccination feed)"
+        if vaccine is not None and vaccine not in view.vaccines:
+            choices = ", ".join(view.vaccines) or "none (the feed's figures are not per vaccine)"
             raise CardError(400, f"vaccine: {vaccine!r} is not one of {choices}")
         with using(lang):
             head = {
@@ -136,7 +136,7 @@ class Cards:
     def text(self, feed: str, kpi: Kpi, value: Any, hidden: bool) -> str:
         if hidden:
             return _("dưới {k}").format(k=self.k)
-        return value_text(kpi, value, whole_percent=feed in WHOLE_PERCENT)
+        return value_text(kpi, value, whole_percent=FEED_SPECS[feed].whole_percent)
 
     def map_body(
         self, view: PublicView, kpi: Kpi, unit: str, window: str, vaccine: str | None
@@ -177,14 +177,10 @@ class Cards:
         if not days_text.isdigit() or not 2 <= int(days_text) <= MAX_DAYS:
             raise CardError(400, f"days: {days_text!r} is not a whole number from 2 to {MAX_DAYS}")
         feed = view.feed
-        doc = view.cut.series.get(unit) or {}
-        hourly = doc.get(kpi.name)
-        if not isinstance(hourly, list):
-            measures = sorted(
-                m
-                for m, v in doc.items()
-                if isinstance(v, list) and m in {k.name for k in FEED_SPECS[feed].kpis}
-            )
+        found = view.cut.measures(unit)
+        hourly = found.get(kpi.name)
+        if hourly is None:
+            measures = sorted(m for m in found if m in {k.name for k in FEED_SPECS[feed].kpis})
             raise CardError(
                 404,
                 f"no hourly series of {kpi.name!r}; series panels of {feed}: {', '.join(measures) or 'none'}",
@@ -211,8 +207,8 @@ class Cards:
     def trend(self, view: PublicView, kpi: Kpi, unit: str) -> dict[str, Any] | None:
         """The last seven days of the KPI's own hourly measure, and the last 24 hours against the
         24 before; none for rates and means, or where the unit's series is hidden."""
-        hourly = (view.cut.series.get(unit) or {}).get(kpi.name)
-        if not isinstance(hourly, list) or view.series_hidden(unit):
+        hourly = view.cut.measures(unit).get(kpi.name)
+        if hourly is None or view.series_hidden(unit):
             return None
         daily, text = figures.daily_trend([float(v or 0) for v in hourly], 1 if kpi.kind == "sum" else 0)
         return {"daily": daily[-7:], "text": text}

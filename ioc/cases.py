@@ -28,6 +28,7 @@ def cases_field(unit: str) -> str:
 
 
 def overdue_dossiers(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime) -> dict[str, str]:
+    """Each unit's overdue dossiers, as JSON lists of ``ioc.documents.DossierCase``."""
     return _by_unit(
         records.filter(kpis.dossier_overdue(as_of.astimezone(UTC))).select(
             "id",
@@ -44,6 +45,7 @@ def overdue_dossiers(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetim
 
 
 def overdue_reports(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime) -> dict[str, str]:
+    """Each unit's overdue field reports, as JSON lists of ``ioc.documents.ReportCase``."""
     return _by_unit(
         records.filter(kpis.report_overdue(as_of.astimezone(UTC))).select(
             "id",

@@ -31,6 +31,7 @@ from ioc.connector import (
     discover,
 )
 from ioc.privacy import RedactingFilter
+from ioc.registry import FEEDS, Simulator, load, simulated
 from ioc.store import connect, connect_async
 from ioc.units import SOURCE_SCHEME, UnitTable
 
@@ -204,23 +205,24 @@ def cmd_connectors(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from ioc.simulators.http import SimulatorServer
-    from ioc.supervisor import SIMULATOR_PATHS
 
-    if args.feed not in SIMULATOR_PATHS:
-        raise ConfigError(f"no simulator for feed {args.feed!r}; simulators: {', '.join(SIMULATOR_PATHS)}")
-    sim = settings.simulators.get(args.feed) or SimulatorSettings()  # type: ignore[call-arg]
-    if args.feed == "mobile_data":
-        return _simulate_files(settings, sim, args)
-    world = _world(settings, sim, args.feed, datetime.fromisoformat(args.anchor) if args.anchor else None)
-    server = SimulatorServer({SIMULATOR_PATHS[args.feed]: world}, host=sim.host, port=args.port or sim.port)
+    simulator = FEEDS[args.feed].simulator if args.feed in FEEDS else None
+    if simulator is None:
+        raise ConfigError(f"no simulator for feed {args.feed!r}; simulators: {', '.join(simulated())}")
+    sim = settings.simulators.get(args.feed) or SimulatorSettings()
+    if simulator.folder:
+        return _simulate_files(settings, sim, simulator, args)
+    anchor = datetime.fromisoformat(args.anchor) if args.anchor else None
+    world = _simulated_source(settings, sim, simulator, anchor=anchor)
+    server = SimulatorServer({simulator.path: world}, host=sim.host, port=args.port or sim.port)
     closers: list[Callable[[], None]] = [lambda: server.httpd.shutdown()]
     if args.push_url:
-        from connectors.signatures import webhook_secret
+        from ioc.signatures import webhook_secret
         from ioc.simulators.vaccination import Pusher
 
-        # It pushes to the vaccination connector, and signs with that connector's own secret.
-        hook = settings.connectors.get("vaccination", {}).get("webhook_secret_env")
-        secret = webhook_secret("vaccination", hook, _secrets(settings))
+        # It pushes to the feed's own connector, and signs with that connector's own secret.
+        hook = settings.connectors.get(args.feed, {}).get("webhook_secret_env")
+        secret = webhook_secret(args.feed, hook, _secrets(settings))
         pusher = Pusher(world, args.push_url, secret, interval_s=sim.push_s)
         closers.append(pusher.start().close)
         log.info("simulator %s pushing to %s every %.0f s", args.feed, args.push_url, sim.push_s)
@@ -231,48 +233,44 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
             threading.Thread(target=close, daemon=True).start()
 
     _on_stop(stop)
-    log.info("simulator %s serving %s%s", args.feed, server.url, SIMULATOR_PATHS[args.feed])
+    log.info("simulator %s serving %s%s", args.feed, server.url, simulator.path)
     print(server.url, flush=True)
     server.run()
     return 0
 
 
-def _world(settings: Settings, sim: SimulatorSettings, feed: str, anchor: datetime | None) -> Any:
+def _simulated_source(
+    settings: Settings,
+    sim: SimulatorSettings,
+    simulator: Simulator,
+    *,
+    anchor: datetime | None = None,
+    directory: Path | None = None,
+) -> Any:
+    """The simulated source ``simulator`` describes, with its ``[simulators.<feed>]`` settings."""
     # The simulated sources code their records as real ones do (FEEDS.md: pre-2025 codes).
-    units, geodata = _source_units(settings), settings.boundaries.directory
-    common: dict[str, Any] = {"seed": sim.seed, "history_days": sim.history_days, "activity": sim.activity}
-    common |= {"malformed_rate": sim.malformed_rate, "anchor": anchor}
-    if feed == "citizen_feedback":
-        from ioc.simulators.citizen_feedback import CitizenFeedbackWorld
-
-        return CitizenFeedbackWorld(units, geodata, daily_reports=sim.daily_reports, **common)
-    if feed == "vaccination":
-        from ioc.simulators.vaccination import VaccinationWorld
-
-        return VaccinationWorld(units, geodata, daily_series=sim.daily_vaccinations, **common)
-    from ioc.simulators.public_services import PublicServicesWorld
-
-    return PublicServicesWorld(units, daily_dossiers=sim.daily_dossiers, **common)
+    given = {
+        "units": _source_units(settings),
+        "geodata": settings.boundaries.directory,
+        "anchor": anchor,
+        "directory": directory,
+    }
+    arguments = {
+        name: given[what] if what in given else getattr(sim, what)
+        for name, what in simulator.arguments.items()
+    }
+    return load(simulator.source)(**arguments)
 
 
-def _simulate_files(settings: Settings, sim: SimulatorSettings, args: argparse.Namespace) -> int:
-    from ioc.simulators.mobile_data import MobileOperators
-
+def _simulate_files(
+    settings: Settings, sim: SimulatorSettings, simulator: Simulator, args: argparse.Namespace
+) -> int:
     if not args.dir:
-        raise ConfigError("simulate mobile_data: --dir (the drop folder to write into) is required")
-    operators = MobileOperators(
-        _source_units(settings),
-        settings.boundaries.directory,
-        Path(args.dir),
-        seed=sim.seed,
-        cells=sim.cells,
-        history_hours=sim.file_history_hours,
-        period_s=sim.period_s,
-        malformed_rate=sim.malformed_rate,
-    )
-    _on_stop(operators.close)
-    log.info("simulator mobile_data: %d cells writing into %s", len(operators.cells), args.dir)
-    operators.run()
+        raise ConfigError(f"simulate {args.feed}: --dir (the drop folder to write into) is required")
+    writer = _simulated_source(settings, sim, simulator, directory=Path(args.dir))
+    _on_stop(writer.close)
+    log.info("simulator %s writing into %s", args.feed, args.dir)
+    writer.run()
     return 0
 
 
@@ -358,8 +356,8 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("feed")
     sim.add_argument("--port", type=int, default=0)
     sim.add_argument("--anchor", help="ISO time the simulated world is drawn from (default: now)")
-    sim.add_argument("--push-url", help="vaccination: also POST new records, signed, to this webhook URL")
-    sim.add_argument("--dir", help="mobile_data: the drop folder to write the operators' files into")
+    sim.add_argument("--push-url", help="a pushing source (vaccination): also POST new records, signed, here")
+    sim.add_argument("--dir", help="a source of files (mobile_data): the drop folder to write them into")
     sim.set_defaults(func=cmd_simulate)
     return p
 

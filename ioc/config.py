@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from ioc.config_access import AuthSettings, EmbedSettings, PublicSettings
 from ioc.config_servers import RealtimeSettings, WebSettings
+from ioc.registry import FEEDS, simulated
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,36 +204,21 @@ class AlertRule(_Section):
         return self
 
 
-DEFAULT_RULES: dict[str, dict[str, Any]] = {
-    "dung_han_duoi_90": {
-        "feed": "public_services",
-        "kpi": "on_time_rate",
-        "window": "7d",
-        "level": "district",
-        "below": 0.90,
-        "title": "đúng hạn 7 ngày",
-        "title_en": "on time, 7 days",
-    },
-    "phan_anh_khan_qua_han": {
-        "feed": "citizen_feedback",
-        "kind": "cases",
-        "level": "province",
-        "where": {"severity": "khan"},
-        "above": 20,
-        "title": "phản ánh khẩn quá hạn",
-        "title_en": "overdue urgent reports",
-    },
-    **{
-        f"{feed}_ngung": {
-            "feed": feed,
-            "kind": "stale",
-            "minutes": 15,
-            "title": "nguồn dữ liệu ngừng cập nhật",
-            "title_en": "feed stopped updating",
-        }
-        for feed in ("public_services", "citizen_feedback", "mobile_data", "vaccination")
-    },
+STALE_RULE: dict[str, Any] = {
+    "kind": "stale",
+    "minutes": 15,
+    "title": "nguồn dữ liệu ngừng cập nhật",
+    "title_en": "feed stopped updating",
 }
+
+
+def default_alert_rules() -> dict[str, AlertRule]:
+    """Every registered feed's own default rules, then one per feed raised when it stops updating."""
+    rules = {
+        name: {"feed": feed.name, **rule} for feed in FEEDS.values() for name, rule in feed.alerts.items()
+    }
+    rules |= {f"{name}_ngung": {"feed": name, **STALE_RULE} for name in FEEDS}
+    return {name: AlertRule(**rule) for name, rule in rules.items()}
 
 
 class Settings(BaseSettings):
@@ -252,10 +238,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every process."
     )
-    redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
-    web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
-    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)  # type: ignore[arg-type]
-    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)  # type: ignore[arg-type]
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     secret_key: SecretStr | None = Field(
         None,
         description="Signs the screens' relay tokens. Environment only (IOC_SECRET_KEY); the demo "
@@ -273,8 +259,8 @@ class Settings(BaseSettings):
         "IOC_WEBHOOK_SECRET_VACCINATION is not set; every other webhook has its own secret "
         "(IOC_WEBHOOK_SECRET_<NAME>). Environment only (IOC_WEBHOOK_SECRET).",
     )
-    boundaries: BoundarySettings = Field(default_factory=BoundarySettings)  # type: ignore[arg-type]
-    aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)  # type: ignore[arg-type]
+    boundaries: BoundarySettings = Field(default_factory=BoundarySettings)
+    aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="One table per connector, by entry-point name; each is validated by that "
@@ -284,12 +270,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Simulators to start, by feed name. The demo (no --config) starts all.",
     )
-    wall: WallSettings = Field(default_factory=WallSettings)  # type: ignore[arg-type]
-    public: PublicSettings = Field(default_factory=PublicSettings)  # type: ignore[arg-type]
-    auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
-    embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]
+    wall: WallSettings = Field(default_factory=WallSettings)
+    public: PublicSettings = Field(default_factory=PublicSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
     alerts: dict[str, AlertRule] = Field(
-        default_factory=lambda: {k: AlertRule(**v) for k, v in DEFAULT_RULES.items()},
+        default_factory=default_alert_rules,
         description="Alert rules by name (below); a file's `[alerts.*]` tables replace the defaults.",
     )
 
@@ -315,9 +301,6 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value()
 
 
-DEMO_FEEDS = ("public_services", "citizen_feedback", "mobile_data", "vaccination")
-
-
 def load_settings(path: Path | str | None = None) -> Settings:
     """Build the settings from ``path`` (or ``IOC_CONFIG``) and the environment.
 
@@ -338,8 +321,8 @@ def load_settings(path: Path | str | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError(_describe(source, exc)) from None
     if path is None:  # the demo runs every simulator, the ones tuned in the environment included
-        for feed in DEMO_FEEDS:
-            settings.simulators.setdefault(feed, SimulatorSettings())  # type: ignore[call-arg]
+        for feed in simulated():
+            settings.simulators.setdefault(feed, SimulatorSettings())
     return settings
 
 

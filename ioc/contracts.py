@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ioc import schemas
 from ioc.config import ConfigError
 from ioc.connector import Context
+from ioc.feeds import FEED_SPECS
 from ioc.geo import Locator
-from ioc.privacy import age_band, personal_code, pseudonym, redact, scrub_value
+from ioc.privacy import age_band, personal_cell, personal_code, pseudonym, redact, scrub_value
+from ioc.registry import load
 from ioc.sla import TZ, FeedbackOptions
 from ioc.streams import DeadLetter
 from ioc.validate import Field as SourceField
@@ -37,10 +39,18 @@ class Transformed:
     dead_letters: list[DeadLetter]
 
 
-class Contract:
-    """The default contract: rename, keep the FEEDS.md fields only, validate."""
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    feed: str = ""
+
+class Contract:
+    """The default contract: rename, keep the FEEDS.md fields only, validate.
+
+    A feed's spec (``ioc.feeds.FeedSpec.contract``) names its contract; :meth:`build` makes one
+    from the feed's own ``Options`` (a generic connector's ``options``) and the connector's context.
+    """
+
+    Options: ClassVar[type[BaseModel]] = NoOptions
     fields: tuple[SourceField, ...] = ()
     schema: pl.Schema = pl.Schema()
     mapping: Mapping[str, str] = {}  # FEEDS.md name -> the source's name, from configuration
@@ -50,6 +60,11 @@ class Contract:
     # The source's time of a record's version: one dated past ``not_after`` (the connector's clock
     # plus its allowed skew) is refused, or it would win every later version and drag a cursor.
     version_field: tuple[str, str] = ("cap_nhat_luc", "updated_at")
+
+    @classmethod
+    def build(cls, options: BaseModel, context: Context) -> Contract:
+        """The contract with its validated options, and what it needs of the connector's context."""
+        return cls()
 
     def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """The row without personal data, and any problem found while removing it."""
@@ -135,13 +150,13 @@ class Contract:
         for f in self.fields:
             if f.kind != "text" or f.source in self.free_text or f.target in self.derived_targets():
                 continue
-            if f.target == "cell":  # an operator's cell id ("452-04-1234-56789") is nobody's
-                continue
+            # An operator's cell id ("452-04-1234-56789") has digits grouped like a phone number.
+            check = personal_cell if f.target == "cell" else personal_code
             suspect = frame.filter(pl.col(f.target).str.contains(SUSPECT))
             rejects += [
                 Reject(row, f"{f.source}: holds personal data (a name, phone number or citizen id)")
                 for row, value in suspect.select("_row", f.target).iter_rows()
-                if personal_code(value)
+                if check(value)
             ]
         return rejects
 
@@ -190,7 +205,6 @@ def rename(row: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
 
 
 class PublicServicesContract(Contract):
-    feed = "public_services"
     fields = schemas.PUBLIC_SERVICES_FIELDS
     schema = schemas.PUBLIC_SERVICES_SCHEMA
 
@@ -198,20 +212,22 @@ class PublicServicesContract(Contract):
 # ---- §2 citizen field reports ------------------------------------------------------------
 
 
-OPEN_REPORT = ("moi", "da_tiep_nhan", "dang_xu_ly", "cho_bo_sung")
-
-
 class FeedbackContract(Contract):
-    feed = "citizen_feedback"
     fields = schemas.CITIZEN_FEEDBACK_FIELDS
     schema = schemas.CITIZEN_FEEDBACK_SCHEMA
     personal_fields = ("nguoi_phan_anh",)
     free_text = ("noi_dung",)
+    Options = FeedbackOptions
 
     def __init__(self, options: FeedbackOptions, locator: Callable[[], Locator]) -> None:
         self.options = options
         self.calendar = options.calendar()
         self._locator = locator
+
+    @classmethod
+    def build(cls, options: BaseModel, context: Context) -> Contract:
+        assert isinstance(options, FeedbackOptions)
+        return cls(options, LazyLocator(context))
 
     def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         clean, problems = super().scrub(row)  # nguoi_phan_anh is not a FEEDS.md field we keep
@@ -269,7 +285,6 @@ class FeedbackContract(Contract):
 class MobileContract(Contract):
     """Cells are placed once and cached; a row's identity is (operator, cell, period start)."""
 
-    feed = "mobile_data"
     fields = schemas.MOBILE_DATA_FIELDS
     version_field = ("thoi_diem_bat_dau", "period_start")
     schema = schemas.MOBILE_DATA_SCHEMA
@@ -277,6 +292,10 @@ class MobileContract(Contract):
     def __init__(self, locator: Callable[[], Locator]) -> None:
         self._locator = locator
         self.cells: dict[tuple[str, str, float, float], str | None] = {}
+
+    @classmethod
+    def build(cls, options: BaseModel, context: Context) -> Contract:
+        return cls(LazyLocator(context))
 
     def finish(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
         ids = list(frame.select("operator", "cell", "lat", "lon").iter_rows())
@@ -306,7 +325,6 @@ CITIZEN_ID = re.compile(r"^\d{12}$")
 class VaccinationContract(Contract):
     """The citizen id becomes a keyed pseudonym and the birth date an age band, here and only here."""
 
-    feed = "vaccination"
     fields = schemas.VACCINATION_FIELDS
     schema = schemas.VACCINATION_SCHEMA
     derived = ("ma_nguoi", "nhom_tuoi")
@@ -314,6 +332,16 @@ class VaccinationContract(Contract):
 
     def __init__(self, key: bytes) -> None:
         self.key = key
+
+    @classmethod
+    def build(cls, options: BaseModel, context: Context) -> Contract:
+        key = context.secret(
+            PSEUDONYM_KEY,
+            "vaccination records carry citizen ids, which are replaced by keyed pseudonyms; the "
+            "connector will not start without the key (make one with: python -c "
+            '"import secrets; print(secrets.token_hex(32))")',
+        )
+        return cls(key)
 
     def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         problems: list[str] = []
@@ -352,17 +380,6 @@ def _date(value: Any) -> date | None:
 # ---- building a feed's contract from configuration ----------------------------------------
 
 
-class NoOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-OPTIONS: dict[str, type[BaseModel]] = {
-    "public_services": NoOptions,
-    "citizen_feedback": FeedbackOptions,
-    "mobile_data": NoOptions,
-    "vaccination": NoOptions,
-}
-
 PSEUDONYM_KEY = "IOC_PSEUDONYM_KEY"
 
 
@@ -389,34 +406,31 @@ def make_contract(
     """The contract of ``feed`` with its options (a model, or a table still to validate)."""
     contract = _contract(feed, options, context)
     if mapping:
-        known = {f.source for f in contract.fields} | set(PERSONAL) | {"nguoi_phan_anh"}
+        known = {f.source for f in contract.fields} | set(contract.personal_fields)
         if unknown := sorted(set(mapping) - known):
             raise ConfigError(f"mapping: {unknown} are not fields of {feed} (FEEDS.md names are the keys)")
         contract.mapping = dict(mapping)
     return contract
 
 
+def contract_class(feed: str) -> type[Contract]:
+    """The contract class ``feed``'s spec names, or a ConfigError listing the feeds."""
+    spec = FEED_SPECS.get(feed)
+    if spec is None:
+        raise ConfigError(f"feed: unknown feed {feed!r}; feeds: {', '.join(FEED_SPECS)}")
+    found = load(spec.contract)
+    if not (isinstance(found, type) and issubclass(found, Contract)):
+        raise TypeError(f"{feed}: {spec.contract} is not a Contract")
+    return found
+
+
 def _contract(feed: str, options: BaseModel | dict[str, Any] | None, context: Context) -> Contract:
-    if feed not in OPTIONS:
-        raise ConfigError(f"feed: unknown feed {feed!r}; feeds: {', '.join(OPTIONS)}")
+    kind = contract_class(feed)
     if not isinstance(options, BaseModel):
         try:
-            options = OPTIONS[feed].model_validate(options or {})
+            options = kind.Options.model_validate(options or {})
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"options.{where}: {first['msg']}") from None
-    if feed == "citizen_feedback":
-        assert isinstance(options, FeedbackOptions)
-        return FeedbackContract(options, LazyLocator(context))
-    if feed == "mobile_data":
-        return MobileContract(LazyLocator(context))
-    if feed == "vaccination":
-        key = context.secret(
-            PSEUDONYM_KEY,
-            "vaccination records carry citizen ids, which are replaced by keyed pseudonyms; the "
-            "connector will not start without the key (make one with: python -c "
-            '"import secrets; print(secrets.token_hex(32))")',
-        )
-        return VaccinationContract(key)
-    return PublicServicesContract()
+    return kind.build(options, context)

@@ -24,8 +24,8 @@ the people vaccinated (with the coverage, whose denominator is public); per thre
 the dropout (its dropped, its completed and its people without a dose-1 record, shown only where
 that vaccine's people are); mobile data's subscribers (windows and the hourly series), which every
 mobile figure of the unit follows. A vaccine whose people are its doses of the year in every unit
-links its people to the doses: they hide the same units. Feeds without sensitive data are shown
-as they are.
+links its people to the doses: they hide the same units. Each feed's spec says what of it is
+sensitive (``ioc.feeds.Sensitive``); feeds without sensitive data are shown as they are.
 """
 
 from __future__ import annotations
@@ -37,12 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from ioc.documents import series_values
+from ioc.feeds import FEED_SPECS, Sensitive
 from ioc.kpis import window_start_times
 from ioc.snapshots import Cut
 from ioc.units import UnitTable
-
-WHOLE_PERCENT = frozenset({"vaccination"})  # health: percentages rounded to whole numbers
-SERIES_GUARD = {"vaccination": "doses", "mobile_data": "subscribers"}  # the count a series day is
 
 Block = np.ndarray  # one unit's counts of a family, in the same order for every unit
 
@@ -174,8 +173,8 @@ def _chain(points: list[tuple[datetime, float]]) -> list[float]:
     return parts
 
 
-def _doses_of(vaccine: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda doc: ((doc.get("by_vaccine") or {}).get(vaccine) or {}).get("doses")
+def _part_of(field: str, part: str, kpi: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda doc: ((doc.get(field) or {}).get(part) or {}).get(kpi)
 
 
 @dataclass(frozen=True)
@@ -199,21 +198,25 @@ class PublicView:
 
     def __init__(self, feed: str, cut: Cut, tree: Tree, k: int) -> None:
         self.feed, self.cut, self.tree, self.k = feed, cut, tree, k
+        spec = FEED_SPECS[feed]
+        self.sensitive: Sensitive | None = spec.sensitive
+        self.whole_percent = spec.whole_percent
+        self.parts_field = spec.parts.field if spec.parts is not None else ""  # vaccination: by_vaccine
         self.starts = window_start_times(datetime.fromisoformat(cut.meta["as_of"]))
-        self.vaccines = sorted(self._doc(tree.root, "ytd").get("by_vaccine") or {})
+        parts = self._doc(tree.root, "ytd").get(self.parts_field) if self.parts_field else None
+        self.vaccines = sorted(parts or {})
         self._hidden: dict[str, set[str]] = {}
 
-    def _doc(self, unit: str, window: str) -> dict[str, Any]:
+    def _doc(self, unit: str, window: str) -> Mapping[str, Any]:
+        """The unit's KPIs in ``window``, read by path (``by_vaccine/<vaccine>/<kpi>``)."""
         return self.cut.docs.get(window, {}).get(unit) or {}
 
     def family(self, kpi: str, vaccine: str | None) -> Family | None:
         """The family that guards ``kpi`` (of ``vaccine``); None where nothing is protected."""
-        if self.feed == "mobile_data":
-            return Family("subscribers", self._subscribers)
-        if self.feed != "vaccination":
+        if self.sensitive is None:
             return None
-        if kpi in ("doses", "doses_by_dose_number"):
-            return Family("doses", self._doses)
+        if self.sensitive.figures is None or kpi in self.sensitive.figures:
+            return Family(self.sensitive.guard, self._guarded)
         if vaccine is not None and kpi in ("people_first_dose", "coverage_first_dose"):
             return Family(f"people:{vaccine}", lambda unit: self._people(unit, vaccine))
         if vaccine is not None and kpi == "dropout_rate":
@@ -223,35 +226,35 @@ class PublicView:
 
     # -- each family's block of one unit --
 
-    def _windows(self, unit: str, pick: Callable[[dict[str, Any]], Any]) -> list[tuple[datetime, float]]:
+    def _windows(self, unit: str, pick: Callable[[Mapping[str, Any]], Any]) -> list[tuple[datetime, float]]:
         return [(start, _value(pick(self._doc(unit, w)))) for w, start in self.starts.items()]
 
     def _days(self, unit: str, measure: str) -> list[tuple[datetime, float]]:
         """The unit's series as the public sees it, days of 24 hours ending now
         (``figures.daily_trend``), each as the period from its first hour to now; a unit without
         a series has zeros, and every unit's days are the same periods (one commit's series)."""
-        shape = next((d for d in self.cut.series.values() if isinstance(d.get(measure), list)), None)
+        shape = next((d for d in self.cut.series.values() if measure in series_values(d)), None)
         if shape is None:
             return []
-        doc = self.cut.series.get(unit) or {}
-        hours = [float(v or 0) for v in doc.get(measure) or [0] * len(shape[measure])]
-        if doc and (doc.get("start") != shape["start"] or len(hours) != len(shape[measure])):
+        length = len(series_values(shape)[measure])
+        doc = self.cut.series.get(unit)
+        hours = [float(v or 0) for v in self.cut.measures(unit).get(measure) or [0] * length]
+        if doc and (doc["start"] != shape["start"] or len(hours) != length):
             raise ValueError(f"the {measure} series of {unit!r} is not of the same commit as the others")
         first, step = datetime.fromisoformat(shape["start"]), timedelta(seconds=shape["step_s"])
         begins = [max(0, end - 24) for end in range(len(hours), 0, -24)]
         return [(first + step * begin, sum(hours[begin:])) for begin in begins]
 
-    def _doses(self, unit: str) -> list[float]:
-        counts: list[float] = []
+    def _guarded(self, unit: str) -> list[float]:
+        """The guard count of every part (vaccine) and of the whole, each window, and its days."""
+        assert self.sensitive is not None
+        guard, counts = self.sensitive.guard, list[float]()
         for vaccine in self.vaccines:
-            counts += _chain(self._windows(unit, _doses_of(vaccine)))
-        return counts + _chain(self._windows(unit, lambda d: d.get("doses")) + self._days(unit, "doses"))
-
-    def _subscribers(self, unit: str) -> list[float]:
-        return _chain(self._windows(unit, lambda d: d.get("subscribers")) + self._days(unit, "subscribers"))
+            counts += _chain(self._windows(unit, _part_of(self.parts_field, vaccine, guard)))
+        return counts + _chain(self._windows(unit, lambda d: d.get(guard)) + self._days(unit, guard))
 
     def _entries(self, unit: str, vaccine: str) -> dict[str, Any]:
-        found: dict[str, Any] = (self._doc(unit, "ytd").get("by_vaccine") or {}).get(vaccine) or {}
+        found: dict[str, Any] = (self._doc(unit, "ytd").get(self.parts_field) or {}).get(vaccine) or {}
         return found
 
     def _people(self, unit: str, vaccine: str) -> list[float]:
@@ -280,10 +283,11 @@ class PublicView:
     def _linked(self, family: Family) -> list[Family]:
         """The families decided together with ``family``: the doses and the people of every
         vaccine whose people are its doses of the year; otherwise the family alone."""
-        if self.feed != "vaccination" or not family.name.startswith(("doses", "people:")):
+        guard = self.sensitive.guard if self.sensitive is not None else ""
+        if not self.vaccines or not (family.name == guard or family.name.startswith("people:")):
             return [family]
         people = [self.family("people_first_dose", v) for v in self.vaccines if self._same_as_doses(v)]
-        group = [f for f in (self.family("doses", None), *people) if f is not None]
+        group = [f for f in (self.family(guard, None), *people) if f is not None]
         return group if family.name in {f.name for f in group} else [family]
 
     def hidden(self, family: Family) -> set[str]:
@@ -315,12 +319,12 @@ class PublicView:
         """``kpi`` of each unit of ``codes`` in ``window`` (of ``vaccine``) as a public view shows it."""
         family = self.family(kpi, vaccine)
         hidden = set() if family is None or family.closed else self.hidden(family)
-        whole = self.feed in WHOLE_PERCENT and kpi.endswith(("_rate", "coverage_first_dose"))
+        whole = self.whole_percent and kpi.endswith(("_rate", "coverage_first_dose"))
         found = {}
         for unit in codes:
             doc = self._doc(unit, window)
             if vaccine is not None:
-                doc = (doc.get("by_vaccine") or {}).get(vaccine) or {}
+                doc = (doc.get(self.parts_field) or {}).get(vaccine) or {}
             value = (doc.get(kpi) or {}).get("value")
             if value is not None and (unit in hidden or (family is not None and family.closed)):
                 found[unit] = Shown(None, True)
@@ -332,6 +336,5 @@ class PublicView:
 
     def series_hidden(self, unit: str) -> bool:
         """Whether the unit's series (its days and its trend) must not be shown."""
-        guard = SERIES_GUARD.get(self.feed)
-        family = self.family(guard, None) if guard is not None else None
+        family = self.family(self.sensitive.guard, None) if self.sensitive is not None else None
         return family is not None and unit in self.hidden(family)

@@ -12,8 +12,8 @@ VACCINATION_KPIS = (
     Kpi("doses", "count", "Mũi tiêm", "mũi"),
     Kpi("doses_by_dose_number", "breakdown", "Mũi tiêm theo mũi thứ", "mũi"),
     Kpi("people_first_dose", "count", "Người đã tiêm (từ trước đến nay)", "người"),
-    Kpi("coverage_first_dose", "rate", "Độ bao phủ (dân số 2019)", "%"),
-    Kpi("dropout_rate", "rate", "Tỷ lệ bỏ mũi (mũi 1 → mũi 3)", "%"),
+    Kpi("coverage_first_dose", "rate", "Độ bao phủ (dân số 2019)", "%", "higher"),
+    Kpi("dropout_rate", "rate", "Tỷ lệ bỏ mũi (mũi 1 → mũi 3)", "%", "lower"),
 )
 THREE_DOSE_VACCINES = ("DPT-VGB-Hib",)
 ALL_VACCINES = "*"

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
 import polars as pl
 
 from ioc import cases, doses, hotspots, keys, kpis
+from ioc.documents import KpiEntries, MapPoint
+from ioc.kpis import Kpi
+from ioc.registry import FEEDS, load
 from ioc.schemas import (
     CITIZEN_FEEDBACK_SCHEMA,
     MOBILE_DATA_SCHEMA,
     PUBLIC_SERVICES_SCHEMA,
     VACCINATION_SCHEMA,
 )
-from ioc.snapshots import kpi_bodies, kpi_documents, kpi_entry
+from ioc.snapshots import kpi_bodies, kpi_documents, kpi_entry, kpi_text
 from ioc.state import Bucketing
 
 KpiFunction = Callable[[pl.LazyFrame, pl.LazyFrame, datetime], pl.LazyFrame]
@@ -46,12 +49,12 @@ def feedback_documents(
     for name, body in kpi_bodies(table, spec.kpis).items():
         unit = name.split("|")[0]
         body["hotspots"] = {"value": by_unit.get(unit, [])}
-        docs[name] = json.dumps({"kpis": body})
+        docs[name] = kpi_text(body)
     docs[POINTS_FIELD] = json.dumps(open_points(frame, as_of))
     return docs
 
 
-def open_points(frame: pl.DataFrame, as_of: datetime) -> list[dict[str, Any]]:
+def open_points(frame: pl.DataFrame, as_of: datetime) -> list[MapPoint]:
     """Open reports with a location: where, how urgent, and whether past their deadline."""
     points = (
         frame.filter(pl.col("status").is_in(kpis.OPEN_REPORT) & pl.col("lat").is_not_null())
@@ -67,24 +70,71 @@ def open_points(frame: pl.DataFrame, as_of: datetime) -> list[dict[str, Any]]:
             kpis.report_overdue(as_of.astimezone(UTC)).alias("overdue"),
         )
     )
-    return points.to_dicts()
+    return cast(list[MapPoint], points.to_dicts())
 
 
 def vaccination_documents(
     spec: FeedSpec, table: pl.DataFrame, records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime
 ) -> dict[str, str]:
-    """Per unit and window: doses over all vaccines, and ``by_vaccine`` with each one's KPIs."""
-    docs: dict[str, dict[str, Any]] = {}
+    """Per unit and window: doses over all vaccines, and ``by_vaccine`` with each one's KPIs (the
+    table has a row of all vaccines for every unit and window)."""
+    overall: dict[str, KpiEntries] = {}
+    by_vaccine: dict[str, dict[str, KpiEntries]] = {}
     for row in table.iter_rows(named=True):
         name = keys.snapshot_field(row["unit"], row["window"])
-        body = docs.setdefault(name, {"by_vaccine": {}})
         entries = {k.name: kpi_entry(k, row) for k in spec.kpis}
         if row["vaccine"] == doses.ALL_VACCINES:
-            body["doses"] = entries["doses"]
-            body["doses_by_dose_number"] = entries["doses_by_dose_number"]
+            overall[name] = entries
         else:
-            body["by_vaccine"][row["vaccine"]] = entries
-    return {name: json.dumps({"kpis": body}, ensure_ascii=False) for name, body in docs.items()}
+            by_vaccine.setdefault(name, {})[row["vaccine"]] = entries
+    return {
+        name: kpi_text(
+            {
+                "by_vaccine": by_vaccine.get(name, {}),
+                "doses": entries["doses"],
+                "doses_by_dose_number": entries["doses_by_dose_number"],
+            },
+            ensure_ascii=False,
+        )
+        for name, entries in overall.items()
+    }
+
+
+@dataclass(frozen=True)
+class SeriesPanel:
+    """What a feed's time-series panel shows: its title and unit (Vietnamese, translated by the
+    pages) and per measure its legend and colour role (``received`` or ``resolved``)."""
+
+    title: str
+    unit: str
+    measures: tuple[tuple[str, str, str], ...]  # (measure, legend, colour role)
+
+
+@dataclass(frozen=True)
+class KpiParts:
+    """KPIs a feed's documents also hold per part, under ``field`` (vaccination: per vaccine,
+    ``by_vaccine/<vaccine>/<kpi>``): the rooms offer ``overall`` for the whole feed and ``kpis``
+    for each part, ``optional`` ones only where the province has a value (the dropout of a
+    single-dose vaccine), and the wall's scene of the feed adds each part's ``wall`` KPIs."""
+
+    field: str
+    overall: tuple[str, ...]
+    kpis: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    wall: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sensitive:
+    """Data about people, which public views protect (FEEDS.md; ``ioc.disclosure``): a unit whose
+    ``guard`` count (people, or what stands for them), in a window or a day of its hourly series,
+    is from 1 to k-1 shows none of ``figures`` (None: none of the feed's figures, as for
+    location data). Health data also shows its percentages whole, and protects each part's
+    people and dropout in families of their own."""
+
+    guard: str
+    figures: tuple[str, ...] | None = None
+    health: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,66 +150,178 @@ class FeedSpec:
     schema: pl.Schema
     key: str
     version: str
-    kpis: tuple[kpis.Kpi, ...]
+    kpis: tuple[Kpi, ...]
     compute: KpiFunction
     series: SeriesFunction
     measures: tuple[str, ...]
+    # "module:Class" of its connectors' Contract (``ioc.contracts``: validation, personal data,
+    # the feed's own options), imported only where records come in.
+    contract: str
     documents: DocumentsFunction = standard_documents
     bucketing: Bucketing | None = None
     cases: cases.CasesFunction | None = None  # the overdue work list per district, if the feed has one
+    # What the screens show of the feed: the KPI a room's map opens on, the series panel, and
+    # the wall scene's numbers as (KPI path, window), at most six.
+    default_kpi: str = ""
+    series_panel: SeriesPanel | None = None
+    wall_numbers: tuple[tuple[str, str], ...] = ()
+    has_points: bool = False  # its open records as points on the maps (``POINTS_FIELD``)
+    series_decimals: int = 0  # of its series' numbers (the communes' 24-hour totals)
+    parts: KpiParts | None = None
+    sensitive: Sensitive | None = None  # what public views must protect
+
+    def kpi(self, name: str) -> Kpi | None:
+        """The feed's KPI called ``name`` (a path's base name), if it has one."""
+        return next((k for k in self.kpis if k.name == name), None)
 
     def buckets(self, count: int) -> Bucketing:
         return self.bucketing or Bucketing(self.key, count)
 
+    @property
+    def whole_percent(self) -> bool:
+        """Health data: public views show its percentages rounded to whole numbers (FEEDS.md)."""
+        return self.sensitive is not None and self.sensitive.health
 
-FEED_SPECS: dict[str, FeedSpec] = {
-    "public_services": FeedSpec(
-        name="public_services",
-        title="Dịch vụ công",
-        schema=PUBLIC_SERVICES_SCHEMA,
-        key="id",
-        version="updated_at",
-        kpis=kpis.PUBLIC_SERVICES_KPIS,
-        compute=kpis.public_services_kpis,
-        series=kpis.hourly_series,
-        measures=("received", "resolved"),
-        cases=cases.overdue_dossiers,
+
+PUBLIC_SERVICES = FeedSpec(
+    name="public_services",
+    title="Dịch vụ công",
+    schema=PUBLIC_SERVICES_SCHEMA,
+    key="id",
+    version="updated_at",
+    kpis=kpis.PUBLIC_SERVICES_KPIS,
+    compute=kpis.public_services_kpis,
+    series=kpis.hourly_series,
+    measures=("received", "resolved"),
+    contract="ioc.contracts:PublicServicesContract",
+    cases=cases.overdue_dossiers,
+    default_kpi="on_time_rate",
+    series_panel=SeriesPanel(
+        "Hồ sơ tiếp nhận và trả kết quả theo giờ, 7 ngày qua (toàn tỉnh)",
+        "hồ sơ / giờ",
+        (("received", "Tiếp nhận", "received"), ("resolved", "Đã trả kết quả", "resolved")),
     ),
-    "citizen_feedback": FeedSpec(
-        name="citizen_feedback",
-        title="Phản ánh hiện trường",
-        schema=CITIZEN_FEEDBACK_SCHEMA,
-        key="id",
-        version="updated_at",
-        kpis=kpis.CITIZEN_FEEDBACK_KPIS,
-        compute=kpis.citizen_feedback_kpis,
-        series=kpis.citizen_feedback_series,
-        measures=("new", "closed"),
-        documents=feedback_documents,
-        cases=cases.overdue_reports,
+    wall_numbers=(
+        ("on_time_rate", "7d"),
+        ("overdue_open", "7d"),
+        ("received", "today"),
+        ("resolved", "today"),
+        ("online_rate", "7d"),
+        ("avg_processing_days", "7d"),
     ),
-    "mobile_data": FeedSpec(
-        name="mobile_data",
-        title="Dữ liệu di động",
-        schema=MOBILE_DATA_SCHEMA,
-        key="key",
-        version="period_start",  # the same for every delivery of a row: the latest delivery wins
-        kpis=kpis.MOBILE_DATA_KPIS,
-        compute=kpis.mobile_data_kpis,
-        series=kpis.mobile_data_series,
-        measures=("traffic_gb", "subscribers"),  # the subscribers: what public views are guarded by
-        bucketing=Bucketing("period_start", seconds=6 * 3600),
+)
+
+CITIZEN_FEEDBACK = FeedSpec(
+    name="citizen_feedback",
+    title="Phản ánh hiện trường",
+    schema=CITIZEN_FEEDBACK_SCHEMA,
+    key="id",
+    version="updated_at",
+    kpis=kpis.CITIZEN_FEEDBACK_KPIS,
+    compute=kpis.citizen_feedback_kpis,
+    series=kpis.citizen_feedback_series,
+    measures=("new", "closed"),
+    contract="ioc.contracts:FeedbackContract",
+    documents=feedback_documents,
+    cases=cases.overdue_reports,
+    default_kpi="overdue",
+    has_points=True,
+    series_panel=SeriesPanel(
+        "Phản ánh mới và đã xử lý theo giờ, 7 ngày qua (toàn tỉnh)",
+        "phản ánh / giờ",
+        (("new", "Phản ánh mới", "received"), ("closed", "Đã xử lý", "resolved")),
     ),
-    "vaccination": FeedSpec(
-        name="vaccination",
-        title="Tiêm chủng",
-        schema=VACCINATION_SCHEMA,
-        key="id",
-        version="updated_at",
-        kpis=doses.VACCINATION_KPIS,
-        compute=doses.vaccination_kpis,
-        series=doses.vaccination_series,
-        measures=("doses",),
-        documents=vaccination_documents,
+    wall_numbers=(
+        ("overdue", "7d"),
+        ("open", "7d"),
+        ("new", "today"),
+        ("on_time_rate", "7d"),
+        ("median_handling_hours", "7d"),
+        ("satisfaction", "30d"),
     ),
-}
+)
+
+MOBILE_DATA = FeedSpec(
+    name="mobile_data",
+    title="Dữ liệu di động",
+    schema=MOBILE_DATA_SCHEMA,
+    key="key",
+    version="period_start",  # the same for every delivery of a row: the latest delivery wins
+    kpis=kpis.MOBILE_DATA_KPIS,
+    compute=kpis.mobile_data_kpis,
+    series=kpis.mobile_data_series,
+    measures=("traffic_gb", "subscribers"),  # the subscribers: what public views are guarded by
+    contract="ioc.contracts:MobileContract",
+    bucketing=Bucketing("period_start", seconds=6 * 3600),
+    default_kpi="traffic_per_capita_mb",
+    series_decimals=1,
+    series_panel=SeriesPanel(
+        "Lưu lượng dữ liệu di động theo giờ, 7 ngày qua (toàn tỉnh)",
+        "GB / giờ",
+        (("traffic_gb", "Lưu lượng (GB)", "received"),),
+    ),
+    wall_numbers=(
+        ("traffic_gb", "today"),
+        ("traffic_per_capita_mb", "7d"),
+        ("share_5g", "7d"),
+        ("subscribers", "today"),
+    ),
+    sensitive=Sensitive("subscribers"),  # location data: every figure follows its subscribers
+)
+
+VACCINATION = FeedSpec(
+    name="vaccination",
+    title="Tiêm chủng",
+    schema=VACCINATION_SCHEMA,
+    key="id",
+    version="updated_at",
+    kpis=doses.VACCINATION_KPIS,
+    compute=doses.vaccination_kpis,
+    series=doses.vaccination_series,
+    measures=("doses",),
+    contract="ioc.contracts:VaccinationContract",
+    documents=vaccination_documents,
+    default_kpi="doses",
+    series_panel=SeriesPanel(
+        "Mũi tiêm theo giờ, 7 ngày qua (toàn tỉnh)", "mũi / giờ", (("doses", "Mũi tiêm", "resolved"),)
+    ),
+    wall_numbers=(("doses", "today"), ("doses", "7d")),
+    parts=KpiParts(
+        "by_vaccine",
+        overall=("doses",),
+        kpis=("coverage_first_dose", "dropout_rate", "people_first_dose"),
+        optional=("dropout_rate",),
+        wall=("coverage_first_dose",),
+    ),
+    sensitive=Sensitive("doses", figures=("doses", "doses_by_dose_number"), health=True),
+)
+
+
+class RegisteredSpecs(Mapping[str, FeedSpec]):
+    """Every registered feed's spec (``ioc.registry``), in the registry's order, each imported
+    when first asked for: a spec's module may then import anything of the IOC, this one
+    included, and a feed registered before its first use is found."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, FeedSpec] = {}  # by "module:attribute"
+
+    def __getitem__(self, name: str) -> FeedSpec:
+        path = FEEDS[name].spec
+        if path not in self._loaded:
+            spec = load(path)
+            if not isinstance(spec, FeedSpec) or spec.name != name:
+                raise TypeError(f"ioc.registry: {name}: {path} is not the FeedSpec of {name!r}")
+            self._loaded[path] = spec
+        return self._loaded[path]
+
+    def __contains__(self, name: object) -> bool:
+        return name in FEEDS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FEEDS)
+
+    def __len__(self) -> int:
+        return len(FEEDS)
+
+
+FEED_SPECS = RegisteredSpecs()

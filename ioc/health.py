@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from ioc import keys
+from ioc.documents import health_hash
 from ioc.streams import stream_progress
 
 
@@ -44,11 +45,6 @@ class ConnectorHealth:
         return [counts.get(m, 0) for m in range(current - minutes + 1, current + 1)]
 
 
-def _text(raw: dict[bytes, bytes], name: str) -> str | None:
-    value = raw.get(name.encode())
-    return None if value is None else value.decode()
-
-
 def read_health(client: redis.Redis, feeds: dict[str, list[str]]) -> list[ConnectorHealth]:
     out = []
     for feed, connectors in sorted(feeds.items()):
@@ -57,19 +53,19 @@ def read_health(client: redis.Redis, feeds: dict[str, list[str]]) -> list[Connec
         dead = int(client.xlen(keys.dead_letters(feed)))
         progress = stream_progress(client, feed)
         for name in connectors:
-            raw: dict[bytes, bytes] = client.hgetall(keys.connector_health(feed, name))  # type: ignore[assignment]
+            raw = health_hash(cast(dict[bytes, bytes], client.hgetall(keys.connector_health(feed, name))))
             out.append(
                 ConnectorHealth(
                     feed=feed,
                     connector=name,
-                    last_poll_at=_text(raw, "last_poll_at"),
-                    last_success_at=_text(raw, "last_success_at"),
-                    newest_record_at=_text(raw, "newest_record_at"),
-                    last_error=_text(raw, "last_error"),
-                    last_error_at=_text(raw, "last_error_at"),
-                    errors=int(_text(raw, "errors") or 0),
-                    records=int(_text(raw, "records") or 0),
-                    per_minute=[tuple(p) for p in json.loads(_text(raw, "per_minute") or "[]")],
+                    last_poll_at=raw.get("last_poll_at"),
+                    last_success_at=raw.get("last_success_at"),
+                    newest_record_at=raw.get("newest_record_at"),
+                    last_error=raw.get("last_error"),
+                    last_error_at=raw.get("last_error_at"),
+                    errors=int(raw.get("errors", 0)),
+                    records=int(raw.get("records", 0)),
+                    per_minute=[tuple(p) for p in json.loads(raw.get("per_minute", "[]"))],
                     dead_letters=dead,
                     last_dead_reason=reason,
                     pending=progress["pending"],

@@ -8,11 +8,12 @@ were placed in; it counts for that unit and every ancestor, like a record.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import cast
 
 import numpy as np
 import polars as pl
-from sklearn.cluster import DBSCAN
+
+from ioc.documents import Hotspot
 
 EARTH_RADIUS_M = 6_371_008.8
 RADIUS_M = 100.0
@@ -32,6 +33,10 @@ def clusters(records: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     empty = pl.DataFrame(schema={"lat": pl.Float64, "lon": pl.Float64, "count": pl.Int64, "unit": pl.String})
     if points.height < MIN_REPORTS:
         return empty
+    # imported here, not at the top: scikit-learn takes seconds to load, and every process that
+    # reads the feed registry (the relay, the connectors, the other feeds' aggregators) would pay it
+    from sklearn.cluster import DBSCAN
+
     radians = np.radians(points.select("lat", "lon").to_numpy())
     labels = DBSCAN(
         eps=RADIUS_M / EARTH_RADIUS_M, min_samples=MIN_REPORTS, metric="haversine", algorithm="ball_tree"
@@ -52,12 +57,12 @@ def clusters(records: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     )
 
 
-def by_unit(found: pl.DataFrame, rollup: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+def by_unit(found: pl.DataFrame, rollup: pl.DataFrame) -> dict[str, list[Hotspot]]:
     """Each unit's clusters (its own and its descendants'), most reports first."""
     joined = found.join(
         rollup.select("code", pl.col("unit").alias("for_unit")), left_on="unit", right_on="code"
     )
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[Hotspot]] = {}
     for row in joined.iter_rows(named=True):
-        out.setdefault(row.pop("for_unit"), []).append(row)
+        out.setdefault(row.pop("for_unit"), []).append(cast(Hotspot, row))
     return {u: rows[:MAX_PER_UNIT] for u, rows in out.items()}

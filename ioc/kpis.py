@@ -18,23 +18,37 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 UTC_TIME = pl.Datetime("us", "UTC")
 
 
+Better = Literal["higher", "lower"]
+KpiKind = Literal["count", "rate", "mean", "sum", "list", "breakdown"]
+
+
 @dataclass(frozen=True)
 class Kpi:
+    """A KPI of FEEDS.md: how it is computed (``kind``), how people read it (label and unit in
+    Vietnamese, translated by the pages), which way is better (``None``: neither, e.g. traffic)
+    and the province's default target (``None``: none), which screens colour against."""
+
     name: str
-    kind: Literal["count", "rate", "mean", "sum", "list", "breakdown"]
+    kind: KpiKind
     label: str
     unit: str
+    better: Better | None = None
+    target: float | None = None
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.better == "lower"
 
 
 PUBLIC_SERVICES_KPIS = (
     Kpi("received", "count", "Hồ sơ tiếp nhận", "hồ sơ"),
     Kpi("resolved", "count", "Hồ sơ đã trả kết quả", "hồ sơ"),
-    Kpi("on_time_rate", "rate", "Giải quyết đúng hạn", "%"),
-    Kpi("overdue_open", "count", "Quá hạn đang xử lý", "hồ sơ"),
-    Kpi("online_rate", "rate", "Nộp trực tuyến", "%"),
-    Kpi("online_payment_rate", "rate", "Thanh toán trực tuyến", "%"),
-    Kpi("digitisation_rate", "rate", "Số hóa khi tiếp nhận", "%"),
-    Kpi("avg_processing_days", "mean", "Thời gian giải quyết bình quân", "ngày"),
+    Kpi("on_time_rate", "rate", "Giải quyết đúng hạn", "%", "higher", 0.95),
+    Kpi("overdue_open", "count", "Quá hạn đang xử lý", "hồ sơ", "lower"),
+    Kpi("online_rate", "rate", "Nộp trực tuyến", "%", "higher", 0.50),
+    Kpi("online_payment_rate", "rate", "Thanh toán trực tuyến", "%", "higher", 0.45),
+    Kpi("digitisation_rate", "rate", "Số hóa khi tiếp nhận", "%", "higher", 0.80),
+    Kpi("avg_processing_days", "mean", "Thời gian giải quyết bình quân", "ngày", "lower"),
 )
 
 
@@ -182,10 +196,10 @@ def filled(counted: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, counts:
 CITIZEN_FEEDBACK_KPIS = (
     Kpi("new", "count", "Phản ánh mới", "phản ánh"),
     Kpi("open", "count", "Đang mở", "phản ánh"),
-    Kpi("overdue", "count", "Quá hạn xử lý", "phản ánh"),
-    Kpi("on_time_rate", "rate", "Xử lý đúng hạn", "%"),
-    Kpi("median_handling_hours", "mean", "Thời gian xử lý (trung vị)", "giờ làm việc"),
-    Kpi("satisfaction", "mean", "Mức hài lòng", "/ 5"),
+    Kpi("overdue", "count", "Quá hạn xử lý", "phản ánh", "lower"),
+    Kpi("on_time_rate", "rate", "Xử lý đúng hạn", "%", "higher", 0.95),
+    Kpi("median_handling_hours", "mean", "Thời gian xử lý (trung vị)", "giờ làm việc", "lower"),
+    Kpi("satisfaction", "mean", "Mức hài lòng", "/ 5", "higher"),
     Kpi("hotspots", "list", "Điểm nóng (30 ngày)", "điểm"),
 )
 OPEN_REPORT = ["moi", "da_tiep_nhan", "dang_xu_ly", "cho_bo_sung"]
@@ -266,7 +280,7 @@ def citizen_feedback_series(
 MOBILE_DATA_KPIS = (
     Kpi("traffic_gb", "sum", "Lưu lượng dữ liệu", "GB"),
     Kpi("subscribers", "count", "Thuê bao hoạt động (lượt-kỳ)", "thuê bao-kỳ"),
-    Kpi("share_5g", "rate", "Tỷ lệ lưu lượng 5G", "%"),
+    Kpi("share_5g", "rate", "Tỷ lệ lưu lượng 5G", "%", "higher"),
     Kpi("traffic_per_capita_mb", "mean", "Lưu lượng bình quân đầu người", "MB/người"),
 )
 

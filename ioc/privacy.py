@@ -179,6 +179,18 @@ def personal_code(value: str) -> bool:
     return _redact_names(value) != value
 
 
+# A cell's global id written with its parts: MCC 452 (Viet Nam), the operator's MNC, the area and
+# the cell ("452-04-1234-56789"). Its digits read like a phone number; a citizen id never starts
+# with 452 (those start with a province code, 0xx).
+CELL_GLOBAL_ID = re.compile(r"452[-.]\d{2,3}[-.]\d{1,6}[-.]\d{1,10}")
+
+
+def personal_cell(value: str) -> bool:
+    """Whether an operator's cell id holds personal data: as :func:`personal_code`, except that a
+    cell global id is a cell's own, whatever its digits look like."""
+    return not CELL_GLOBAL_ID.fullmatch(canonical(value).strip()) and personal_code(value)
+
+
 def scrub_value(value: Any) -> Any:
     """``value`` (JSON-like) with every text redacted, numbers that are ids or phone numbers turned
     into their placeholder, and long texts cut: what may be kept of a refused record."""

@@ -35,9 +35,26 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ioc import alerts, auth, keys, sessions
+from ioc import alert_store, auth, keys, sessions
 from ioc.config_servers import RealtimeSettings
-from ioc.schemas import WINDOWS
+from ioc.documents import (
+    WINDOWS,
+    Alert,
+    AsOf,
+    DeltaDocument,
+    DeltaMessage,
+    FeedHealth,
+    FeedSnapshot,
+    HealthMessage,
+    Kpis,
+    Notice,
+    NoticeSnapshot,
+    SeriesDocument,
+    SnapshotMessage,
+    SnapshotMeta,
+    health_hash,
+    kpis_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +111,7 @@ class Subscription:
             alerts=None if alert_units is None else frozenset(alert_units),
         )
 
-    def visible_alerts(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def visible_alerts(self, found: list[Alert]) -> list[Alert]:
         """The alerts of the units this screen may see alerts of."""
         if self.alerts is None:
             return found
@@ -103,14 +120,22 @@ class Subscription:
     def kpi_fields(self) -> list[str]:
         return [keys.snapshot_field(u, w) for u in sorted(self.units) for w in WINDOWS]
 
-    def filter(self, delta: dict[str, Any]) -> dict[str, Any]:
+    def filter(self, delta: DeltaDocument) -> DeltaMessage | Notice:
         """The part of a delta this screen shows."""
+        meta = delta["meta"]
         if self.notices:
-            return {"type": "changed", "feed": delta["feed"], "as_of": (delta["meta"] or {}).get("as_of")}
+            as_of = meta["as_of"] if meta is not None else None
+            return {"type": "changed", "feed": delta["feed"], "as_of": as_of, "server_time": _now()}
         kpis = {k: v for k, v in delta["kpis"].items() if k.split("|", 1)[0] in self.units}
         series = {u: v for u, v in delta["series"].items() if u in self.series}
-        message = {"type": "delta", "feed": delta["feed"], "meta": delta["meta"]}
-        message |= {"kpis": kpis, "series": series}
+        message: DeltaMessage = {
+            "type": "delta",
+            "feed": delta["feed"],
+            "meta": meta,
+            "kpis": kpis,
+            "series": series,
+            "server_time": _now(),
+        }
         if "alerts" in delta:  # the feed's whole active list, when it changed
             message["alerts"] = self.visible_alerts(delta["alerts"])
         return message
@@ -118,6 +143,11 @@ class Subscription:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _meta(raw: bytes | str) -> SnapshotMeta:
+    meta: SnapshotMeta = json.loads(raw)
+    return meta
 
 
 @dataclass
@@ -131,7 +161,7 @@ class Relay:
     settings: RealtimeSettings
     groups: dict[Subscription, set[ServerConnection]] = field(default_factory=dict)
     waiting: list[tuple[Subscription, ServerConnection]] = field(default_factory=list)
-    health: dict[str, Any] = field(default_factory=dict)
+    health: dict[str, FeedHealth] = field(default_factory=dict)
     screens: dict[ServerConnection, tuple[str, str]] = field(default_factory=dict)  # -> login, sid
     sent = 0
     dropped_slow = 0
@@ -267,35 +297,38 @@ class Relay:
             self.groups.setdefault(sub, set()).update(members)
             self.sent += len(members)
 
-    async def snapshot(self, sub: Subscription) -> dict[str, Any]:
-        feeds: dict[str, Any] = {}
+    async def snapshot(self, sub: Subscription) -> SnapshotMessage | NoticeSnapshot:
         if sub.notices:  # a public screen: when each feed's figures are from, nothing else
+            as_of: dict[str, AsOf] = {}
             for feed in sorted(sub.feeds):
-                meta = await self.client.hget(keys.snapshot(feed), keys.META_FIELD)
-                feeds[feed] = {"as_of": json.loads(meta)["as_of"] if meta else None}
-            return {"type": "changed", "server_time": _now(), "feeds": feeds}
+                raw = await self.client.hget(keys.snapshot(feed), keys.META_FIELD)
+                as_of[feed] = {"as_of": _meta(raw)["as_of"] if raw else None}
+            return {"type": "changed", "server_time": _now(), "feeds": as_of}
         fields = sub.kpi_fields()
+        feeds: dict[str, FeedSnapshot] = {}
         for feed in sorted(sub.feeds):
             values = await self.client.hmget(keys.snapshot(feed), [keys.META_FIELD, *fields])
             units = sorted(sub.series)
             series = await self.client.hmget(keys.series(feed), units) if units else []
-            meta = json.loads(values[0]) if values[0] else None
-            kpis = {f: json.loads(v)["kpis"] for f, v in zip(fields, values[1:], strict=True) if v}
-            docs = {u: json.loads(v) for u, v in zip(units, series, strict=True) if v}
-            active = alerts.merge(
+            kpis: dict[str, Kpis] = {f: kpis_of(v) for f, v in zip(fields, values[1:], strict=True) if v}
+            docs: dict[str, SeriesDocument] = {
+                u: json.loads(v) for u, v in zip(units, series, strict=True) if v
+            }
+            active = alert_store.merge(
                 await self.client.hgetall(keys.alerts(feed)), await self.client.hgetall(keys.alert_acks(feed))
             )
-            shown = sub.visible_alerts(list(active.values()))
-            feeds[feed] = {"meta": meta, "kpis": kpis, "series": docs, "alerts": shown}
+            feeds[feed] = {
+                "meta": _meta(values[0]) if values[0] else None,
+                "kpis": kpis,
+                "series": docs,
+                "alerts": sub.visible_alerts(list(active.values())),
+            }
         return {"type": "snapshot", "server_time": _now(), "feeds": feeds, "health": self.health}
 
-    def fan_out(self, delta: dict[str, Any]) -> None:
+    def fan_out(self, delta: DeltaDocument) -> None:
         for sub, members in list(self.groups.items()):
-            if delta["feed"] not in sub.feeds:
-                continue
-            message = sub.filter(delta)
-            message["server_time"] = _now()
-            self._broadcast(members, json.dumps(message))
+            if delta["feed"] in sub.feeds:
+                self._broadcast(members, json.dumps(sub.filter(delta)))
 
     def _broadcast(self, members: set[ServerConnection], message: str) -> None:
         healthy = []
@@ -350,26 +383,27 @@ class Relay:
             current = await self.read_health()
             if current != self.health:
                 self.health = current
-                message = json.dumps({"type": "health", "server_time": _now(), "feeds": current})
+                health: HealthMessage = {"type": "health", "server_time": _now(), "feeds": current}
+                message = json.dumps(health)
                 for sub, members in list(self.groups.items()):
                     if not sub.notices:  # connectors' errors are for the rooms, not the public
                         self._broadcast(members, message)
             await asyncio.sleep(self.settings.health_interval_s)
 
-    async def read_health(self) -> dict[str, Any]:
+    async def read_health(self) -> dict[str, FeedHealth]:
         """Per feed: when its connectors last succeeded and failed, and the last error."""
-        out: dict[str, Any] = {}
+        out: dict[str, FeedHealth] = {}
         for feed, connectors in self.feeds.items():
             pipe = self.client.pipeline(transaction=False)
             for name in connectors:
                 pipe.hgetall(keys.connector_health(feed, name))
-            found = [{k.decode(): v.decode() for k, v in h.items()} for h in await pipe.execute()]
+            found = [health_hash(h) for h in await pipe.execute()]
             success = [h["last_success_at"] for h in found if "last_success_at" in h]
             errors = [h for h in found if "last_error_at" in h]
-            latest_error = max(errors, key=lambda h: h["last_error_at"], default={})
+            latest_error = max(errors, key=lambda h: h.get("last_error_at", ""), default=None)
             out[feed] = {
                 "last_success_at": max(success) if success else None,
-                "last_error_at": latest_error.get("last_error_at"),
-                "last_error": latest_error.get("last_error"),
+                "last_error_at": latest_error.get("last_error_at") if latest_error else None,
+                "last_error": latest_error.get("last_error") if latest_error else None,
             }
         return out

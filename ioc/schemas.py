@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from ioc.documents import WINDOWS as WINDOWS  # re-exported: the windows live with the documents
 from ioc.validate import Field
-
-FEEDS = ("public_services", "citizen_feedback", "mobile_data", "vaccination")
-WINDOWS = ("today", "7d", "30d", "mtd", "ytd")
 
 DOSSIER_STATUSES = ("tiep_nhan", "dang_xu_ly", "cho_bo_sung", "da_tra_ket_qua", "tu_choi", "rut_ho_so")
 DOSSIER_CHANNELS = ("truc_tuyen", "truc_tiep", "buu_chinh")

@@ -7,35 +7,53 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
 import redis
 
 from ioc import keys
+from ioc.cases import cases_field
+from ioc.documents import (
+    Case,
+    DeltaDocument,
+    ExtraDocument,
+    KpiDocument,
+    KpiEntries,
+    KpiEntry,
+    Kpis,
+    SeriesDocument,
+    SeriesTail,
+    SnapshotMeta,
+    kpis_of,
+    series_document,
+    series_values,
+    tail_document,
+)
 from ioc.kpis import TZ, Kpi
 
 
-def _number(value: Any) -> Any:
+def _number(value: Any) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    return value
+    return cast(float, value)
 
 
-def kpi_entry(kpi: Kpi, row: dict[str, Any]) -> dict[str, Any]:
-    """``{"value": ...}``, with numerator and denominator for rates, for one KPI of a table row."""
+def kpi_entry(kpi: Kpi, row: dict[str, Any]) -> KpiEntry:
+    """``{"value": ...}``, with numerator and denominator for rates, for one KPI of a table row
+    (a row of the KPI table, any of its columns)."""
     value = row[kpi.name]
     if kpi.kind == "breakdown":  # a list of {dose, doses}-like pairs, served as an object
         return {"value": {str(first): second for first, second in (tuple(p.values()) for p in value or [])}}
-    entry: dict[str, Any] = {"value": value if kpi.kind == "list" else _number(value)}
+    entry: KpiEntry = {"value": value if kpi.kind == "list" else _number(value)}
     if kpi.kind == "rate":
         entry["numerator"] = _number(row[f"{kpi.name}__num"])
         entry["denominator"] = _number(row[f"{kpi.name}__den"])
     return entry
 
 
-def kpi_bodies(frame: pl.DataFrame, kpis: tuple[Kpi, ...]) -> dict[str, dict[str, Any]]:
+def kpi_bodies(frame: pl.DataFrame, kpis: tuple[Kpi, ...]) -> dict[str, KpiEntries]:
     """Per ``<unit>|<window>``: ``{name: entry}`` for the KPIs the table has."""
     present = [k for k in kpis if k.name in frame.columns]
     return {
@@ -44,9 +62,15 @@ def kpi_bodies(frame: pl.DataFrame, kpis: tuple[Kpi, ...]) -> dict[str, dict[str
     }
 
 
+def kpi_text(kpis: Kpis, *, ensure_ascii: bool = True) -> str:
+    """A KPI document as stored: ``{"kpis": {name: {"value": ...}}}``."""
+    document: KpiDocument = {"kpis": kpis}
+    return json.dumps(document, ensure_ascii=ensure_ascii)
+
+
 def kpi_documents(frame: pl.DataFrame, kpis: tuple[Kpi, ...]) -> dict[str, str]:
-    """One JSON document per (unit, window): ``{"kpis": {name: {"value": ...}}}``."""
-    return {field: json.dumps({"kpis": body}) for field, body in kpi_bodies(frame, kpis).items()}
+    """One JSON document per (unit, window)."""
+    return {field: kpi_text(body) for field, body in kpi_bodies(frame, kpis).items()}
 
 
 def series_documents(
@@ -62,7 +86,7 @@ def series_documents(
         .filter(pl.col("slot").is_between(0, hours - 1))
     )
     rows, slots = placed["row"].to_numpy(), placed["slot"].to_numpy()
-    arrays = {}
+    arrays: dict[str, list[list[float]]] = {}
     for m in measures:  # a grid of units × hours per measure, filled in one numpy assignment
         values = placed[m].fill_null(0).to_numpy()
         grid = np.zeros((len(units), hours), dtype=values.dtype if values.dtype.kind == "f" else np.int64)
@@ -70,7 +94,7 @@ def series_documents(
         arrays[m] = grid.tolist()
     begin = start.astimezone(TZ).isoformat()
     return {
-        u: json.dumps({"start": begin, "step_s": 3600, **{m: arrays[m][i] for m in measures}})
+        u: json.dumps(series_document(begin, 3600, {m: arrays[m][i] for m in measures}))
         for i, u in enumerate(units)
     }
 
@@ -78,33 +102,27 @@ def series_documents(
 TAIL_HOURS = 3
 
 
-def series_measures(doc: dict[str, Any]) -> list[str]:
-    return [k for k, v in doc.items() if isinstance(v, list)]
-
-
-def series_tail(doc_text: str, hours: int = TAIL_HOURS) -> dict[str, Any]:
+def series_tail(doc_text: str, hours: int = TAIL_HOURS) -> SeriesTail:
     """The last ``hours`` points of a series document, with their times."""
-    doc = json.loads(doc_text)
+    doc: SeriesDocument = json.loads(doc_text)
     start = datetime.fromisoformat(doc["start"])
-    measures = series_measures(doc)
-    count = len(doc[measures[0]]) if measures else 0
+    values = series_values(doc)
+    count = len(next(iter(values.values()), []))
     first = max(0, count - hours)
     times = [(start + timedelta(seconds=doc["step_s"] * i)).isoformat() for i in range(first, count)]
-    return {"t": times, **{m: doc[m][first:] for m in measures}}
+    return tail_document(times, {m: v[first:] for m, v in values.items()})
 
 
 def delta_document(
     feed: str,
-    meta: dict[str, Any],
+    meta: SnapshotMeta,
     previous: dict[str, str],
     current: dict[str, str],
     previous_series: dict[str, str],
     current_series: dict[str, str],
-) -> dict[str, Any]:
+) -> DeltaDocument:
     """What changed since the last commit: KPI documents, and the tail of each changed series."""
-    kpis = {
-        k: json.loads(v)["kpis"] for k, v in current.items() if not k.startswith("_") and previous.get(k) != v
-    }
+    kpis = {k: kpis_of(v) for k, v in current.items() if not k.startswith("_") and previous.get(k) != v}
     series = {u: series_tail(v) for u, v in current_series.items() if previous_series.get(u) != v}
     return {"feed": feed, "meta": meta, "kpis": kpis, "series": series}
 
@@ -114,10 +132,15 @@ class Cut:
     """One feed's figures as of one commit: meta, every unit's KPI documents per window and every
     unit's hourly series; ``digest`` identifies the content (equal digests, equal figures)."""
 
-    meta: dict[str, Any]
-    docs: dict[str, dict[str, dict[str, Any]]]  # window -> unit -> {kpi: entry}
-    series: dict[str, dict[str, Any]]  # unit -> series document
+    meta: SnapshotMeta
+    docs: dict[str, dict[str, Kpis]]  # window -> unit -> KPIs
+    series: dict[str, SeriesDocument]  # unit -> series document
     digest: str
+
+    def measures(self, unit: str) -> dict[str, list[float]]:
+        """The unit's hourly series by measure (none: the unit has no series)."""
+        doc = self.series.get(unit)
+        return series_values(doc) if doc is not None else {}
 
 
 class SnapshotReader:
@@ -126,18 +149,18 @@ class SnapshotReader:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
-    def meta(self, feed: str) -> dict[str, Any] | None:
+    def meta(self, feed: str) -> SnapshotMeta | None:
         raw = self.client.hget(keys.snapshot(feed), keys.META_FIELD)
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else cast(SnapshotMeta, json.loads(raw))
 
-    def kpis(self, feed: str, unit: str, window: str) -> dict[str, Any] | None:
+    def kpis(self, feed: str, unit: str, window: str) -> Kpis | None:
         raw = self.client.hget(keys.snapshot(feed), keys.snapshot_field(unit, window))
-        return None if raw is None else json.loads(raw)["kpis"]
+        return None if raw is None else kpis_of(raw)
 
-    def many(self, feed: str, units: list[str], window: str) -> dict[str, dict[str, Any]]:
+    def many(self, feed: str, units: list[str], window: str) -> dict[str, Kpis]:
         fields = [keys.snapshot_field(u, window) for u in units]
         values = self.client.hmget(keys.snapshot(feed), fields)
-        return {u: json.loads(v)["kpis"] for u, v in zip(units, values, strict=True) if v is not None}
+        return {u: kpis_of(v) for u, v in zip(units, values, strict=True) if v is not None}
 
     def cut(
         self, feed: str, units: list[str], windows: tuple[str, ...], *, known: Cut | None = None
@@ -159,18 +182,25 @@ class SnapshotReader:
             digest.update(b"-" if raw is None else b"%d:%b" % (len(raw), raw))
         if known is not None and known.digest == digest.hexdigest():
             return known
-        by_window: dict[str, dict[str, dict[str, Any]]] = {w: {} for w in windows}
+        by_window: dict[str, dict[str, Kpis]] = {w: {} for w in windows}
         for (window, unit), raw in zip(pairs, docs, strict=True):
             if raw is not None:
-                by_window[window][unit] = json.loads(raw)["kpis"]
-        hourly = {u: json.loads(v) for u, v in zip(units, series, strict=True) if v is not None}
+                by_window[window][unit] = kpis_of(raw)
+        hourly: dict[str, SeriesDocument] = {
+            u: json.loads(v) for u, v in zip(units, series, strict=True) if v is not None
+        }
         return Cut(json.loads(meta), by_window, hourly, digest.hexdigest())
 
-    def extra(self, feed: str, name: str) -> Any:
-        """A feed's non-KPI document (``_points``, ...), or None."""
+    def extra(self, feed: str, name: str) -> ExtraDocument | None:
+        """A feed's non-KPI document (``_points``, ``_cases|<unit>``), or None."""
         raw = self.client.hget(keys.snapshot(feed), name)
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else cast(ExtraDocument, json.loads(raw))
 
-    def series(self, feed: str, unit: str) -> dict[str, Any] | None:
+    def cases(self, feed: str, unit: str) -> list[Case] | None:
+        """A district's or the province's work list (``ioc.cases``), or None (a commune has none)."""
+        raw = self.client.hget(keys.snapshot(feed), cases_field(unit))
+        return None if raw is None else cast(list[Case], json.loads(raw))
+
+    def series(self, feed: str, unit: str) -> SeriesDocument | None:
         raw = self.client.hget(keys.series(feed), unit)
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else cast(SeriesDocument, json.loads(raw))

@@ -24,20 +24,12 @@ from pathlib import Path
 from ioc.config import ConfigError, Settings, SimulatorSettings
 from ioc.connector import configure, connector_names, connector_tables, connector_type, discover
 from ioc.redis_server import EmbeddedRedis, free_port
+from ioc.registry import FEEDS, simulated
+from ioc.signatures import secret_names, webhook_secret
 
 log = logging.getLogger(__name__)
 
-SIMULATOR_PATHS = {
-    "public_services": "/api/v1/hoso",
-    "citizen_feedback": "/api/v1/phan-anh",
-    "vaccination": "/api/v1/mui-tiem",
-    "mobile_data": "",  # files in a drop folder, no port
-}
-DEMO_SECRETS = {
-    "IOC_SECRET_KEY": "the screens' relay tokens",
-    "IOC_PSEUDONYM_KEY": "the vaccination pseudonyms",
-    "IOC_WEBHOOK_SECRET_VACCINATION": "the vaccination webhook's signatures",  # its simulator pushes
-}
+SECRET_KEY = {"IOC_SECRET_KEY": "the screens' relay tokens"}  # the one secret every IOC needs
 
 
 @dataclass
@@ -94,31 +86,49 @@ class Supervisor:
         if self.config_path:
             env["IOC_CONFIG"] = str(Path(self.config_path).resolve())
         else:
-            for name, purpose in DEMO_SECRETS.items():
+            for name, purpose in self._demo_secrets().items():
                 if not env.get(name):
                     env[name] = secrets.token_urlsafe(32)
                     log.info("demo: generated %s for %s (set it to keep one across runs)", name, purpose)
             if self.settings.auth.users_file is None and self.settings.auth.oidc is None:
                 self._demo_users(env)
-        simulators = [self._simulator(feed, sim, env) for feed, sim in self.settings.simulators.items()]
-        self.children += simulators
-        for feed, names in sorted(connector_names(self.settings).items()):
-            self.children += [Child(f"connector:{name}", ["connector", name], env) for name in names]
-            self.children.append(Child(f"aggregator:{feed}", ["aggregate", feed], env))
-        self.children.append(Child("relay", ["relay"], env))
-        self.children.append(Child("web", ["web"], env))
+        simulators, others = self.plan(env)
+        self.children += [*simulators, *others]
         # Simulators first, and listening, so a demo does not open with a "connection refused".
         for child in simulators:
             child.start()
         for child in simulators:
             if "--port" in child.args:
                 _wait_listening(int(child.args[child.args.index("--port") + 1]), child)
-        for child in self.children:
-            if child not in simulators:
-                child.start()
+        for child in others:
+            child.start()
         log.info(
             "IOC running: http://%s:%d/  (Ctrl+C to stop)", self.settings.web.host, self.settings.web.port
         )
+
+    def plan(self, env: dict[str, str]) -> tuple[list[Child], list[Child]]:
+        """The processes to run, none started: the simulators, then each connector, an aggregator
+        per feed, the relay and the web app. Completes ``env`` (the children's) with where the
+        simulated feeds' connectors find their simulators."""
+        simulators = [self._simulator(feed, sim, env) for feed, sim in self.settings.simulators.items()]
+        others: list[Child] = []
+        for feed, names in sorted(connector_names(self.settings).items()):
+            others += [Child(f"connector:{name}", ["connector", name], env) for name in names]
+            others.append(Child(f"aggregator:{feed}", ["aggregate", feed], env))
+        return simulators, [*others, Child("relay", ["relay"], env), Child("web", ["web"], env)]
+
+    def _demo_secrets(self) -> dict[str, str]:
+        """What the demo generates when it is not set, and what for: the relay's key, and what each
+        simulated feed's connector needs (the feed's secrets; its webhook's when the simulator pushes)."""
+        found = dict(SECRET_KEY)
+        for name in self.settings.simulators:
+            feed = FEEDS.get(name)
+            if feed is None:  # not a feed: `plan` says so
+                continue
+            found |= feed.secrets
+            if feed.simulator is not None and feed.simulator.push_path:
+                found[secret_names(name, None)[0]] = f"the {name} webhook's signatures"
+        return found
 
     def _demo_users(self, env: dict[str, str]) -> None:
         """The demo's accounts (made once in the data folder), said on the console."""
@@ -133,22 +143,20 @@ class Supervisor:
 
     def _refuse_missing_secrets(self) -> None:
         """Production stops here, with the reason, rather than in a child restarted forever."""
-        from connectors.signatures import webhook_secret
-
-        needed = {"IOC_SECRET_KEY": self.settings.secret_key}
+        needed = dict(SECRET_KEY)
+        environment = _environment(self.settings)
         registry = discover()
         for name, table in connector_tables(self.settings).items():
             config = configure(name, table, source=self.config_path or "environment", registry=registry)
-            feed = table.get("feed") or registry[connector_type(name, table)].feed
-            if feed == "vaccination":
-                needed["IOC_PSEUDONYM_KEY"] = self.settings.pseudonym_key
+            feed = FEEDS.get(table.get("feed") or registry[connector_type(name, table)].feed)
+            needed |= feed.secrets if feed is not None else {}
             if table.get("webhook") or connector_type(name, table) == "webhook":
                 # each webhook its own secret: the message names the variable to set
                 secret_env = getattr(config, "webhook_secret_env", None)
-                webhook_secret(name, secret_env, _environment(self.settings))
-        for name, value in needed.items():
-            if value is None:
-                raise ConfigError(f"{name}: not set; production needs it for {DEMO_SECRETS[name]}")
+                webhook_secret(name, secret_env, environment)
+        for name, purpose in needed.items():
+            if not environment.get(name):
+                raise ConfigError(f"{name}: not set; production needs it for {purpose}")
         if self.settings.auth.users_file is None and self.settings.auth.oidc is None:
             raise ConfigError(
                 f"{self.config_path}: auth: no way to log in; set auth.users_file or [auth.oidc]"
@@ -156,12 +164,16 @@ class Supervisor:
 
     def _simulator(self, feed: str, sim: SimulatorSettings, env: dict[str, str]) -> Child:
         """The simulator of ``feed``; its connector is pointed at it unless configured otherwise."""
+        simulator = FEEDS[feed].simulator if feed in FEEDS else None
+        if simulator is None:
+            known = ", ".join(simulated())
+            raise ConfigError(f"simulators.{feed}: no simulator for feed {feed!r}; simulators: {known}")
         prefix = f"IOC_CONNECTORS__{feed.upper()}__"
         configured = self.settings.connectors.get(feed, {})
         args = ["simulate", feed, "--anchor", self._anchor(feed)]
-        if feed == "mobile_data":
-            folder = Path(configured.get("drop_dir") or Path(self.settings.data_dir) / "drop" / "mobile")
-            env.setdefault(prefix + "DROP_DIR", str(folder.resolve()))
+        if simulator.folder:  # it writes files into its connector's drop folder
+            drop = configured.get("drop_dir") or Path(self.settings.data_dir) / "drop" / simulator.folder
+            env.setdefault(prefix + "DROP_DIR", str(Path(drop).resolve()))
             env.setdefault(prefix + "INTERVAL_S", "2")
             return Child(f"simulator:{feed}", [*args, "--dir", env[prefix + "DROP_DIR"]], env)
         port = sim.port or free_port()
@@ -169,10 +181,10 @@ class Supervisor:
         if "url" not in configured:
             env[prefix + "URL"] = f"http://{sim.host}:{port}"
             env.setdefault(prefix + "INTERVAL_S", "2")
-        if feed == "vaccination" and "webhook" not in configured:
+        if simulator.push_path and "webhook" not in configured:
             hook_port = free_port()
             env |= {prefix + "WEBHOOK": "true", prefix + "WEBHOOK_PORT": str(hook_port)}
-            args += ["--push-url", f"http://127.0.0.1:{hook_port}/hooks/vaccination"]
+            args += ["--push-url", f"http://127.0.0.1:{hook_port}{simulator.push_path}"]
         return Child(f"simulator:{feed}", args, env)
 
     def _anchor(self, feed: str) -> str:
@@ -213,8 +225,13 @@ class Supervisor:
 
 
 def _environment(settings: Settings) -> dict[str, str]:
-    shared = settings.webhook_secret  # IOC_WEBHOOK_SECRET, as the settings read it
-    return dict(os.environ) | ({"IOC_WEBHOOK_SECRET": shared.get_secret_value()} if shared else {})
+    """The environment, with the secrets as the settings read them (their names in any case)."""
+    found = {
+        "IOC_SECRET_KEY": settings.secret_key,
+        "IOC_PSEUDONYM_KEY": settings.pseudonym_key,
+        "IOC_WEBHOOK_SECRET": settings.webhook_secret,
+    }
+    return dict(os.environ) | {name: v.get_secret_value() for name, v in found.items() if v is not None}
 
 
 def _wait_listening(port: int, child: Child, timeout_s: float = 60.0) -> None:

@@ -100,7 +100,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     def embed_static(name: str) -> Response:
         return send_from_directory(EMBED_STATIC, name, max_age=3600)
 
-    server.register_blueprint(kpi_blueprint(reader, units))
+    server.register_blueprint(kpi_blueprint(reader, units, settings.alerts))
     maps = EmbedMaps(units, layer if settings.boundaries.scheme == "pre2025" else None, communes)
     cards = Cards(reader, units, settings.public.k, maps)
     server.register_blueprint(card_blueprint(cards))
@@ -124,6 +124,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         token=screen_token,
         amber_s=settings.freshness.amber_s,
         red_s=settings.freshness.red_s,
+        alert_rules=settings.alerts,
     )
 
     @server.get("/realtime/token")  # type: ignore[untyped-decorator]
@@ -132,9 +133,10 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    specs = {feed: FEED_SPECS[feed] for feed in FEED_SPECS if feed in connector_names(settings)} or {
-        "public_services": FEED_SPECS["public_services"]
-    }
+    configured = connector_names(settings)  # none configured yet: the rooms show the first feed
+    specs = {feed: spec for feed, spec in FEED_SPECS.items() if feed in configured} or dict(
+        list(FEED_SPECS.items())[:1]
+    )
     # What every room reads and draws with.
     rooms: dict[str, Any] = {
         "reader": reader,

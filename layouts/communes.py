@@ -7,18 +7,17 @@ from dash import html
 
 from ioc.feeds import FeedSpec
 from ioc.kpis import Kpi
-from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
-from layouts import figures, theme
+from layouts import figures, ids
 from layouts import format as fmt
 from layouts.i18n import N_, _
-from layouts.province import base_name, entry, tile_state
+from layouts.room_data import RoomData
 
 SORTS = {"best": N_("Tốt nhất trước"), "worst": N_("Kém nhất trước"), "name": N_("Theo tên")}
 
 
 def ranked_communes(
-    reader: SnapshotReader,
+    data: RoomData,
     units: UnitTable,
     spec: FeedSpec,
     district: str,
@@ -27,23 +26,20 @@ def ranked_communes(
     search: str,
     sort: str,
 ) -> html.Table:
-    """The communes of ``district`` ranked on ``kpi`` (its name is its path), filtered by ``search``."""
-    kpi_name = kpi.name
+    """The communes of ``district`` ranked on ``kpi`` (its name is its path), filtered by
+    ``search``, from ``data``: their documents over ``window`` and their series."""
     names = units.names()
     communes = units.children(district)
-    found = reader.many(spec.name, communes, window)
-    target = theme.TARGETS.get(base_name(kpi_name))
-    higher = target.higher_is_better if target else base_name(kpi_name) not in theme.LOWER_IS_BETTER
-    rows = [(c, figures.scalar(kpi, entry(found.get(c), kpi_name).get("value"))) for c in communes]
+    rows = list(zip(communes, data.values(kpi, communes, window), strict=True))
     wanted = fmt.fold(search.strip())
     rows = [r for r in rows if wanted in fmt.fold(names[r[0]])]
     if sort == "name":
         rows.sort(key=lambda r: fmt.fold(names[r[0]]))
     else:
-        best_first = higher == (sort == "best")
-        rows.sort(key=lambda r: (r[1] is None, -(r[1] or 0) if best_first else (r[1] or 0)))
+        rows = figures.ranked(rows, kpi, best_first=sort == "best")
     measure = spec.measures[0]
-    label = _(theme.SERIES[spec.name][2][measure][0])
+    legends = {m: legend for m, legend, _role in spec.series_panel.measures} if spec.series_panel else {}
+    label = _(legends.get(measure, measure))
     head = html.Thead(
         html.Tr(
             [
@@ -62,17 +58,17 @@ def ranked_communes(
     )
     body = []
     for i, (code, value) in enumerate(rows, start=1):
-        daily, change = _trend(reader, spec.name, code, measure)
+        hourly = [float(v or 0) for v in (data.series.get(code) or {}).get(measure, [])]
+        daily, change = figures.daily_trend(hourly, spec.series_decimals)
         body.append(
             html.Tr(
                 [
                     html.Td(str(i), className="rank"),
                     html.Td(names[code]),
-                    html.Td(figures.value_text(kpi, value), className=f"num {tile_state(kpi, value)}"),
                     html.Td(
-                        target_text(target),
-                        className="num muted",
+                        figures.value_text(kpi, value), className=f"num {figures.tile_state(kpi, value)}"
                     ),
+                    html.Td(figures.target_text(kpi), className="num muted"),
                     html.Td(change, className="num"),
                     html.Td(
                         html.Img(
@@ -82,7 +78,7 @@ def ranked_communes(
                         )
                     ),
                 ],
-                **{"data-code": code},
+                **ids.DataAttrs({"data-code": code}),
             )
         )
     if not body:
@@ -96,18 +92,3 @@ def ranked_communes(
             )
         ]
     return html.Table([head, html.Tbody(body)], className="ranking communes")
-
-
-def _trend(reader: SnapshotReader, feed: str, code: str, measure: str) -> tuple[list[float], str]:
-    doc = reader.series(feed, code) or {}
-    hourly = [float(v or 0) for v in doc.get(measure, [])]
-    return figures.daily_trend(hourly, 1 if feed == "mobile_data" else 0)
-
-
-def target_text(target: theme.Target | None) -> str:
-    """ "≥ 95%" (the sign kept with its number)."""
-    return (
-        "–"
-        if target is None
-        else f"{'≥' if target.higher_is_better else '≤'}\u00a0{fmt.percent(target.value, 0)}"
-    )

@@ -4,10 +4,12 @@ The district's tiles for the chosen feed, the district on the map among its grey
 (its communes coloured when a commune boundary file is installed), its communes ranked, and the
 work list: every overdue dossier and field report, newest breach first. Every state (feed, KPI,
 window, commune search and order, case filter) is in the URL, so a link shows what its sender saw.
+A render or a callback reads each feed it shows once (``DistrictPage.fetch``), then builds.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +17,25 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from ioc import keys, login
+from ioc.cases import cases_field
+from ioc.feeds import POINTS_FIELD, FeedSpec
 from ioc.geo import Layer
+from ioc.snapshots import SnapshotReader
+from ioc.units import UnitTable
 from layouts import figures, ids, theme, worklist
 from layouts.communes import SORTS, ranked_communes
 from layouts.i18n import _
-from layouts.live import fresh_badge
-from layouts.province import DEFAULT_WINDOW, ProvincePage, entry
+from layouts.live import Live, fresh_badge
+from layouts.province import kpi_options, province_href, room_footer, room_header, tiles, window_options
+from layouts.room_data import (
+    DEFAULT_FEED,
+    DEFAULT_WINDOW,
+    FeedView,
+    RoomData,
+    feed_query,
+    feed_spec,
+    fetch_room,
+)
 
 MAP_WIDTH_PX = 640  # what the zoom is fitted to
 # The room's callback re-reads the work lists at every pushed change: one audit entry per person,
@@ -28,21 +43,45 @@ MAP_WIDTH_PX = 640  # what the zoom is fitted to
 CASES_AUDIT_REPEAT_S = 300
 
 
-@dataclass
-class DistrictPage(ProvincePage):
-    """One district's room; ``code`` is set per request by :meth:`layout`."""
+@dataclass(frozen=True)
+class DistrictData:
+    """What one request read for a district's room: the shown feed, and each work list's feed
+    (its meta and the district's case list; the shown feed's own read when it has one)."""
 
+    code: str
+    view: FeedView
+    cases: dict[str, RoomData]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The person's choices, as the address or the page's controls give them (checked)."""
+
+    kpi: str
+    window: str
+    search: str
+    sort: str
+    case_filter: str
+
+
+@dataclass
+class DistrictPage:
+    """One district's room: the district and every choice come with each request (the address,
+    or the page's state in a callback); ``register`` wires its callbacks to an app."""
+
+    reader: SnapshotReader
+    units: UnitTable
+    layer: Layer
+    specs: dict[str, FeedSpec]
+    geojson_url: str
+    live: Live
     communes: Layer | None = None
     communes_url: str = ""
-    code: str = ""
 
-    def feed_href(self, feed: str) -> str:
-        return f"/district/{self.code}" + ("" if feed == "public_services" else f"?feed={feed}")
-
-    def layout(  # type: ignore[override]
+    def layout(
         self,
         code: str = "",
-        feed: str = "public_services",
+        feed: str = DEFAULT_FEED,
         kpi: str = "",
         window: str = DEFAULT_WINDOW,
         q: str = "",
@@ -50,20 +89,47 @@ class DistrictPage(ProvincePage):
         f: str = "",
         **_query: Any,
     ) -> html.Div:
-        page = self.view(feed)
-        page.code = code
+        spec = feed_spec(self.specs, feed)
         if code not in self.units.level_codes("district"):
-            return page._unknown(code)
+            return self._unknown(spec, code)
         if not login.user().sees_cases(code, self.units):  # an officer of another district
             login.audit_view("refused", path=f"/district/{code}", reason="district room outside the scope")
-            return page._unknown(code, refused=True)
+            return self._unknown(spec, code, refused=True)
         login.audit_view("district_room", unit=code, feed=feed)
-        kpi = kpi if kpi in page.kpis else page.default_kpi()
         window = window if window in theme.WINDOW_LABELS else DEFAULT_WINDOW
+        room = self.fetch(spec, code, window)
         sort = sort if sort in SORTS else "best"
-        return page.render_district(kpi, window, q, sort, f)
+        return self.render(room, Choice(room.view.pick(kpi), window, q, sort, f))
 
-    def _unknown(self, code: str, *, refused: bool = False) -> html.Div:
+    def fetch(self, spec: FeedSpec, code: str, window: str) -> DistrictData:
+        """Everything the room draws, one read per feed: the shown feed's documents (the
+        province's for its KPIs, the district's, its communes'), its communes' series and open
+        reports, and each work list's case list of the district."""
+        province = self.units.province
+        children = self.units.children(code)
+        case_feeds = [f for f in worklist.CASE_FEEDS if f in self.specs]
+        cases = [cases_field(code)] if spec.name in case_feeds else []
+        data = fetch_room(
+            self.reader,
+            spec.name,
+            docs=[
+                (province, DEFAULT_WINDOW),
+                *((u, window) for u in [code, *self.focus(code)[0], *children]),
+            ],
+            series=children,
+            extras=[*([POINTS_FIELD] if spec.has_points else []), *cases],
+        )
+        others = worklist.fetch_cases(self.reader, [f for f in case_feeds if f != spec.name], code)
+        return DistrictData(code, FeedView.of(spec, data, province), {spec.name: data, **others})
+
+    def focus(self, code: str) -> tuple[list[str], str]:
+        """The units the district's map colours, and their boundaries: its communes when their
+        polygons are installed, else the district itself."""
+        if self.communes is not None:
+            return [c for c in self.communes.codes if self.units.parent(c) == code], self.communes_url
+        return [code], self.geojson_url
+
+    def _unknown(self, spec: FeedSpec, code: str, *, refused: bool = False) -> html.Div:
         if refused:
             title = _("NGOÀI PHẠM VI ĐƯỢC GIAO")
             text = _("Tài khoản trực ban của bạn chỉ xem được {units}.").format(
@@ -78,7 +144,7 @@ class DistrictPage(ProvincePage):
         return html.Div(
             className="room",
             children=[
-                self._header(title),
+                self._header(spec, code, title),
                 html.Main(
                     className="health-main refused" if refused else "health-main",
                     children=[
@@ -89,212 +155,164 @@ class DistrictPage(ProvincePage):
             ],
         )
 
-    # ---- the page ----------------------------------------------------------------------
+    def _header(self, spec: FeedSpec, code: str, title: Any) -> html.Header:
+        return room_header(self.specs, spec.name, lambda feed: f"/district/{code}{feed_query(feed)}", title)
 
-    def render_district(self, kpi: str, window: str, search: str, sort: str, case_filter: str) -> html.Div:
+    # ---- builders: what was read -> components -----------------------------------------------
+
+    def render(self, room: DistrictData, choice: Choice) -> html.Div:
         names = self.units.names()
-        province = self.units.province
+        code, feed = room.code, room.view.spec.name
         breadcrumb = html.Nav(
             className="breadcrumb",
             children=[
-                dcc.Link(names[province], href=ProvincePage.feed_href(self, self.spec.name), refresh=True),
+                dcc.Link(names[self.units.province], href=province_href(feed), refresh=True),
                 html.Span(" › "),
-                html.Span(names[self.code], className="here"),
+                html.Span(names[code], className="here"),
             ],
         )
-        windows = [{"label": _(label), "value": w} for w, label in theme.WINDOW_LABELS.items()]
-        options = [{"label": k.label, "value": p} for p, k in self.kpis.items() if k.kind != "breakdown"]
+        # this district's, its communes' and the province's alerts only
+        units = " ".join([self.units.province, code, *self.units.children(code)])
         return html.Div(
             className="room district-room",
             children=[
-                self._header(breadcrumb),
+                self._header(room.view.spec, code, breadcrumb),
                 html.Main(
                     className="room-grid district-grid",
                     children=[
                         html.Section(
                             [
-                                fresh_badge(self.spec.name),
-                                html.Div(self.tiles(window, self.code), id=ids.D_TILES),
+                                fresh_badge(feed),
+                                html.Div(tiles(room.view, code, choice.window), id=ids.D_TILES),
                             ],
                             className="tiles",
                         ),
+                        html.Section(self._map_panel(room, choice), className="map-panel"),
+                        html.Aside(self._communes_panel(room, choice), className="side"),
                         html.Section(
-                            className="map-panel",
-                            children=[
-                                html.Div(
-                                    className="map-controls",
-                                    children=[
-                                        dcc.Dropdown(
-                                            options, kpi, id=ids.D_KPI, clearable=False, className="kpi-pick"
-                                        ),
-                                        dcc.RadioItems(
-                                            windows,
-                                            window,
-                                            id=ids.D_WINDOW,
-                                            inline=True,
-                                            className="window-pick",
-                                        ),
-                                        fresh_badge(self.spec.name),
-                                    ],
-                                ),
-                                dcc.Graph(
-                                    id=ids.D_MAP,
-                                    figure=self.district_map(kpi, window),
-                                    config={"displayModeBar": False, "scrollZoom": True},
-                                    className="map",
-                                ),
-                            ],
-                        ),
-                        html.Aside(
-                            className="side",
-                            children=[
-                                html.H2(_("Xã, phường, thị trấn của {name}").format(name=names[self.code])),
-                                html.Div(
-                                    className="commune-controls",
-                                    children=[
-                                        search_box(
-                                            ids.D_SEARCH, search, _("Tìm xã, phường (không dấu được)")
-                                        ),
-                                        dcc.Dropdown(
-                                            [{"label": _(v), "value": k} for k, v in SORTS.items()],
-                                            sort,
-                                            id=ids.D_SORT,
-                                            clearable=False,
-                                            searchable=False,
-                                            className="sort-pick",
-                                        ),
-                                    ],
-                                ),
-                                fresh_badge(self.spec.name),
-                                html.Div(self.commune_table(kpi, window, search, sort), id=ids.D_COMMUNES),
-                            ],
-                        ),
-                        html.Section(
-                            className="district-alerts",
-                            children=[
+                            [
                                 html.Div(
                                     className="alert-ticker",
                                     id=ids.ALERTS,
-                                    # this district's, its communes' and the province's alerts only
-                                    **{
-                                        "data-units": " ".join(
-                                            [province, self.code, *self.units.children(self.code)]
-                                        )
-                                    },
+                                    **ids.DataAttrs({"data-units": units}),
                                 )
                             ],
+                            className="district-alerts",
                         ),
-                        html.Section(
-                            className="cases-panel",
-                            children=[
-                                html.Div(
-                                    className="cases-head",
-                                    children=[
-                                        html.H2(_("Việc cần xử lý: hồ sơ và phản ánh quá hạn")),
-                                        search_box(
-                                            ids.D_CASE_FILTER,
-                                            case_filter,
-                                            _("Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)"),
-                                        ),
-                                    ],
-                                ),
-                                html.Div(
-                                    self.case_lists(case_filter), id=ids.D_CASES, className="cases-lists"
-                                ),
-                            ],
-                        ),
+                        html.Section(self._cases_panel(room, choice), className="cases-panel"),
                     ],
                 ),
-                self._footer(),
+                room_footer(feed),
                 *self.live.elements(
                     feeds=list(self.specs),  # the case lists' feeds, and every feed's alerts
-                    units=[self.code, *self.units.children(self.code)],
+                    units=[code, *self.units.children(code)],
                     series=[],
                     store=ids.RT_DISTRICT,
                 ),
-                dcc.Store(id=ids.D_PAGE, data={"feed": self.spec.name, "code": self.code}),
+                dcc.Store(id=ids.D_PAGE, data={"feed": feed, "code": code}),
             ],
         )
 
-    # ---- map ---------------------------------------------------------------------------
+    def _map_panel(self, room: DistrictData, choice: Choice) -> list[Any]:
+        controls = [
+            dcc.Dropdown(
+                kpi_options(room.view), choice.kpi, id=ids.D_KPI, clearable=False, className="kpi-pick"
+            ),
+            dcc.RadioItems(
+                window_options(), choice.window, id=ids.D_WINDOW, inline=True, className="window-pick"
+            ),
+            fresh_badge(room.view.spec.name),
+        ]
+        return [
+            html.Div(controls, className="map-controls"),
+            dcc.Graph(
+                id=ids.D_MAP,
+                figure=self.district_map(room, choice.kpi, choice.window),
+                config={"displayModeBar": False, "scrollZoom": True},
+                className="map",
+            ),
+        ]
 
-    def district_map(self, kpi_name: str, window: str) -> dict[str, Any]:
-        """The district coloured by the KPI (its communes, when their polygons are installed),
-        the other districts grey and clickable, zoomed to the district.
+    def _communes_panel(self, room: DistrictData, choice: Choice) -> list[Any]:
+        sorts = [{"label": _(v), "value": k} for k, v in SORTS.items()]
+        controls = [
+            search_box(ids.D_SEARCH, choice.search, _("Tìm xã, phường (không dấu được)")),
+            dcc.Dropdown(
+                sorts, choice.sort, id=ids.D_SORT, clearable=False, searchable=False, className="sort-pick"
+            ),
+        ]
+        return [
+            html.H2(_("Xã, phường, thị trấn của {name}").format(name=self.units.names()[room.code])),
+            html.Div(controls, className="commune-controls"),
+            fresh_badge(room.view.spec.name),
+            html.Div(self.commune_table(room, choice), id=ids.D_COMMUNES),
+        ]
 
-        Built as plain dicts: Plotly's graph objects validated every property of every call (a
-        third of the room's answer time)."""
-        kpi = self.kpis[kpi_name]
-        names = self.units.names()
-        others = [c for c in self.layer.codes if c != self.code]
-        grey = {
-            "type": "choroplethmap",
-            "geojson": self.geojson_url,
-            "featureidkey": "properties.code",
-            "locations": others,
-            "z": [0] * len(others),
-            "colorscale": [[0, "#e6e9ed"], [1, "#e6e9ed"]],
-            "showscale": False,
-            "customdata": [[names[c]] for c in others],
-            "hovertemplate": "<b>%{customdata[0]}</b><br>" + _("Bấm để mở phòng huyện") + "<extra></extra>",
-            "marker": {"line": {"color": "#ffffff", "width": 1.2}, "opacity": 0.9},
-        }
-        if self.communes is not None:
-            codes = [c for c in self.communes.codes if self.units.parent(c) == self.code]
-            url = self.communes_url
-        else:
-            codes, url = [self.code], self.geojson_url
-        found = self.reader.many(self.spec.name, codes, window)
-        values = [figures.scalar(kpi, entry(found.get(c), kpi_name).get("value")) for c in codes]
-        focus = figures.choropleth(
-            geojson_url=url, codes=codes, names=[names[c] for c in codes], values=values, kpi=kpi
+    def _cases_panel(self, room: DistrictData, choice: Choice) -> list[Any]:
+        hint = _("Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)")
+        return [
+            html.Div(
+                [
+                    html.H2(_("Việc cần xử lý: hồ sơ và phản ánh quá hạn")),
+                    search_box(ids.D_CASE_FILTER, choice.case_filter, hint),
+                ],
+                className="cases-head",
+            ),
+            html.Div(self.case_lists(room, choice.case_filter), id=ids.D_CASES, className="cases-lists"),
+        ]
+
+    def district_map(self, room: DistrictData, path: str, window: str) -> dict[str, Any]:
+        """The district coloured by the KPI (its communes, when their polygons are installed) and
+        its open reports (a feed with points), the other districts grey and clickable."""
+        kpi = room.view.kpis[path]
+        codes, url = self.focus(room.code)
+        points = None
+        if room.view.spec.has_points:
+            inside = set(codes) | {room.code} | set(self.units.children(room.code))
+            found = room.view.data.extras.get(POINTS_FIELD) or []
+            points = [p for p in found if p.get("unit_code") in inside]
+        return figures.district_map(
+            geojson_url=self.geojson_url,
+            layer=self.layer,
+            code=room.code,
+            names=self.units.names(),
+            focus=figures.choropleth(
+                geojson_url=url,
+                codes=codes,
+                names=[self.units.names()[c] for c in codes],
+                values=room.view.data.values(kpi, codes, window),
+                kpi=kpi,
+            ),
+            points=points,
+            width_px=MAP_WIDTH_PX,
         )
-        focus["marker"] = {"line": {"color": theme.INK, "width": 1.5}, "opacity": 0.92}
-        data: list[dict[str, Any]] = [grey, focus]
-        if self.spec.name == "citizen_feedback":
-            inside = set(codes) | {self.code} | set(self.units.children(self.code))
-            points = [
-                p for p in self.reader.extra(self.spec.name, "_points") or [] if p.get("unit_code") in inside
-            ]
-            data += [trace.to_plotly_json() for trace in figures.report_layers(points, [])]
-        bounds = self.layer.feature_bounds[self.code]
-        minx, miny, maxx, maxy = bounds
-        layout = {
-            "map": {
-                "style": "white-bg",
-                "center": {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2},
-                "zoom": figures.fit_zoom(bounds, MAP_WIDTH_PX, MAP_WIDTH_PX / 1.3),
-            },
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "paper_bgcolor": "rgba(0,0,0,0)",
-            "font": {"family": theme.FONT, "color": theme.INK},
-            "showlegend": self.spec.name == "citizen_feedback",
-            "legend": {"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"},
-            "uirevision": f"district-{self.code}",
-        }
-        return {"data": data, "layout": layout}
 
-    # ---- communes ----------------------------------------------------------------------
-
-    def commune_table(self, kpi_name: str, window: str, search: str, sort: str) -> html.Table:
+    def commune_table(self, room: DistrictData, choice: Choice) -> html.Table:
+        kpi = room.view.kpis[choice.kpi]
         return ranked_communes(
-            self.reader, self.units, self.spec, self.code, self.kpis[kpi_name], window, search, sort
+            room.view.data,
+            self.units,
+            room.view.spec,
+            room.code,
+            kpi,
+            choice.window,
+            choice.search,
+            choice.sort,
         )
 
-    def case_lists(self, case_filter: str) -> list[Any]:
-        feeds = [f for f in worklist.CASE_FEEDS if f in self.specs]
-        return worklist.case_lists(self.reader, feeds, self.code, self.units.names(), case_filter)
+    def case_lists(self, room: DistrictData, case_filter: str) -> list[Any]:
+        return worklist.case_lists(room.cases, room.code, self.units.names(), case_filter)
 
-    def audit_cases(self) -> None:
+    def audit_cases(self, code: str) -> None:
         """The callback's work lists are case-level reads, recorded as the API's are ("cases");
         a page's repeated re-reads once per ``CASES_AUDIT_REPEAT_S``."""
         who = login.user().login
         for feed in [f for f in worklist.CASE_FEEDS if f in self.specs]:
-            repeat = keys.audit_repeat("cases", who, self.code, feed)
+            repeat = keys.audit_repeat("cases", who, code, feed)
             if self.reader.client.set(repeat, 1, nx=True, ex=CASES_AUDIT_REPEAT_S):
-                login.audit_view("cases", feed=feed, unit=self.code, view="room")
+                login.audit_view("cases", feed=feed, unit=code, view="room")
 
-    # ---- callbacks ---------------------------------------------------------------------
+    # ---- callbacks ---------------------------------------------------------------------------
 
     def register(self, app: Dash) -> None:
         @app.callback(
@@ -314,7 +332,7 @@ class DistrictPage(ProvincePage):
         def refresh(
             kpi: str, window: str, search: str, sort: str, case_filter: str, _m: Any, page: dict[str, str]
         ) -> tuple[Any, ...]:
-            """A choice or a pushed change: re-read this district (a handful of Redis reads)."""
+            """A choice or a pushed change: re-read this district (one read per feed shown)."""
             page = page if isinstance(page, dict) else {}
             if (
                 not isinstance(page.get("code"), str)
@@ -331,33 +349,24 @@ class DistrictPage(ProvincePage):
             pushed = ctx.triggered_id == ids.RT_DISTRICT
             if pushed and (_m or {}).get("feed") not in {page["feed"], *worklist.CASE_FEEDS}:
                 return (no_update,) * 4  # another feed's change (its alerts reach the ticker alone)
-            view = self.view(page["feed"])
-            view.code = page["code"]
-            kpi = kpi if isinstance(kpi, str) and kpi in view.kpis else view.default_kpi()
+            code = page["code"]
             window = window if isinstance(window, str) and window in theme.WINDOW_LABELS else DEFAULT_WINDOW
             sort = sort if isinstance(sort, str) and sort in SORTS else "best"
             search = search if isinstance(search, str) else ""
             case_filter = case_filter if isinstance(case_filter, str) else ""
-            view.audit_cases()
+            self.audit_cases(code)
+            room = self.fetch(self.specs[page["feed"]], code, window)
+            choice = Choice(room.view.pick(kpi), window, search, sort, case_filter)
             return (
-                view.tiles(window, view.code),
-                view.district_map(kpi, window),
-                view.commune_table(kpi, window, search or "", sort),
-                view.case_lists(case_filter or ""),
+                tiles(room.view, code, window),
+                self.district_map(room, choice.kpi, window),
+                self.commune_table(room, choice),
+                self.case_lists(room, case_filter),
             )
 
         # Every choice goes into the address bar (replaceState: no reload, no new history entry).
-        app.clientside_callback(
-            """function (kpi, window_, q, sort, f, page) {
-                const params = new URLSearchParams();
-                if (page.feed !== "public_services") params.set("feed", page.feed);
-                params.set("kpi", kpi); params.set("window", window_);
-                if (q) params.set("q", q);
-                if (sort !== "best") params.set("sort", sort);
-                if (f) params.set("f", f);
-                history.replaceState(null, "", `/district/${page.code}?${params.toString()}`);
-                return window.dash_clientside.no_update;
-            }""",
+        app.clientside_callback(  # type: ignore[no-untyped-call]  # dash 4 leaves it unannotated
+            ADDRESS_JS.replace("DEFAULT_FEED", json.dumps(DEFAULT_FEED)),
             Output(ids.D_PAGE, "data"),
             Input(ids.D_KPI, "value"),
             Input(ids.D_WINDOW, "value"),
@@ -368,13 +377,25 @@ class DistrictPage(ProvincePage):
             prevent_initial_call=True,
         )
         # A click on a neighbour opens its room, with the same feed.
-        app.clientside_callback(
+        app.clientside_callback(  # type: ignore[no-untyped-call]  # dash 4 leaves it unannotated
             "function (click, page) { return window.ioc_rt.openDistrict(click, page.feed, 0); }",
             Output(ids.D_PAGE, "data", allow_duplicate=True),
             Input(ids.D_MAP, "clickData"),
             State(ids.D_PAGE, "data"),
             prevent_initial_call=True,
         )
+
+
+ADDRESS_JS = """function (kpi, window_, q, sort, f, page) {
+                const params = new URLSearchParams();
+                if (page.feed !== DEFAULT_FEED) params.set("feed", page.feed);
+                params.set("kpi", kpi); params.set("window", window_);
+                if (q) params.set("q", q);
+                if (sort !== "best") params.set("sort", sort);
+                if (f) params.set("f", f);
+                history.replaceState(null, "", `/district/${page.code}?${params.toString()}`);
+                return window.dash_clientside.no_update;
+            }"""
 
 
 def search_box(component_id: str, value: str, placeholder: str) -> dcc.Input:

@@ -17,6 +17,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from ioc.geo import Layer
 from ioc.units import UnitTable
 from layouts import theme
+from layouts.i18n import current
 
 WIDTH = 340.0
 SIMPLIFY_DEG = 0.0015  # about 150 m: half a pixel at a phone's width of the province
@@ -120,7 +121,7 @@ def template_context(
         chosen = maps.choose(card["unit"])
         assert chosen is not None  # the card would have been refused
         context["drawing"] = maps.drawing(chosen[0])
-        context["attribution"] = theme.attribution()
+        context["attribution"] = theme.attribution(current())
     if shape_ == "series":
         shown = [d["value"] for d in card["days"] if d["value"] is not None]
         context["top"] = max([*shown, 1e-9])

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from dash import Patch
 
+from ioc.feeds import SeriesPanel
 from ioc.kpis import TZ, Kpi
 from layouts import format as fmt
 from layouts import theme
@@ -71,17 +72,51 @@ def value_text(kpi: Kpi, value: Any, compact: bool = False) -> str:
     return write(value)
 
 
+def target_text(kpi: Kpi) -> str:
+    """ "≥ 95%" (the sign kept with its number), "–" for a KPI without a target."""
+    if kpi.target is None:
+        return "–"
+    value = fmt.percent(kpi.target, 0) if kpi.kind == "rate" else fmt.number(kpi.target, 1)
+    return f"{'≤' if kpi.lower_is_better else '≥'}\u00a0{value}"
+
+
+def target_label(kpi: Kpi) -> str:
+    """ "Mục tiêu ≥ 95%" for a legend or a note, "" for a KPI without a target."""
+    if kpi.target is None:
+        return ""
+    value = fmt.percent(kpi.target, 0) if kpi.kind == "rate" else fmt.number(kpi.target, 1)
+    text = _("Mục tiêu ≤ {value}") if kpi.lower_is_better else _("Mục tiêu ≥ {value}")
+    return text.format(value=value)
+
+
+def tile_state(kpi: Kpi, value: float | None) -> str:
+    """How a value stands against its KPI's target: ok, warn (within 5 points) or bad; neutral
+    without a target or a value."""
+    if value is None or kpi.target is None:
+        return "neutral"
+    gap = kpi.target - value if kpi.lower_is_better else value - kpi.target
+    if gap >= 0:
+        return "ok"
+    return "warn" if gap > -0.05 else "bad"
+
+
+def ranked(rows: list[tuple[str, float | None]], kpi: Kpi, *, best_first: bool = True) -> list[Any]:
+    """(unit, value) rows best to worst on ``kpi`` (worst first if not ``best_first``): higher is
+    better unless the KPI says lower; units without a value last."""
+    descending = (not kpi.lower_is_better) == best_first
+    return sorted(rows, key=lambda r: (r[1] is None, -(r[1] or 0) if descending else (r[1] or 0)))
+
+
 def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
     """Rates are coloured from their target: calm at or above it, amber then red below."""
     present = [v for v in values if v is not None]
-    target = theme.TARGETS.get(kpi.name)
-    if target is not None:
-        goal = target.value * 100
+    if kpi.target is not None:
+        goal = kpi.target * 100
         zmin = max(0.0, min([goal - 20, *present]))
         cut = (goal - zmin) / (100 - zmin)
         scale = [[0, theme.RED], [cut * 0.6, theme.AMBER], [cut, theme.CALM], [1, theme.GOOD]]
-        return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{_(target.label)}")
-    if kpi.name in theme.LOWER_IS_BETTER and kpi.kind == "count":
+        return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{target_label(kpi)}")
+    if kpi.lower_is_better and kpi.kind == "count":
         top = max([60.0, *present])
         scale = [[0, theme.CALM], [20 / top, theme.AMBER], [1, theme.RED]]
         return MapScale(scale, 0.0, top, kpi.unit)
@@ -134,6 +169,57 @@ def province_map(
         uirevision="province-map",
     )
     return figure
+
+
+def district_map(
+    *,
+    geojson_url: str,
+    layer: Any,
+    code: str,
+    names: dict[str, str],
+    focus: dict[str, Any],
+    points: list[dict[str, Any]] | None,
+    width_px: float,
+) -> dict[str, Any]:
+    """A district's map: its ``focus`` trace (the district or its communes, coloured) outlined,
+    the other districts of ``layer`` grey, ``points`` (open reports) on top when given, zoomed to
+    the district.
+
+    Built as plain dicts: Plotly's graph objects validated every property of every call (a third
+    of the district room's answer time)."""
+    others = [c for c in layer.codes if c != code]
+    grey = {
+        "type": "choroplethmap",
+        "geojson": geojson_url,
+        "featureidkey": "properties.code",
+        "locations": others,
+        "z": [0] * len(others),
+        "colorscale": [[0, "#e6e9ed"], [1, "#e6e9ed"]],
+        "showscale": False,
+        "customdata": [[names[c]] for c in others],
+        "hovertemplate": "<b>%{customdata[0]}</b><br>" + _("Bấm để mở phòng huyện") + "<extra></extra>",
+        "marker": {"line": {"color": "#ffffff", "width": 1.2}, "opacity": 0.9},
+    }
+    focus["marker"] = {"line": {"color": theme.INK, "width": 1.5}, "opacity": 0.92}
+    data: list[dict[str, Any]] = [grey, focus]
+    if points is not None:
+        data += [trace.to_plotly_json() for trace in report_layers(points, [])]
+    bounds = layer.feature_bounds[code]
+    minx, miny, maxx, maxy = bounds
+    layout = {
+        "map": {
+            "style": "white-bg",
+            "center": {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2},
+            "zoom": fit_zoom(bounds, width_px, width_px / 1.3),
+        },
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": theme.FONT, "color": theme.INK},
+        "showlegend": points is not None,
+        "legend": {"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"},
+        "uirevision": f"district-{code}",
+    }
+    return {"data": data, "layout": layout}
 
 
 def reference_map(*, geojson_url: str, layer: Any, zoom: float, dark: bool = False) -> go.Figure:
@@ -189,16 +275,13 @@ def series_axis(start_iso: str, hours: int) -> list[datetime]:
     return [start + timedelta(hours=h) for h in range(hours)]
 
 
-def hourly_series(
-    doc: dict[str, Any] | None, as_of_iso: str | None, feed: str = "public_services"
-) -> go.Figure:
+def hourly_series(doc: dict[str, Any] | None, as_of_iso: str | None, panel: SeriesPanel) -> go.Figure:
     """A feed's hourly measures (dossiers received and resolved, ...), with today shaded."""
-    _title, unit, measures = theme.SERIES[feed]
-    unit = _(unit)
+    unit = _(panel.unit)
     figure = go.Figure()
-    if doc:
-        x = series_axis(doc["start"], len(doc[next(iter(measures))]))
-        for key, (label, colour) in measures.items():
+    if doc and panel.measures:
+        x = series_axis(doc["start"], len(doc[panel.measures[0][0]]))
+        for key, label, role in panel.measures:
             name = _(label)
             figure.add_trace(
                 go.Scatter(
@@ -206,7 +289,7 @@ def hourly_series(
                     y=doc[key],
                     name=name,
                     mode="lines",
-                    line={"color": colour, "width": 1.6, "shape": "hv"},
+                    line={"color": theme.SERIES_COLOURS[role], "width": 1.6, "shape": "hv"},
                     hovertemplate="%{x|%d/%m %H:00}: %{y} "
                     + unit.split(" /")[0]
                     + "<extra>"

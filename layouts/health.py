@@ -10,6 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
+from ioc.feeds import FEED_SPECS
 from ioc.health import ConnectorHealth
 from layouts import format as fmt
 from layouts import ids, theme
@@ -46,7 +47,9 @@ def health_row(h: ConnectorHealth, now: datetime) -> html.Tr:
         [
             html.Td(
                 [
-                    html.Div(_(theme.FEED_LABELS.get(h.feed, h.feed)), className="feed-name"),
+                    html.Div(
+                        _(FEED_SPECS[h.feed].title if h.feed in FEED_SPECS else h.feed), className="feed-name"
+                    ),
                     html.Code(h.connector),
                 ]
             ),
@@ -78,7 +81,7 @@ def health_row(h: ConnectorHealth, now: datetime) -> html.Tr:
             ),
             html.Td(f"{fmt.number(h.pending)} / {fmt.number(h.undelivered)}", className="num-cell"),
         ],
-        **{"data-feed": h.feed},
+        **ids.DataAttrs({"data-feed": h.feed}),
     )
 
 

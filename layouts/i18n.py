@@ -4,9 +4,10 @@ Every label is written in Vietnamese in the code and shown through ``_()``, whic
 the English catalog (``layouts/locale/en.po``, GNU gettext's format, read with Babel) when the
 person chose English. The choice is ``?lang=en`` on any page address, remembered in a cookie so
 the rooms, their callbacks and the next pages follow it; a wall screen keeps it in its address.
-Outside a request (the aggregator, tests) the language is Vietnamese unless ``using`` says
-otherwise. Strings shown by the browser's scripts are ``t("...")`` calls in ``assets/*.js``;
-each page hands them their translations in its realtime config.
+Outside a request (tests, the command line) the language is Vietnamese unless ``using`` says
+otherwise. Only the web side imports this module: the pipeline stores data, never words (see
+``[tool.importlinter]`` in pyproject.toml). Strings shown by the browser's scripts are ``t("...")``
+calls in ``assets/*.js``; each page hands them their translations in its realtime config.
 
 ``python -m layouts.i18n`` re-extracts every message into the catalog, keeping the translations
 already there; ``tests/test_i18n.py`` fails while any message has no English.
@@ -41,7 +42,8 @@ METHODS = [  # the first pattern a file matches decides
     ("**.py", "python"),
 ]
 KEYWORDS = {"_": None, "N_": None, "t": None}
-DATA_TABLES = ("python -m layouts.i18n", "")  # the location given to messages from data tables
+# the location given to messages from data tables (line 0: babel writes no line number)
+DATA_TABLES = ("python -m layouts.i18n", 0)
 
 _forced: ContextVar[str | None] = ContextVar("ioc_lang", default=None)
 
@@ -60,7 +62,7 @@ def current() -> str:
 
 @contextmanager
 def using(lang: str) -> Iterator[None]:
-    """Render in ``lang`` whatever the request says (alerts written in both languages, tests)."""
+    """Render in ``lang`` whatever the request says (the API's alerts in both languages, tests)."""
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGS)}")
     token = _forced.set(lang)
@@ -120,7 +122,7 @@ def install(server: Flask) -> None:
 
 def data_messages() -> Iterable[str]:
     """Messages held in tables rather than written as ``_("...")``: KPI labels and units, the
-    feeds' titles, the theme's labels."""
+    feeds' titles and series panels, the theme's labels."""
     from ioc.feeds import FEED_SPECS
     from layouts import theme
 
@@ -129,6 +131,10 @@ def data_messages() -> Iterable[str]:
         for kpi in spec.kpis:
             yield kpi.label
             yield kpi.unit
+        if spec.series_panel is not None:
+            yield spec.series_panel.title
+            yield spec.series_panel.unit
+            yield from (legend for _measure, legend, _role in spec.series_panel.measures)
     yield from theme.messages()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 FEED_TABS = "feed-tabs"
 KPI_PICK = "kpi-pick"
 WINDOW_PICK = "window-pick"
@@ -42,3 +44,22 @@ W_OPTIONS = "wall-options"  # store: {"keys", "offset"}
 W_VIEWPORT = "wall-viewport"  # store: the screen's size, for the map's zoom
 W_CONFIG = "wall-config"  # dimming, pixel shift and reload, for wall.js
 RT_WALL = "rt-wall-message"
+
+# The data-* attributes the pages' scripts read (and the tests find elements by). Dash's components
+# take them only through **kwargs; passed as a DataAttrs, a misspelt one is a type error.
+DataAttrs = TypedDict(
+    "DataAttrs",
+    {
+        "data-config": str,  # JSON, for realtime.js and wall.js
+        "data-feed": str,
+        "data-code": str,
+        "data-kpi": str,
+        "data-lang": str,
+        "data-units": str,  # the codes, space-separated, whose alerts the ticker shows
+        # a number realtime.js keeps current (the wall's): where its value is, and how to write it
+        "data-unit": str,
+        "data-window": str,
+        "data-kind": str,
+    },
+    total=False,
+)

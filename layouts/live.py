@@ -4,14 +4,15 @@ receives pushed messages, and freshness badges."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from dash import dcc, html
 
 from ioc import login
-from layouts import ids
+from ioc.config import AlertRule
+from layouts import alert_text, ids
 from layouts.i18n import DEFAULT, LANGS, N_, _, current, script_translations
 
 
@@ -24,6 +25,7 @@ class Live:
     token: Callable[[], str]
     amber_s: float
     red_s: float
+    alert_rules: Mapping[str, AlertRule] = field(default_factory=dict)  # their titles, for the ticker
 
     def elements(
         self,
@@ -50,11 +52,14 @@ class Live:
             # duty officers and administrators acknowledge alerts; a leader reads them
             "can_ack": (user := login.current_user()) is not None and user.role != "leader",
             "strings": script_translations(current()),
+            "alert_titles": alert_text.titles(self.alert_rules, current()),
             **extra,
         }
         return [
             html.Div(
-                id=ids.RT_CONFIG, hidden=True, **{"data-config": json.dumps(config, ensure_ascii=False)}
+                id=ids.RT_CONFIG,
+                hidden=True,
+                **ids.DataAttrs({"data-config": json.dumps(config, ensure_ascii=False)}),
             ),
             dcc.Store(id=store),
         ]
@@ -62,7 +67,7 @@ class Live:
 
 def fresh_badge(feed: str) -> html.Span:
     """'Số liệu lúc HH:MM', amber then red as the feed ages; realtime.js keeps it current."""
-    return html.Span(_("Đang kết nối…"), className="fresh-badge", **{"data-feed": feed})
+    return html.Span(_("Đang kết nối…"), className="fresh-badge", **ids.DataAttrs({"data-feed": feed}))
 
 
 def header_tools() -> html.Div:
@@ -81,5 +86,9 @@ def lang_toggle() -> html.A:
     parameters when it is followed)."""
     other = "en" if current() == DEFAULT else DEFAULT
     return html.A(
-        LANGS[other], href=f"?lang={other}", lang=other, className="lang-toggle", **{"data-lang": other}
+        LANGS[other],
+        href=f"?lang={other}",
+        lang=other,
+        className="lang-toggle",
+        **ids.DataAttrs({"data-lang": other}),
     )

@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ioc.alerts import read_active
-from ioc.feeds import FeedSpec
+from ioc.alert_store import read_active
+from ioc.feeds import FEED_SPECS, FeedSpec
 from ioc.geo import Layer
-from ioc.kpis import Kpi
+from ioc.kpis import Kpi, KpiKind
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts import figures, theme
 from layouts.geography import map_areas
 from layouts.i18n import _
-from layouts.province import NOT_WINDOWED, base_name, display_kpis, entry, tile_state
+from layouts.room_data import NOT_WINDOWED, base_name, display_kpis, entry, fetch_room
 
 MAX_NUMBERS = 6
 EXCEPTION_WINDOW = "7d"
@@ -34,7 +34,7 @@ class Number:
     feed: str
     unit: str
     kpi: str  # path, as in the snapshot
-    kind: str
+    kind: KpiKind
     window: str
     value: Any
     state: str  # ok, warn, bad, neutral (as the tiles)
@@ -83,6 +83,9 @@ class WallPlan:
         return out
 
     def scene(self, key: str) -> Scene:
+        """The scene ``key``, built from one read of what it shows (``needs``); the plan keeps
+        what it read for the scene's map."""
+        self.read(self.needs(key))
         kind, _, rest = key.partition(":")
         if kind == "feed":
             return self.feed_scene(rest)
@@ -92,11 +95,32 @@ class WallPlan:
 
     # ---- reading ------------------------------------------------------------------------
 
+    def needs(self, key: str) -> set[tuple[str, str]]:
+        """The (feed, window) documents the scene ``key`` shows, its KPIs' and its map's."""
+        kind, _, rest = key.partition(":")
+        if kind == "feed":
+            return {(rest, EXCEPTION_WINDOW), *((rest, w) for _path, w in self.specs[rest].wall_numbers)}
+        if kind == "district":
+            shown = [(f, w) for f, _path, w in theme.WALL_DISTRICT_NUMBERS if f in self.specs]
+            kpis = {(f, EXCEPTION_WINDOW) for f, _w in shown}
+            return {(next(iter(self.specs)), EXCEPTION_WINDOW), *shown, *kpis}
+        return {(f, EXCEPTION_WINDOW) for f in self.specs}
+
+    def read(self, pairs: set[tuple[str, str]]) -> None:
+        """The province's and the areas' documents of each (feed, window) not read yet: one read
+        of each feed's snapshot."""
+        windows: dict[str, list[str]] = {}
+        for feed, window in sorted(pairs - set(self._docs)):
+            windows.setdefault(feed, []).append(window)
+        units = [self.units.province, *self.areas]
+        for feed, wanted in windows.items():
+            data = fetch_room(self.reader, feed, docs=[(u, w) for w in wanted for u in units])
+            for w in wanted:
+                self._docs[(feed, w)] = {u: doc for u in units if (doc := data.doc(u, w)) is not None}
+
     def docs(self, feed: str, window: str) -> dict[str, dict[str, Any]]:
-        """Province and districts of one feed and window, read once per plan."""
-        if (feed, window) not in self._docs:
-            units = [self.units.province, *self.areas]
-            self._docs[(feed, window)] = self.reader.many(feed, units, window)
+        """Province and districts of one feed and window, as read for the scene."""
+        self.read({(feed, window)})  # nothing when the scene's read has them
         return self._docs[(feed, window)]
 
     def kpi(self, feed: str, path: str) -> Kpi | None:
@@ -111,7 +135,6 @@ class WallPlan:
             return None
         value = entry(self.docs(feed, window).get(unit), path).get("value")
         when = _("hiện tại") if base_name(path) in NOT_WINDOWED else _(theme.WINDOW_LABELS[window])
-        target = theme.TARGETS.get(base_name(path))
         return Number(
             label=label or f"{kpi.label} · {when}",
             feed=feed,
@@ -120,9 +143,9 @@ class WallPlan:
             kind=kpi.kind,
             window=window,
             value=value,
-            state=tile_state(kpi, figures.scalar(kpi, value)),
+            state=figures.tile_state(kpi, figures.scalar(kpi, value)),
             suffix="" if kpi.kind == "rate" else kpi.unit,
-            note=_(target.label) if target else "",
+            note=figures.target_label(kpi),
         )
 
     # ---- scenes -------------------------------------------------------------------------
@@ -134,15 +157,14 @@ class WallPlan:
         for feed, spec in self.specs.items():
             docs = self.docs(feed, EXCEPTION_WINDOW)
             for kpi in spec.kpis:
-                target = theme.TARGETS.get(kpi.name)
-                if target is None:
+                if kpi.target is None:
                     continue
                 for code in self.areas:
                     value = entry(docs.get(code), kpi.name).get("value")
                     if value is None:
                         continue
-                    gap = (value - target.value) if target.higher_is_better else (target.value - value)
-                    gap /= target.value
+                    gap = (kpi.target - value) if kpi.lower_is_better else (value - kpi.target)
+                    gap /= kpi.target
                     if worst is None or gap < worst[3]:
                         worst = (feed, kpi.name, code, gap)
         return worst
@@ -167,19 +189,19 @@ class WallPlan:
             map_feed, map_kpi, focus = feed, path, code
         else:
             map_feed = next(iter(self.specs))
-            map_kpi, focus = theme.DEFAULT_KPI.get(map_feed, self.specs[map_feed].kpis[0].name), None
+            map_kpi, focus = self.specs[map_feed].default_kpi or self.specs[map_feed].kpis[0].name, None
         for feed, path in (("public_services", "overdue_open"), ("citizen_feedback", "overdue")):
             if feed not in self.specs:
                 continue
             kpi = self.kpi(feed, path)
-            if (code := self.most(feed, path)) is not None and kpi is not None:
+            if (busiest := self.most(feed, path)) is not None and kpi is not None:
                 numbers.append(
                     self.number(
                         feed,
-                        code,
+                        busiest,
                         path,
                         EXCEPTION_WINDOW,
-                        _("{name} · {kpi} (nhiều nhất)").format(name=names[code], kpi=kpi.label),
+                        _("{name} · {kpi} (nhiều nhất)").format(name=names[busiest], kpi=kpi.label),
                     )
                 )
             numbers.append(
@@ -223,27 +245,28 @@ class WallPlan:
 
     def feed_scene(self, feed: str) -> Scene:
         province = self.units.province
-        wanted = list(theme.WALL_FEED_NUMBERS.get(feed, []))
-        if feed == "vaccination":
+        spec = self.specs[feed]
+        wanted = list(spec.wall_numbers)
+        if spec.parts is not None:  # each part's (vaccine's) own, after the feed's
             doc = self.docs(feed, EXCEPTION_WINDOW).get(province)
             wanted += [
                 (k.name, EXCEPTION_WINDOW)
-                for k in display_kpis(self.specs[feed], doc)
-                if base_name(k.name) == "coverage_first_dose"
+                for k in display_kpis(spec, doc)
+                if k.name != base_name(k.name) and base_name(k.name) in spec.parts.wall
             ]
         numbers = [self.number(feed, province, path, window) for path, window in wanted]
         return Scene(
             key=f"feed:{feed}",
-            title=_(theme.FEED_LABELS[feed]),
+            title=_(spec.title),
             feed=feed,
-            map_kpi=theme.DEFAULT_KPI[feed],
+            map_kpi=spec.default_kpi,
             window=EXCEPTION_WINDOW,
             numbers=[n for n in numbers if n is not None][:MAX_NUMBERS],
         )
 
     def district_scene(self, code: str) -> Scene:
         numbers = [
-            self.number(feed, code, path, window, f"{_(theme.FEED_LABELS[feed])} · {label}")
+            self.number(feed, code, path, window, f"{_(FEED_SPECS[feed].title)} · {label}")
             for feed, path, window in theme.WALL_DISTRICT_NUMBERS
             if (label := self._short_label(feed, path, window))
         ]
@@ -252,7 +275,7 @@ class WallPlan:
             key=f"district:{code}",
             title=self.units.name(code),
             feed=feed,
-            map_kpi=theme.DEFAULT_KPI[feed],
+            map_kpi=self.specs[feed].default_kpi,
             window=EXCEPTION_WINDOW,
             focus=code,
             zoom=True,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
@@ -33,13 +33,22 @@ from layouts import format as fmt
 from layouts.geography import map_areas
 from layouts.i18n import DEFAULT, LANGS, _, current, using
 from layouts.live import Live, fresh_badge
-from layouts.province import base_name, entry
+from layouts.room_data import entry
 from layouts.scenes import Number, Scene, WallPlan
 
 # The map's share of the screen, as laid out in style.css (.wall-main): the zoom is fitted to it.
 MAP_WIDTH_SHARE = 0.56
 MAP_HEIGHT_SHARE = 0.76
-DEFAULT_VIEWPORT = {"w": 1920, "h": 1080}
+
+
+class Viewport(TypedDict):
+    """The screen's size in CSS pixels, as the browser reports it (``W_VIEWPORT``)."""
+
+    w: float
+    h: float
+
+
+DEFAULT_VIEWPORT: Viewport = {"w": 1920, "h": 1080}
 # Address parameters -> settings; "dim" is "22:00-06:00" or "off", "reload" a time or "off".
 QUERY = {"interval": "interval_s", "scenes": "scenes", "shift": "shift_every_s", "reload": "reload_at"}
 EXAMPLE = (
@@ -117,7 +126,7 @@ class WallPage:
                     html.P(_("Ví dụ: {example}").format(example=EXAMPLE)),
                 ],
             )
-        plan = self.plan()
+        plan = self.plan()  # one per render: it reads what the scene shows once
         keys = plan.keys(list(wall.scenes))
         index = offset % len(keys)
         scene = plan.scene(keys[index])
@@ -153,7 +162,7 @@ class WallPage:
                     children=[
                         dcc.Graph(
                             id=ids.W_MAP,
-                            figure=self.map_figure(scene, DEFAULT_VIEWPORT),
+                            figure=self.map_figure(plan, scene, DEFAULT_VIEWPORT),
                             config={"displayModeBar": False, "staticPlot": True},
                             className="wall-map",
                         ),
@@ -171,23 +180,23 @@ class WallPage:
                             [
                                 html.Span(
                                     [
-                                        html.Span(_(theme.FEED_LABELS[f]), className="wall-feed"),
+                                        html.Span(_(spec.title), className="wall-feed"),
                                         fresh_badge(f),
                                     ]
                                 )
-                                for f in self.specs
+                                for f, spec in self.specs.items()
                             ],
                             className="wall-fresh",
                         ),
                         html.Div(f"{index + 1} / {len(keys)}", id=ids.W_PROGRESS, className="wall-progress"),
                         html.Span(_("Mất kết nối trực tiếp, đang kết nối lại…"), className="offline-note"),
-                        html.Div(theme.attribution(), className="wall-attribution"),
+                        html.Div(theme.attribution(current()), className="wall-attribution"),
                     ],
                 ),
                 dcc.Interval(id=ids.W_TICK, interval=wall.interval_s * 1000),
                 dcc.Store(id=ids.W_OPTIONS, data={"keys": keys, "offset": offset, "lang": current()}),
                 dcc.Store(id=ids.W_VIEWPORT),
-                html.Div(id=ids.W_CONFIG, hidden=True, **{"data-config": json.dumps(config)}),
+                html.Div(id=ids.W_CONFIG, hidden=True, **ids.DataAttrs({"data-config": json.dumps(config)})),
                 *self.live.elements(
                     feeds=list(self.specs),
                     units=[self.units.province, *self.layer.codes],
@@ -202,7 +211,7 @@ class WallPage:
 
     @staticmethod
     def _number(number: Number) -> html.Div:
-        live = (
+        live: ids.DataAttrs = (
             {
                 "data-feed": number.feed,
                 "data-unit": number.unit,
@@ -232,10 +241,10 @@ class WallPage:
             ],
         )
 
-    def map_figure(self, scene: Scene, viewport: dict[str, float]) -> go.Figure:
+    def map_figure(self, plan: WallPlan, scene: Scene, viewport: Viewport) -> go.Figure:
         """The districts coloured by the scene's KPI, its district outlined, on a dark blank map
-        (in the 2025 scheme the former districts, grey: the numbers say where)."""
-        plan = self.plan()
+        (in the 2025 scheme the former districts, grey: the numbers say where), from what
+        ``plan`` read for the scene."""
         if not map_areas(self.units, self.layer)[1]:
             figure = figures.reference_map(geojson_url=self.geojson_url, layer=self.layer, zoom=0, dark=True)
             bounds = self.layer.bounds
@@ -264,14 +273,13 @@ class WallPage:
             zoom=figures.fit_zoom(bounds, width, height, pad=0.8 if scene.zoom else 0.15),
         )
         focused = [c == scene.focus for c in codes]
-        target = theme.TARGETS.get(base_name(scene.map_kpi))
         figure.update_traces(
             marker_line_width=[max(4.0, viewport["h"] / 270) if f else 1.0 for f in focused],
             marker_line_color=[theme.WALL_INK if f else theme.WALL_LINE for f in focused],
             marker_opacity=[0.95 if f or not scene.zoom else 0.35 for f in focused],
             colorbar={
                 "title": {
-                    "text": f"{kpi.label} ({kpi.unit})<br>{_(target.label) if target else ''}",
+                    "text": f"{kpi.label} ({kpi.unit})<br>{figures.target_label(kpi)}",
                     "side": "top",
                 },
                 "thickness": max(12, viewport["h"] / 70),
@@ -291,7 +299,7 @@ class WallPage:
 
     def register(self, app: Dash) -> None:
         # The screen's size, once: the map's zoom is fitted to it (1920×1080, 3840×2160, ...).
-        app.clientside_callback(
+        app.clientside_callback(  # type: ignore[no-untyped-call]  # dash 4 leaves it unannotated
             "function () { return {w: window.innerWidth, h: window.innerHeight}; }",
             Output(ids.W_VIEWPORT, "data"),
             Input(ids.W_OPTIONS, "data"),
@@ -308,15 +316,14 @@ class WallPage:
             State(ids.W_OPTIONS, "data"),
             prevent_initial_call=True,
         )
-        def rotate(
-            n: int | None, viewport: dict[str, float] | None, options: dict[str, Any]
-        ) -> tuple[Any, ...]:
+        def rotate(n: int | None, viewport: Viewport | None, options: dict[str, Any]) -> tuple[Any, ...]:
             """The next scene, patched into the same map and panels."""
             keys = options["keys"]
             index = (options["offset"] + (n or 0)) % len(keys)
             with using(options.get("lang", DEFAULT)):  # this screen's, whatever other tabs chose
-                scene = self.plan().scene(keys[index])
-                fresh = self.map_figure(scene, viewport or DEFAULT_VIEWPORT)
+                plan = self.plan()
+                scene = plan.scene(keys[index])
+                fresh = self.map_figure(plan, scene, viewport or DEFAULT_VIEWPORT)
                 numbers = self.numbers(scene)
             props = ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar", "marker")
             patch = figures.trace_patch(fresh.data[0], props)

@@ -3,6 +3,8 @@ breach first, with how late each is; filterable without diacritics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,14 +13,50 @@ from dash import html
 from ioc.cases import cases_field
 from ioc.snapshots import SnapshotReader
 from layouts import format as fmt
-from layouts import theme
+from layouts import ids, theme
 from layouts.i18n import N_, _
+from layouts.room_data import RoomData, fetch_room
 
-CASE_FEEDS = ("public_services", "citizen_feedback")
-CASE_TITLES = {
-    "public_services": (N_("Hồ sơ quá hạn đang xử lý"), N_("hồ sơ")),
-    "citizen_feedback": (N_("Phản ánh quá hạn xử lý"), N_("phản ánh")),
+
+def _dossier(case: dict[str, Any]) -> tuple[Any, Any]:
+    return f"{case.get('procedure') or '–'} · {case.get('sector') or '–'}", case.get("agency") or "–"
+
+
+def _report(case: dict[str, Any]) -> tuple[Any, Any]:
+    sector, severity = case.get("sector") or "", case.get("severity") or ""
+    what = (
+        f"{_(theme.REPORT_SECTOR_LABELS.get(sector, sector))} · "
+        f"{_(theme.REPORT_SEVERITY_LABELS.get(severity, severity))}"
+    )
+    return what, html.Span(case.get("text") or "", className="case-text")
+
+
+@dataclass(frozen=True)
+class CaseTable:
+    """How a feed's work list reads: its title and noun, the heads of the columns that differ
+    (id, what, fourth) and what a case puts in the second and fourth."""
+
+    title: str
+    noun: str
+    heads: tuple[str, str, str]
+    cells: Callable[[dict[str, Any]], tuple[Any, Any]]
+
+
+CASE_TABLES = {
+    "public_services": CaseTable(
+        N_("Hồ sơ quá hạn đang xử lý"),
+        N_("hồ sơ"),
+        (N_("Mã hồ sơ"), N_("Thủ tục · lĩnh vực"), N_("Cơ quan")),
+        _dossier,
+    ),
+    "citizen_feedback": CaseTable(
+        N_("Phản ánh quá hạn xử lý"),
+        N_("phản ánh"),
+        (N_("Mã phản ánh"), N_("Lĩnh vực · mức độ"), N_("Nội dung")),
+        _report,
+    ),
 }
+CASE_FEEDS = tuple(CASE_TABLES)
 STATUS_LABELS = {
     "tiep_nhan": N_("Tiếp nhận"),
     "dang_xu_ly": N_("Đang xử lý"),
@@ -29,16 +67,20 @@ STATUS_LABELS = {
 ROWS_SHOWN = 100  # the newest breaches; the older ones through the filter or the API (stays fast)
 
 
-def case_lists(
-    reader: SnapshotReader, feeds: list[str], unit: str, names: dict[str, str], case_filter: str
-) -> list[Any]:
-    """One table per feed of every overdue case of ``unit``, with its count and time."""
+def fetch_cases(reader: SnapshotReader, feeds: list[str], unit: str) -> dict[str, RoomData]:
+    """Each feed's meta and the case list of ``unit``: one read of each feed's snapshot."""
+    return {feed: fetch_room(reader, feed, extras=[cases_field(unit)]) for feed in feeds}
+
+
+def case_lists(found: dict[str, RoomData], unit: str, names: dict[str, str], case_filter: str) -> list[Any]:
+    """One table per feed read (``found``, holding its meta and ``unit``'s case list) of every
+    overdue case of ``unit``, with its count and time."""
     out: list[Any] = []
     wanted = fmt.fold(case_filter.strip())
-    for feed in feeds:
-        title, noun = (_(text) for text in CASE_TITLES[feed])
-        meta = reader.meta(feed) or {}
-        cases = reader.extra(feed, cases_field(unit))
+    for feed in [f for f in CASE_FEEDS if f in found]:
+        title, noun = _(CASE_TABLES[feed].title), _(CASE_TABLES[feed].noun)
+        meta = found[feed].meta or {}
+        cases = found[feed].extras.get(cases_field(unit))
         as_of = datetime.fromisoformat(meta["as_of"]) if meta.get("as_of") else datetime.now(UTC)
         if cases is None:
             out.append(
@@ -55,13 +97,18 @@ def case_lists(
             html.Div(
                 className="cases",
                 children=[
-                    html.H3([title, html.Span(count, className="case-count", **{"data-feed": feed})]),
+                    html.H3(
+                        [
+                            title,
+                            html.Span(count, className="case-count", **ids.DataAttrs({"data-feed": feed})),
+                        ]
+                    ),
                     html.Div(
                         _("Tính đến {time}").format(time=fmt.short_time(as_of)), className="muted small"
                     ),
                     _case_table(feed, shown, as_of, names),
                 ],
-                **{"data-feed": feed},
+                **ids.DataAttrs({"data-feed": feed}),
             )
         )
     return out
@@ -70,39 +117,13 @@ def case_lists(
 def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: dict[str, str]) -> Any:
     if not cases:
         return html.P(_("Không có việc quá hạn."), className="muted")
-    if feed == "public_services":
-        head = [
-            _("Mã hồ sơ"),
-            _("Thủ tục · lĩnh vực"),
-            _("Xã, phường"),
-            _("Cơ quan"),
-            _("Tình trạng"),
-            _("Hạn xử lý"),
-            _("Trễ"),
-        ]
-    else:
-        head = [
-            _("Mã phản ánh"),
-            _("Lĩnh vực · mức độ"),
-            _("Xã, phường"),
-            _("Nội dung"),
-            _("Tình trạng"),
-            _("Hạn xử lý"),
-            _("Trễ"),
-        ]
+    kind = CASE_TABLES[feed]
+    ident, what_head, fourth_head = (_(h) for h in kind.heads)
+    head = [ident, what_head, _("Xã, phường"), fourth_head, _("Tình trạng"), _("Hạn xử lý"), _("Trễ")]
     rows = []
     for case in cases[:ROWS_SHOWN]:
         deadline = datetime.fromisoformat(case["deadline_at"])
-        if feed == "public_services":
-            what = f"{case.get('procedure') or '–'} · {case.get('sector') or '–'}"
-            fourth = case.get("agency") or "–"
-        else:
-            sector, severity = case.get("sector") or "", case.get("severity") or ""
-            what = (
-                f"{_(theme.REPORT_SECTOR_LABELS.get(sector, sector))} · "
-                f"{_(theme.REPORT_SEVERITY_LABELS.get(severity, severity))}"
-            )
-            fourth = html.Span(case.get("text") or "", className="case-text")
+        what, fourth = kind.cells(case)
         rows.append(
             html.Tr(
                 [

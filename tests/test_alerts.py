@@ -1,5 +1,7 @@
 """Alert rules: raised once, kept current, cleared when the condition ends, acknowledged with who
-and when; a stale feed; rules that cannot be evaluated are refused with their name."""
+and when; a stale feed; rules that cannot be evaluated are refused with their name. Alerts are
+stored as data (rule, unit, value, threshold) and the pages say them in the reader's language, in
+Python and in the browser alike."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from datetime import timedelta
 
 import pytest
 
-from ioc import alerts, keys
+from ioc import alert_store, keys
 from ioc.alerts import Alerts
 from ioc.config import AlertRule, ConfigError
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
+from layouts.alert_text import describe
 from tests.pipeline import Pipeline
 from tests.processes import app_settings, get, logged_in
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
@@ -35,6 +38,14 @@ STALE = AlertRule(
     title="nguồn dữ liệu ngừng cập nhật",
     title_en="feed stopped updating",
 )
+URGENT = AlertRule(
+    feed="citizen_feedback",
+    kind="cases",
+    above=20,
+    title="phản ánh khẩn quá hạn",
+    title_en="overdue urgent reports",
+)
+RULES = {"dung_han": ON_TIME, "ngung": STALE, "khan": URGENT}
 
 
 @pytest.fixture
@@ -62,10 +73,17 @@ def test_raised_once_with_the_value_then_cleared(r, pipe) -> None:
     listing, pipeline = pipe
     load_cases(listing, pipeline)
     pipeline.aggregator.cycle(checkpoint=True)  # more commits: nothing raised twice
-    active = alerts.read_active(r, "public_services")
+    active = alert_store.read_active(r, "public_services")
     assert sorted(active) == ["dung_han|703", "dung_han|705"]
-    assert active["dung_han|705"]["text"] == "Huyện Tân Biên: đúng hạn 7 ngày 0,0% < 90%"
-    assert active["dung_han|705"]["text_en"] == "Huyện Tân Biên: on time, 7 days 0.0% < 90%"
+    assert {k: active["dung_han|705"][k] for k in ("rule", "unit", "value", "threshold", "comparison")} == {
+        "rule": "dung_han",
+        "unit": "705",
+        "value": 0.0,
+        "threshold": 0.9,
+        "comparison": "below",
+    }
+    assert describe(active["dung_han|705"], RULES, "vi") == "Huyện Tân Biên: đúng hạn 7 ngày 0,0% < 90%"
+    assert describe(active["dung_han|705"], RULES, "en") == "Huyện Tân Biên: on time, 7 days 0.0% < 90%"
     assert active["dung_han|703"]["value"] == 0.5
     assert events(r) == [("raised", "dung_han|703"), ("raised", "dung_han|705")]
     since = active["dung_han|705"]["since"]
@@ -75,7 +93,7 @@ def test_raised_once_with_the_value_then_cleared(r, pipe) -> None:
             | {"ngay_tra_ket_qua": "2026-11-21T08:00:00+07:00"}
         )
     pipeline.sync()
-    active = alerts.read_active(r, "public_services")
+    active = alert_store.read_active(r, "public_services")
     assert sorted(active) == ["dung_han|703"] and active["dung_han|703"]["since"] <= since
     assert events(r)[-1] == ("cleared", "dung_han|705")
 
@@ -83,16 +101,16 @@ def test_raised_once_with_the_value_then_cleared(r, pipe) -> None:
 def test_acknowledged_alert_keeps_who_and_when_through_later_commits(r, pipe) -> None:
     listing, pipeline = pipe
     load_cases(listing, pipeline)
-    acked = alerts.acknowledge(r, "public_services", "dung_han|705", "Nguyễn Trực Ban", AS_OF)
+    acked = alert_store.acknowledge(r, "public_services", "dung_han|705", "Nguyễn Trực Ban", AS_OF)
     assert acked["acked_by"] == "Nguyễn Trực Ban" and acked["acked_at"] == "2026-11-22T03:00:00+00:00"
     pushed = json.loads(r.xrevrange(keys.deltas("public_services"), count=1)[0][1][b"d"])
     assert {a["id"]: a.get("acked_by") for a in pushed["alerts"]}["dung_han|705"] == "Nguyễn Trực Ban"
     listing.put(dossier("N", "705", "22T09:00:00", "25T09:00:00", "tiep_nhan", "22T09:58:00"))
     pipeline.sync()  # the alert's value is rewritten by the aggregator; the acknowledgement stays
-    assert alerts.read_active(r, "public_services")["dung_han|705"]["acked_by"] == "Nguyễn Trực Ban"
+    assert alert_store.read_active(r, "public_services")["dung_han|705"]["acked_by"] == "Nguyễn Trực Ban"
     assert events(r)[-1] == ("acknowledged", "dung_han|705")
-    with pytest.raises(alerts.UnknownAlert, match=re.escape("no active alert 'dung_han|706'")):
-        alerts.acknowledge(r, "public_services", "dung_han|706", "X", AS_OF)
+    with pytest.raises(alert_store.UnknownAlert, match=re.escape("no active alert 'dung_han|706'")):
+        alert_store.acknowledge(r, "public_services", "dung_han|706", "X", AS_OF)
 
 
 def test_stale_feed_is_an_alert_at_the_province(r, units) -> None:
@@ -102,10 +120,87 @@ def test_stale_feed_is_an_alert_at_the_province(r, units) -> None:
     assert rules.evaluate(r, {}, AS_OF) == {}
     r.hset(health, "last_success_at", (AS_OF - timedelta(minutes=16)).isoformat())
     (alert,) = rules.evaluate(r, {}, AS_OF).values()
-    assert alert["unit"] == "72" and alert["text"] == (
-        "Tỉnh Tây Ninh: nguồn dữ liệu ngừng cập nhật 16 phút (ngưỡng 15 phút)"
+    assert alert["unit"] == "72" and alert["kind"] == "stale" and alert["threshold"] == 15
+    assert (
+        describe(alert, RULES, "vi") == "Tỉnh Tây Ninh: nguồn dữ liệu ngừng cập nhật 16 phút (ngưỡng 15 phút)"
     )
-    assert alert["text_en"] == "Tỉnh Tây Ninh: feed stopped updating 16 min (threshold 15 min)"
+    assert describe(alert, RULES, "en") == "Tỉnh Tây Ninh: feed stopped updating 16 min (threshold 15 min)"
+
+
+def test_alerts_are_data_in_no_language(r, pipe) -> None:
+    """What the aggregator stores and logs: the rule, the unit, the value and the threshold, and
+    how to read them; no words in any language."""
+    listing, pipeline = pipe
+    load_cases(listing, pipeline)
+    stored = json.loads(r.hget(keys.alerts("public_services"), "dung_han|705"))
+    assert stored == {
+        "id": "dung_han|705",
+        "rule": "dung_han",
+        "feed": "public_services",
+        "unit": "705",
+        "unit_name": "Huyện Tân Biên",
+        "kind": "kpi",
+        "kpi": "on_time_rate",
+        "window": "7d",
+        "comparison": "below",
+        "value": 0.0,
+        "threshold": 0.9,
+        "since": "2026-11-22T03:00:00+00:00",
+    }
+    raised = r.xrange(keys.alert_log("public_services"))[-1][1]
+    assert {k.decode(): v.decode() for k, v in raised.items()} == {
+        "event": "raised",
+        "id": "dung_han|705",
+        "at": "2026-11-22T03:00:00+00:00",
+        "rule": "dung_han",
+        "unit": "705",
+        "value": "0.0",
+        "threshold": "0.9",
+    }
+
+
+def stored(rule: str, where: str, kind: str, kpi: str | None, comparison: str, value: float, limit: float):
+    """An alert as the aggregator stores it (the unit's code is not what the pages say)."""
+    return dict(
+        rule=rule,
+        unit="x",
+        unit_name=where,
+        kind=kind,
+        kpi=kpi,
+        comparison=comparison,
+        value=value,
+        threshold=limit,
+    )
+
+
+# One alert of each way of saying it, with what the pages write in Vietnamese and English.
+SAID = [
+    (
+        stored("dung_han", "Huyện Tân Biên", "kpi", "on_time_rate", "below", 0.865, 0.9),
+        "Huyện Tân Biên: đúng hạn 7 ngày 86,5% < 90%",
+        "Huyện Tân Biên: on time, 7 days 86.5% < 90%",
+    ),
+    (
+        stored("khan", "Tỉnh Tây Ninh", "cases", None, "above", 1234.0, 20.0),
+        "Tỉnh Tây Ninh: phản ánh khẩn quá hạn 1.234 > 20",
+        "Tỉnh Tây Ninh: overdue urgent reports 1,234 > 20",
+    ),
+    (
+        stored("ngung", "Tỉnh Tây Ninh", "stale", None, "above", -1.0, 15.0),
+        "Tỉnh Tây Ninh: nguồn dữ liệu ngừng cập nhật chưa từng có số liệu",
+        "Tỉnh Tây Ninh: feed stopped updating never had data",
+    ),
+    (  # a rule no longer configured is named
+        stored("gone", "Thành phố Tây Ninh", "kpi", "overdue_open", "above", 12.0, 10.0),
+        "Thành phố Tây Ninh: gone 12 > 10",
+        "Thành phố Tây Ninh: gone 12 > 10",
+    ),
+]
+
+
+@pytest.mark.parametrize(("alert", "vi", "en"), SAID)
+def test_the_pages_say_an_alert_in_the_readers_language(alert, vi, en) -> None:
+    assert (describe(alert, RULES, "vi"), describe(alert, RULES, "en")) == (vi, en)
 
 
 @pytest.mark.parametrize(
@@ -130,13 +225,18 @@ def test_a_rule_needs_one_threshold() -> None:
 def test_alert_api_lists_and_acknowledges(r, pipe, redis_server) -> None:
     listing, pipeline = pipe
     load_cases(listing, pipeline)
-    client = logged_in(create_app(app_settings(redis_server), r), "truc-705")
+    settings = app_settings(redis_server, alerts={"dung_han": ON_TIME})
+    client = logged_in(create_app(settings, r), "truc-705")
     listed = client.get("/api/v1/alerts").get_json()["alerts"]
     assert [a["id"] for a in listed] == ["dung_han|705"]  # an officer's units' alerts only, as the relay's
+    # the API still says each alert in words, as when the aggregator wrote them
+    assert listed[0]["text"] == "Huyện Tân Biên: đúng hạn 7 ngày 0,0% < 90%"
+    assert listed[0]["text_en"] == "Huyện Tân Biên: on time, 7 days 0.0% < 90%"
     refused = client.post("/api/v1/alerts/ack", json={"feed": "public_services", "id": "dung_han|703"})
     assert refused.status_code == 403 and "outside your scope" in refused.get_json()["error"]
     reply = client.post("/api/v1/alerts/ack", json={"feed": "public_services", "id": "dung_han|705"})
     assert reply.status_code == 200 and reply.get_json()["acked_by"] == "truc-705 (test)"
+    assert reply.get_json()["text"] == listed[0]["text"]
     leader = logged_in(create_app(app_settings(redis_server), r), "lanhdao")
     listed = leader.get("/api/v1/alerts").get_json()["alerts"]
     assert [a["id"] for a in listed] == ["dung_han|703", "dung_han|705"]  # acknowledged ones last
@@ -165,7 +265,9 @@ def test_a_duty_officer_acknowledges_an_alert_and_every_screen_shows_it(browser,
     wall.goto(f"{base}/district/{alert['unit']}")
     item = room.locator(f".alert-item[data-alert='{alert['id']}']")
     item.wait_for(timeout=30_000)
-    assert f"{alert['unit_name']}: hồ sơ quá hạn" in item.inner_text()
+    assert re.fullmatch(
+        rf"▲ {alert['unit_name']}: hồ sơ quá hạn [\d.]+ > 0", item.locator(".alert-text").inner_text()
+    )
     wall.locator(f".alert-item[data-alert='{alert['id']}']").wait_for(timeout=30_000)
     assert wall.locator(".alert-ack").count() == 0  # a leader reads alerts; officers acknowledge them
     item.locator(".alert-ack").click()  # who: the person logged in, no question asked
@@ -173,3 +275,23 @@ def test_a_duty_officer_acknowledges_an_alert_and_every_screen_shows_it(browser,
     elsewhere.wait_for(timeout=10_000)
     assert "đã xác nhận: quantri (test)" in elsewhere.inner_text()
     assert room.locator(f".alert-item.acked[data-alert='{alert['id']}'] .alert-ack").count() == 0
+    room.goto(base + "/?lang=en")
+    room.locator(f".alert-item[data-alert='{alert['id']}']").wait_for(timeout=30_000)
+    said = room.locator(f".alert-item[data-alert='{alert['id']}'] .alert-text").inner_text()
+    assert re.fullmatch(rf"▲ {alert['unit_name']}: overdue dossiers [\d,]+ > 0", said)  # the page's language
+
+
+@pytest.mark.browser
+def test_the_browser_says_alerts_as_the_server_does(browser, demo) -> None:  # noqa: F811
+    """realtime.js writes each kind of alert in both languages exactly as layouts/alert_text.py."""
+    base = f"http://127.0.0.1:{demo[0]}"
+    page = new_page(browser, demo[0], viewport={"width": 1600, "height": 1000})
+    for lang, column in (("vi", 1), ("en", 2)):
+        page.goto(f"{base}/?lang={lang}")
+        page.wait_for_function("() => window.ioc_rt && window.ioc_rt.state.config", timeout=30_000)
+        page.evaluate(
+            "(titles) => Object.assign(window.ioc_rt.state.config.alert_titles, titles)",
+            {name: rule.title_en if lang == "en" else rule.title for name, rule in RULES.items()},
+        )
+        written = page.evaluate("(all) => all.map(window.ioc_rt.alertText)", [row[0] for row in SAID])
+        assert written == [row[column] for row in SAID]

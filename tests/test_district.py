@@ -210,7 +210,8 @@ def test_a_long_work_list_shows_its_newest_100_and_says_how_many_more(r, units) 
         keys.snapshot("public_services"),
         mapping={keys.META_FIELD: json.dumps(meta), cases_field("705"): json.dumps(cases)},
     )
-    found = worklist.case_lists(SnapshotReader(r), ["public_services"], "705", units.names(), "")
+    read = worklist.fetch_cases(SnapshotReader(r), ["public_services"], "705")
+    found = worklist.case_lists(read, "705", units.names(), "")
     text = json.dumps(found[0].to_plotly_json(), default=lambda c: c.to_plotly_json(), ensure_ascii=False)
     rows = [c for c in _walk(found[0]) if isinstance(c, html.Tr)]
     assert len(rows) == 1 + worklist.ROWS_SHOWN  # the head and the 100 newest breaches

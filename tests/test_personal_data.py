@@ -341,3 +341,14 @@ def test_an_operators_cell_id_is_not_taken_for_a_phone(units, geodata) -> None:
     row = {k: v for k, v in MOBILE_BASE.items()} | {"ma_tram": "452-04-1234-56789"}
     done = contract.transform([row], units=frozenset(units.codes), source="test")
     assert done.records["cell"].to_list() == ["452-04-1234-56789"], [d.reason for d in done.dead_letters]
+
+
+@pytest.mark.parametrize("cell", ["072198001234", "0721 9800 1234", "0918 273 645", "an.nguyen@example.vn"])
+def test_a_cell_id_holding_a_citizen_id_or_an_address_is_refused(units, geodata, cell) -> None:
+    """Only a cell global id (452-MNC-area-cell) is spared the phone check: a citizen id, a phone
+    number or an e-mail address in the cell id is refused."""
+    contract = make_contract("mobile_data", None, context_for(units, None, geodata))
+    row = {k: v for k, v in MOBILE_BASE.items()} | {"ma_tram": cell}
+    done = contract.transform([row], units=frozenset(units.codes), source="test")
+    assert done.records.height == 0, f"{cell!r} was stored as a cell id"
+    assert "ma_tram: holds personal data" in done.dead_letters[0].reason

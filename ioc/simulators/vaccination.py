@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from connectors.signatures import signed_headers
+from ioc.signatures import signed_headers
 from ioc.simulators.places import Places, citizen_id, full_name
 from ioc.simulators.timeline import DAY, HOUR, TZ, TimelineWorld, iso
 from ioc.units import UnitTable

@@ -145,7 +145,7 @@
         const item = document.createElement("div");
         item.className = "alert-item" + (alert.acked_by ? " acked" : "");
         item.dataset.alert = alert.id;
-        const text = Object.assign(document.createElement("div"), { className: "alert-text", textContent: `▲ ${(locale() === "en-GB" && alert.text_en) || alert.text}` });
+        const text = Object.assign(document.createElement("div"), { className: "alert-text", textContent: `▲ ${alertText(alert)}` });
         const when = Object.assign(document.createElement("div"), { className: "alert-when", textContent: t("từ {time}", { time: localTime(alert.since) }) });
         item.append(text, when);
         if (alert.acked_by) {
@@ -159,6 +159,24 @@
       }
       if (ticker.classList.contains("wall-ticker")) scrollTicker(ticker);
     });
+  }
+  // As layouts/alert_text.py writes it: "Huyện Tân Biên: đúng hạn 7 ngày 86,5% < 90%", the rule's
+  // title from the page's config (its language), the unit's name from the alert.
+  function alertText(alert) {
+    const titles = (state.config || config() || {}).alert_titles || {};
+    return `${alert.unit_name || alert.unit}: ${titles[alert.rule] || alert.rule} ${alertCondition(alert)}`;
+  }
+  function alertCondition(alert) {
+    const value = Number(alert.value), threshold = Number(alert.threshold);
+    if (alert.kind === "stale") {
+      if (value < 0) return t("chưa từng có số liệu");
+      return t("{m} phút (ngưỡng {limit} phút)", { m: Math.trunc(value), limit: String(threshold) });
+    }
+    const sign = alert.comparison === "below" ? "<" : ">";
+    if (alert.kind === "kpi" && String(alert.kpi || "").endsWith("rate")) {
+      return `${vi(1).format(value * 100)}% ${sign} ${vi(0).format(threshold * 100)}%`;
+    }
+    return `${vi(0).format(value)} ${sign} ${vi(0).format(threshold)}`;
   }
   // A wall ticker longer than its frame glides to its end and back, at a pace one can read.
   function scrollTicker(ticker) {
@@ -286,6 +304,7 @@
 
   window.ioc_rt = {
     state,
+    alertText,  // for tests/test_alerts.py: the same words as layouts/alert_text.py
     // A click on a district's polygon opens its room with the same feed. ``trace``: only clicks
     // on that trace count (the district room's neighbours); report dots have no location.
     openDistrict: function (click, feed, trace) {
