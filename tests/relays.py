@@ -1,4 +1,5 @@
-"""The realtime relay run in the test's own process, on a free port, in a thread of its own."""
+"""The realtime relay and the web app run in the test's own process, on port 0, in threads of their
+own: what a test gets from them is the same as from their processes, without seconds of imports."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from websockets.sync.client import ClientConnection
+from werkzeug.serving import make_server
 
 from ioc.config_servers import RealtimeSettings
 from ioc.realtime import Relay
@@ -20,14 +22,22 @@ FEEDS = {"public_services": ["public_services"], "citizen_feedback": ["citizen_f
 
 
 @contextmanager
-def relay_in_process(redis_url: str, secret: str, units: set[str], **settings: Any) -> Iterator[str]:
-    """A real relay (``websockets`` server, real Redis) on port 0; yields its ``ws://`` URL."""
+def relay_in_process(
+    redis_url: str,
+    secret: str,
+    units: set[str],
+    *,
+    feeds: dict[str, list[str]] | None = None,
+    **settings: Any,
+) -> Iterator[str]:
+    """A real relay (``websockets`` server, real Redis) on port 0; yields its ``ws://`` URL.
+    ``feeds`` (feed -> its connectors) defaults to the two of :data:`FEEDS`."""
     started = threading.Event()
     held: dict[str, Any] = {}
 
     async def serve() -> None:
         client = aioredis.Redis.from_url(redis_url)
-        relay = Relay(client, FEEDS, units, secret, RealtimeSettings(**settings))
+        relay = Relay(client, feeds or FEEDS, units, secret, RealtimeSettings(**settings))
         ready = asyncio.Event()
         task = asyncio.create_task(relay.run(host="127.0.0.1", port=0, ready=ready))
         await ready.wait()
@@ -48,6 +58,26 @@ def relay_in_process(redis_url: str, secret: str, units: set[str], **settings: A
     finally:
         held["loop"].call_soon_threadsafe(held["relay"].close)
         thread.join(30)
+
+
+@contextmanager
+def web_in_process(wsgi_app: Any) -> Iterator[int]:
+    """A WSGI app (``create_app(...).server``) served by werkzeug's threaded server on port 0, as
+    ``ioc web`` serves it with one worker; yields the port."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(30)
+
+
+def relay_port(url: str) -> int:
+    """The port of a relay's ``ws://host:port/`` URL."""
+    return int(url.rstrip("/").rsplit(":", 1)[1])
 
 
 def receive(ws: ClientConnection, kind: str, timeout: float = 10) -> dict[str, Any]:

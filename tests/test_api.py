@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from ioc.web import create_app
 from tests.processes import app_settings, logged_in
 from tests.test_kpis import counted_cases
 
 
-@pytest.fixture
-def api(r, units, redis_server):
-    with counted_cases(r, units):
-        yield logged_in(create_app(app_settings(redis_server), r), "lanhdao")
+@pytest.fixture(scope="module")
+def api(units, redis_server):
+    """Built once for the module: every test only reads (GETs of a logged-in leader)."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    with counted_cases(client, units):
+        yield logged_in(create_app(app_settings(redis_server), client), "lanhdao")
+    client.close()
 
 
 def test_answers_in_the_documented_shape(api) -> None:

@@ -58,7 +58,8 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
         " return gd && gd.data && gd.data[0].z.length === 9 }",
         timeout=20_000,
     )
-    page.wait_for_timeout(6_000)  # at least one refresh cycle runs
+    # At least one refresh: a delta from the relay applied to the page.
+    page.wait_for_function("() => window.ioc_rt && window.ioc_rt.state.deltas > 0", timeout=30_000)
     page.screenshot(path=str(tmp_path / "province.png"))
 
     district_z = page.evaluate("() => document.querySelector('#province-map .js-plotly-plot').data[0].z")
@@ -139,7 +140,7 @@ def test_every_page_fetches_only_from_this_host(browser, demo) -> None:
         page.on("response", lambda res, f=failed: f.append(res.url) if res.status >= 400 else None)
         page.goto(f"http://127.0.0.1:{port}{path}")
         page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)
-        page.wait_for_timeout(2_000)
+        page.wait_for_load_state("networkidle")  # every request the page makes has been answered
         fonts = page.evaluate(
             """async () => {
                 await document.fonts.ready;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 
 from ioc import keys
 from ioc.web import create_app
@@ -15,10 +16,21 @@ AS_OF = "2026-11-22T10:42:00+07:00"
 TAY_NINH_CITY = "703"
 
 
-@pytest.fixture
-def client(r, redis_server, units):
+@pytest.fixture(scope="module")
+def store(redis_server):
+    """The module's Redis, emptied once: its figures are written once for every test."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def client(store, redis_server, units):
     """Figures written as the aggregator writes them: dossiers everywhere, and vaccination doses
-    where Phường 1 has 7 (hidden) and a sister commune 20 (its complement)."""
+    where Phường 1 has 7 (hidden) and a sister commune 20 (its complement). Built once: the tests
+    read, and the one that writes (mobile data) writes keys no other test reads."""
+    r = store
     communes = units.children(TAY_NINH_CITY)
     for feed in ("public_services", "vaccination"):
         r.delete(keys.snapshot(feed), keys.series(feed))
@@ -105,7 +117,8 @@ def test_a_map_card_colours_every_district_and_outlines_the_unit(client) -> None
     assert province["focus"] is None and {u["text"] for u in province["units"]} == {"1.234 hồ sơ"}
 
 
-def test_a_series_card_gives_days_and_hides_them_all_where_one_is_small(client, r) -> None:
+def test_a_series_card_gives_days_and_hides_them_all_where_one_is_small(client, store) -> None:
+    r = store
     http, _communes = client
     body = http.get(f"/api/v1/cards/public_services.received.series?unit={TAY_NINH_CITY}&days=7").get_json()
     assert [d["value"] for d in body["days"]] == [0.0] * 6 + [48.0] and not body["hidden"]

@@ -1,8 +1,10 @@
 """Every connector, built-in or generic, against one conformance suite; plugins from outside.
 
-Conformance: its config is validated with a clear message, ``check()`` reaches its source, a
-poll reads its source, the cursor round-trips (a second poll from it reads nothing again), and a
-malformed record becomes a dead letter rather than a record.
+The suite is :class:`ioc.testing.ConnectorConformance` (what a plugin's own tests inherit): its
+config is validated with messages that name the key, ``check()`` reaches its source, a read gives
+the good records in the feed's schema and makes the malformed one a dead letter, the cursor
+round-trips, and through the runner the records land in the feed's stream with nothing personal
+stored. Each built-in connector gets a class below with a source of its own.
 """
 
 from __future__ import annotations
@@ -12,26 +14,33 @@ import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from connectors.webhook import signed_headers
-from ioc import keys
-from ioc.config import PROJECT_ROOT, ConfigError
+from ioc import cli, keys
+from ioc.config import PROJECT_ROOT
 from ioc.connector import Context, configure, discover
 from ioc.redis_server import free_port
 from ioc.runner import ConnectorRunner
 from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.testing import ConformanceCase, ConnectorConformance
 from tests.test_citizen_feedback import REPORTS
 from tests.test_kpis import dossier
 from tests.test_mobile_data import FIRST, HEADER
 from tests.test_vaccination import DOSES
+from tests.wait import wait_until
 
 SECRETS = {"IOC_PSEUDONYM_KEY": "k" * 32, "IOC_WEBHOOK_SECRET_WEBHOOK": "s" * 32}
+BAD_DOSSIER = dossier("Z", "25456", "20T08:00:00", "25T08:00:00", "dang_xu_ly", "21T09:00:00", kenh_nop="fax")
+# What the field reports and doses send of people (a name, a phone number, citizen ids).
+REPORTER = ("Trần Thị Bích", "0912345678")
+CITIZEN_IDS = tuple(d["so_dinh_danh"] for d in DOSES if len(d["so_dinh_danh"]) == 12)
 
 
 def signed(body: bytes) -> dict[str, str]:
@@ -39,50 +48,91 @@ def signed(body: bytes) -> dict[str, str]:
     return signed_headers(b"s" * 32, body, datetime.now(UTC))
 
 
-@dataclass
-class Case:
-    """A connector set up against its own source, with one good and one malformed record."""
-
-    table: dict
-    good: int  # records the first poll must yield
-    bad: str  # a fragment of the malformed record's dead-letter reason
-
-
-def http_source(tmp_path: Path, request, path: str, id_field: str, rows: list[dict]) -> str:
+def http_source(request, path: str, id_field: str, rows: list[dict]) -> str:
     server = SimulatorServer({path: RecordListing(id_field, rows)}).start()
     request.addfinalizer(server.close)
     return server.url
 
 
-def make_case(name: str, tmp_path: Path, request) -> Case:
-    bad_dossier = dossier(
-        "Z", "25456", "20T08:00:00", "25T08:00:00", "dang_xu_ly", "21T09:00:00", kenh_nop="fax"
-    )
-    if name == "public_services":
-        rows = [dossier("A", "25456", "20T08:00:00", "25T08:00:00", "dang_xu_ly", "21T09:00:00"), bad_dossier]
-        return Case({"url": http_source(tmp_path, request, "/api/v1/hoso", "ma_ho_so", rows)}, 1, "kenh_nop")
-    if name == "citizen_feedback":
-        url = http_source(tmp_path, request, "/api/v1/phan-anh", "ma_phan_anh", REPORTS)
-        return Case({"url": url}, len(REPORTS) - 2, "outside the province")
-    if name == "vaccination":
-        url = http_source(tmp_path, request, "/api/v1/mui-tiem", "ma_mui_tiem", DOSES)
-        return Case({"url": url}, 5, "so_dinh_danh")
-    if name == "mobile_data":
+class BuiltIn(ConnectorConformance):
+    """The suite on the test session's own Redis and unit table, with the secrets connectors need."""
+
+    @pytest.fixture
+    def connector_units(self, units):
+        return units
+
+    @pytest.fixture
+    def connector_redis(self, r):
+        return r
+
+    @pytest.fixture
+    def connector_secrets(self):
+        return SECRETS
+
+
+class TestPublicServices(BuiltIn):
+    name = "public_services"
+
+    @pytest.fixture
+    def case(self, request) -> ConformanceCase:
+        rows = [dossier("A", "25456", "20T08:00:00", "25T08:00:00", "dang_xu_ly", "21T09:00:00"), BAD_DOSSIER]
+        return ConformanceCase({"url": http_source(request, "/api/v1/hoso", "ma_ho_so", rows)}, 1, "kenh_nop")
+
+
+class TestCitizenFeedback(BuiltIn):
+    name = "citizen_feedback"
+
+    @pytest.fixture
+    def case(self, request) -> ConformanceCase:
+        url = http_source(request, "/api/v1/phan-anh", "ma_phan_anh", REPORTS)
+        return ConformanceCase({"url": url}, len(REPORTS) - 2, "outside the province", personal=REPORTER)
+
+
+class TestVaccination(BuiltIn):
+    name = "vaccination"
+
+    @pytest.fixture
+    def case(self, request) -> ConformanceCase:
+        url = http_source(request, "/api/v1/mui-tiem", "ma_mui_tiem", DOSES)
+        return ConformanceCase({"url": url}, 5, "so_dinh_danh", personal=CITIZEN_IDS)
+
+
+class TestMobileData(BuiltIn):
+    name = "mobile_data"
+
+    @pytest.fixture
+    def case(self, tmp_path) -> ConformanceCase:
         (tmp_path / "viettel_202611220800.csv").write_text(HEADER + FIRST, encoding="utf-8")
         (tmp_path / "viettel_202611220800.csv.done").touch()
-        return Case({"drop_dir": str(tmp_path)}, 2, "line 4: so_thue_bao")
-    if name == "http_json":  # another system, with its own name for the dossier id
+        return ConformanceCase({"drop_dir": str(tmp_path)}, 2, "line 4: so_thue_bao")
+
+
+class TestHttpJson(BuiltIn):
+    """Another system, with its own name for the dossier id."""
+
+    name = "http_json"
+
+    @pytest.fixture
+    def case(self, request) -> ConformanceCase:
         good = dossier("A", "25456", "20T08:00:00", "25T08:00:00", "tiep_nhan", "21T09:00:00")
-        rows = [{("id" if k == "ma_ho_so" else k): v for k, v in d.items()} for d in (good, bad_dossier)]
-        url = http_source(tmp_path, request, "/cong-dich-vu/hoso", "id", rows)
+        rows = [{("id" if k == "ma_ho_so" else k): v for k, v in d.items()} for d in (good, BAD_DOSSIER)]
+        url = http_source(request, "/cong-dich-vu/hoso", "id", rows)
         table = {
             "feed": "public_services",
             "url": url,
             "path": "/cong-dich-vu/hoso",
             "mapping": {"ma_ho_so": "id"},
         }
-        return Case(table, 1, "kenh_nop")
-    if name == "drop_folder":  # an Excel workbook of vaccination records with its own column names
+        return ConformanceCase(table, 1, "kenh_nop")
+
+
+class TestDropFolder(BuiltIn):
+    """An Excel workbook of vaccination records with its own column names."""
+
+    name = "drop_folder"
+
+    @pytest.fixture
+    def case(self, tmp_path) -> ConformanceCase:
         import polars as pl
 
         renamed = [
@@ -95,52 +145,34 @@ def make_case(name: str, tmp_path: Path, request) -> Case:
             "pattern": "*.xlsx",
             "mapping": {"so_dinh_danh": "cmnd"},
         }
-        return Case(table, 5, "line 7: so_dinh_danh: not a 12-digit id")
-    if name == "webhook":
-        table = {"feed": "citizen_feedback", "webhook_port": free_port(), "webhook_path": "/hooks/reports"}
-        return Case(table, len(REPORTS) - 2, "outside the province")
-    raise AssertionError(f"no conformance case for {name}")
+        return ConformanceCase(table, 5, "line 7: so_dinh_danh: not a 12-digit id", personal=CITIZEN_IDS)
 
 
-BUILT_IN = [
-    "public_services",
-    "citizen_feedback",
-    "mobile_data",
-    "vaccination",
-    "http_json",
-    "drop_folder",
-    "webhook",
-]
+class TestWebhook(BuiltIn):
+    """Field reports pushed to the generic webhook, signed with its own secret."""
+
+    name = "webhook"
+    pushed = True
+
+    @pytest.fixture
+    def case(self) -> ConformanceCase:
+        table = {"feed": "citizen_feedback", "webhook_port": 0, "webhook_path": "/hooks/reports"}
+        return ConformanceCase(table, len(REPORTS) - 2, "outside the province", personal=REPORTER)
+
+    def push(self, connector: Any, case: ConformanceCase, accept: Any) -> None:
+        receiver = connector.listen(accept)
+        try:
+            body = json.dumps(REPORTS).encode()
+            assert httpx.post(receiver.url, content=body, headers=signed(body)).status_code == 202
+        finally:
+            receiver.close()
 
 
 def test_every_built_in_connector_is_an_entry_point() -> None:
-    assert set(BUILT_IN) <= set(discover())
-
-
-@pytest.mark.parametrize("name", BUILT_IN)
-def test_conformance(name, units, geodata, tmp_path, request) -> None:
-    registry = discover()
-    with pytest.raises(ConfigError, match=rf"ioc.toml: connectors\.{name}\.\w+"):
-        configure(name, {"interval_s": -1}, source="ioc.toml", registry=registry)
-    case = make_case(name, tmp_path, request)
-    config = configure(name, case.table, source="ioc.toml", registry=registry)
-    context = Context(units=units, http=httpx.Client(), geodata=geodata, secrets=SECRETS)
-    connector = registry[name](config, context=context)
-    assert connector.check()
-    if name == "webhook":
-        batches = []
-        receiver = connector.listen(batches.append)
-        request.addfinalizer(receiver.close)
-        body = json.dumps(REPORTS).encode()
-        reply = httpx.post(receiver.url, content=body, headers=signed(body))
-        assert reply.status_code == 202
-        (batch,) = batches
-    else:
-        batch = connector.poll(None)
-    assert batch.records.height == case.good
-    assert any(case.bad in d.reason for d in batch.dead_letters), [d.reason for d in batch.dead_letters]
-    again = connector.poll(batch.cursor)
-    assert (again.records.height == 0 and again.cursor is not None) or name == "webhook"
+    """The project's entry points are exactly the connectors with a conformance class above."""
+    ours = {n for n, cls in discover().items() if cls.__module__.startswith("connectors.")}
+    tested = {cls.name for cls in BuiltIn.__subclasses__()}
+    assert ours == tested
 
 
 def test_push_only_feed_is_dated_by_its_pushes_not_its_heartbeat(units, geodata, r, request) -> None:
@@ -201,8 +233,11 @@ EXTERNAL = """
 """
 
 
-def test_an_external_connector_is_discovered_configured_and_run(tmp_path, redis_server) -> None:
-    """A package installed beside the project (its dist-info names the entry point) is found and runs."""
+def test_an_external_connector_is_discovered_configured_and_run(
+    tmp_path, redis_server, monkeypatch, capsys
+) -> None:
+    """A package installed beside the project (its dist-info names the entry point) is listed,
+    checked, and its misspelt setting refused by the command line, and runs as a connector process."""
     site = tmp_path / "site"
     (site / "ioc_hello").mkdir(parents=True)
     (site / "ioc_hello" / "__init__.py").write_text(textwrap.dedent(EXTERNAL), encoding="utf-8")
@@ -214,41 +249,41 @@ def test_an_external_connector_is_discovered_configured_and_run(tmp_path, redis_
     )
     config = tmp_path / "ioc.toml"
     config.write_text('[connectors.hello]\ngreeting = "xin chào"\n', encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(site), IOC_REDIS__URL=redis_server.url)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[connectors.hello]\ngreting = 1\n", encoding="utf-8")
+    # The command line in this process (a fresh interpreter costs seconds of imports), with the
+    # package on its path; the connector itself below in a process of its own.
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("IOC_REDIS__URL", redis_server.url)
+    monkeypatch.delenv("IOC_CONFIG", raising=False)
 
-    def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "ioc.cli", "--config", str(config), *args]
-        return subprocess.run(
-            command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
-        )
+    def command(file: Path, *args: str) -> tuple[int, str, str]:
+        code = cli.main(["--config", str(file), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
 
-    listed = cli("connectors")
-    assert "hello\tfeed=public_services\tioc_hello.HelloConnector" in listed.stdout
-    assert "hello\ttype=hello\tfeed=public_services" in listed.stdout
-    assert cli("check", "hello").stdout.strip() == "hello: ok: hello says xin chào"
+    _code, listed, _err = command(config, "connectors")
+    assert "hello\tfeed=public_services\tioc_hello.HelloConnector" in listed
+    assert "hello\ttype=hello\tfeed=public_services" in listed
+    assert command(config, "check", "hello")[1].strip() == "hello: ok: hello says xin chào"
+    code, _out, err = command(broken, "check", "hello")
+    assert code == 2 and "connectors.hello.greeting: Field required" in err
+    env = dict(os.environ, PYTHONPATH=str(site))
     process = subprocess.Popen(
         [sys.executable, "-m", "ioc.cli", "--config", str(config), "connector", "hello"],
         env=env,
         cwd=PROJECT_ROOT,
     )
-    import redis
-
     client = redis.Redis.from_url(redis_server.url)
     try:
-        import time
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not client.get("ioc:{public_services}:cursor:hello"):
-            time.sleep(0.2)
-        assert client.get("ioc:{public_services}:cursor:hello") == b"done"
+        cursor = wait_until(
+            lambda: client.get("ioc:{public_services}:cursor:hello"),
+            60,
+            "the plugin's connector kept no cursor",
+        )
+        assert cursor == b"done"
         assert client.hget("ioc:{public_services}:health:hello", "records") == b"1"
     finally:
         process.terminate()
         process.wait(10)
-    broken = tmp_path / "broken.toml"
-    broken.write_text("[connectors.hello]\ngreting = 1\n", encoding="utf-8")
-    reply = subprocess.run(
-        [sys.executable, "-m", "ioc.cli", "--config", str(broken), "check", "hello"],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert reply.returncode == 2 and "connectors.hello.greeting: Field required" in reply.stderr
+        client.close()

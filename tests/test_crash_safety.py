@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,6 +14,7 @@ from ioc.connector import Context
 from ioc.runner import ConnectorRunner
 from ioc.simulators.http import SimulatorServer
 from ioc.simulators.public_services import PublicServicesWorld
+from tests.wait import wait_until
 from tests.workers import Clock, matches_truth, progress, settled, start_aggregator
 
 FEED = "public_services"
@@ -39,20 +39,20 @@ def test_sigkill_mid_run_then_restart_equals_ground_truth(r, redis_server, units
             while runner.run_once():
                 pass
             # Kill once the worker has acknowledged some entries of this round but not all.
-            deadline = time.monotonic() + 60
             base = progress(r)["done"]
-            while time.monotonic() < deadline and progress(r)["done"] < base + 3:
-                time.sleep(0.02)
+            wait_until(
+                lambda base=base: progress(r)["done"] >= base + 3,
+                60,
+                "the worker acknowledged nothing",
+                interval=0.02,
+            )
             assert not settled(r), "the worker finished before it could be killed mid-run"
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             kills += 1
             worker = start_aggregator(redis_server.url)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not settled(r):
-            time.sleep(0.1)
-        assert settled(r), "the restarted worker did not finish the stream"
-        time.sleep(0.3)
+        wait_until(lambda: settled(r), 120, "the restarted worker did not finish the stream", interval=0.1)
+        # Settled: every entry acknowledged, which its cycle's snapshot was committed with.
         snapshot = {k.decode(): v for k, v in r.hgetall(keys.snapshot(FEED)).items()}
     finally:
         worker.send_signal(signal.SIGTERM)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import psutil
@@ -10,14 +13,28 @@ import pytest
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
-from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
-from tests.processes import API, start_app, stop, wait_for
+from ioc.web import create_app
+from tests.pipeline import Pipeline
+from tests.processes import app_settings
+from tests.relays import relay_in_process, relay_port, web_in_process
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import A1, B, C, D
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.browser
 MAP = "document.querySelector('#province-map .js-plotly-plot')"
+
+
+def relay_refuses_us(port: int) -> bool:
+    """The relay on ``port`` is back: it answers, and refuses a socket without a token."""
+    try:
+        connect(f"ws://127.0.0.1:{port}/", open_timeout=1).close()
+    except InvalidStatus:
+        return True
+    except (OSError, WebSocketException):  # not listening yet, or starting up
+        return False
+    return True
 
 
 def open_page(browser, url: str, user: str = "lanhdao"):  # noqa: F811
@@ -70,18 +87,11 @@ def test_page_heals_after_the_relay_is_killed(browser, demo, path) -> None:  # n
     port, process, _data = demo
     page, _requests = open_page(browser, f"http://127.0.0.1:{port}{path}")
     relay = next(p for p in psutil.Process(process.pid).children() if "relay" in " ".join(p.cmdline()))
-    relay_port = int(page.evaluate("() => window.ioc_rt.state.config.port"))
+    relay_at = int(page.evaluate("() => window.ioc_rt.state.config.port"))
     snapshots = page.evaluate("() => window.ioc_rt.state.snapshots")
     relay.kill()
     page.wait_for_function("() => !window.ioc_rt.state.connected", timeout=10_000)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connect(f"ws://127.0.0.1:{relay_port}/", open_timeout=1).close()
-        except InvalidStatus:
-            break  # back, and refusing us for want of a token
-        except (OSError, WebSocketException):  # not listening yet, or starting up
-            time.sleep(0.05)
+    wait_until(lambda: relay_refuses_us(relay_at), 60, "the supervisor did not restart the relay")
     back = time.monotonic()
     page.wait_for_function(
         "(n) => window.ioc_rt.state.connected && window.ioc_rt.state.snapshots > n",
@@ -101,21 +111,35 @@ def test_page_heals_after_the_relay_is_killed(browser, demo, path) -> None:  # n
     )
 
 
-def test_stopped_source_turns_badges_amber_then_red(browser, r, redis_server, tmp_path) -> None:  # noqa: F811
+def test_stopped_source_turns_badges_amber_then_red(browser, r, redis_server, units) -> None:  # noqa: F811
     """A source that stops: its badges go amber, then red, and the feed-health board says so."""
     listing = RecordListing("ma_ho_so", [A1, B, C, D])
     source = SimulatorServer({"/api/v1/hoso": listing}).start()
-    port, relay_port = free_port(), free_port()
-    config = tmp_path / "ioc.toml"
-    config.write_text(
-        f'[redis]\nurl = "{redis_server.url}"\n[web]\nport = {port}\n[realtime]\nport = {relay_port}\n'
-        "health_interval_s = 0.5\n[freshness]\namber_s = 4\nred_s = 9\n"
-        f'[connectors.public_services]\nurl = "{source.url}"\ninterval_s = 0.5\n',
-        encoding="utf-8",
-    )
-    app = start_app(["--config", str(config)], {"IOC_SECRET_KEY": "stale-test"}, tmp_path / "app.log")
-    try:
-        wait_for(API.format(port=port, unit="72", window="ytd"), process=app)
+    # Production's parts, in this process: the connector polling the source every 0.5 s, its
+    # feed counted once, the relay pushing health every 0.5 s, the web app.
+    pipeline = Pipeline(r, units, source.url, lambda: datetime.now(UTC))
+    pipeline.sync()
+    pipeline.runner.interval_s = 0.5
+    poller = threading.Thread(target=pipeline.runner.run, daemon=True)
+    poller.start()
+    feeds = {"public_services": ["public_services"]}
+    with ExitStack() as stack:
+        stack.callback(pipeline.close)
+        stack.callback(poller.join, 30)
+        stack.callback(pipeline.runner.close)
+        stack.callback(source.close)
+        relay = stack.enter_context(
+            relay_in_process(
+                redis_server.url, "test-secret", set(units.codes), feeds=feeds, health_interval_s=0.5
+            )
+        )
+        settings = app_settings(
+            redis_server,
+            connectors={"public_services": {"url": source.url, "interval_s": 0.5}},
+            realtime={"port": relay_port(relay)},
+            freshness={"amber_s": 4, "red_s": 9},
+        )
+        port = stack.enter_context(web_in_process(create_app(settings, r).server))
         page, _requests = open_page(browser, f"http://127.0.0.1:{port}/")
         badge = page.locator(".fresh-badge").first
         page.wait_for_function("() => document.querySelector('.fresh-badge').classList.contains('fresh-ok')")
@@ -140,5 +164,3 @@ def test_stopped_source_turns_badges_amber_then_red(browser, r, redis_server, tm
         )
         row = board.locator(".health-table tbody tr").first.inner_text()
         assert "ngừng" in row and "ConnectError" in row
-    finally:
-        stop(app)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from ioc.config import AggregatorSettings
 from ioc.feeds import FEED_SPECS
 from ioc.streams import Publication, publish, stream_progress
 from tests.records import dossiers
+from tests.wait import wait_until
 
 FEED = "public_services"
 
@@ -33,9 +33,12 @@ def test_a_worker_stopped_under_load_acknowledges_every_entry_it_read(r, units) 
             dead_maxlen=100,
         )
     thread.start()
-    deadline = time.monotonic() + 30
-    while stream_progress(r, FEED)["done"] < 8 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(
+        lambda: stream_progress(r, FEED)["done"] >= 8,
+        30,
+        "the aggregator acknowledged fewer than 8 entries",
+        interval=0.01,
+    )
     worker.close()
     thread.join(30)
     progress = stream_progress(r, FEED)

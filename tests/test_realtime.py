@@ -1,68 +1,55 @@
-"""The realtime relay, run as its own process, with real websocket clients."""
+"""The realtime relay (a real websockets server and Redis, in this process), with real websocket clients."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from contextlib import ExitStack
+from unittest import mock
 
 import psutil
 import pytest
+from itsdangerous.timed import TimestampSigner
 from websockets.client import ClientProtocol
-from websockets.exceptions import ConnectionClosedError, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.http11 import Response
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
 from ioc import auth, keys
-from ioc.config import PROJECT_ROOT
-from ioc.redis_server import free_port
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
 from tests.pipeline import Pipeline
 from tests.processes import app_settings, logged_in
-from tests.relays import relay_in_process
+from tests.relays import receive, relay_in_process
 from tests.test_kpis import AS_OF, dossier, load_cases
 
 SECRET = "relay-test-secret"
+ALL_FEEDS = {f: [f] for f in ("public_services", "citizen_feedback", "mobile_data", "vaccination")}
 HELLO = {"type": "subscribe", "feeds": ["public_services"], "units": ["72", "703"], "series": ["72"]}
 
 
 @pytest.fixture
-def relay(r, redis_server, tmp_path):
-    port = free_port()
-    env = dict(
-        os.environ,
-        IOC_REDIS__URL=redis_server.url,
-        IOC_SECRET_KEY=SECRET,
-        IOC_REALTIME__PORT=str(port),
-        IOC_REALTIME__TOKEN_TTL_S="2",
-        IOC_REALTIME__HEALTH_INTERVAL_S="0.2",
-        IOC_REALTIME__MAX_BUFFER_BYTES="10000",
-    )
-    env.pop("IOC_CONFIG", None)
-    process = subprocess.Popen([sys.executable, "-m", "ioc.cli", "relay"], env=env, cwd=PROJECT_ROOT)
-    url = f"ws://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with connect(url, open_timeout=1):
-                pass
-        except InvalidStatus:
-            break  # up, and refusing a connection without a token
-        except (OSError, WebSocketException):  # not listening yet, or starting up
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    try:
-        process.wait(30)  # a loaded machine can take a while; the relay's shutdown is not under test
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
+def relay(r, redis_server, units):
+    """The relay in this process on port 0 (a process of its own costs seconds of imports; it runs
+    as one in tests/test_scale.py and tests/test_live.py): tokens live 2 s, small buffers."""
+    with relay_in_process(
+        redis_server.url,
+        SECRET,
+        set(units.codes),
+        feeds=ALL_FEEDS,
+        token_ttl_s=2,
+        health_interval_s=0.2,
+        max_buffer_bytes=10000,
+    ) as url:
+        yield url
+
+
+def minted_ago(seconds: float) -> str:
+    """A token signed ``seconds`` ago (itsdangerous dates a token by its signer's clock)."""
+    with mock.patch.object(TimestampSigner, "get_timestamp", lambda _self: int(time.time() - seconds)):
+        return auth.mint(SECRET)
 
 
 @pytest.fixture
@@ -76,16 +63,10 @@ def source(r, units):
     server.close()
 
 
-def receive(ws, kind: str, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = json.loads(ws.recv(timeout=deadline - time.monotonic()))
-        if message["type"] == kind:
-            return message
-    raise AssertionError(f"no {kind} message in {timeout} s")
-
-
-@pytest.mark.parametrize("token", [None, "forged.token.value", auth.mint("another-secret")])
+@pytest.mark.parametrize(
+    "token",
+    [None, "forged.token.value", pytest.param(auth.mint("another-secret"), id="signed-with-another-key")],
+)
 def test_refuses_upgrade_without_a_valid_token(relay, token) -> None:
     """No token, a forged one, or one signed with another key: HTTP 401, no websocket."""
     url = relay if token is None else f"{relay}?token={token}"
@@ -95,8 +76,8 @@ def test_refuses_upgrade_without_a_valid_token(relay, token) -> None:
 
 
 def test_refuses_expired_token(relay) -> None:
-    token = auth.mint(SECRET)
-    time.sleep(3.2)  # the relay's token_ttl_s is 2 here
+    """A token signed before the relay's token_ttl_s (2 s here) is refused, and says why."""
+    token = minted_ago(3.2)
     with pytest.raises(InvalidStatus) as info:
         connect(f"{relay}?token={token}", open_timeout=5)
     assert info.value.response.status_code == 401
@@ -241,10 +222,12 @@ def an_alert(unit: str, rule: str = "dung_han_duoi_90") -> dict:
         "feed": "public_services",
         "unit": unit,
         "unit_name": unit,
+        "kind": "kpi",
+        "kpi": "on_time_rate",
+        "window": "7d",
+        "comparison": "below",
         "value": 0.5,
         "threshold": 0.9,
-        "text": f"{unit}: đúng hạn 7 ngày 50% < 90%",
-        "text_en": "",
         "since": "2026-11-22T03:00:00+00:00",
     }
 

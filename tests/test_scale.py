@@ -34,6 +34,7 @@ from ioc.web import create_app
 from tests.cluster import LocalCluster
 from tests.pipeline import Pipeline
 from tests.processes import PASSWORD, login_form, users_file
+from tests.wait import wait_until
 from tests.workers import Clock, matches_truth, progress, settled, start_aggregator
 
 FEED = "public_services"
@@ -185,9 +186,7 @@ def test_two_workers_in_one_group_give_one_workers_kpis_and_survive_losing_eithe
     try:
         while runner.run_once():
             pass
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and progress(r)["done"] < 3:
-            time.sleep(0.02)
+        wait_until(lambda: progress(r)["done"] >= 3, 60, "no worker acknowledged anything", interval=0.02)
         assert not settled(r), "the stream was finished before a worker could be lost"
         owner = r.get(keys.lease(FEED))
         assert owner is not None
@@ -195,12 +194,10 @@ def test_two_workers_in_one_group_give_one_workers_kpis_and_survive_losing_eithe
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         survivor = next(w for w in workers if w is not holder)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not settled(r):
-            time.sleep(0.1)
-        assert settled(r), "the standing-by worker did not take the stream over"
+        wait_until(
+            lambda: settled(r), 120, "the standing-by worker did not take the stream over", interval=0.1
+        )
         assert r.get(keys.lease(FEED)).decode().endswith(f"-{survivor.pid}")
-        time.sleep(0.3)
         snapshot = {k.decode(): v for k, v in r.hgetall(keys.snapshot(FEED)).items()}
     finally:
         for w in workers:
