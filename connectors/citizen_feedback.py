@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from connectors.paged_http import PagedConnector, PagedHttpConfig
 from ioc.connector import Context
-from ioc.contracts import FeedbackContract, LazyLocator
+from ioc.feed_contracts import FeedbackContract, LazyLocator
 from ioc.sla import FeedbackOptions
 
 PATH = "/api/v1/phan-anh"

@@ -37,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.files import FileLimits, Limits, Refused, WorkbookLimits, identity, read_regular, read_table
 from ioc.connector import Batch, Context, FutureSkew, SourceError
-from ioc.contracts import Contract, LazyLocator, MobileContract, make_contract, rename
+from ioc.contracts import Contract, make_contract, rename
+from ioc.feed_contracts import LazyLocator, MobileContract
 from ioc.streams import DeadLetter
 
 DONE = ".done"

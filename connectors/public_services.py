@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from connectors.paged_http import PagedConnector, PagedHttpConfig
 from ioc.connector import Context
-from ioc.contracts import PublicServicesContract
+from ioc.feed_contracts import PublicServicesContract
 
 PATH = "/api/v1/hoso"
 

@@ -1,7 +1,7 @@
 """Vaccination records (FEEDS.md §4): pushed to a webhook, pulled from the listing, or both.
 
 Citizen ids become keyed pseudonyms (HMAC-SHA256, key ``IOC_PSEUDONYM_KEY``) and birth dates age
-bands inside :class:`ioc.contracts.VaccinationContract`, before anything is stored; names, birth
+bands inside :class:`ioc.feed_contracts.VaccinationContract`, before anything is stored; names, birth
 dates and ids reach neither Redis, nor the logs, nor the dead letters. A record that arrives both
 ways is counted once (latest version by ``cap_nhat_luc``). The webhook checks signatures with its
 own secret, ``IOC_WEBHOOK_SECRET_<NAME>`` (``IOC_WEBHOOK_SECRET_VACCINATION`` for the built-in
