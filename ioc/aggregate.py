@@ -28,6 +28,7 @@ from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
 from ioc.documents import DeltaDocument, SnapshotMeta
 from ioc.feeds import FeedSpec
+from ioc.indicators import indicator_documents
 from ioc.kpis import TZ
 from ioc.snapshots import delta_document, series_documents
 from ioc.state import State, with_arrival
@@ -252,9 +253,14 @@ class Aggregator:
         hours = self.settings.series_days * 24
         start = (as_of - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
         series = self.spec.series(records, self.rollup, as_of, days=self.settings.series_days)
-        table_df, series_df, newest = pl.collect_all(
-            [table, series.filter(pl.col("hour") >= start), records.select(pl.col(self.spec.version).max())]
-        )
+        frames = [
+            table,
+            series.filter(pl.col("hour") >= start),
+            records.select(pl.col(self.spec.version).max()),
+        ]
+        if self.spec.indicators is not None:
+            frames.append(self.spec.indicators(records, self.rollup, as_of))
+        table_df, series_df, newest, *indicators = pl.collect_all(frames)
         meta: SnapshotMeta = {
             "as_of": as_of.astimezone(TZ).isoformat(timespec="seconds"),
             "records": state.frame.height,
@@ -264,8 +270,14 @@ class Aggregator:
         snapshot = self.spec.documents(self.spec, table_df, records, self.rollup_frame, as_of)
         if self.spec.cases is not None:
             snapshot |= self.spec.cases(records, self.rollup_frame, as_of)
+        if indicators:
+            snapshot |= indicator_documents(indicators[0])
         snapshot[keys.META_FIELD] = json.dumps(meta)
-        series_docs = series_documents(series_df, self.units.codes, start, hours, self.spec.measures)
+        series_docs = (  # a feed without measures (the portal's index) keeps no series
+            series_documents(series_df, self.units.codes, start, hours, self.spec.measures)
+            if self.spec.measures
+            else {}
+        )
         delta = delta_document(
             self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )

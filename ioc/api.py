@@ -44,6 +44,7 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
     """The API's routes; ``rules`` are the alert rules, whose titles the alerts' text says."""
     api = Blueprint("kpi_api", __name__)
     known_units = set(units.codes)
+    kpi_feeds = [feed for feed, spec in FEED_SPECS.items() if spec.has_kpis]
 
     def said(alert: Alert) -> SaidAlert:
         """The alert with its text, in Vietnamese and English, as the API has always answered."""
@@ -55,7 +56,9 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
         unit = request.args.get("unit", units.province)
         window = request.args.get("window", "")
         if feed not in FEED_SPECS:
-            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEED_SPECS)}")
+            return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(kpi_feeds)}")
+        if not FEED_SPECS[feed].has_kpis:
+            return refuse(400, f"feed {feed} has no KPIs; its figures are in /api/v1/index766")
         if wrong := unit_and_window_error(units, unit, window):
             return refuse(400, wrong)
         if not user().sees_kpis(unit, units):

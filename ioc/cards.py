@@ -32,6 +32,7 @@ from ioc.kpis import Kpi
 from ioc.login import refused as refuse
 from ioc.schemas import WINDOWS
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, theme
 from layouts import format as fmt
@@ -74,6 +75,7 @@ class Cards:
     units: UnitTable
     k: int
     maps: EmbedMaps
+    goals: Goals
     _views: dict[str, PublicView] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
@@ -147,7 +149,7 @@ class Cards:
         layer, focus = chosen
         shown = view.values(kpi.name, layer.codes, window, vaccine)
         values = [figures.display_value(kpi, s.value) for s in shown.values()]
-        scale = figures.map_scale(kpi, values)
+        scale = figures.map_scale(kpi, values, self.goals.goal(view.feed, kpi.name, unit))
         span = (scale.zmax - scale.zmin) or 1.0
 
         def fill(value: float | None) -> str:

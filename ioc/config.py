@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from ioc.config_access import AuthSettings, EmbedSettings, PublicSettings
+from ioc.config_scorecard import ScorecardSettings, Target, default_targets
 from ioc.config_servers import RealtimeSettings, WebSettings
 from ioc.registry import FEEDS, simulated
 
@@ -157,7 +158,7 @@ class SimulatorSettings(_Section):
     )
 
 
-WallScenes = Literal["exceptions", "feeds", "districts"]
+WallScenes = Literal["exceptions", "feeds", "districts", "scorecard"]
 
 
 class WallSettings(_Section):
@@ -167,7 +168,8 @@ class WallSettings(_Section):
     scenes: list[WallScenes] = Field(
         default_factory=lambda: list(get_args(WallScenes)),
         min_length=1,
-        description="Scene groups in order: the worst breaches, one scene per feed, a district tour.",
+        description="Scene groups in order: the worst breaches, one scene per feed, a district tour, "
+        "the province on the national 766 index.",
     )
     reload_at: time | None = Field(
         time(4, 0), description="Local time of the daily soft reload (only when the server answers)."
@@ -277,6 +279,16 @@ class Settings(BaseSettings):
     alerts: dict[str, AlertRule] = Field(
         default_factory=default_alert_rules,
         description="Alert rules by name (below); a file's `[alerts.*]` tables replace the defaults.",
+    )
+    scorecard: ScorecardSettings = Field(
+        default_factory=ScorecardSettings,
+        description="How the national 766 index is scored: the province's portal code, each "
+        "indicator's maximum and full-points rate, the bands of the total.",
+    )
+    targets: dict[str, Target] = Field(
+        default_factory=default_targets,
+        description="The province's own targets by name (below); a file's `[targets.*]` tables "
+        "replace the defaults.",
     )
 
     @classmethod

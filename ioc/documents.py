@@ -351,3 +351,162 @@ class CasesAnswer(TypedDict):
     as_of: str
     count: int
     cases: list[Case]
+
+
+# ---- the scorecard's answers (ioc.scorecard, SCORECARD.md) -------------------------------------
+
+
+class PortalFigures(TypedDict, total=False):
+    """Figures as the national portal published them: an indicator's (rate, points) or the
+    province's (total, rank, of), with the period and when it was published."""
+
+    period: str
+    published_at: str | None
+    rate: float | None
+    points: float | None
+    total: float | None
+    rank: int | None
+    of: int | None
+
+
+class IndicatorScore(TypedDict):
+    """One indicator of a scorecard: its rate and points by the index's formula (``source``: the
+    feeds' live count or the portal's published rate) and the portal's own figures."""
+
+    label: str
+    group: str
+    source: str
+    rate: float | None
+    points: float | None
+    max: float
+    full_at: float | None
+    lost: float | None
+    numerator: int | None
+    denominator: int | None
+    portal: PortalFigures | None
+    value: NotRequired[float | None]  # 2.2: mean processing days (shown, not scored)
+
+
+class GroupScore(TypedDict):
+    label: str
+    points: float | None
+    max: float
+    missing: list[str]  # its indicators without a figure (a zero denominator, nothing published)
+
+
+class Neighbour(TypedDict, total=False):
+    code: str
+    name: str
+    total: float
+    gap: float  # the one above: how many points more it has
+    lead: float  # the one below: how many points fewer
+
+
+class PreviousScore(TypedDict):
+    period: str
+    total: float | None
+    rank: int | None
+
+
+class ScoreChange(TypedDict):
+    total: float | None
+    rank: int | None  # positive: moved up
+
+
+class TrendPoint(TypedDict):
+    period: str
+    start: str
+    total: float | None  # official, as published
+    national_mean: float | None
+    estimate: float | None  # ours, from the feeds and the portal's other figures
+
+
+class ScorecardAnswer(TypedDict):
+    """``GET /api/v1/index766`` (SCORECARD.md), with what the screens show besides."""
+
+    unit: str
+    unit_name: str
+    period: str
+    as_of: str | None
+    total: float | None
+    band: str | None
+    band_en: str | None
+    rank: int | None
+    of: int | None
+    previous: PreviousScore
+    change: ScoreChange
+    above: Neighbour | None
+    below: Neighbour | None
+    groups: dict[str, GroupScore]
+    indicators: dict[str, IndicatorScore]
+    lost: list[str]
+    portal: PortalFigures | None
+    trend: list[TrendPoint]
+    what_if: dict[str, int] | None
+
+
+class DrilldownRow(TypedDict):
+    unit: str
+    name: str
+    rate: float | None
+    numerator: int | None
+    denominator: int | None
+    points: float | None
+    max: float
+    lost: float | None
+
+
+class DrilldownAnswer(TypedDict):
+    indicator: str
+    label: str
+    period: str
+    as_of: str | None
+    parent: str
+    level: str
+    units: list[DrilldownRow]
+    case_feed: str | None
+
+
+class PeriodsAnswer(TypedDict):
+    months: list[str]
+    weeks: list[str]
+    current_month: str
+    current_week: str
+
+
+# ---- the targets' answer (ioc.targets, SCORECARD.md "Targets") ----------------------------------
+
+TargetStatus: TypeAlias = Literal["met", "missed", "on_track", "off_track"]
+
+
+class TargetWeek(TypedDict):
+    period: str  # the ISO week, "2026-W48"
+    start: str  # its Monday
+    value: float | None  # None: nothing counted that week
+
+
+class TargetState(TypedDict):
+    """One of the province's targets (``[targets.<name>]``) and its projection: the latest weekly
+    value, the trend's slope per week over the complete weeks, the day that trend reaches the
+    goal, and the status (``missed``: the deadline, ``missed_on``, passed without the goal)."""
+
+    name: str
+    metric: str
+    unit: str
+    label: str
+    label_en: str
+    goal: float
+    deadline: str
+    current: float | None
+    slope_per_week: float | None
+    reaches_on: str | None
+    status: TargetStatus
+    missed_on: str | None
+    weeks: list[TargetWeek]
+
+
+class TargetsAnswer(TypedDict):
+    """``GET /api/v1/targets``: every target, in configuration order."""
+
+    as_of: str
+    targets: list[TargetState]

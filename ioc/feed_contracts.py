@@ -1,6 +1,6 @@
-"""The contracts of the four feeds of FEEDS.md: what each adds to :class:`ioc.contracts.Contract`
-(fields, personal data to strip, what it derives). Each feed's spec names its class here; a
-connector builds it through :func:`ioc.contracts.make_contract`.
+"""The contracts of the four feeds of FEEDS.md and of SCORECARD.md's feed §5: what each adds to
+:class:`ioc.contracts.Contract` (fields, personal data to strip, what it derives). Each feed's spec
+names its class here; a connector builds it through :func:`ioc.contracts.make_contract`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 
-from ioc import schemas
+from ioc import national_index, schemas
 from ioc.connector import Context
 from ioc.contracts import Contract
 from ioc.geo import Locator
+from ioc.index766 import BadPeriod, parse_period
 from ioc.privacy import age_band, pseudonym, redact
 from ioc.sla import TZ, FeedbackOptions
 from ioc.validate import Reject
@@ -212,3 +213,43 @@ def _date(value: Any) -> date | None:
     except ValueError:
         return None
     return parsed.astimezone(TZ).date() if parsed.tzinfo else parsed.date()
+
+
+# ---- §5 the national portal's 766 index (SCORECARD.md) --------------------------------------
+
+
+class NationalIndexContract(Contract):
+    """One province's published figures for one period. ``nhom`` and ``chi_so`` are objects: they
+    are checked here, row by row (five groups within their points, known indicators with a rate
+    from 0 to 1 and points from 0 to 100), and kept as canonical JSON text. No personal data."""
+
+    fields = national_index.FIELDS
+    schema = national_index.SCHEMA
+    derived = ("nhom", "chi_so")  # made (as text) by ``scrub``, which says itself what is wrong
+    version_field = ("cong_bo_luc", "published_at")
+
+    def scrub(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        clean, problems = super().scrub(row)
+        for source, parse in (
+            ("nhom", national_index.groups_text),
+            ("chi_so", national_index.indicators_text),
+        ):
+            if clean.get(source) is None:
+                continue  # validation says it is missing
+            text, found = parse(clean[source])
+            # refused: kept as its text, for the dead letter
+            clean[source] = national_index.canonical(clean[source]) if text is None else text
+            problems += found
+        return clean, problems
+
+    def finish(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
+        rejects: list[Reject] = []
+        for row, period, code in frame.select("_row", "period", "province_code").iter_rows():
+            try:
+                parse_period(period)
+            except BadPeriod as exc:
+                rejects.append(Reject(row, f"ky: {exc}"))
+            if not national_index.PROVINCE_CODE.match(code):
+                rejects.append(Reject(row, f"ma_tinh: not a two-digit province code ({code!r})"))
+        key = pl.concat_str("period", "province_code", separator="|").alias("id")
+        return frame.with_columns(key), rejects

@@ -10,7 +10,7 @@ from typing import cast
 
 import polars as pl
 
-from ioc import cases, doses, hotspots, keys, kpis
+from ioc import cases, doses, hotspots, indicators, keys, kpis
 from ioc.documents import KpiEntries, MapPoint
 from ioc.kpis import Kpi
 from ioc.registry import FEEDS, load
@@ -169,6 +169,9 @@ class FeedSpec:
     series_decimals: int = 0  # of its series' numbers (the communes' 24-hour totals)
     parts: KpiParts | None = None
     sensitive: Sensitive | None = None  # what public views must protect
+    # The indicators of the national 766 index it computes (``ioc.indicators``): per unit and kept
+    # period, published with every snapshot as ``_index766|<unit>|<period>`` documents.
+    indicators: KpiFunction | None = None
 
     def kpi(self, name: str) -> Kpi | None:
         """The feed's KPI called ``name`` (a path's base name), if it has one."""
@@ -176,6 +179,12 @@ class FeedSpec:
 
     def buckets(self, count: int) -> Bucketing:
         return self.bucketing or Bucketing(self.key, count)
+
+    @property
+    def has_kpis(self) -> bool:
+        """Whether the feed has KPIs of FEEDS.md (the rooms, cards and the KPI API show only such
+        feeds; the national portal's index has none: its documents are the scorecard's)."""
+        return bool(self.kpis)
 
     @property
     def whole_percent(self) -> bool:
@@ -195,6 +204,7 @@ PUBLIC_SERVICES = FeedSpec(
     measures=("received", "resolved"),
     contract="ioc.feed_contracts:PublicServicesContract",
     cases=cases.overdue_dossiers,
+    indicators=indicators.public_services_indicators,
     default_kpi="on_time_rate",
     series_panel=SeriesPanel(
         "Hồ sơ tiếp nhận và trả kết quả theo giờ, 7 ngày qua (toàn tỉnh)",
@@ -224,6 +234,7 @@ CITIZEN_FEEDBACK = FeedSpec(
     contract="ioc.feed_contracts:FeedbackContract",
     documents=feedback_documents,
     cases=cases.overdue_reports,
+    indicators=indicators.citizen_feedback_indicators,
     default_kpi="overdue",
     has_points=True,
     series_panel=SeriesPanel(

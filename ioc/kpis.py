@@ -25,15 +25,14 @@ KpiKind = Literal["count", "rate", "mean", "sum", "list", "breakdown"]
 @dataclass(frozen=True)
 class Kpi:
     """A KPI of FEEDS.md: how it is computed (``kind``), how people read it (label and unit in
-    Vietnamese, translated by the pages), which way is better (``None``: neither, e.g. traffic)
-    and the province's default target (``None``: none), which screens colour against."""
+    Vietnamese, translated by the pages) and which way is better (``None``: neither, e.g.
+    traffic). Targets are configuration (``[targets.<name>]``, ``ioc.targets``)."""
 
     name: str
     kind: KpiKind
     label: str
     unit: str
     better: Better | None = None
-    target: float | None = None
 
     @property
     def lower_is_better(self) -> bool:
@@ -43,11 +42,11 @@ class Kpi:
 PUBLIC_SERVICES_KPIS = (
     Kpi("received", "count", "Hồ sơ tiếp nhận", "hồ sơ"),
     Kpi("resolved", "count", "Hồ sơ đã trả kết quả", "hồ sơ"),
-    Kpi("on_time_rate", "rate", "Giải quyết đúng hạn", "%", "higher", 0.95),
+    Kpi("on_time_rate", "rate", "Giải quyết đúng hạn", "%", "higher"),
     Kpi("overdue_open", "count", "Quá hạn đang xử lý", "hồ sơ", "lower"),
-    Kpi("online_rate", "rate", "Nộp trực tuyến", "%", "higher", 0.50),
-    Kpi("online_payment_rate", "rate", "Thanh toán trực tuyến", "%", "higher", 0.45),
-    Kpi("digitisation_rate", "rate", "Số hóa khi tiếp nhận", "%", "higher", 0.80),
+    Kpi("online_rate", "rate", "Nộp trực tuyến", "%", "higher"),
+    Kpi("online_payment_rate", "rate", "Thanh toán trực tuyến", "%", "higher"),
+    Kpi("digitisation_rate", "rate", "Số hóa khi tiếp nhận", "%", "higher"),
     Kpi("avg_processing_days", "mean", "Thời gian giải quyết bình quân", "ngày", "lower"),
 )
 
@@ -197,7 +196,7 @@ CITIZEN_FEEDBACK_KPIS = (
     Kpi("new", "count", "Phản ánh mới", "phản ánh"),
     Kpi("open", "count", "Đang mở", "phản ánh"),
     Kpi("overdue", "count", "Quá hạn xử lý", "phản ánh", "lower"),
-    Kpi("on_time_rate", "rate", "Xử lý đúng hạn", "%", "higher", 0.95),
+    Kpi("on_time_rate", "rate", "Xử lý đúng hạn", "%", "higher"),
     Kpi("median_handling_hours", "mean", "Thời gian xử lý (trung vị)", "giờ làm việc", "lower"),
     Kpi("satisfaction", "mean", "Mức hài lòng", "/ 5", "higher"),
     Kpi("hotspots", "list", "Điểm nóng (30 ngày)", "điểm"),

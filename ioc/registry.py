@@ -33,7 +33,9 @@ class Simulator:
 
     source: str
     arguments: Mapping[str, str]
-    path: str = ""  # serves FEEDS.md's paged listing at this path: the demo sets the connector's `url`
+    # serves FEEDS.md's paged listing (or, for an ``ioc.simulators.http.Endpoint``, its own
+    # answers) at this path: the demo sets the connector's `url`
+    path: str = ""
     folder: str = ""  # or writes files into `<data_dir>/drop/<folder>`: the connector's `drop_dir`
     push_path: str = ""  # and pushes new records, signed, to the connector's webhook at this path
 
@@ -132,6 +134,15 @@ FEEDS: dict[str, Feed] = {
                 push_path="/hooks/vaccination",
             ),
             secrets={"IOC_PSEUDONYM_KEY": "the vaccination pseudonyms"},
+        ),
+        Feed(
+            "national_index",  # SCORECARD.md feed §5: no KPIs, the portal's published index
+            "ioc.national_index:NATIONAL_INDEX",
+            Simulator(
+                "ioc.simulators.national_index:NationalPortal",
+                {"seed": "seed", "malformed_rate": "malformed_rate"},
+                path="/api/v1/chi-so-766",
+            ),
         ),
     )
 }

@@ -151,4 +151,4 @@ class ConnectorRunner:
 
 
 def _version_column(frame: pl.DataFrame) -> str | None:
-    return next((c for c in ("updated_at", "period_start") if c in frame.columns), None)
+    return next((c for c in ("updated_at", "period_start", "published_at") if c in frame.columns), None)

@@ -13,6 +13,7 @@ from flask import Response, abort, jsonify, send_from_directory, session
 from ioc import auth, compression, embeds, headers
 from ioc.access import UserFile
 from ioc.api import kpi_blueprint
+from ioc.api_scorecard import scorecard_blueprint
 from ioc.cards import Cards, card_blueprint
 from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
@@ -22,6 +23,7 @@ from ioc.geo import installed_layer, load_layer
 from ioc.health import read_health
 from ioc.login import Login, user
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import i18n
 from layouts.district import DistrictPage
@@ -30,6 +32,10 @@ from layouts.health import HealthBoard
 from layouts.i18n import _
 from layouts.live import Live
 from layouts.province import ProvincePage
+from layouts.scorecard import TITLE as SCORECARD_TITLE
+from layouts.scorecard import ScorecardPage
+from layouts.scorecard_data import SCORECARD_FEEDS, Scorecards
+from layouts.scorecard_drill import DrilldownPage
 from layouts.wall import WallPage
 
 ASSETS = PROJECT_ROOT / "layouts" / "assets"
@@ -101,8 +107,10 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         return send_from_directory(EMBED_STATIC, name, max_age=3600)
 
     server.register_blueprint(kpi_blueprint(reader, units, settings.alerts))
+    server.register_blueprint(scorecard_blueprint(reader, units, settings))
     maps = EmbedMaps(units, layer if settings.boundaries.scheme == "pre2025" else None, communes)
-    cards = Cards(reader, units, settings.public.k, maps)
+    goals = Goals(settings.targets, units)  # what every panel colours against
+    cards = Cards(reader, units, settings.public.k, maps, goals)
     server.register_blueprint(card_blueprint(cards))
     embeds.install(server, settings, cards, client, secret)
 
@@ -118,6 +126,13 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
             sid=session.get("sid"),
         )
 
+    configured = connector_names(settings)  # none configured yet: the rooms show the first feed
+    shown = {feed: spec for feed, spec in FEED_SPECS.items() if feed in configured}
+    # The rooms show the feeds with KPIs; the alerts of the others (the national portal's index
+    # gone stale) reach the rooms' tickers all the same.
+    specs = {feed: spec for feed, spec in shown.items() if spec.has_kpis} or dict(
+        list(FEED_SPECS.items())[:1]
+    )
     live = Live(
         port=settings.realtime.port,
         url=settings.realtime.public_url,
@@ -125,6 +140,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         amber_s=settings.freshness.amber_s,
         red_s=settings.freshness.red_s,
         alert_rules=settings.alerts,
+        alert_feeds=tuple(feed for feed, spec in shown.items() if not spec.has_kpis),
     )
 
     @server.get("/realtime/token")  # type: ignore[untyped-decorator]
@@ -133,10 +149,6 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    configured = connector_names(settings)  # none configured yet: the rooms show the first feed
-    specs = {feed: spec for feed, spec in FEED_SPECS.items() if feed in configured} or dict(
-        list(FEED_SPECS.items())[:1]
-    )
     # What every room reads and draws with.
     rooms: dict[str, Any] = {
         "reader": reader,
@@ -145,6 +157,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         "specs": specs,
         "geojson_url": geojson_url,
         "live": live,
+        "goals": goals,
     }
     page = ProvincePage(**rooms)
     dash.register_page("province", path="/", title=titled(""), layout=page.layout)  # type: ignore[no-untyped-call]
@@ -161,7 +174,23 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         layout=district.layout,
     )
     district.register(app)
-    wall = WallPage(**rooms, settings=settings.wall)
+    scorecards = Scorecards(
+        reader, units, settings, tuple(f for f in SCORECARD_FEEDS if f in connector_names(settings))
+    )
+    scorecard = ScorecardPage(scorecards, live)
+    dash.register_page(  # type: ignore[no-untyped-call]
+        "scorecard", path="/scorecard", title=titled(SCORECARD_TITLE), layout=scorecard.layout
+    )
+    scorecard.register(app)
+    drill = DrilldownPage(scorecards, live)
+    dash.register_page(  # type: ignore[no-untyped-call]
+        "scorecard-drill",
+        path_template="/scorecard/<indicator>",
+        title=titled(SCORECARD_TITLE),
+        layout=drill.drill_layout,
+    )
+    drill.register_drill(app)
+    wall = WallPage(**rooms, settings=settings.wall, scorecards=scorecards)
     dash.register_page("wall", path="/wall", title=titled(i18n.N_("Màn hình tường")), layout=wall.layout)  # type: ignore[no-untyped-call]
     wall.register(app)
     feeds = connector_names(settings)

@@ -7,11 +7,12 @@ from dash import html
 
 from ioc.feeds import FeedSpec
 from ioc.kpis import Kpi
+from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids
 from layouts import format as fmt
 from layouts.i18n import N_, _
-from layouts.room_data import RoomData
+from layouts.room_data import RoomData, base_name
 
 SORTS = {"best": N_("Tốt nhất trước"), "worst": N_("Kém nhất trước"), "name": N_("Theo tên")}
 
@@ -25,9 +26,12 @@ def ranked_communes(
     window: str,
     search: str,
     sort: str,
+    *,
+    goals: Goals,
 ) -> html.Table:
     """The communes of ``district`` ranked on ``kpi`` (its name is its path), filtered by
-    ``search``, from ``data``: their documents over ``window`` and their series."""
+    ``search``, from ``data``: their documents over ``window`` and their series; each beside its
+    target (its own, its district's or the province's: ``goals``)."""
     names = units.names()
     communes = units.children(district)
     rows = list(zip(communes, data.values(kpi, communes, window), strict=True))
@@ -60,15 +64,17 @@ def ranked_communes(
     for i, (code, value) in enumerate(rows, start=1):
         hourly = [float(v or 0) for v in (data.series.get(code) or {}).get(measure, [])]
         daily, change = figures.daily_trend(hourly, spec.series_decimals)
+        goal = goals.goal(spec.name, base_name(kpi.name), code)
         body.append(
             html.Tr(
                 [
                     html.Td(str(i), className="rank"),
                     html.Td(names[code]),
                     html.Td(
-                        figures.value_text(kpi, value), className=f"num {figures.tile_state(kpi, value)}"
+                        figures.value_text(kpi, value),
+                        className=f"num {figures.tile_state(kpi, value, goal)}",
                     ),
-                    html.Td(figures.target_text(kpi), className="num muted"),
+                    html.Td(figures.target_text(kpi, goal), className="num muted"),
                     html.Td(change, className="num"),
                     html.Td(
                         html.Img(

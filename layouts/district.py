@@ -21,6 +21,7 @@ from ioc.cases import cases_field
 from ioc.feeds import POINTS_FIELD, FeedSpec
 from ioc.geo import Layer
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids, theme, worklist
 from layouts.communes import SORTS, ranked_communes
@@ -75,6 +76,7 @@ class DistrictPage:
     specs: dict[str, FeedSpec]
     geojson_url: str
     live: Live
+    goals: Goals
     communes: Layer | None = None
     communes_url: str = ""
 
@@ -120,7 +122,7 @@ class DistrictPage:
             extras=[*([POINTS_FIELD] if spec.has_points else []), *cases],
         )
         others = worklist.fetch_cases(self.reader, [f for f in case_feeds if f != spec.name], code)
-        return DistrictData(code, FeedView.of(spec, data, province), {spec.name: data, **others})
+        return DistrictData(code, FeedView.of(spec, data, self.goals), {spec.name: data, **others})
 
     def focus(self, code: str) -> tuple[list[str], str]:
         """The units the district's map colours, and their boundaries: its communes when their
@@ -282,6 +284,7 @@ class DistrictPage:
                 names=[self.units.names()[c] for c in codes],
                 values=room.view.data.values(kpi, codes, window),
                 kpi=kpi,
+                goal=room.view.goal(path, room.code),
             ),
             points=points,
             width_px=MAP_WIDTH_PX,
@@ -298,6 +301,7 @@ class DistrictPage:
             choice.window,
             choice.search,
             choice.sort,
+            goals=self.goals,
         )
 
     def case_lists(self, room: DistrictData, case_filter: str) -> list[Any]:

@@ -72,29 +72,34 @@ def value_text(kpi: Kpi, value: Any, compact: bool = False) -> str:
     return write(value)
 
 
-def target_text(kpi: Kpi) -> str:
-    """ "≥ 95%" (the sign kept with its number), "–" for a KPI without a target."""
-    if kpi.target is None:
+# ``goal``: the configured target the panel colours against (``ioc.targets.Goals``), None: none.
+
+
+def goal_text(kpi: Kpi, goal: float) -> str:
+    return fmt.percent(goal, 0) if kpi.kind == "rate" else fmt.number(goal, 1)
+
+
+def target_text(kpi: Kpi, goal: float | None) -> str:
+    """ "≥ 95%" (the sign kept with its number), "–" without a target."""
+    if goal is None:
         return "–"
-    value = fmt.percent(kpi.target, 0) if kpi.kind == "rate" else fmt.number(kpi.target, 1)
-    return f"{'≤' if kpi.lower_is_better else '≥'}\u00a0{value}"
+    return f"{'≤' if kpi.lower_is_better else '≥'}\u00a0{goal_text(kpi, goal)}"
 
 
-def target_label(kpi: Kpi) -> str:
-    """ "Mục tiêu ≥ 95%" for a legend or a note, "" for a KPI without a target."""
-    if kpi.target is None:
+def target_label(kpi: Kpi, goal: float | None) -> str:
+    """ "Mục tiêu ≥ 95%" for a legend or a note, "" without a target."""
+    if goal is None:
         return ""
-    value = fmt.percent(kpi.target, 0) if kpi.kind == "rate" else fmt.number(kpi.target, 1)
     text = _("Mục tiêu ≤ {value}") if kpi.lower_is_better else _("Mục tiêu ≥ {value}")
-    return text.format(value=value)
+    return text.format(value=goal_text(kpi, goal))
 
 
-def tile_state(kpi: Kpi, value: float | None) -> str:
-    """How a value stands against its KPI's target: ok, warn (within 5 points) or bad; neutral
+def tile_state(kpi: Kpi, value: float | None, goal: float | None) -> str:
+    """How a value stands against its target: ok, warn (within 5 points) or bad; neutral
     without a target or a value."""
-    if value is None or kpi.target is None:
+    if value is None or goal is None:
         return "neutral"
-    gap = kpi.target - value if kpi.lower_is_better else value - kpi.target
+    gap = goal - value if kpi.lower_is_better else value - goal
     if gap >= 0:
         return "ok"
     return "warn" if gap > -0.05 else "bad"
@@ -107,15 +112,15 @@ def ranked(rows: list[tuple[str, float | None]], kpi: Kpi, *, best_first: bool =
     return sorted(rows, key=lambda r: (r[1] is None, -(r[1] or 0) if descending else (r[1] or 0)))
 
 
-def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
-    """Rates are coloured from their target: calm at or above it, amber then red below."""
+def map_scale(kpi: Kpi, values: list[float | None], goal: float | None) -> MapScale:
+    """Rates with a target are coloured from it: calm at or above it, amber then red below."""
     present = [v for v in values if v is not None]
-    if kpi.target is not None:
-        goal = kpi.target * 100
-        zmin = max(0.0, min([goal - 20, *present]))
-        cut = (goal - zmin) / (100 - zmin)
+    if goal is not None and kpi.kind == "rate":
+        top = goal * 100
+        zmin = max(0.0, min([top - 20, *present]))
+        cut = (top - zmin) / (100 - zmin)
         scale = [[0, theme.RED], [cut * 0.6, theme.AMBER], [cut, theme.CALM], [1, theme.GOOD]]
-        return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{target_label(kpi)}")
+        return MapScale(scale, zmin, 100.0, f"{kpi.unit}<br>{target_label(kpi, goal)}")
     if kpi.lower_is_better and kpi.kind == "count":
         top = max([60.0, *present])
         scale = [[0, theme.CALM], [20 / top, theme.AMBER], [1, theme.RED]]
@@ -125,11 +130,18 @@ def map_scale(kpi: Kpi, values: list[float | None]) -> MapScale:
 
 
 def choropleth(
-    *, geojson_url: str, codes: list[str], names: list[str], values: list[float | None], kpi: Kpi
+    *,
+    geojson_url: str,
+    codes: list[str],
+    names: list[str],
+    values: list[float | None],
+    kpi: Kpi,
+    goal: float | None,
 ) -> dict[str, Any]:
-    """Units coloured by one KPI: the trace as a plain dict (no Plotly validation on the way)."""
+    """Units coloured by one KPI (against ``goal``): the trace as a plain dict (no Plotly
+    validation on the way)."""
     shown = [display_value(kpi, v) for v in values]
-    scale = map_scale(kpi, shown)
+    scale = map_scale(kpi, shown, goal)
     return {
         "type": "choroplethmap",
         "geojson": geojson_url,
@@ -153,12 +165,13 @@ def province_map(
     names: list[str],
     values: list[float | None],
     kpi: Kpi,
+    goal: float | None,
     center: tuple[float, float],
     zoom: float,
 ) -> go.Figure:
-    """The districts coloured by one KPI, on a blank offline map style."""
+    """The districts coloured by one KPI (against ``goal``), on a blank offline map style."""
     trace = go.Choroplethmap(
-        choropleth(geojson_url=geojson_url, codes=codes, names=names, values=values, kpi=kpi)
+        choropleth(geojson_url=geojson_url, codes=codes, names=names, values=values, kpi=kpi, goal=goal)
     )
     figure = go.Figure(trace)
     figure.update_layout(

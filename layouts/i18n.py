@@ -122,8 +122,9 @@ def install(server: Flask) -> None:
 
 def data_messages() -> Iterable[str]:
     """Messages held in tables rather than written as ``_("...")``: KPI labels and units, the
-    feeds' titles and series panels, the theme's labels."""
+    feeds' titles and series panels, the theme's labels, the 766 index's groups and indicators."""
     from ioc.feeds import FEED_SPECS
+    from ioc.index766 import GROUPS, INDICATORS
     from layouts import theme
 
     for spec in FEED_SPECS.values():
@@ -136,6 +137,8 @@ def data_messages() -> Iterable[str]:
             yield spec.series_panel.unit
             yield from (legend for _measure, legend, _role in spec.series_panel.measures)
     yield from theme.messages()
+    yield from (label for label, _points in GROUPS.values())
+    yield from (indicator.label for indicator in INDICATORS.values())
 
 
 def extract() -> Catalog:

@@ -44,6 +44,24 @@ W_OPTIONS = "wall-options"  # store: {"keys", "offset"}
 W_VIEWPORT = "wall-viewport"  # store: the screen's size, for the map's zoom
 W_CONFIG = "wall-config"  # dimming, pixel shift and reload, for wall.js
 RT_WALL = "rt-wall-message"
+W_MAIN = "wall-main"
+W_SCORECARD = "wall-scorecard"  # the scorecard scene's panel, over the map and the numbers
+
+# Scorecard (the 766 index) and its drill-down
+SC_PAGE = "scorecard-page"  # store: {"unit", "period"}
+SC_BODY = "scorecard-body"  # everything the answer draws, re-rendered on a push
+SC_PERIOD = "scorecard-period"
+SC_WHATIF_INDICATOR = "scorecard-whatif-indicator"
+SC_WHATIF_N = "scorecard-whatif-n"
+SC_WHATIF_GO = "scorecard-whatif-go"
+SC_WHATIF_RESULT = "scorecard-whatif-result"
+SC_REFRESH = "scorecard-refresh"  # store: set at most every few seconds from the pushes
+SC_DRILL_BODY = "scorecard-drill-body"
+SC_DRILL_PAGE = "scorecard-drill-page"  # store: {"indicator", "unit", "period"}
+SC_DRILL_PERIOD = "scorecard-drill-period"
+SC_DRILL_REFRESH = "scorecard-drill-refresh"
+RT_SCORECARD = "rt-scorecard-message"
+RT_SC_DRILL = "rt-scorecard-drill-message"
 
 # The data-* attributes the pages' scripts read (and the tests find elements by). Dash's components
 # take them only through **kwargs; passed as a DataAttrs, a misspelt one is a type error.
@@ -60,6 +78,9 @@ DataAttrs = TypedDict(
         "data-unit": str,
         "data-window": str,
         "data-kind": str,
+        "data-indicator": str,  # the scorecard's rows
+        "data-rank": str,  # a what-if's rank, as the server computed it
+        "data-target": str,  # a target's name
     },
     total=False,
 )

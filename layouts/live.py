@@ -26,6 +26,8 @@ class Live:
     amber_s: float
     red_s: float
     alert_rules: Mapping[str, AlertRule] = field(default_factory=dict)  # their titles, for the ticker
+    # Feeds no room shows (no KPIs: the national portal's index) whose alerts every page still gets.
+    alert_feeds: tuple[str, ...] = ()
 
     def elements(
         self,
@@ -45,7 +47,7 @@ class Live:
             "token": self.token(),
             "amber_s": self.amber_s,
             "red_s": self.red_s,
-            "feeds": feeds,
+            "feeds": [*feeds, *(f for f in self.alert_feeds if f not in feeds)],
             "units": units,
             "series": series,
             "lang": current(),
@@ -79,6 +81,11 @@ def header_tools() -> html.Div:
 
 
 ROLE_NAMES = {"leader": N_("Lãnh đạo"), "officer": N_("Trực ban"), "admin": N_("Quản trị")}
+
+
+def scorecard_link() -> dcc.Link:
+    """From a room's header to where the province stands on the national 766 index."""
+    return dcc.Link(_("Chỉ số 766 ›"), href="/scorecard", className="feed-tab scorecard-tab", refresh=True)
 
 
 def lang_toggle() -> html.A:

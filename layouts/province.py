@@ -17,12 +17,13 @@ from ioc import login
 from ioc.feeds import FEED_SPECS, POINTS_FIELD, FeedSpec, SeriesPanel
 from ioc.geo import Layer
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
 from layouts.geography import APPROXIMATE_TITLE, REFERENCE_NOTE, approximate_text, map_areas
 from layouts.i18n import _, current
-from layouts.live import Live, fresh_badge, header_tools
+from layouts.live import Live, fresh_badge, header_tools, scorecard_link
 from layouts.room_data import (
     DEFAULT_FEED,
     DEFAULT_WINDOW,
@@ -48,6 +49,7 @@ class ProvincePage:
     specs: dict[str, FeedSpec]
     geojson_url: str
     live: Live
+    goals: Goals
     areas: list[str] = field(init=False)  # the units ranked (and coloured, when ``coloured``)
     coloured: bool = field(init=False)
 
@@ -67,7 +69,7 @@ class ProvincePage:
             series=[province] if series else [],
             extras=[POINTS_FIELD] if spec.has_points else [],
         )
-        return FeedView.of(spec, data, province)
+        return FeedView.of(spec, data, self.goals)
 
     def layout(self, feed: str = DEFAULT_FEED, **_query: Any) -> html.Div:
         return self.render(self.fetch(feed, DEFAULT_WINDOW, series=True))
@@ -83,6 +85,7 @@ class ProvincePage:
                 names=[names[c] for c in self.layer.codes],
                 values=view.data.values(view.kpis[kpi], self.areas, window),
                 kpi=view.kpis[kpi],
+                goal=view.goal(kpi, self.units.province),
                 center=self.layer.center,
                 zoom=MAP_ZOOM,
             )
@@ -160,7 +163,7 @@ class ProvincePage:
                     links=bool(self.units.level_codes("district")),
                     approximate=sorted(self.units.approximate),
                     names=self.units.names(),
-                    kpis=kpi_info(view),
+                    kpis=kpi_info(view, self.areas),
                     measures=list(view.spec.measures),
                 ),
                 dcc.Store(id=ids.FEED, data=feed),
@@ -211,7 +214,7 @@ class ProvincePage:
                     ),
                     html.Td(
                         approximate_text(self.units, code, figures.value_text(kpi, value)),
-                        className=f"num {figures.tile_state(kpi, value)}",
+                        className=f"num {figures.tile_state(kpi, value, view.goal(path, code))}",
                         title=_(APPROXIMATE_TITLE) if code in self.units.approximate else None,
                     ),
                 ]
@@ -287,7 +290,8 @@ def series_panel(spec: FeedSpec) -> SeriesPanel:
 def room_header(
     specs: dict[str, FeedSpec], shown: str, href: Callable[[str], str], title: Any = None
 ) -> html.Header:
-    """Title, clock and a tab per feed of the registry (those the room does not show, greyed)."""
+    """Title, clock and a tab per feed of the registry with KPIs (those the room does not show,
+    greyed)."""
     tabs = [
         dcc.Link(
             _(spec.title),
@@ -298,13 +302,14 @@ def room_header(
         if feed in specs
         else html.Span(_(spec.title), className="feed-tab off")
         for feed, spec in FEED_SPECS.items()
+        if spec.has_kpis
     ]
     return html.Header(
         className="room-header",
         children=[
             html.H1(title or _("TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH TỈNH TÂY NINH")),
             html.Div(fmt.date_time(datetime.now(UTC)), id=ids.CLOCK, className="clock"),
-            html.Nav(tabs, id=ids.FEED_TABS, className="feed-tabs"),
+            html.Nav([*tabs, scorecard_link()], id=ids.FEED_TABS, className="feed-tabs"),
             header_tools(),
         ],
     )
@@ -330,24 +335,33 @@ def window_options() -> list[dict[str, str]]:
     return [{"label": _(label), "value": w} for w, label in theme.WINDOW_LABELS.items()]
 
 
-def kpi_info(view: FeedView) -> dict[str, dict[str, Any]]:
-    """What realtime.js needs of each KPI to redraw tiles, map and ranking."""
-    return {
-        path: {"kind": k.kind, "target": k.target, "higher_is_better": not k.lower_is_better}
-        for path, k in view.kpis.items()
-    }
+def kpi_info(view: FeedView, areas: list[str]) -> dict[str, dict[str, Any]]:
+    """What realtime.js needs of each KPI to redraw tiles, map and ranking: its target is the
+    province's, ``unit_targets`` those of the ranked ``areas`` that have their own."""
+    info = {}
+    for path, k in view.kpis.items():
+        goal = view.goal(path, view.goals.units.province)
+        own = {code: g for code in areas if (g := view.goal(path, code)) != goal}
+        info[path] = {
+            "kind": k.kind,
+            "target": goal,
+            "unit_targets": own,
+            "higher_is_better": not k.lower_is_better,
+        }
+    return info
 
 
 def tiles(view: FeedView, unit: str, window: str) -> list[html.Div]:
-    """One tile per KPI of ``unit`` over ``window``, coloured against the KPI's target."""
+    """One tile per KPI of ``unit`` over ``window``, coloured against the unit's target."""
     values = view.data.doc(unit, window) or {}
     out = []
     for path, kpi in view.kpis.items():
         value = entry(values, path).get("value")
+        state = figures.tile_state(kpi, figures.scalar(kpi, value), view.goal(path, unit))
         when = _("hiện tại") if base_name(path) in NOT_WINDOWED else _(theme.WINDOW_LABELS[window])
         out.append(
             html.Div(
-                className=f"tile {figures.tile_state(kpi, figures.scalar(kpi, value))}",
+                className=f"tile {state}",
                 children=[
                     html.Div(f"{kpi.label} ({when})", className="tile-label"),
                     html.Div(

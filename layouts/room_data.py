@@ -17,6 +17,7 @@ from ioc import keys
 from ioc.feeds import FEED_SPECS, FeedSpec
 from ioc.kpis import Kpi
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from layouts.figures import scalar
 from layouts.i18n import _
 
@@ -124,17 +125,23 @@ def fetch_room(
 
 @dataclass(frozen=True)
 class FeedView:
-    """One request's feed: its spec, what was read of it, and the KPIs it offers by path (those
-    of a feed with parts depend on the province's document: ``display_kpis``)."""
+    """One request's feed: its spec, what was read of it, the KPIs it offers by path (those of a
+    feed with parts depend on the province's document: ``display_kpis``) and the configured
+    targets they are coloured against."""
 
     spec: FeedSpec
     data: RoomData
     kpis: dict[str, Kpi]
+    goals: Goals
 
     @classmethod
-    def of(cls, spec: FeedSpec, data: RoomData, province: str) -> FeedView:
-        offered = display_kpis(spec, data.doc(province, DEFAULT_WINDOW))
-        return cls(spec, data, {k.name: k for k in offered})
+    def of(cls, spec: FeedSpec, data: RoomData, goals: Goals) -> FeedView:
+        offered = display_kpis(spec, data.doc(goals.units.province, DEFAULT_WINDOW))
+        return cls(spec, data, {k.name: k for k in offered}, goals)
+
+    def goal(self, path: str, unit: str) -> float | None:
+        """The target ``unit``'s panels colour the KPI at ``path`` against, None: none."""
+        return self.goals.goal(self.spec.name, base_name(path), unit)
 
     def pick(self, kpi: Any) -> str:
         """``kpi`` when the feed offers it (it comes from the browser or the address), else the

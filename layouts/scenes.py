@@ -8,19 +8,23 @@ stable; what each scene shows is read when it comes up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ioc.alert_store import read_active
+from ioc.documents import ScorecardAnswer
 from ioc.feeds import FEED_SPECS, FeedSpec
 from ioc.geo import Layer
 from ioc.kpis import Kpi, KpiKind
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, theme
 from layouts.geography import map_areas
 from layouts.i18n import _
 from layouts.room_data import NOT_WINDOWED, base_name, display_kpis, entry, fetch_room
+from layouts.scorecard_panels import period_label
 
 MAX_NUMBERS = 6
 EXCEPTION_WINDOW = "7d"
@@ -48,7 +52,7 @@ class Number:
 
 @dataclass(frozen=True)
 class Scene:
-    key: str  # "exceptions", "feed:<feed>", "district:<code>"
+    key: str  # "exceptions", "feed:<feed>", "district:<code>", "scorecard"
     title: str
     feed: str  # the feed of the map (and of the scene's freshness badge)
     map_kpi: str
@@ -56,6 +60,7 @@ class Scene:
     focus: str | None = None  # the district outlined (and zoomed to, in the district tour)
     zoom: bool = False
     numbers: list[Number] = field(default_factory=list)
+    scorecard: ScorecardAnswer | None = None  # the scorecard scene's (the province's 766 index)
 
 
 @dataclass
@@ -64,6 +69,8 @@ class WallPlan:
     units: UnitTable
     layer: Layer
     specs: dict[str, FeedSpec]
+    goals: Goals
+    scorecard: Callable[[], ScorecardAnswer | None] | None = None  # the province's, when asked
     _docs: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
@@ -78,6 +85,8 @@ class WallPlan:
                 out.append("exceptions")
             elif group == "feeds":
                 out += [f"feed:{feed}" for feed in self.specs]
+            elif group == "scorecard":
+                out.append("scorecard")
             else:
                 out += [f"district:{code}" for code in self.units.level_codes("district")]
         return out
@@ -91,6 +100,8 @@ class WallPlan:
             return self.feed_scene(rest)
         if kind == "district":
             return self.district_scene(rest)
+        if kind == "scorecard":
+            return self.scorecard_scene()
         return self.exceptions()
 
     # ---- reading ------------------------------------------------------------------------
@@ -104,6 +115,8 @@ class WallPlan:
             shown = [(f, w) for f, _path, w in theme.WALL_DISTRICT_NUMBERS if f in self.specs]
             kpis = {(f, EXCEPTION_WINDOW) for f, _w in shown}
             return {(next(iter(self.specs)), EXCEPTION_WINDOW), *shown, *kpis}
+        if kind == "scorecard":
+            return set()  # the index is read by its own module
         return {(f, EXCEPTION_WINDOW) for f in self.specs}
 
     def read(self, pairs: set[tuple[str, str]]) -> None:
@@ -135,6 +148,7 @@ class WallPlan:
             return None
         value = entry(self.docs(feed, window).get(unit), path).get("value")
         when = _("hiện tại") if base_name(path) in NOT_WINDOWED else _(theme.WINDOW_LABELS[window])
+        goal = self.goals.goal(feed, base_name(path), unit)
         return Number(
             label=label or f"{kpi.label} · {when}",
             feed=feed,
@@ -143,9 +157,9 @@ class WallPlan:
             kind=kpi.kind,
             window=window,
             value=value,
-            state=figures.tile_state(kpi, figures.scalar(kpi, value)),
+            state=figures.tile_state(kpi, figures.scalar(kpi, value), goal),
             suffix="" if kpi.kind == "rate" else kpi.unit,
-            note=figures.target_label(kpi),
+            note=figures.target_label(kpi, goal),
         )
 
     # ---- scenes -------------------------------------------------------------------------
@@ -157,14 +171,13 @@ class WallPlan:
         for feed, spec in self.specs.items():
             docs = self.docs(feed, EXCEPTION_WINDOW)
             for kpi in spec.kpis:
-                if kpi.target is None:
-                    continue
                 for code in self.areas:
+                    goal = self.goals.goal(feed, kpi.name, code)
                     value = entry(docs.get(code), kpi.name).get("value")
-                    if value is None:
+                    if not goal or value is None:  # no target (or 0: no gap to weigh)
                         continue
-                    gap = (kpi.target - value) if kpi.lower_is_better else (value - kpi.target)
-                    gap /= kpi.target
+                    gap = (goal - value) if kpi.lower_is_better else (value - goal)
+                    gap /= goal
                     if worst is None or gap < worst[3]:
                         worst = (feed, kpi.name, code, gap)
         return worst
@@ -280,6 +293,21 @@ class WallPlan:
             focus=code,
             zoom=True,
             numbers=[n for n in numbers if n is not None][:MAX_NUMBERS],
+        )
+
+    def scorecard_scene(self) -> Scene:
+        """The province on the national 766 index: no map, no KPI numbers (``layouts/wall.py``
+        draws the answer in their place)."""
+        feed = next(iter(self.specs))
+        answer = self.scorecard() if self.scorecard else None
+        title = _("Chỉ số 766")  # short: the wall's title is one line at 5 m
+        return Scene(
+            key="scorecard",
+            title=f"{title} · {period_label(answer['period'])}" if answer else title,
+            feed=feed,
+            map_kpi=self.specs[feed].default_kpi,
+            window=EXCEPTION_WINDOW,
+            scorecard=answer,
         )
 
     def _short_label(self, feed: str, path: str, window: str) -> str:

@@ -19,14 +19,16 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from pydantic import ValidationError
 
 from ioc.config import WallSettings
+from ioc.documents import ScorecardAnswer
 from ioc.feeds import FeedSpec
 from ioc.geo import Layer
 from ioc.kpis import Kpi
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
@@ -35,6 +37,8 @@ from layouts.i18n import DEFAULT, LANGS, _, current, using
 from layouts.live import Live, fresh_badge
 from layouts.room_data import entry
 from layouts.scenes import Number, Scene, WallPlan
+from layouts.scorecard_data import BadRequest, Scorecards
+from layouts.scorecard_wall import wall_panel
 
 # The map's share of the screen, as laid out in style.css (.wall-main): the zoom is fitted to it.
 MAP_WIDTH_SHARE = 0.56
@@ -104,10 +108,23 @@ class WallPage:
     specs: dict[str, FeedSpec]
     geojson_url: str
     live: Live
+    goals: Goals
     settings: WallSettings
+    scorecards: Scorecards | None = None
 
     def plan(self) -> WallPlan:
-        return WallPlan(self.reader, self.units, self.layer, self.specs)
+        return WallPlan(
+            self.reader, self.units, self.layer, self.specs, self.goals, scorecard=self.province_index
+        )
+
+    def province_index(self) -> ScorecardAnswer | None:
+        """The province's 766 index this month, or None while it cannot be scored."""
+        if self.scorecards is None:
+            return None
+        try:
+            return self.scorecards.answer(self.units.province)
+        except BadRequest:
+            return None
 
     def layout(self, **query: str) -> html.Div:
         asked = query.get("lang")
@@ -158,7 +175,8 @@ class WallPage:
                     ],
                 ),
                 html.Main(
-                    className="wall-main",
+                    id=ids.W_MAIN,
+                    className=main_class(scene),
                     children=[
                         dcc.Graph(
                             id=ids.W_MAP,
@@ -167,6 +185,11 @@ class WallPage:
                             className="wall-map",
                         ),
                         html.Div(self.numbers(scene), id=ids.W_NUMBERS, className="wall-numbers"),
+                        html.Div(
+                            self.scorecard_panel(scene, DEFAULT_VIEWPORT),
+                            id=ids.W_SCORECARD,
+                            className="wall-scorecard",
+                        ),
                     ],
                 ),
                 html.Footer(
@@ -208,6 +231,11 @@ class WallPage:
 
     def numbers(self, scene: Scene) -> list[html.Div]:
         return [self._number(n) for n in scene.numbers]
+
+    @staticmethod
+    def scorecard_panel(scene: Scene, viewport: Viewport) -> list[Any]:
+        """The scorecard scene's panel over the map and the numbers (empty in other scenes)."""
+        return wall_panel(scene.scorecard, viewport["h"]) if scene.key == "scorecard" else []
 
     @staticmethod
     def _number(number: Number) -> html.Div:
@@ -256,6 +284,7 @@ class WallPage:
             )
             return figure
         kpi = plan.kpi(scene.feed, scene.map_kpi) or Kpi(scene.map_kpi, "count", scene.map_kpi, "")
+        goal = self.goals.goal(scene.feed, scene.map_kpi, self.units.province)
         docs = plan.docs(scene.feed, scene.window)
         codes = self.layer.codes
         names = self.units.names()
@@ -269,6 +298,7 @@ class WallPage:
             names=[names[c] for c in codes],
             values=values,
             kpi=kpi,
+            goal=goal,
             center=((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2),
             zoom=figures.fit_zoom(bounds, width, height, pad=0.8 if scene.zoom else 0.15),
         )
@@ -279,7 +309,7 @@ class WallPage:
             marker_opacity=[0.95 if f or not scene.zoom else 0.35 for f in focused],
             colorbar={
                 "title": {
-                    "text": f"{kpi.label} ({kpi.unit})<br>{figures.target_label(kpi)}",
+                    "text": f"{kpi.label} ({kpi.unit})<br>{figures.target_label(kpi, goal)}",
                     "side": "top",
                 },
                 "thickness": max(12, viewport["h"] / 70),
@@ -311,6 +341,8 @@ class WallPage:
             Output(ids.W_MAP, "figure"),
             Output(ids.W_BADGE, "children"),
             Output(ids.W_PROGRESS, "children"),
+            Output(ids.W_SCORECARD, "children"),
+            Output(ids.W_MAIN, "className"),
             Input(ids.W_TICK, "n_intervals"),
             Input(ids.W_VIEWPORT, "data"),
             State(ids.W_OPTIONS, "data"),
@@ -323,11 +355,34 @@ class WallPage:
             with using(options.get("lang", DEFAULT)):  # this screen's, whatever other tabs chose
                 plan = self.plan()
                 scene = plan.scene(keys[index])
-                fresh = self.map_figure(plan, scene, viewport or DEFAULT_VIEWPORT)
                 numbers = self.numbers(scene)
-            props = ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar", "marker")
-            patch = figures.trace_patch(fresh.data[0], props)
-            patch["layout"]["map"]["center"] = fresh.layout.map.center
-            patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
+                board = self.scorecard_panel(scene, viewport or DEFAULT_VIEWPORT)
+                # the scorecard's scene covers the map: it keeps the last one it drew
+                fresh = (
+                    None
+                    if scene.key == "scorecard"
+                    else self.map_figure(plan, scene, viewport or DEFAULT_VIEWPORT)
+                )
+            patch: Any = no_update
+            if fresh is not None:
+                props = (
+                    "z",
+                    "customdata",
+                    "hovertemplate",
+                    "colorscale",
+                    "zmin",
+                    "zmax",
+                    "colorbar",
+                    "marker",
+                )
+                patch = figures.trace_patch(fresh.data[0], props)
+                patch["layout"]["map"]["center"] = fresh.layout.map.center
+                patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
             progress = f"{index + 1} / {len(keys)}"
-            return scene.title, numbers, patch, fresh_badge(scene.feed), progress
+            return scene.title, numbers, patch, fresh_badge(scene.feed), progress, board, main_class(scene)
+
+
+def main_class(scene: Scene) -> str:
+    """The scorecard's scene shows its panel over the map and the numbers (the map stays drawn
+    beneath, so the next scene patches it as every scene does)."""
+    return "wall-main scorecard-on" if scene.key == "scorecard" else "wall-main"

@@ -33,8 +33,18 @@ SCREENS = (  # name, path, viewport
     ("wall-4k", "/wall?interval=600&offset=6&dim=off", (3840, 2160)),  # a district of the tour
     ("province-en", "/?lang=en", (1600, 1000)),  # the English toggle
     ("wall-en", "/wall?lang=en&interval=600&offset=1&dim=off", (1920, 1080)),  # a feed's scene
+    ("scorecard", "/scorecard", (1600, 1000)),  # the national 766 index
+    ("scorecard-en", "/scorecard?lang=en", (1600, 1000)),
+    ("scorecard-drill", "/scorecard/2.1", (1600, 1000)),  # an indicator by district
+    ("scorecard-district", "/scorecard?unit=705", (1600, 1000)),
+    ("wall-scorecard", "/wall?interval=600&scenes=scorecard&dim=off", (1920, 1080)),
+    ("wall-scorecard-4k", "/wall?interval=600&scenes=scorecard&dim=off", (3840, 2160)),
 )
-SCREENS_2025 = (("province-2025", "/", (1600, 1000)),)
+SCREENS_2025 = (
+    ("province-2025", "/", (1600, 1000)),
+    ("scorecard-2025", "/scorecard", (1600, 1000)),
+    ("scorecard-drill-2025", "/scorecard/5.1", (1600, 1000)),  # an indicator by commune
+)
 EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
     ("embed-tile", "public_services.received", "706", (360, 300)),
     ("embed-map", "vaccination.doses.map", "72", (360, 300)),

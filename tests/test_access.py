@@ -46,6 +46,8 @@ def as_role(app, role: str):
 
 K = "/api/v1/kpis?feed=public_services&window=7d&unit="
 C = "/api/v1/cases?feed=public_services&unit="
+IX = "/api/v1/index766?period=2026-11&unit="
+DRILL = "/api/v1/index766/units?indicator=2.1&period=2026-11&unit="
 CARD = "/api/v1/cards/public_services.received?unit=705"
 # route -> expected status for anonymous, leader, officer of 705, administrator
 # (302: to the login page; 401: login required; 403: not for this role or outside its scope)
@@ -54,6 +56,8 @@ MATRIX = {
     "/district/705": (302, 200, 200, 200),
     "/wall": (302, 200, 200, 200),
     "/health-board": (302, 200, 200, 200),
+    "/scorecard": (302, 200, 200, 200),  # another district's: refused in the page (its test)
+    "/scorecard/2.1": (302, 200, 200, 200),
     "/embeds": (302, 403, 403, 200),
     K + "72": (401, 200, 200, 200),
     K + "706": (401, 200, 200, 200),  # a district's figures: every role
@@ -61,6 +65,12 @@ MATRIX = {
     C + "705": (401, 200, 200, 200),
     C + "706": (401, 200, 403, 200),  # another district's cases
     C + "72": (401, 200, 403, 200),  # the province's cases name every district's
+    IX + "72": (401, 200, 200, 200),  # the scorecard: the KPI API's rules
+    IX + "706": (401, 200, 200, 200),
+    IX + COMMUNE_OF_706: (401, 200, 403, 200),
+    DRILL + "705": (401, 200, 200, 200),  # a drill-down shows the units below: inside the scope
+    DRILL + "706": (401, 200, 403, 200),
+    "/api/v1/targets": (401, 200, 200, 200),
     "/api/v1/alerts": (401, 200, 200, 200),
     "/api/v1/audit": (401, 403, 403, 200),
     "/realtime/token": (401, 200, 200, 200),

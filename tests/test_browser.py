@@ -122,6 +122,8 @@ PAGES = [
     "/health-board",
     "/wall",
     "/wall?offset=6",
+    "/scorecard",
+    "/scorecard/2.1",
 ]
 
 

@@ -19,20 +19,32 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_demo_without_file_runs_every_simulator(monkeypatch) -> None:
-    """No file: the demo, with the simulators of all four feeds and default ports."""
+    """No file: the demo, with the simulators of all five feeds and default ports."""
     monkeypatch.delenv("IOC_CONFIG", raising=False)
     settings = load_settings()
-    assert list(settings.simulators) == ["public_services", "citizen_feedback", "mobile_data", "vaccination"]
+    assert list(settings.simulators) == [
+        "public_services",
+        "citizen_feedback",
+        "mobile_data",
+        "vaccination",
+        "national_index",
+    ]
     assert settings.web.port == 8050 and settings.redis.url is None
     assert settings.boundaries.scheme == "pre2025"
 
 
 def test_tuning_one_demo_simulator_keeps_the_others(monkeypatch) -> None:
-    """An environment variable for one simulator tunes it; the demo still runs all four."""
+    """An environment variable for one simulator tunes it; the demo still runs all five."""
     monkeypatch.delenv("IOC_CONFIG", raising=False)
     monkeypatch.setenv("IOC_SIMULATORS__PUBLIC_SERVICES__ACTIVITY", "200")
     settings = load_settings()
-    assert set(settings.simulators) == {"public_services", "citizen_feedback", "mobile_data", "vaccination"}
+    assert set(settings.simulators) == {
+        "public_services",
+        "citizen_feedback",
+        "mobile_data",
+        "vaccination",
+        "national_index",
+    }
     assert settings.simulators["public_services"].activity == 200
     assert settings.simulators["vaccination"].activity == 10
 

@@ -108,7 +108,13 @@ def test_demo_stops_everything_keeps_its_data_and_continues_the_same_world(tmp_p
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0
         anchors.append({p.stem: p.read_text() for p in (tmp_path / "simulators").glob("*.anchor")})
-    assert set(anchors[0]) == {"public_services", "citizen_feedback", "mobile_data", "vaccination"}
+    assert set(anchors[0]) == {
+        "public_services",
+        "citizen_feedback",
+        "mobile_data",
+        "vaccination",
+        "national_index",
+    }
     assert anchors[1] == anchors[0]  # each feed's world began once, and the second run kept it
     assert abs(counts[1] - counts[0]) <= 0.02 * counts[0]  # only the dossiers that arrived meanwhile
     assert passwords[1] == passwords[0]  # the accounts were made once

@@ -24,7 +24,7 @@ from ioc.registry import FEEDS, Feed, Simulator, load
 from ioc.supervisor import Supervisor
 from ioc.units import UnitTable
 
-BUILT_IN = ["public_services", "citizen_feedback", "mobile_data", "vaccination"]
+BUILT_IN = ["public_services", "citizen_feedback", "mobile_data", "vaccination", "national_index"]
 GIVEN = {"units", "geodata", "anchor", "directory"}  # what `ioc simulate` hands a simulated source
 
 TOY = {
@@ -42,7 +42,7 @@ TOY = {
             schema=schema_of(FIELDS),
             key="id",
             version="updated_at",
-            kpis=(Kpi("records", "count", "Bản ghi", "bản ghi", "higher", 10.0),),
+            kpis=(Kpi("records", "count", "Bản ghi", "bản ghi", "higher"),),
             compute=lambda records, rollup, as_of: records,
             series=lambda *args, **kwargs: None,
             measures=("records",),
@@ -143,7 +143,7 @@ def context() -> Context:
 
 
 def test_every_built_in_feed_is_registered_once_with_its_spec_contract_and_simulator() -> None:
-    """The registry lists the four feeds; each one's spec, contract class and simulated source
+    """The registry lists the built-in feeds; each one's spec, contract class and simulated source
     are where its entry says, and its simulator asks only for settings that exist."""
     assert list(FEEDS) == BUILT_IN and list(FEED_SPECS) == BUILT_IN
     settings = set(SimulatorSettings.model_fields)
@@ -162,7 +162,7 @@ def test_a_fifth_feed_is_its_own_files_and_one_registry_entry(toy: Path) -> None
     settings = load_settings()
     assert list(settings.simulators) == [*BUILT_IN, "toy"]
     assert settings.alerts["toy_ngung"].kind == "stale" and settings.alerts["toy_it"].kpi == "records"
-    assert FEED_SPECS["toy"].kpi("records").target == 10.0
+    assert FEED_SPECS["toy"].kpi("records").better == "higher"
 
     supervisor = Supervisor(settings, config_path=None)
     assert supervisor._demo_secrets()["IOC_TOY_KEY"] == "the toy's keys"

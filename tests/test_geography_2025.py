@@ -170,6 +170,6 @@ def test_the_demo_runs_in_the_2025_scheme_by_configuration(browser, demo_2025, n
     page.wait_for_selector(".wall-number-value", timeout=30_000)
     scenes, _most = scenes_shown(page, distinct=4, timeout_ms=60_000)
     seen = {progress for _title, progress in scenes}
-    assert seen <= {f"{i} / 5" for i in range(1, 6)}, seen  # exceptions and 4 feeds
+    assert seen <= {f"{i} / 6" for i in range(1, 7)}, seen  # exceptions, 4 feeds, the scorecard
     assert errors == []
     page.close()

@@ -13,7 +13,9 @@ from dash import page_registry
 
 from ioc import keys
 from ioc.cases import cases_field
+from ioc.config_scorecard import default_targets
 from ioc.feeds import FEED_SPECS, POINTS_FIELD
+from ioc.targets import Goals
 from ioc.web import create_app
 from layouts.communes import ranked_communes
 from layouts.room_data import RoomData
@@ -130,7 +132,9 @@ def test_the_commune_ranking_is_built_from_figures_alone(units) -> None:
     )
     kpi = spec.kpis[2]
     assert kpi.name == "on_time_rate"
-    table = ranked_communes(data, units, spec, "706", kpi, "7d", "", "best")
+    table = ranked_communes(
+        data, units, spec, "706", kpi, "7d", "", "best", goals=Goals(default_targets(), units)
+    )
     rows = table.children[1].children
     assert [getattr(r, "data-code") for r in rows] == sorted(communes, key=rates.get, reverse=True)
     first = [td.children for td in rows[0].children]

@@ -11,9 +11,11 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ioc.config import Settings, WallSettings
+from ioc.config_scorecard import default_targets
 from ioc.feeds import FEED_SPECS
 from ioc.geo import load_layer
 from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
 from layouts.format import TZ
 from layouts.scenes import WallPlan
 from layouts.wall import BadWallAddress, screen_options
@@ -25,7 +27,8 @@ from tests.test_kpis import counted_cases
 def plan(r, units, geodata):
     with counted_cases(r, units):
         layer = load_layer(geodata, "pre2025", "district", units)
-        yield WallPlan(SnapshotReader(r), units, layer, {"public_services": FEED_SPECS["public_services"]})
+        specs = {"public_services": FEED_SPECS["public_services"]}
+        yield WallPlan(SnapshotReader(r), units, layer, specs, Goals(default_targets(), units))
 
 
 def test_the_worst_breach_comes_first(plan) -> None:
@@ -79,7 +82,10 @@ def test_a_screen_overrides_the_wall_settings_in_its_address() -> None:
     [
         ({"interval": "abc"}, "interval='abc': Input should be a valid number"),
         ({"interval": "0.1"}, "interval='0.1': Input should be greater than or equal to 0.5"),
-        ({"scenes": "feeds,weather"}, "scenes='feeds,weather': Input should be 'exceptions', 'feeds' or"),
+        (
+            {"scenes": "feeds,weather"},
+            "scenes='feeds,weather': Input should be 'exceptions', 'feeds', 'districts' or 'scorecard'",
+        ),
         ({"dim": "late"}, "dim='late'"),
         ({"offset": "-1"}, "offset='-1': cần một số nguyên ≥ 0"),
         ({"zoom": "2"}, "không có tham số “zoom”"),
@@ -144,20 +150,29 @@ def scenes_shown(page, distinct: int, timeout_ms: float) -> tuple[list[tuple[str
 
 @pytest.mark.browser
 def test_scenes_rotate_exceptions_first_then_feeds_then_districts(browser, demo, units, geodata) -> None:  # noqa: F811
-    """At one scene a second: the exception scene, the four feeds, then the nine districts in
-    order, each scene at most six numbers; a number changed by hand is put right by the next push."""
+    """At one scene a second: the exception scene, the four feeds, the nine districts in order,
+    then the 766 scorecard, each scene at most six numbers; a number changed by hand is put right
+    by the next push."""
     port = demo[0]
     page, errors = open_wall(browser, port, "interval=1")
-    # Round, not stuck: 12 of the 14 places of the turn (the turn follows the clock, so a page
+    # Round, not stuck: 13 of the 15 places of the turn (the turn follows the clock, so a page
     # slowed down by a loaded machine skips a scene now and then).
-    seen, most = scenes_shown(page, distinct=12, timeout_ms=120_000)
+    seen, most = scenes_shown(page, distinct=13, timeout_ms=120_000)
     assert most <= 6
     layer = load_layer(geodata, "pre2025", "district", units)
     feeds = ["Dịch vụ công", "Phản ánh hiện trường", "Dữ liệu di động", "Tiêm chủng"]
-    expected = ["Cần chú ý", *feeds, *(units.name(code) for code in layer.codes)]
-    # Every scene shown is the one its place in the turn says (exceptions first: "1 / 14").
-    assert all(title == expected[int(progress.split(" / ")[0]) - 1] for title, progress in seen), seen
-    assert all(progress.endswith(" / 14") for _, progress in seen)
+    districts = [units.name(code) for code in layer.codes]
+    expected = [
+        "Cần chú ý",
+        *feeds,
+        *districts,
+        "Chỉ số 766",
+    ]  # the scorecard's: "Chỉ số 766 · Tháng 12/2026"
+    # Every scene shown is the one its place in the turn says (exceptions first: "1 / 15").
+    assert all(
+        title.split(" · ")[0] == expected[int(progress.split(" / ")[0]) - 1] for title, progress in seen
+    ), seen
+    assert all(progress.endswith(f" / {len(expected)}") for _, progress in seen)
     page.evaluate("document.querySelectorAll('.live-value').forEach((el) => { el.textContent = 'x'; })")
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('.live-value')).every((el) => el.textContent !== 'x')",
@@ -341,7 +356,7 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
     def measure() -> tuple[int, int, int, dict[str, int]]:
         # Always on the same scene: a district's zoomed map holds more of MapLibre's tiles than
         # the province's, so snapshots of different scenes differ by ±150 kB.
-        page.wait_for_function("() => document.getElementById('wall-progress').textContent === '1 / 14'")
+        page.wait_for_function("() => document.getElementById('wall-progress').textContent === '1 / 15'")
         page.evaluate("window.dash_clientside.set_props('wall-tick', {disabled: true})")
         # The scene in flight lands and MapLibre finishes re-tiling it (1.5 s left ±100 kB of
         # its buffers in the snapshot); three snapshots, the smallest one counted.

@@ -1,7 +1,9 @@
 """A real HTTP server for the simulated sources, serving FEEDS.md's paged listing format.
 
 ``GET <path>?cap_nhat_tu=<time>&trang=<n>&so_ban_ghi=<k>`` answers
-``{"tong_so": <int>, "trang": <n>, "du_lieu": [...]}`` from a :class:`Listing`.
+``{"tong_so": <int>, "trang": <n>, "du_lieu": [...]}`` from a :class:`Listing`; a route that is
+an :class:`Endpoint` (a source of another shape, such as the national portal's index by period)
+answers every GET itself.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,13 @@ MAX_PAGE_SIZE = 5000
 class Listing(Protocol):
     def page(self, since: datetime | None, page: int, size: int) -> tuple[int, list[dict[str, Any]]]:
         """Total matching records and one page of them, ordered by ``cap_nhat_luc``."""
+        ...
+
+
+@runtime_checkable
+class Endpoint(Protocol):
+    def answer(self, query: Mapping[str, list[str]]) -> tuple[int, Any]:
+        """The HTTP status and JSON body of a GET with ``query`` (parsed, every value a list)."""
         ...
 
 
@@ -57,7 +66,9 @@ def _since(query: dict[str, list[str]]) -> datetime | None:
 class SimulatorServer:
     """Serves one or more listings on a port of 127.0.0.1 (0 picks a free one)."""
 
-    def __init__(self, routes: dict[str, Listing], *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, routes: Mapping[str, Listing | Endpoint], *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.routes = routes
         self.fault: Callable[[str], tuple[int, bytes] | None] | None = None
         handler = self._handler()
@@ -100,6 +111,9 @@ class SimulatorServer:
                     self._json(404, {"error": f"no such path {parts.path}"})
                     return
                 query = parse_qs(parts.query)
+                if isinstance(listing, Endpoint):
+                    self._json(*listing.answer(query))
+                    return
                 try:
                     page = _int(query, "trang", 1, 1, 10_000_000)
                     size = _int(query, "so_ban_ghi", 100, 1, MAX_PAGE_SIZE)

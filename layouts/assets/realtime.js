@@ -285,7 +285,7 @@
     const cell = (children, className) => ({ type: "Td", namespace: "dash_html_components", props: { children, className } });
     const body = rows.map(([code, value], i) => ({
       type: "Tr", namespace: "dash_html_components",
-      props: { children: [cell(String(i + 1), "rank"), cell(cfg.links === false ? cfg.names[code] : link(cfg, code)), cell(approx(cfg, code, valueText(info.kind, value)), `num ${stateClass(info, num(value))}`)] },
+      props: { children: [cell(String(i + 1), "rank"), cell(cfg.links === false ? cfg.names[code] : link(cfg, code)), cell(approx(cfg, code, valueText(info.kind, value)), `num ${stateClass(info, num(value), code)}`)] },
     }));
     return { type: "Table", namespace: "dash_html_components", props: { className: "ranking", children: { type: "Tbody", namespace: "dash_html_components", props: { children: body } } } };
   }
@@ -296,9 +296,11 @@
     const href = `/district/${code}${cfg.feed === "public_services" ? "" : `?feed=${cfg.feed}`}`;
     return { type: "Link", namespace: "dash_core_components", props: { children: cfg.names[code], href, refresh: true } };
   }
-  function stateClass(info, value) {
-    if (value === null || value === undefined || info.target === null) return "neutral";
-    const gap = info.higher_is_better ? value - info.target : info.target - value;
+  function stateClass(info, value, code) {  // as tile_state in figures.py, against the unit's target
+    const own = info.unit_targets || {};
+    const target = code in own ? own[code] : info.target;
+    if (value === null || value === undefined || target === null) return "neutral";
+    const gap = info.higher_is_better ? value - target : target - value;
     return gap >= 0 ? "ok" : gap > -0.05 ? "warn" : "bad";
   }
 
