@@ -28,6 +28,7 @@ from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
 from ioc.documents import DeltaDocument, SnapshotMeta
 from ioc.feeds import FeedSpec
+from ioc.index766 import FIELD_PREFIX, INDEX_META
 from ioc.indicators import indicator_documents
 from ioc.kpis import TZ
 from ioc.snapshots import delta_document, series_documents
@@ -258,7 +259,10 @@ class Aggregator:
             series.filter(pl.col("hour") >= start),
             records.select(pl.col(self.spec.version).max()),
         ]
-        if self.spec.indicators is not None:
+        # The 766 index's indicators: with every durable commit (the state they count is the one
+        # checkpointed), and at a worker's first; between them the last ones stay as published.
+        counting = self.spec.indicators is not None and (durable or INDEX_META not in self.published)
+        if counting and self.spec.indicators is not None:
             frames.append(self.spec.indicators(records, self.rollup, as_of))
         table_df, series_df, newest, *indicators = pl.collect_all(frames)
         meta: SnapshotMeta = {
@@ -272,6 +276,9 @@ class Aggregator:
             snapshot |= self.spec.cases(records, self.rollup_frame, as_of)
         if indicators:
             snapshot |= indicator_documents(indicators[0])
+            snapshot[INDEX_META] = json.dumps({"as_of": meta["as_of"]})
+        elif self.spec.indicators is not None:
+            snapshot |= {k: v for k, v in self.published.items() if k.startswith(FIELD_PREFIX)}
         snapshot[keys.META_FIELD] = json.dumps(meta)
         series_docs = (  # a feed without measures (the portal's index) keeps no series
             series_documents(series_df, self.units.codes, start, hours, self.spec.measures)

@@ -102,6 +102,7 @@ KPI_INDICATORS = {
 }
 
 FIELD_PREFIX = "_index766"
+INDEX_META = f"{FIELD_PREFIX}_meta"  # {"as_of"}: the commit the indicators were computed at
 MONTHS_KEPT = 3  # the current month and the two before it
 WEEKS_KEPT = 26  # the current ISO week and the 25 before it (the scorecard's trend)
 

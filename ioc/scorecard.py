@@ -39,6 +39,7 @@ from ioc.documents import (
 from ioc.feeds import FEED_SPECS
 from ioc.index766 import (
     GROUPS,
+    INDEX_META,
     INDICATORS,
     KPI_INDICATORS,
     BadPeriod,
@@ -78,7 +79,7 @@ def data_now(reader: SnapshotReader) -> datetime:
     metas = reader.client.hmget  # one round trip per feed is plenty: two small reads
     found = []
     for feed in live_feeds()[:-1]:
-        raw = metas(keys.snapshot(feed), [keys.META_FIELD])[0]
+        raw = metas(keys.snapshot(feed), [INDEX_META])[0]
         if raw is not None:
             found.append(datetime.fromisoformat(json.loads(raw)["as_of"]))
     return min(found).astimezone(UTC) if found else datetime.now(UTC)
@@ -119,7 +120,7 @@ def _read(reader: SnapshotReader, units: list[str], periods: list[str]) -> _Read
     counting = live_feeds()[:-1]
     with reader.client.pipeline(transaction=True) as pipe:
         for feed in counting:
-            pipe.hmget(keys.snapshot(feed), [*fields, "_meta"])
+            pipe.hmget(keys.snapshot(feed), [*fields, INDEX_META])
         pipe.hmget(keys.snapshot(PORTAL_FEED), [PERIODS_FIELD, *[portal_field(p) for p in periods]])
         answers = pipe.execute()
     counts: dict[tuple[str, str], Counts] = {}

@@ -110,8 +110,8 @@ def project(
 
     The trend is the least-squares line through the weeks that have a value, each placed at its
     Monday; it reaches the goal on the first day its line is at the goal (in the past when the
-    line is above a goal the latest week missed). ``met``: the latest value is at or above the
-    goal; ``missed``: the deadline has passed without that; ``on_track``: the line reaches the
+    line is above a goal the latest week missed; none once met). ``met``: the latest value is
+    at or above the goal; ``missed``: the deadline has passed without that; ``on_track``: the line reaches the
     goal by the deadline; ``off_track``: it does not, or there is no trend to tell."""
     known = [(start, value) for start, value in weeks if value is not None]
     current = known[-1][1] if known else None
@@ -125,7 +125,7 @@ def project(
             days = (goal - fit.intercept) / slope * 7
             reaches = origin + timedelta(days=math.ceil(round(days, 6)))  # 28.0000001 is day 28
     if current is not None and current >= goal:
-        return Projection(current, slope, reaches, "met")
+        return Projection(current, slope, None, "met")  # reached: no date to project
     if today > deadline:
         return Projection(current, slope, reaches, "missed", missed_on=deadline)
     on_track = reaches is not None and reaches <= deadline

@@ -404,3 +404,32 @@ def test_the_targets_api_lists_each_target_with_its_projection(api):
     for target in body["targets"]:
         assert target["status"] in {"met", "on_track", "off_track", "missed"}, target
         assert len(target["weeks"]) == 12, target["name"]
+
+
+def test_indicators_are_counted_with_each_durable_commit(r, units):
+    """The indicators follow the checkpointed state: a commit between checkpoints updates the KPIs
+    and keeps the last indicators as published (none deleted), the next checkpoint counts anew."""
+    listing = RecordListing("ma_ho_so", DOSSIERS[:1])
+    server = SimulatorServer({"/api/v1/hoso": listing}).start()
+    pipe = Pipeline(r, units, server.url, lambda: AS_OF, page_size=3)
+    try:
+        pipe.sync()
+        field = "_index766|72|2026-11"
+        first = json.loads(r.hget(keys.snapshot("public_services"), field))
+        assert first["2.1"] == {"numerator": 1, "denominator": 1}
+        count = r.hlen(keys.snapshot("public_services"))
+        listing.put({**DOSSIERS[1], "cap_nhat_luc": "2026-11-21T08:00:00+07:00"})  # B, late, sent later
+        while pipe.runner.run_once():
+            pass
+        pipe.aggregator.cycle()  # not durable: checkpoint_s (5 s) has not passed
+        assert pipe.kpis("72", "mtd")["received"]["value"] == 2
+        assert json.loads(r.hget(keys.snapshot("public_services"), field)) == first
+        assert r.hlen(keys.snapshot("public_services")) == count
+        pipe.aggregator.cycle(checkpoint=True)
+        assert json.loads(r.hget(keys.snapshot("public_services"), field))["2.1"] == {
+            "numerator": 1,
+            "denominator": 2,
+        }
+    finally:
+        pipe.close()
+        server.close()
