@@ -172,7 +172,9 @@ PUBLIC_SERVICES_COUNTS = ("2.1", "3.3", "3.6", "4.2", "on_time_rate")
 def public_services_indicators(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """Indicators 2.1, 2.2, 3.3, 3.6 and 4.2 (and the KPI ``on_time_rate``) of every unit in every
     kept period: one row per (unit, period) with ``<id>__num`` and ``<id>__den`` (2.2:
-    ``__sum`` of processing days and ``__count`` of dossiers returned in the period)."""
+    ``__seconds`` of processing, whole seconds, and ``__count`` of dossiers returned in the period:
+    an integer sum comes out the same whatever order the rows are added in, on one node or a
+    cluster)."""
     as_of = as_of.astimezone(UTC)
     periods = kept_periods(as_of)
     received = {
@@ -187,7 +189,7 @@ def public_services_indicators(records: pl.LazyFrame, rollup: pl.LazyFrame, as_o
     resolved = {
         "on_time_rate__num": pl.col("returned_at") <= pl.col("deadline_at"),
         "on_time_rate__den": EVERY,
-        "2.2__sum": (pl.col("returned_at") - pl.col("received_at")).dt.total_seconds() / 86400,
+        "2.2__seconds": (pl.col("returned_at") - pl.col("received_at")).dt.total_seconds(),
         "2.2__count": EVERY,
     }
     per_code = [
@@ -222,27 +224,26 @@ def _rolled(
     together = pl.concat(per_code, how="diagonal").group_by("unit_code", "period").agg(pl.col(sums).sum())
     counted = kpis.rolled_up(together, rollup, ["period"], sums)
     every = rollup.select("unit").unique().join(periods.lazy().select("period"), how="cross")
-    counts = [c for c in sums if not c.endswith("__sum")]
+    counts = sums
     return (
         every.join(counted, on=["unit", "period"], how="left")
         .with_columns(
             pl.col(counts).fill_null(0).cast(pl.Int64),
-            pl.col([c for c in sums if c.endswith("__sum")]).fill_null(0.0),
         )
         .sort("unit", "period")
     )
 
 
 def indicator_documents(frame: pl.DataFrame) -> dict[str, str]:
-    """``_index766|<unit>|<period>`` → ``{"<id>": {"numerator", "denominator"}, "2.2": {"sum",
-    "count"}}`` (counts as ints, the sum of days rounded to 4 decimals), encoded by Polars."""
+    """``_index766|<unit>|<period>`` → ``{"<id>": {"numerator", "denominator"}, "2.2": {"seconds",
+    "count"}}`` (every figure an int: processing time in whole seconds), encoded by Polars."""
     names = sorted({c.split("__")[0] for c in frame.columns if "__" in c})
     parts = []
     for name in names:
         if f"{name}__num" in frame.columns:
             fields = [pl.col(f"{name}__num").alias("numerator"), pl.col(f"{name}__den").alias("denominator")]
         else:
-            fields = [pl.col(f"{name}__sum").round(4).alias("sum"), pl.col(f"{name}__count").alias("count")]
+            fields = [pl.col(f"{name}__seconds").alias("seconds"), pl.col(f"{name}__count").alias("count")]
         parts.append(pl.struct(fields).alias(name))
     encoded = frame.select(
         pl.concat_str(pl.lit(FIELD_PREFIX), "unit", "period", separator="|").alias("field"),

@@ -208,7 +208,7 @@ class _Scorer:
             if ind.id == "2.2":
                 days = counts.get("2.2")
                 count = int(days["count"]) if days else 0
-                entry["value"] = round(days["sum"] / count, 2) if days and count else None
+                entry["value"] = round(days["seconds"] / count / 86400, 2) if days and count else None
                 entry["denominator"] = count
             elif ind.source == "feed":
                 rate, num, den = _rate(counts.get(ind.id), (what_if or {}).get(ind.id, 0))

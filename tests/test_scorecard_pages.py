@@ -88,7 +88,9 @@ def write_index(r, dossiers: dict[str, tuple[int, int]] = DOSSIERS) -> None:
     last = dossiers | {"2.1": (800, 1000)}
     services = {
         keys.META_FIELD: meta,
-        f"_index766|72|{MONTH}": json.dumps(counts(dossiers) | {"2.2": {"sum": 4200.0, "count": 1000}}),
+        f"_index766|72|{MONTH}": json.dumps(
+            counts(dossiers) | {"2.2": {"seconds": 4200 * 86400, "count": 1000}}
+        ),
         f"_index766|72|{LAST_MONTH}": json.dumps(counts(last)),
         f"_index766|72|{WEEK}": json.dumps(counts(dossiers)),
         f"_index766|72|{LAST_WEEK}": json.dumps(counts(last)),
