@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -433,3 +433,72 @@ def test_indicators_are_counted_with_each_durable_commit(r, units):
     finally:
         pipe.close()
         server.close()
+
+
+def test_the_indicators_equal_a_plain_python_count_on_random_dossiers(units):
+    """2.1, 3.3 and 2.2 of the province in every kept period, by Polars and by a plain loop over
+    300 random dossiers (finished or not, late or not, across period bounds)."""
+    import random
+
+    import polars as pl
+
+    from ioc.index766 import months_kept, period_end, weeks_kept
+    from ioc.indicators import public_services_indicators
+    from ioc.schemas import PUBLIC_SERVICES_SCHEMA
+
+    rng = random.Random(7)
+    now = AS_OF.astimezone(UTC)
+    communes = units.level_codes("commune")
+    rows = []
+    for n in range(300):
+        received = now - timedelta(seconds=rng.uniform(0, 120 * 86400))
+        deadline = received + timedelta(days=rng.choice([1, 5, 15]))
+        status = rng.choice(
+            ["tiep_nhan", "dang_xu_ly", "cho_bo_sung", "da_tra_ket_qua", "tu_choi", "rut_ho_so"]
+        )
+        finished = received + timedelta(seconds=rng.uniform(0, 30 * 86400))
+        finished = min(finished, now - timedelta(seconds=1))
+        rows.append(
+            {
+                "id": f"X{n}",
+                "procedure_code": None,
+                "sector": None,
+                "agency_code": None,
+                "unit_code": rng.choice(communes),
+                "channel": rng.choice(["truc_tuyen", "truc_tiep"]),
+                "received_at": received,
+                "deadline_at": deadline,
+                "returned_at": finished if status == "da_tra_ket_qua" else None,
+                "status": status,
+                "fee_due": False,
+                "paid_online": None,
+                "digitised": True,
+                "updated_at": finished if status in ("tu_choi", "rut_ho_so") else received,
+            }
+        )
+    frame = pl.DataFrame(rows, schema=PUBLIC_SERVICES_SCHEMA)
+    got = public_services_indicators(frame.lazy(), units.rollup().lazy(), now).collect().filter(unit="72")
+    by_period = {row["period"]: row for row in got.iter_rows(named=True)}
+    for period in [*months_kept(now), *weeks_kept(now)]:
+        start, end = period.start.astimezone(UTC), period_end(period, now).astimezone(UTC)
+        counted = on_time = received = online = returned = seconds = 0
+        for d in rows:
+            done = d["returned_at"] if d["status"] == "da_tra_ket_qua" else None
+            if d["status"] in ("tu_choi", "rut_ho_so"):
+                done = d["updated_at"]
+            if d["received_at"] < end and not (done is not None and done < start):
+                counted += 1
+                if done is not None and start <= done < end:
+                    on_time += done <= d["deadline_at"]
+                elif end <= d["deadline_at"] or d["status"] == "cho_bo_sung":
+                    on_time += 1
+            if start <= d["received_at"] < end:
+                received += 1
+                online += d["channel"] == "truc_tuyen"
+            if d["status"] == "da_tra_ket_qua" and start <= d["returned_at"] < end:
+                returned += 1
+                seconds += int((d["returned_at"] - d["received_at"]).total_seconds())
+        row = by_period[period.name]
+        assert (row["2.1__num"], row["2.1__den"]) == (on_time, counted), period.name
+        assert (row["3.3__num"], row["3.3__den"]) == (online, received), period.name
+        assert (row["2.2__seconds"], row["2.2__count"]) == (seconds, returned), period.name
