@@ -162,8 +162,8 @@ class NationalIndexConnector:
             raise SourceError(f"{where}: HTTP {response.status_code}")
         try:
             body = response.json()
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{where}: not JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # not JSON, a 4,300-digit number, too deep
+            raise SourceError(f"{where}: not JSON ({str(exc)[:200]})") from None
         if not isinstance(body, dict) or not isinstance(body.get("du_lieu"), list):
             raise SourceError(f"{where}: no 'du_lieu' list")
         if body.get("ky") != period.name:

@@ -106,8 +106,8 @@ INDEX_META = f"{FIELD_PREFIX}_meta"  # {"as_of"}: the commit the indicators were
 MONTHS_KEPT = 3  # the current month and the two before it
 WEEKS_KEPT = 26  # the current ISO week and the 25 before it (the scorecard's trend)
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_WEEK = re.compile(r"^(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])$")
+_MONTH = re.compile(r"^((?:19|20)[0-9]{2})-(0[1-9]|1[0-2])\Z")  # ASCII digits, 1900–2099
+_WEEK = re.compile(r"^((?:19|20)[0-9]{2})-W(0[1-9]|[1-4][0-9]|5[0-3])\Z")
 
 
 def index_field(unit: str, period: str) -> str:

@@ -124,7 +124,7 @@ def number(value: Any) -> float | None:
         return None
     try:
         found = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number; an integer too large for a float
         return None
     return found if math.isfinite(found) else None
 

@@ -199,7 +199,7 @@ class _Scorer:
                 "rate": None,
                 "points": None,
                 "max": self.settings.indicators[ind.id].max if ind.scored else 0.0,
-                "full_at": ind.full_at,
+                "full_at": self.settings.indicators[ind.id].full_at if ind.scored else ind.full_at,
                 "lost": None,
                 "numerator": None,
                 "denominator": None,
@@ -322,10 +322,9 @@ def _competitors(
             for code, entry in portal[1]["provinces"].items()
             if code != scorer.code
         }
-    level = units.frame.filter(units.frame["code"] == unit)["level"][0]
     return {
         code: (units.name(code), scorer.total(code, period))
-        for code in units.level_codes(level)
+        for code in _level_units(units, unit)
         if code != unit
     }
 
@@ -333,8 +332,7 @@ def _competitors(
 def _level_units(units: UnitTable, unit: str) -> list[str]:
     if unit == units.province:
         return [unit]
-    level = units.frame.filter(units.frame["code"] == unit)["level"][0]
-    return units.level_codes(level)
+    return units.children(units.parent(unit) or units.province)  # its siblings: no one sees past them
 
 
 def _period(name: str | None, as_of: datetime) -> Period:

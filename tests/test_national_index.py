@@ -418,3 +418,10 @@ def test_the_kpi_api_says_the_feed_has_no_kpis_and_where_its_figures_are(units) 
     unknown = app.test_client().get("/api/v1/kpis?feed=nope&window=7d").json["error"]
     assert "national_index" not in unknown and unknown.endswith("vaccination")
     assert not FEED_SPECS["national_index"].has_kpis and FEED_SPECS["public_services"].has_kpis
+
+
+def test_a_number_too_large_for_a_float_is_not_a_number():
+    """A 401-digit integer in the portal's answer is refused as a figure, never a crash."""
+    from ioc.national_index import number
+
+    assert number(10**400) is None and number("9" * 401) is None and number(87.5) == 87.5

@@ -359,6 +359,8 @@ def test_the_api_applies_a_what_if(api):
     [
         ("unit=704", 400, "unknown unit '704' in scheme pre2025"),
         ("period=2026-13", 400, "neither a month"),
+        ("period=9999-12", 400, "neither a month"),
+        ("period=9999-W52", 400, "neither a month"),
         ("what_if=2.1:many", 400, "not <indicator>:<±count>"),
         ("what_if=4.4:%2B5", 400, "not a scored indicator computed from the feeds"),
     ],
@@ -375,6 +377,12 @@ def test_a_duty_officer_sees_only_their_scope(api, units):
     assert officer.get("/api/v1/index766?unit=72&period=2026-11").status_code == 200
     assert officer.get("/api/v1/index766?unit=25456&period=2026-11").status_code == 403
     assert officer.get("/api/v1/index766/units?indicator=2.1&unit=703&period=2026-11").status_code == 403
+    # a commune of theirs ranks among its district's communes: no neighbour from another district
+    commune = units.children("705")[0]
+    body = officer.get(f"/api/v1/index766?unit={commune}&period=2026-11").get_json()
+    assert body["of"] == len(units.children("705"))
+    for side in ("above", "below"):
+        assert body[side] is None or body[side]["code"] in units.children("705"), body[side]
     mine = officer.get("/api/v1/index766/units?indicator=2.1&unit=705&period=2026-11")
     assert mine.status_code == 200
     assert {r["unit"] for r in mine.get_json()["units"]} == set(units.children("705"))
