@@ -54,7 +54,7 @@ def _on_stop(close: Callable[[], None]) -> None:
 
 
 def _units(settings: Settings) -> UnitTable:
-    return UnitTable.load(settings.boundaries.directory, settings.boundaries.scheme)
+    return UnitTable.configured(settings.boundaries)
 
 
 def _source_units(settings: Settings) -> UnitTable:

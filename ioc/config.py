@@ -69,6 +69,12 @@ class BoundarySettings(_Section):
         PROJECT_ROOT / "geodata",
         description="Folder with the unit tables and boundary GeoJSON files.",
     )
+    areas: Path | None = Field(
+        None,
+        description="2025 scheme: a CSV (`commune_code,area_code,area_name`, one row per commune) "
+        "grouping the communes into areas (khu vực) for rooms, duty officers and alerts. Empty: the "
+        "24 former districts, each commune in the one that gave it most of its old units.",
+    )
 
 
 class AggregatorSettings(_Section):

@@ -135,7 +135,7 @@ class Supervisor:
         from ioc.access import demo_users
         from ioc.units import UnitTable
 
-        table = UnitTable.load(self.settings.boundaries.directory, self.settings.boundaries.scheme)
+        table = UnitTable.configured(self.settings.boundaries)
         path, text, embed_secret = demo_users(Path(self.settings.data_dir), table)
         env["IOC_AUTH__USERS_FILE"] = str(path)
         env.setdefault("IOC_EMBED__CLIENTS", json.dumps({"demo": embed_secret}))

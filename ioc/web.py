@@ -58,7 +58,7 @@ def titled(name: str) -> Any:
 
 
 def create_app(settings: Settings, client: redis.Redis) -> Dash:
-    units = UnitTable.load(settings.boundaries.directory, settings.boundaries.scheme)
+    units = UnitTable.configured(settings.boundaries)
     level = "district" if settings.boundaries.scheme == "pre2025" else "former_district"
     layer = load_layer(settings.boundaries.directory, settings.boundaries.scheme, level, units)
     reader = SnapshotReader(client)

@@ -34,8 +34,8 @@ def counted_in(units: UnitTable, code: str) -> set[str]:
 def test_whole_merges_count_exactly_in_their_new_unit(new) -> None:
     """Phường 1 of Tây Ninh city (25456) went whole into Phường Tân Ninh (25459); Thị trấn Tân
     Biên (25486), Tân Bình and Thạnh Tây went whole into Xã Tân Biên (25486)."""
-    assert counted_in(new, "25456") == {"25459", "80"}
-    assert counted_in(new, "25495") == {"25486", "80"}
+    assert counted_in(new, "25456") == {"25459", "703", "80"}
+    assert counted_in(new, "25495") == {"25486", "705", "80"}
     assert "25486" not in new.approximate
     population = dict(zip(new.frame["code"], new.frame["pop_2019"], strict=True))
     assert population["25486"] == 32231  # the three old communes' 2019 census figures
@@ -44,9 +44,9 @@ def test_whole_merges_count_exactly_in_their_new_unit(new) -> None:
 def test_split_communes_go_to_one_unit_and_flag_every_unit_they_touch(new) -> None:
     """Xã Mỏ Công (25510) was split between Xã Tân Thành (25510, which kept its code) and 25549;
     Xã Trà Vong (25513) between 25510 and 25549 too (the first listed takes it)."""
-    assert counted_in(new, "25510") == {"25510", "80"}
-    assert counted_in(new, "25513") == {"25510", "80"}
-    assert counted_in(new, "25534") == {"25534", "80"}  # Suối Dây kept its code
+    assert counted_in(new, "25510") == {"25510", "705", "80"}
+    assert counted_in(new, "25513") == {"25510", "705", "80"}
+    assert counted_in(new, "25534") == {"25534", new.parent("25534"), "80"}  # Suối Dây kept its code
     assert {"25510", "25549", "25516", "25534", "25459", "25585"} <= new.approximate
     assert "25486" not in new.approximate and "80" not in new.approximate
 
@@ -113,9 +113,11 @@ def test_the_province_is_exact_and_each_unit_sums_its_old_communes(both, units, 
 
 def test_pre_2025_codes_are_not_units_of_the_2025_scheme(both) -> None:
     _old, api = both
-    reply = api.get("/api/v1/kpis?feed=public_services&unit=703&window=7d")
+    reply = api.get("/api/v1/kpis?feed=public_services&unit=25456&window=7d")  # old Phường 1
     assert reply.status_code == 400
-    assert reply.get_json()["error"] == "unknown unit '703' in scheme 2025"
+    assert reply.get_json()["error"] == "unknown unit '25456' in scheme 2025"
+    area = api.get("/api/v1/kpis?feed=public_services&unit=703&window=7d").get_json()
+    assert area["unit"] == "703" and area["scheme"] == "2025"  # 703 is an area now: Khu vực TP Tây Ninh cũ
     cases = api.get("/api/v1/cases?feed=public_services&unit=80").get_json()
     assert cases["count"] == 1 and cases["cases"][0]["unit_code"] == "25459"  # B, as sent
 
