@@ -61,9 +61,10 @@ class FreshnessSettings(_Section):
 
 class BoundarySettings(_Section):
     scheme: Literal["pre2025", "2025"] = Field(
-        "pre2025",
-        description="Administrative coding scheme: `pre2025` (province 72, 9 districts, "
-        "94 communes) or `2025` (province 80, 96 communes).",
+        "2025",
+        description="The units everything is counted in: `2025` (the province of today, code 80: "
+        "old Tây Ninh and old Long An, 96 communes grouped into areas) or `pre2025` (old Tây Ninh, "
+        "province 72, its 9 districts and 94 communes, for its history).",
     )
     directory: Path = Field(
         PROJECT_ROOT / "geodata",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,16 @@ from ioc.units import UnitTable
 from tests.processes import running_demo
 
 # The demo's embeds may be framed by a page served on this port of localhost (and no other).
+SCHEME_ENV = "IOC_BOUNDARIES__SCHEME"
 FRAMING_PORT = free_port()
 EMBED_CLIENT_SECRET = "the-demo-apps-backend-secret"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite counts in the pre-2025 scheme (old Tây Ninh's districts, which most tests name)
+    unless a test says otherwise; the configuration's default, the 2025 province, is tested by the
+    tests that set ``boundaries.scheme = "2025"`` and by the demo test that sets nothing."""
+    os.environ.setdefault(SCHEME_ENV, "pre2025")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -21,6 +21,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_demo_without_file_runs_every_simulator(monkeypatch) -> None:
     """No file: the demo, with the simulators of all five feeds and default ports."""
     monkeypatch.delenv("IOC_CONFIG", raising=False)
+    monkeypatch.delenv("IOC_BOUNDARIES__SCHEME", raising=False)  # tests/conftest.py pins pre2025
     settings = load_settings()
     assert list(settings.simulators) == [
         "public_services",
@@ -30,7 +31,7 @@ def test_demo_without_file_runs_every_simulator(monkeypatch) -> None:
         "national_index",
     ]
     assert settings.web.port == 8050 and settings.redis.url is None
-    assert settings.boundaries.scheme == "pre2025"
+    assert settings.boundaries.scheme == "2025"  # the province of today
 
 
 def test_tuning_one_demo_simulator_keeps_the_others(monkeypatch) -> None:
@@ -92,8 +93,9 @@ def test_config_file_from_environment(tmp_path, monkeypatch) -> None:
         ("[web\nport = 1\n", "not valid TOML"),
     ],
 )
-def test_bad_file_names_key_and_problem(tmp_path, text, message) -> None:
+def test_bad_file_names_key_and_problem(tmp_path, text, message, monkeypatch) -> None:
     """Each mistake gives a message with the file, the key and the problem."""
+    monkeypatch.delenv("IOC_BOUNDARIES__SCHEME", raising=False)  # the file's value is under test
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_settings(path)
