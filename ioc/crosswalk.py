@@ -69,6 +69,7 @@ class Crosswalk:
     old_province: dict[str, str]  # pre-2025 commune or district -> its province (72 or 80)
     former_district: dict[str, str]  # 2025 unit -> the former district that gave most old units
     split_between: dict[str, list[str]]  # 2025 unit -> every former district it took units from
+    shared: tuple[frozenset[str], ...]  # for each split pre-2025 commune, the 2025 units sharing it
 
     @classmethod
     def load(cls, directory: Path, old_communes: list[str] | None, new_codes: set[str]) -> Crosswalk:
@@ -99,13 +100,14 @@ class Crosswalk:
         if old_communes is not None and (absent := [c for c in old_communes if c not in rows]):
             raise ConfigError(f"{path}: pre-2025 communes missing from the crosswalk: {absent[:5]}")
         target: dict[str, str] = {}
-        approximate: set[str] = set()
+        shared: list[frozenset[str]] = []
         for old, pairs in rows.items():
             if len(pairs) == 1 and pairs[0][1] == "whole":
                 target[old] = pairs[0][0]
                 continue
             target[old] = next((new for new, _ in pairs if new == old), pairs[0][0])
-            approximate |= {new for new, _ in pairs}
+            shared.append(frozenset(new for new, _ in pairs))
+        approximate = set().union(*shared)
         former: dict[str, str] = {}
         split: dict[str, list[str]] = {}
         for new, olds in old_units.items():
@@ -115,7 +117,9 @@ class Crosswalk:
             # A tie goes to the district of the old unit whose code the new one kept.
             former[new] = district[new] if new in olds and district[new] in tied else tied[0]
             split[new] = sorted(counts)
-        return cls(target, frozenset(approximate), old_units, names, district, province, former, split)
+        return cls(
+            target, frozenset(approximate), old_units, names, district, province, former, split, tuple(shared)
+        )
 
     @property
     def old_codes(self) -> set[str]:

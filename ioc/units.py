@@ -272,7 +272,9 @@ def _new_province(directory: Path, frame: pl.DataFrame, areas_file: Path | None)
         "2025",
         frame,
         records_rollup=_rollup(pairs, frame),
-        approximate=crosswalk.approximate,
+        # An area is approximate when a split old commune went to communes of different areas.
+        approximate=crosswalk.approximate
+        | {areas[c] for g in crosswalk.shared if len({areas[u] for u in g}) > 1 for c in g},
         record_codes={"2025": frozenset([province, *communes]), "pre2025": frozenset(crosswalk.old_codes)},
         outside={},
         key_names=key_names,
