@@ -156,15 +156,13 @@ def test_the_demo_runs_in_the_2025_scheme_by_configuration(browser, demo_2025, n
     page.goto(base + "/")
     page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)
     page.wait_for_selector(".maplibregl-canvas", timeout=30_000)
-    assert page.inner_text(".side h2 >> nth=1") == "Xếp hạng xã, phường"
-    assert page.locator("#ranking .ranking tr").count() == 96
+    assert page.locator("#ranking .ranking tr").count() == 24  # the areas (khu vực)
     names = page.locator("#ranking .ranking tr td:nth-child(2)").all_inner_texts()
-    assert set(names) == {new.name(c) for c in new.level_codes("commune")}
+    assert set(names) == {new.name(c) for c in new.level_codes("area")}
     assert page.locator("#ranking a").count() == 0  # no district rooms in 2025
     assert page.locator("#ranking td.num", has_text="≈").count() >= 1
     located = page.evaluate("document.querySelector('#province-map .js-plotly-plot').data[0].locations")
-    assert len(located) == 24  # the former districts of old Tây Ninh and old Long An
-    assert "chỉ để định hướng" in page.inner_text(".map-note")
+    assert len(located) == 24  # the areas, drawn with their former districts' outlines
     assert "geoBoundaries" in page.inner_text(".attribution")
     page.goto(base + "/district/703")
     page.wait_for_selector("text=Từ 01/7/2025 không còn cấp huyện", timeout=30_000)
