@@ -191,8 +191,8 @@ def _old_province(directory: Path, frame: pl.DataFrame) -> UnitTable:
             key = record_key("2025", commune)
             pairs += [(key, district), (key, province)]
             key_names[key] = new_names[commune]
-            if len(crosswalk.split_between[commune]) > 1:
-                approximate |= {d for d in crosswalk.split_between[commune] if d in names}
+            # Not flagged approximate: a pre-2025 source (the usual case) counts exactly here; a
+            # 2025 commune made of several districts' units counts in the one that gave most.
         codes["2025"] = frozenset(ours)
         outside["2025"] = frozenset(set(new["code"]) - set(ours))
         outside["pre2025"] = frozenset(crosswalk.old_codes - set(names))
