@@ -173,13 +173,14 @@ def _rollup(pairs: list[tuple[str, str]], frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _old_province(directory: Path, frame: pl.DataFrame) -> UnitTable:
-    """Old Tây Ninh, with the 2025 communes that lie in it counted in its districts."""
+    """Old Tây Ninh, with the 2025 communes that lie in it counted in its districts: each in the
+    one that gave it most old units. No unit is flagged approximate: a pre-2025 source (the usual
+    case) counts exactly here."""
     pairs = _chains(frame)
     province = str(frame.filter(pl.col("level") == "province")["code"][0])
     names = dict(zip(frame["code"], frame["name"], strict=True))
     codes = {"pre2025": frozenset(frame["code"].to_list())}
     outside: dict[str, frozenset[str]] = {}
-    approximate: set[str] = set()
     key_names = dict(names)
     if (directory / CROSSWALK_FILE).exists():
         new = _read_units(directory / UNIT_FILES["2025"])
@@ -191,8 +192,6 @@ def _old_province(directory: Path, frame: pl.DataFrame) -> UnitTable:
             key = record_key("2025", commune)
             pairs += [(key, district), (key, province)]
             key_names[key] = new_names[commune]
-            # Not flagged approximate: a pre-2025 source (the usual case) counts exactly here; a
-            # 2025 commune made of several districts' units counts in the one that gave most.
         codes["2025"] = frozenset(ours)
         outside["2025"] = frozenset(set(new["code"]) - set(ours))
         outside["pre2025"] = frozenset(crosswalk.old_codes - set(names))
@@ -200,7 +199,6 @@ def _old_province(directory: Path, frame: pl.DataFrame) -> UnitTable:
         "pre2025",
         frame,
         records_rollup=_rollup(pairs, frame),
-        approximate=frozenset(approximate),
         record_codes=codes,
         outside=outside,
         key_names=key_names,
@@ -261,7 +259,7 @@ def _new_province(directory: Path, frame: pl.DataFrame, areas_file: Path | None)
         pairs += [(old_code, new), (old_code, areas[new]), (old_code, province)]
     pairs += [(code, province) for code in sorted(crosswalk.old_codes - set(crosswalk.target))]
     key_names = {record_key("2025", c): n for c, n in zip(frame["code"], frame["name"], strict=True)}
-    key_names |= {c: n for c, n in crosswalk.old_names.items()} | {
+    key_names |= crosswalk.old_names | {
         "72": "Tỉnh Tây Ninh (cũ)",
         "80": "Tỉnh Long An (cũ)",
     }
