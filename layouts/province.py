@@ -47,7 +47,8 @@ from layouts.room_data import (
 )
 
 MAP_ZOOM = 8.75  # old Tây Ninh's districts; other maps are fitted to a box of the room's map:
-MAP_BOX_PX = (800, 540)  # the map panel of a 1600-px-wide room, less its colour bar
+MAP_BOX_PX = (740, 500)  # the map panel of a 1600-px-wide room, less its colour bar and a
+# margin (the note that the tiles are a diagram sits in the top one)
 RANKING_TITLES = {"district": N_("Xếp hạng huyện, thị xã, thành phố"), "area": N_("Xếp hạng khu vực")}
 
 
@@ -112,7 +113,7 @@ class ProvincePage:
         zoom = (
             MAP_ZOOM
             if self.units.middle == "district"
-            else figures.fit_zoom(self.map_layer.bounds, *MAP_BOX_PX, pad=0.02)
+            else figures.fit_zoom(self.map_layer.bounds, *MAP_BOX_PX, pad=0)
         )
         if self.coloured:
             names = self.units.names()

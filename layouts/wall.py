@@ -2,10 +2,11 @@
 
 Title and clock on top, the map large in the centre, at most six big numbers beside it, the alert
 ticker at the bottom. Scenes rotate by themselves (``layouts/scenes.py``): the worst breach first,
-then each feed, then a tour of the districts (of the areas in the 2025 scheme). Each rotation is one server callback that patches the
-same map (new colours, outline and zoom), so a wall that runs for days holds one map, not one per
-scene. Between rotations the numbers follow the relay's pushes (``realtime.js``, ``.live-value``);
-dimming at night, the pixel shift and the daily soft reload are ``wall.js``'s.
+then each feed, then a tour of the districts (of the areas in the 2025 scheme). Each rotation is
+one server callback that patches the same map (new colours, outline and zoom), so a wall that runs
+for days holds one map, not one per scene. Between rotations the numbers follow the relay's pushes
+(``realtime.js``, ``.live-value``); dimming at night, the pixel shift and the daily soft reload are
+``wall.js``'s.
 
 Every setting of ``[wall]`` can be overridden per screen in the address, so screens side by side
 can show different scenes: ``/wall?scenes=districts&offset=4&interval=30``.

@@ -262,7 +262,9 @@ def test_a_rule_at_a_level_the_scheme_has_not_is_refused_naming_it(units, new) -
         "below the province"
     )
     area = ON_TIME.model_copy(update={"level": "area"})
-    with pytest.raises(ConfigError, match=re.escape("alerts.kv.level: 'area' is not a level of the scheme pre2025")):
+    with pytest.raises(
+        ConfigError, match=re.escape("alerts.kv.level: 'area' is not a level of the scheme pre2025")
+    ):
         Alerts("public_services", {"kv": area}, units, connectors=[])
 
 

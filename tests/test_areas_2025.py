@@ -135,3 +135,80 @@ def test_the_areas_get_their_kpis_and_indicator_documents_from_the_rollup(r, new
             assert counts(area) == tuple(map(sum, zip(*communes, strict=True))), area
         areas = [counts(a) for a in new.level_codes("area")]
         assert counts("80") == tuple(map(sum, zip(*areas, strict=True))) == (12, 18)
+
+
+# ---- cards and embeds of areas and communes -------------------------------------------------------
+
+SMALL, SISTER = "25486", "25489"  # two communes of Khu vực Tân Biên cũ: 7 doses (hidden) and 20
+LONELY = "798"  # Khu vực Mộc Hóa cũ: two communes, 4 doses in all (hidden, and a sister area with it)
+
+
+@pytest.fixture
+def cards_2025(r, redis_server, new):
+    """The dossiers counted, and vaccination doses written as the aggregator writes them: 150 in
+    every commune but three (7, 20, and 4 with 0 beside it), each unit's the sum of its communes'."""
+    from ioc.web import create_app
+    from tests.processes import app_settings
+
+    with counted_2025(r, new):
+        doses = {c: 150 for c in new.level_codes("commune")} | {SMALL: 7, SISTER: 20}
+        first, *rest = new.children(LONELY)
+        doses |= {first: 4} | dict.fromkeys(rest, 0)
+        for level in ("area", "province"):
+            for code in new.level_codes(level):
+                doses[code] = sum(doses[c] for c in new.communes_of(code))
+        r.hset(keys.snapshot("vaccination"), keys.META_FIELD, json.dumps({"as_of": AS_OF.isoformat()}))
+        for code, n in doses.items():
+            doc = json.dumps({"kpis": {"doses": {"value": n}}})
+            r.hset(keys.snapshot("vaccination"), keys.snapshot_field(code, "7d"), doc)
+        app = create_app(app_settings(redis_server, boundaries={"scheme": "2025"}), r)
+        yield app, doses
+
+
+def test_a_card_of_an_area_and_of_a_commune_names_it(cards_2025, new) -> None:
+    app, _doses = cards_2025
+    http = app.server.test_client()
+    area = http.get(f"/api/v1/cards/public_services.on_time_rate?unit={TAN_BIEN}").get_json()
+    assert (area["unit"], area["unit_name"], area["text"]) == (TAN_BIEN, "Khu vực Tân Biên cũ", "50,0%")
+    assert area["approximate"] == (TAN_BIEN in new.approximate)
+    commune = http.get("/api/v1/cards/public_services.received?unit=25486").get_json()
+    assert (commune["unit_name"], commune["value"], commune["text"]) == (new.name("25486"), 1, "1 hồ sơ")
+    wrong = http.get("/api/v1/cards/public_services.received?unit=25456")  # old Phường 1: no 2025 unit
+    assert wrong.status_code == 400 and "unknown unit '25456' in scheme 2025" in wrong.get_json()["error"]
+
+
+def test_small_counts_are_hidden_at_areas_and_communes_as_everywhere(cards_2025, new) -> None:
+    """k = 10: a commune's 7 doses and the 20 of its sister (which with the area's total would
+    give the 7 back) read "dưới 10"; an area of 4 doses too, and another area with it, since the
+    province's total is shown; the rest as counted. The area's map card hides the same communes."""
+    app, doses = cards_2025
+    http = app.server.test_client()
+
+    def card(unit: str) -> dict[str, Any]:
+        return http.get(f"/api/v1/cards/vaccination.doses?unit={unit}").get_json()
+
+    for unit in (SMALL, SISTER, LONELY):
+        shown = card(unit)
+        assert shown["hidden"] and shown["value"] is None and shown["text"] == "dưới 10", unit
+    area = card(TAN_BIEN)
+    assert not area["hidden"] and area["value"] == doses[TAN_BIEN] == 7 + 20 + 150 * 3
+    assert card("80")["value"] == doses["80"]
+    hidden_areas = [a for a in new.level_codes("area") if card(a)["hidden"]]
+    assert LONELY in hidden_areas and len(hidden_areas) >= 2, hidden_areas
+    mapped = http.get(f"/api/v1/cards/vaccination.doses.map?unit={TAN_BIEN}").get_json()
+    assert {u["code"] for u in mapped["units"]} == set(new.children(TAN_BIEN))
+    assert {u["code"] for u in mapped["units"] if u["hidden"]} == {SMALL, SISTER}
+
+
+def test_an_embed_of_an_area_opens_with_its_token(cards_2025) -> None:
+    from tests.processes import logged_in
+
+    app, _doses = cards_2025
+    admin = logged_in(app, "quantri")
+    minted = admin.post(
+        "/api/v1/embed-tokens", json={"panel": "public_services.on_time_rate", "unit": TAN_BIEN}
+    )
+    assert minted.status_code == 200, minted.get_data(as_text=True)
+    page = app.server.test_client().get(minted.get_json()["url"])
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Khu vực Tân Biên cũ" in text and "50,0%" in text

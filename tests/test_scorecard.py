@@ -419,7 +419,9 @@ def test_the_targets_api_lists_each_target_with_its_projection(api):
 
 # An area's total: its 2.1 (20 × rate), 3.3 and 4.2 full (every dossier online and digitised, 4.4
 # each), no fee due (3.6) and no report (5.x), and the province's portal-only points.
-AREA_TOTALS = {a: round(20 * n / d + 4.4 + 4.4 + sum(PORTAL_POINTS.values()), 2) for a, (n, d) in INDEX_21.items()}
+AREA_TOTALS = {
+    a: round(20 * n / d + 4.4 + 4.4 + sum(PORTAL_POINTS.values()), 2) for a, (n, d) in INDEX_21.items()
+}
 
 
 @pytest.fixture(scope="module")
@@ -469,9 +471,11 @@ def test_the_drilldown_ranks_the_areas_then_an_areas_communes(api_2025, new):  #
     assert areas["level"] == "area" and len(areas["units"]) == 24
     assert [r["unit"] for r in areas["units"][:3]] == [TAN_BIEN, DUC_HOA, TAN_CHAU]  # most points lost first
     assert areas["units"][0]["lost"] == pytest.approx(20 * 2 / 3, abs=1e-3)
-    communes = api_2025["lanhdao"].get(
-        f"/api/v1/index766/units?indicator=2.1&unit={TAN_CHAU}&period=2026-11"
-    ).get_json()
+    communes = (
+        api_2025["lanhdao"]
+        .get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_CHAU}&period=2026-11")
+        .get_json()
+    )
     assert communes["level"] == "commune"
     assert {r["unit"] for r in communes["units"]} == set(new.children(TAN_CHAU))
     assert communes["units"][0]["unit"] == "25516" and communes["units"][0]["rate"] == 0.0
@@ -487,8 +491,12 @@ def test_a_commune_ranks_among_its_areas_communes_within_an_officers_scope(api_2
     assert mine["of"] == len(new.children(TAN_BIEN)) and mine["rank"] == 1
     for side in ("above", "below"):
         assert mine[side] is None or mine[side]["code"] in new.children(TAN_BIEN), mine[side]
-    assert officer.get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_BIEN}&period=2026-11").status_code == 200
-    assert officer.get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_CHAU}&period=2026-11").status_code == 403
+    assert (
+        officer.get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_BIEN}&period=2026-11").status_code == 200
+    )
+    assert (
+        officer.get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_CHAU}&period=2026-11").status_code == 403
+    )
 
 
 def test_indicators_are_counted_with_each_durable_commit(r, units):

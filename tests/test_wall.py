@@ -10,8 +10,8 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from ioc.config import Settings, WallSettings
 from ioc import keys
+from ioc.config import Settings, WallSettings
 from ioc.config_scorecard import Target, default_targets
 from ioc.feeds import FEED_SPECS
 from ioc.geo import load_layer
@@ -108,7 +108,12 @@ def test_in_2025_the_exceptions_name_the_worst_area_and_the_worst_commune(r, new
     assert (province.unit, province.text) == ("80", "3")
     assert alerts.label == "Cảnh báo chưa xác nhận"
     assert turn == ["exceptions", *(f"area:{a}" for a in new.level_codes("area"))] and len(turn) == 25
-    assert (tour.key, tour.title, tour.focus, tour.zoom) == (f"area:{TAN_BIEN}", "Khu vực Tân Biên cũ", TAN_BIEN, True)
+    assert (tour.key, tour.title, tour.focus, tour.zoom) == (
+        f"area:{TAN_BIEN}",
+        "Khu vực Tân Biên cũ",
+        TAN_BIEN,
+        True,
+    )
     assert [(n.unit, n.kpi, n.text) for n in tour.numbers] == [
         (TAN_BIEN, "on_time_rate", "50,0%"),
         (TAN_BIEN, "overdue_open", "1"),
@@ -125,7 +130,9 @@ def test_the_unacknowledged_alerts_stay_on_the_exception_scene(r, new, geodata) 
             r.hset(keys.snapshot("citizen_feedback"), keys.snapshot_field(unit, "7d"), json.dumps(doc))
         layer = load_layer(geodata, "2025", "former_district", new)
         specs = {f: FEED_SPECS[f] for f in ("public_services", "citizen_feedback")}
-        numbers = WallPlan(SnapshotReader(r), new, layer, specs, Goals(default_targets(), new)).exceptions().numbers
+        numbers = (
+            WallPlan(SnapshotReader(r), new, layer, specs, Goals(default_targets(), new)).exceptions().numbers
+        )
     assert len(numbers) == 6
     assert [(n.feed, n.unit, n.kpi) for n in numbers[2:]] == [
         ("public_services", DUC_HOA, "overdue_open"),
