@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.files import FileLimits, Limits, Refused, WorkbookLimits, identity, read_regular, read_table
-from ioc.connector import Batch, Context, FutureSkew, SourceError
+from ioc.connector import Batch, Coding, Context, FutureSkew, SourceError
 from ioc.contracts import Contract, make_contract, rename
 from ioc.feed_contracts import LazyLocator, MobileContract
 from ioc.streams import DeadLetter
@@ -245,13 +245,19 @@ class DropConnector:
     feed: ClassVar[str]
 
     def __init__(
-        self, folder: DropFolder, contract: Contract, context: Context, *, future_skew_s: float
+        self,
+        folder: DropFolder,
+        contract: Contract,
+        context: Context,
+        *,
+        future_skew_s: float,
+        coding: Coding | None = None,
     ) -> None:
         self.folder = folder
         self.contract = contract
         self.context = context
         self.future_skew_s = future_skew_s
-        self.units = frozenset(context.units.codes)
+        self.units = context.coding(coding)  # mobile data has no codes: placed by coordinates
 
     def check(self) -> str:
         return self.folder.check()
@@ -313,7 +319,7 @@ class MobileDataConnector(DropConnector):
         super().__init__(folder, contract, context, future_skew_s=config.future_skew_s)
 
 
-class DropFolderConfig(FutureSkew, WorkbookLimits):
+class DropFolderConfig(FutureSkew, Coding, WorkbookLimits):
     model_config = ConfigDict(extra="forbid")
 
     feed: str = Field(description="The feed the files' rows belong to (FEEDS.md name).")
@@ -362,4 +368,4 @@ class DropFolderConnector(DropConnector):
             ),
             separator=config.separator,
         )
-        super().__init__(folder, contract, context, future_skew_s=config.future_skew_s)
+        super().__init__(folder, contract, context, future_skew_s=config.future_skew_s, coding=config)

@@ -48,7 +48,7 @@ class HttpJsonConnector:
         self.config = config
         self.context = context
         self.feed = config.feed  # type: ignore[misc]
-        self.units = frozenset(context.units.codes)
+        self.units = context.coding(config)
         self.contract = make_contract(config.feed, config.options, context, mapping=config.mapping)
         headers = {}
         if config.token_env:

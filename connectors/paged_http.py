@@ -35,8 +35,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import ConfigDict, Field, HttpUrl
 
-from ioc.connector import Batch, Context, FutureSkew, SourceError
+from ioc.connector import Batch, Coding, Context, FutureSkew, SourceError
 from ioc.contracts import Contract
+from ioc.validate import UnitCoding
 
 MAX_SEEN = 2000  # fingerprints kept at the boundary; past that, re-reads are let through
 
@@ -212,7 +213,7 @@ class PagedHttpSource:
             raise SourceError(f"{self.url}: page {page} is not JSON ({exc})") from None
 
 
-class PagedHttpConfig(FutureSkew):
+class PagedHttpConfig(FutureSkew, Coding):
     """A source listing records page by page from a time cursor, as FEEDS.md §1 describes."""
 
     model_config = ConfigDict(extra="forbid")
@@ -237,7 +238,7 @@ class PagedConnector:
     def __init__(self, config: PagedHttpConfig, *, context: Context, contract: Contract) -> None:
         self.config = config
         self.context = context
-        self.units = frozenset(context.units.codes)
+        self.units = context.coding(config)
         self.contract = contract
         self.source = PagedHttpSource(
             context.http,
@@ -262,7 +263,7 @@ def read_batch(
     contract: Contract,
     cursor: str | None,
     *,
-    units: frozenset[str],
+    units: UnitCoding,
     source: str,
     not_after: datetime,
 ) -> Batch:

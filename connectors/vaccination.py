@@ -52,7 +52,7 @@ class VaccinationConnector:
     def __init__(self, config: VaccinationConfig, *, context: Context) -> None:
         self.config = config
         self.context = context
-        self.units = frozenset(context.units.codes)
+        self.units = context.coding(config)
         self.contract = make_contract(self.feed, None, context)  # refuses to start without the key
         self.secret = b""
         if config.webhook:  # refuses to start without its own signing secret

@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import BaseModel, Field
 
-from ioc.connector import Batch, Context, FutureSkew
+from ioc.connector import Batch, Coding, Context, FutureSkew
 from ioc.contracts import Contract, make_contract
 from ioc.signatures import SIGNATURE_HEADER as SIGNATURE_HEADER  # the sender's API, re-exported
 from ioc.signatures import TIMESTAMP_HEADER as TIMESTAMP_HEADER
@@ -75,7 +75,7 @@ def content_length(headers: Message, limit: int) -> int:
     return length
 
 
-class WebhookOptions(FutureSkew):
+class WebhookOptions(FutureSkew, Coding):
     """Where a connector listens for pushed records, and how it guards the door."""
 
     webhook_host: str = Field("127.0.0.1", description="Interface the webhook listens on.")
@@ -323,7 +323,7 @@ class Receiver:
 def receiver_for(
     options: WebhookOptions, context: Context, contract: Contract, source: str, secret: bytes, accept: Accept
 ) -> Receiver:
-    units = frozenset(context.units.codes)
+    units = context.coding(options)
 
     def to_batch(rows: list[Any]) -> Batch:
         not_after = context.not_after(options.future_skew_s)

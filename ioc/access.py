@@ -1,11 +1,14 @@
 """Who may see what: the three roles, a duty officer's scope, and the local user file.
 
 Roles (DESIGN.md): a *leader* and an *administrator* see the whole province; a *duty officer*
-works for one or more districts. Every logged-in person sees the province's and the districts'
-own figures (the provincial room ranks the districts), but the figures of a commune and every
-case list (dossiers and reports, case by case) only inside their scope. An administrator alone
-reads the audit log. The rule is applied where data is read: the KPI and case API, the district
-room and its callbacks, and the relay (a screen's token carries the units it may subscribe to).
+works for one or more units below it: districts or communes before 2025, areas (khu vực) or
+communes in the 2025 scheme. Every logged-in person sees the province's and its children's own
+figures (the provincial room ranks the districts, or the areas), but the figures of a commune and
+every case list (dossiers and reports, case by case) only inside their scope: a unit is inside it
+when it is one of the officer's units or lies below one (commune → area → province). An
+administrator alone reads the audit log. The rule is applied where data is read: the KPI and case
+API, the district, area and commune rooms and their callbacks, and the relay (a screen's token
+carries the units it may subscribe to).
 
 The user file is TOML, one table per login, passwords as werkzeug hashes (scrypt)::
 
@@ -47,7 +50,7 @@ class User:
     login: str
     name: str
     role: Role
-    units: tuple[str, ...] = ()  # a duty officer's units (districts); empty for the others
+    units: tuple[str, ...] = ()  # a duty officer's units (districts, areas, communes); empty for the others
     via: str = "local"  # or "oidc"
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,7 +88,8 @@ class User:
         return False
 
     def sees_kpis(self, unit: str, table: UnitTable) -> bool:
-        """The province and its districts are open to every role; a commune only inside the scope."""
+        """The province and its children (districts, areas) are open to every role; a commune only
+        inside the scope."""
         return unit == table.province or table.parent(unit) == table.province or self.within(unit, table)
 
     def sees_cases(self, unit: str, table: UnitTable) -> bool:
@@ -208,7 +212,8 @@ def scope_error(role: str, units: list[str], table: UnitTable) -> str | None:
         return "only a duty officer (role officer) has units"
     unknown = [u for u in units if u not in set(table.codes) or u == table.province]
     if unknown:
-        return f"{', '.join(map(repr, unknown))} is not a district or commune of scheme {table.scheme}"
+        kind = "an area" if table.middle == "area" else f"a {table.middle}"
+        return f"{', '.join(map(repr, unknown))} is not {kind} or commune of scheme {table.scheme}"
     return None
 
 
@@ -241,24 +246,33 @@ def remove_user(path: Path, login: str) -> bool:
 
 def demo_users(directory: Path, table: UnitTable) -> tuple[Path, str, str]:
     """The demo's accounts, made once in its data folder: a leader, an administrator and a duty
-    officer per district, all with one generated password, and the secret of a demo backend that
-    mints embed tokens, written for the person running the demo (``demo-logins.txt``).
+    officer per district (per area in the 2025 scheme), all with one generated password, and the
+    secret of a demo backend that mints embed tokens, written for the person running the demo
+    (``demo-logins.txt``); made again when the folder's accounts are another scheme's.
     Returns the user file, that text and the embed client's secret."""
     path = directory / "users.toml"
     logins = directory / "demo-logins.txt"
     client = directory / "demo-embed-client"
-    if path.exists() and logins.exists() and client.exists():
-        return path, logins.read_text(encoding="utf-8").strip(), client.read_text(encoding="utf-8").strip()
-    password = "-".join(secrets.token_hex(2) for _ in range(3))
-    embed_secret = secrets.token_urlsafe(24)
     accounts: list[tuple[str, Role, str, list[str]]] = [
         ("lanhdao", "leader", "Lãnh đạo tỉnh (demo)", []),
         ("quantri", "admin", "Quản trị (demo)", []),
     ]
     accounts += [
         (f"truc-{code}", "officer", f"Trực ban {table.name(code)} (demo)", [code])
-        for code in table.level_codes("district")
+        for code in table.level_codes(table.middle)
     ]
+    if path.exists() and logins.exists() and client.exists():
+        made = tomllib.loads(path.read_text(encoding="utf-8")).get("users") or {}
+        if {login: entry.get("units", []) for login, entry in made.items()} == {
+            login: units for login, _role, _name, units in accounts
+        }:
+            return (
+                path,
+                logins.read_text(encoding="utf-8").strip(),
+                client.read_text(encoding="utf-8").strip(),
+            )
+    password = "-".join(secrets.token_hex(2) for _ in range(3))
+    embed_secret = secrets.token_urlsafe(24)
     path.unlink(missing_ok=True)
     for login, role, name, units in accounts:
         add_user(path, login, role=role, password=password, name=name, units=units)

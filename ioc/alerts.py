@@ -1,11 +1,13 @@
 """Alert rules in the domain's terms, evaluated by each feed's aggregator after every commit.
 
-An alert is one rule broken at one unit: the rule, the unit, the value and the threshold it
-crossed, and how to read them (``kind``, ``comparison``, ``kpi``, ``window``). It is raised once,
-when the condition starts; its value is kept current while it lasts; it is cleared when the
-condition ends. A duty officer acknowledges it, and who and when stay on the alert. How alerts are
-kept in Redis is :mod:`ioc.alert_store`; the pages say them in their reader's language
-(``layouts.alert_text``: "Huyện Tân Châu: đúng hạn 7 ngày 86,5% < 90%"), never the aggregator.
+An alert is one rule broken at one unit (the province, a district before 2025, an area in 2025, a
+commune): the rule, the unit, the value and the threshold it crossed, and how to read them
+(``kind``, ``comparison``, ``kpi``, ``window``). It is raised once, when the condition starts; its
+value is kept current while it lasts; it is cleared when the condition ends. A duty officer
+acknowledges it, and who and when stay on the alert. How alerts are kept in Redis is
+:mod:`ioc.alert_store`; the pages say them in their reader's language (``layouts.alert_text``:
+"Huyện Tân Châu: đúng hạn 7 ngày 86,5% < 90%", in 2025 "Khu vực Tân Châu cũ: ..."), never the
+aggregator.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Alerts:
                 raise ConfigError(f"{where}.window: {rule.window!r} is not one of {', '.join(WINDOWS)}")
             if rule.kind == "cases" and spec.cases is None:
                 raise ConfigError(f"{where}.kind: {self.feed} keeps no case list")
+            check_level(name, rule, self.units)
 
     def evaluate(
         self, client: redis.Redis, snapshot: dict[str, str], as_of: datetime
@@ -77,7 +80,7 @@ class Alerts:
         if rule.kind == "stale":
             return self._stale(client, rule, as_of)
         out = []
-        for unit in self.units.level_codes(rule.level):
+        for unit in self.units.level_codes(level_of(rule, self.units)):
             if rule.kind == "kpi":
                 doc = snapshot.get(keys.snapshot_field(unit, rule.window))
                 entry = entry_of(kpis_of(doc), rule.kpi or "") if doc else None
@@ -107,3 +110,21 @@ class Alerts:
         if minutes <= rule.minutes:
             return []
         return [(self.units.province, minutes if newest else -1.0, rule.minutes)]
+
+
+def level_of(rule: AlertRule, units: UnitTable) -> str:
+    """The level of the units a rule checks: its own, or the level below the province when it names
+    none (the districts before 2025, the areas in 2025)."""
+    return rule.level or units.middle
+
+
+def check_level(name: str, rule: AlertRule, units: UnitTable) -> None:
+    """Refuse a rule at a level the configured scheme does not have (districts are pre-2025 units,
+    areas 2025 ones), naming the rule and the scheme: it would never be raised."""
+    if rule.kind == "stale" or rule.level not in ("district", "area") or rule.level == units.middle:
+        return  # a stale feed is the province's, whatever the level says
+    raise ConfigError(
+        f"alerts.{name}.level: {rule.level!r} is not a level of the scheme {units.scheme} "
+        f"(boundaries.scheme): its units below the province are {units.middle}s; "
+        f'use level = "{units.middle}", or leave level unset for the level below the province'
+    )

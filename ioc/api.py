@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from ioc import alert_store, audit
+from ioc.cases import said_case
 from ioc.config import AlertRule
 from ioc.documents import WINDOWS, Alert, CasesAnswer, KpiAnswer, Kpis, SaidAlert, has_parts
 from ioc.feeds import FEED_SPECS
@@ -18,6 +19,7 @@ from ioc.login import refused as refuse  # one JSON refusal for the whole API
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts.alert_text import describe
+from layouts.geography import record_keys
 
 APPROXIMATE_REASON = (
     "a pre-2025 commune was split between this and another 2025 unit; its records are counted in "
@@ -44,6 +46,7 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
     """The API's routes; ``rules`` are the alert rules, whose titles the alerts' text says."""
     api = Blueprint("kpi_api", __name__)
     known_units = set(units.codes)
+    counted_in = record_keys(units)  # a commune's cases: its parent's list, those counted in it
     kpi_feeds = [feed for feed, spec in FEED_SPECS.items() if spec.has_kpis]
 
     def said(alert: Alert) -> SaidAlert:
@@ -94,7 +97,8 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
 
     @api.get("/api/v1/cases")
     def cases() -> Any:
-        """Every overdue case of a district (or the province), newest breach first; never cut."""
+        """Every overdue case of a district, an area, a commune or the province, newest breach
+        first; never cut. A commune's are those of its parent's list whose records count in it."""
         feed = request.args.get("feed", "")
         unit = request.args.get("unit", units.province)
         with_cases = [f for f, spec in FEED_SPECS.items() if spec.cases is not None]
@@ -106,17 +110,20 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
             return refuse(403, outside(unit))
         audit_view("cases", feed=feed, unit=unit)
         meta = reader.meta(feed)
-        found = reader.cases(feed, unit)
+        commune = units.level(unit) == "commune"
+        found = reader.cases(feed, (units.parent(unit) or unit) if commune else unit)
         if meta is None:
             return refuse(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
         if found is None:
-            return refuse(400, f"unit {unit!r} is a commune: case lists are kept per district and province")
+            return refuse(503, f"no case list of unit {unit!r} computed yet for feed {feed!r}")
+        if commune:
+            found = [case for case in found if case["unit_code"] in counted_in.get(unit, ())]
         answer: CasesAnswer = {
             "feed": feed,
             "unit": unit,
             "as_of": meta["as_of"],
             "count": len(found),
-            "cases": found,
+            "cases": [said_case(case) for case in found],
         }
         return jsonify(answer)
 

@@ -29,7 +29,7 @@ def scorecard_blueprint(reader: SnapshotReader, units: UnitTable, settings: Sett
             return unit, refuse(400, f"unknown unit {unit!r} in scheme {units.scheme}")
         if not user().sees_kpis(unit, units):
             return unit, refuse(403, outside(unit))
-        if units.parent(unit) not in (None, units.province):
+        if units.level(unit) == "commune":  # below the districts (areas in 2025): a scoped figure
             audit_view("commune_index766", unit=unit)
         return unit, None
 

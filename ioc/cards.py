@@ -1,12 +1,14 @@
 """Cards for the app's native widgets and embeds: ``GET /api/v1/cards/<panel>?unit=&window=``.
 
-Public (no login), one KPI of one unit, in three shapes; the embeds (``/embed/<panel>``) draw
-exactly these and re-read them when the relay says the feed has new figures:
+Public (no login), one KPI of one unit (the province, a district before 2025, an area in 2025, a
+commune), in three shapes; the embeds (``/embed/<panel>``) draw exactly these and re-read them
+when the relay says the feed has new figures:
 
 - ``<feed>.<kpi>``: the value, a formatted string in Vietnamese (``lang=en`` for English), the
   last days' trend where the feed keeps an hourly series of that measure, and the time;
 - ``<feed>.<kpi>.map``: the same for each unit on the unit's map (its communes when their
-  polygons are installed, else the districts with the unit outlined), each with its colour;
+  polygons are installed, or their schematic tiles in 2025, else the districts with the unit
+  outlined), each with its colour;
 - ``<feed>.<kpi>.series``: the daily totals of the KPI's own hourly measure (``days=``, 14).
 
 Counts of health and location data are protected as every public view protects them

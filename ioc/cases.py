@@ -3,17 +3,21 @@
 For every unit above the communes (the districts and the province), every overdue dossier and
 every overdue field report filed in it, newest breach first. The lists use the very predicates
 the ``overdue_open`` and ``overdue`` KPIs count, so a list and its count never disagree; they are
-never truncated.
+never truncated. A case's ``unit_code`` is its record key (``ioc.units.record_key``); the API says
+it as the plain code and its scheme (:func:`said_case`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 
 import polars as pl
 
 from ioc import kpis
+from ioc.documents import Case
+from ioc.units import key_code
 
 CASES_FIELD = "_cases"
 CasesFunction = Callable[[pl.LazyFrame, pl.DataFrame, datetime], dict[str, str]]
@@ -25,6 +29,13 @@ COMMUNE_CODE_LENGTH = 5
 def cases_field(unit: str) -> str:
     """The snapshot field holding a unit's overdue cases."""
     return f"{CASES_FIELD}|{unit}"
+
+
+def said_case(case: Case) -> Case:
+    """A case as the API says it: ``unit_code`` the plain code, ``unit_scheme`` its scheme (codes
+    are reused between schemes: 25459 is old Phường 3 and new Phường Tân Ninh)."""
+    scheme, code = key_code(case["unit_code"])
+    return cast(Case, {**case, "unit_code": code, "unit_scheme": scheme})
 
 
 def overdue_dossiers(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime) -> dict[str, str]:

@@ -33,7 +33,7 @@ from ioc.connector import (
 from ioc.privacy import RedactingFilter
 from ioc.registry import FEEDS, Simulator, load, simulated
 from ioc.store import connect, connect_async
-from ioc.units import SOURCE_SCHEME, UnitTable
+from ioc.units import UnitTable
 
 log = logging.getLogger("ioc")
 
@@ -57,12 +57,6 @@ def _units(settings: Settings) -> UnitTable:
     return UnitTable.configured(settings.boundaries)
 
 
-def _source_units(settings: Settings) -> UnitTable:
-    """The units the feeds code their records in (FEEDS.md: the pre-2025 scheme), whichever
-    scheme the rooms count them in: connectors validate against these, simulators draw from them."""
-    return UnitTable.load(settings.boundaries.directory, SOURCE_SCHEME)
-
-
 def _secrets(settings: Settings) -> dict[str, str]:
     """What connectors may ask for by name: the environment (a connector's `token_env` or
     `webhook_secret_env` names a variable of its own; each webhook has IOC_WEBHOOK_SECRET_<NAME>)."""
@@ -76,8 +70,8 @@ def _connector(settings: Settings, name: str, source: str) -> tuple[Connector, A
     if name not in tables:
         raise ConfigError(f"{source}: connectors.{name}: not configured")
     config = configure(name, tables[name], source=source, registry=registry)
-    context = Context(
-        units=_source_units(settings),
+    context = Context(  # each connector checks its records' codes against the units counted
+        units=_units(settings),
         http=httpx.Client(),
         geodata=settings.boundaries.directory,
         secrets=_secrets(settings),
@@ -248,9 +242,10 @@ def _simulated_source(
     directory: Path | None = None,
 ) -> Any:
     """The simulated source ``simulator`` describes, with its ``[simulators.<feed>]`` settings."""
-    # The simulated sources code their records as real ones do (FEEDS.md: pre-2025 codes).
+    # The simulated sources draw from the units counted: pre-2025 codes with the pre-2025 units
+    # (FEEDS.md), by date with the 2025 ones, as the demo's connectors read them (demo_connector).
     given = {
-        "units": _source_units(settings),
+        "units": _units(settings),
         "geodata": settings.boundaries.directory,
         "anchor": anchor,
         "directory": directory,

@@ -198,7 +198,12 @@ class AlertRule(_Section):
     title_en: str = Field("", description="The same in English, for the English pages (`on time, 7 days`).")
     kpi: str | None = Field(None, description="kpi: the KPI (FEEDS.md name).")
     window: str = Field("7d", description="kpi: the window.")
-    level: Literal["province", "district", "commune"] = Field("district", description="Units checked.")
+    level: Literal["province", "district", "area", "commune"] | None = Field(
+        None,
+        description="Units checked: `province`, `district` (pre2025 scheme only), `area` (2025 scheme "
+        "only) or `commune`; unset: the level below the province, the districts before 2025 and the "
+        "areas in 2025.",
+    )
     below: float | None = Field(None, description="Raised when the value is below this.")
     above: float | None = Field(None, description="Raised when the value is above this.")
     where: dict[str, str] = Field(default_factory=dict, description="cases: only cases with these fields.")

@@ -10,17 +10,19 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httpx
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ioc.config import PROJECT_ROOT, ConfigError, Settings, connector_error
+from ioc.registry import demo_connector
 from ioc.streams import DeadLetter
 from ioc.units import UnitTable
+from ioc.validate import CODING_SWITCH, CodingRule, UnitCoding
 
 ENTRY_POINT_GROUP = "ioc.connectors"
 
@@ -44,7 +46,11 @@ class Batch:
 
 @dataclass
 class Context:
-    """What a connector may use from the outside world; injected so tests can control it."""
+    """What a connector may use from the outside world; injected so tests can control it.
+
+    ``units`` are the units the deployment counts in (``UnitTable.configured``): a record's unit
+    code is checked against the codes of its own scheme that count in them (:meth:`coding`).
+    """
 
     units: UnitTable
     http: httpx.Client
@@ -64,6 +70,13 @@ class Context:
         """The latest version time a record may carry now: the clock plus the allowed skew."""
         return self.clock() + timedelta(seconds=skew_s)
 
+    def coding(self, settings: BaseModel | None = None) -> UnitCoding:
+        """How the records of a connector with these settings (:class:`Coding`; others: pre-2025,
+        as FEEDS.md says) carry unit codes, checked against the configured units."""
+        if isinstance(settings, Coding):
+            return UnitCoding.of(self.units, settings.coding, settings.coding_switch)
+        return UnitCoding.of(self.units)
+
 
 class FutureSkew(BaseModel):
     """The setting every connector that validates records has: how far ahead of our clock a
@@ -79,6 +92,37 @@ class FutureSkew(BaseModel):
         "many seconds after our clock is a dead letter and never moves a cursor (its source's clock is "
         "wrong).",
     )
+
+
+class Coding(BaseModel):
+    """The settings of every connector whose records carry unit codes (``ma_dvhc``): which scheme
+    its source codes them in (docs/coding.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coding: CodingRule = Field(
+        "pre2025",
+        description="How the source codes units (`ma_dvhc`): `pre2025` (FEEDS.md's codes), `2025` (the "
+        "codes of today's province, from 1 July 2025), or `by_date`: a record whose event time "
+        "(`ngay_tiep_nhan`, `thoi_diem_tao`, `thoi_diem_tiem`) is before `coding_switch` carries "
+        "pre-2025 codes, a later one 2025 codes. A code unknown in its record's scheme, or outside the "
+        "province counted, is a dead letter naming the scheme. Feeds without `ma_dvhc` (mobile data) "
+        "place records by their coordinates instead.",
+    )
+    coding_switch: date = Field(
+        CODING_SWITCH,
+        ge=date(2025, 1, 1),
+        le=date(2099, 12, 31),
+        description='With `coding = "by_date"`: the day the source began coding in the 2025 scheme '
+        "(from 00:00 Asia/Ho_Chi_Minh); records before it carry pre-2025 codes.",
+    )
+
+    @field_validator("coding_switch")
+    @classmethod
+    def _only_by_date(cls, value: date, info: ValidationInfo) -> date:
+        if info.data.get("coding", "by_date") != "by_date":
+            raise ValueError(f'applies only with coding = "by_date" (coding is "{info.data["coding"]}")')
+        return value
 
 
 class Connector(Protocol):
@@ -112,7 +156,7 @@ def connector_tables(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every connector instance to run: those configured, and in the demo each simulated feed's."""
     tables = {name: dict(table) for name, table in settings.connectors.items()}
     for feed in settings.simulators:
-        tables.setdefault(feed, {})
+        tables[feed] = demo_connector(feed, settings.boundaries.scheme) | tables.get(feed, {})
     return tables
 
 

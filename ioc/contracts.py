@@ -24,7 +24,7 @@ from ioc.privacy import personal_cell, personal_code, redact, scrub_value
 from ioc.registry import load
 from ioc.streams import DeadLetter
 from ioc.validate import Field as SourceField
-from ioc.validate import Reject, validate
+from ioc.validate import Reject, UnitCoding, validate
 
 Where = Callable[[int], str]  # "file.csv line 12" for row 12, for the dead letters
 
@@ -56,6 +56,9 @@ class Contract:
     # The source's time of a record's version: one dated past ``not_after`` (the connector's clock
     # plus its allowed skew) is refused, or it would win every later version and drag a cursor.
     version_field: tuple[str, str] = ("cap_nhat_luc", "updated_at")
+    # The time of the event a record is about: under ``coding = "by_date"`` it decides whether the
+    # record's unit code is a pre-2025 or a 2025 one (docs/coding.md). None: the feed has no codes.
+    event_field: tuple[str, str] | None = None
 
     @classmethod
     def build(cls, options: BaseModel, context: Context) -> Contract:
@@ -75,14 +78,17 @@ class Contract:
         self,
         rows: Sequence[Any],
         *,
-        units: frozenset[str],
+        units: UnitCoding | frozenset[str],
         source: str,
         mapping: Mapping[str, str] | None = None,
         where: Where | None = None,
         not_after: datetime | None = None,
     ) -> Transformed:
         """Records to count, and dead letters holding only the reason, where, and the scrubbed
-        FEEDS.md fields of what was refused (never a field the contract does not know)."""
+        FEEDS.md fields of what was refused (never a field the contract does not know).
+
+        ``units``: the connector's coding against the configured units (a set: pre-2025 codes);
+        a unit code is kept as its record key."""
         mapping = self.mapping if mapping is None else mapping  # {}: the rows are renamed already
         clean: list[Any] = []
         problems: dict[int, list[str]] = {}
@@ -104,7 +110,8 @@ class Contract:
             ]
             if found:
                 problems[i] = found
-        frame, rejects = validate(clean, self.fields, units=units, keep_row=True)
+        event = self.event_field[0] if self.event_field else None
+        frame, rejects = validate(clean, self.fields, units=units, event=event, keep_row=True)
         if problems:
             frame = frame.filter(~pl.col("_row").is_in(list(problems)))
         frame, more = self.finish(frame)

@@ -97,25 +97,32 @@ class SnapshotMeta(TypedDict):
 
 
 class DossierCase(TypedDict):
-    """An overdue dossier of a work list (``_cases|<unit>``; ``ioc.cases``)."""
+    """An overdue dossier of a work list (``_cases|<unit>``; ``ioc.cases``).
+
+    ``unit_code`` is the record key (``ioc.units.record_key``: ``2025:<code>`` for a 2025 code); in
+    the API's answer (``ioc.cases.said_case``) it is the plain code, and ``unit_scheme`` its scheme.
+    """
 
     id: str
     procedure: str | None
     sector: str | None
     agency: str | None
     unit_code: str
+    unit_scheme: NotRequired[Literal["pre2025", "2025"]]
     status: str
     opened_at: str
     deadline_at: str
 
 
 class ReportCase(TypedDict):
-    """An overdue field report of a work list, with the first 160 characters of its text."""
+    """An overdue field report of a work list, with the first 160 characters of its text
+    (``unit_code`` and ``unit_scheme`` as in :class:`DossierCase`)."""
 
     id: str
     sector: str
     severity: str
     unit_code: str
+    unit_scheme: NotRequired[Literal["pre2025", "2025"]]
     status: str
     opened_at: str
     deadline_at: str

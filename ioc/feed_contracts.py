@@ -45,6 +45,7 @@ class LazyLocator:
 class PublicServicesContract(Contract):
     fields = schemas.PUBLIC_SERVICES_FIELDS
     schema = schemas.PUBLIC_SERVICES_SCHEMA
+    event_field = ("ngay_tiep_nhan", "received_at")
 
 
 # ---- §2 citizen field reports ------------------------------------------------------------
@@ -55,6 +56,7 @@ class FeedbackContract(Contract):
     schema = schemas.CITIZEN_FEEDBACK_SCHEMA
     personal_fields = ("nguoi_phan_anh",)
     free_text = ("noi_dung",)
+    event_field = ("thoi_diem_tao", "created_at")
     Options = FeedbackOptions
 
     def __init__(self, options: FeedbackOptions, locator: Callable[[], Locator]) -> None:
@@ -101,12 +103,13 @@ class FeedbackContract(Contract):
         return frame, rejects
 
     def _place(self, frame: pl.DataFrame, rejects: list[Reject]) -> tuple[pl.DataFrame, list[bool]]:
-        """Reports without ``ma_dvhc`` placed by point-in-polygon; outside the province: rejected."""
+        """Reports without ``ma_dvhc`` placed by point-in-polygon (kept as the record key of the
+        layer's unit); outside the province: rejected."""
         need = frame.filter(pl.col("unit_code").is_null())
         placed = frame["unit_code"].is_null().to_list()
         if need.height == 0:
             return frame, placed
-        found = self._locator().locate(need["lon"].to_list(), need["lat"].to_list())
+        found = self._locator().keys(need["lon"].to_list(), need["lat"].to_list())
         by_row = dict(zip(need["_row"].to_list(), found, strict=True))
         for row, lat, lon in need.select("_row", "lat", "lon").iter_rows():
             if lat is None or lon is None:
@@ -121,7 +124,8 @@ class FeedbackContract(Contract):
 
 
 class MobileContract(Contract):
-    """Cells are placed once and cached; a row's identity is (operator, cell, period start)."""
+    """Cells are placed once and cached (as the record key of the layer's unit: the feed has no
+    unit codes); a row's identity is (operator, cell, period start)."""
 
     fields = schemas.MOBILE_DATA_FIELDS
     version_field = ("thoi_diem_bat_dau", "period_start")
@@ -139,7 +143,7 @@ class MobileContract(Contract):
         ids = list(frame.select("operator", "cell", "lat", "lon").iter_rows())
         new = sorted({c for c in ids if c not in self.cells})
         if new:
-            found = self._locator().locate([c[3] for c in new], [c[2] for c in new])
+            found = self._locator().keys([c[3] for c in new], [c[2] for c in new])
             self.cells.update(zip(new, found, strict=True))
         rejects = [
             Reject(row, f"ma_tram {c[1]} ({c[0]}) at ({c[2]}, {c[3]}) is outside the province")
@@ -167,6 +171,7 @@ class VaccinationContract(Contract):
     schema = schemas.VACCINATION_SCHEMA
     derived = ("ma_nguoi", "nhom_tuoi")
     personal_fields = PERSONAL
+    event_field = ("thoi_diem_tiem", "given_at")
 
     def __init__(self, key: bytes) -> None:
         self.key = key

@@ -26,9 +26,10 @@ class Simulator:
     the feed's connector (``[connectors.<feed>]``) at it.
 
     ``source`` ("module:Class", imported only by the simulator's process) is built with keyword
-    ``arguments``: argument -> a setting of ``[simulators.<feed>]``, or ``units`` (in the scheme
-    the sources code in), ``geodata``, ``anchor`` (when the simulated world began) or
-    ``directory`` (the drop folder it writes into).
+    ``arguments``: argument -> a setting of ``[simulators.<feed>]``, or ``units`` (the units
+    counted, ``boundaries``: old Tây Ninh's, coded pre-2025, or today's province's, coded by
+    date), ``geodata``, ``anchor`` (when the simulated world began) or ``directory`` (the drop
+    folder it writes into).
     """
 
     source: str
@@ -38,6 +39,9 @@ class Simulator:
     path: str = ""
     folder: str = ""  # or writes files into `<data_dir>/drop/<folder>`: the connector's `drop_dir`
     push_path: str = ""  # and pushes new records, signed, to the connector's webhook at this path
+    # Its records carry unit codes (`ma_dvhc`): given the 2025 units it codes them by date
+    # (ioc.simulators.coding), and the demo's connector reads them so (:func:`demo_connector`).
+    coded: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,14 @@ FEEDS: dict[str, Feed] = {
             "ioc.feeds:PUBLIC_SERVICES",
             Simulator(
                 "ioc.simulators.public_services:PublicServicesWorld",
-                TIMELINE | {"daily_dossiers": "daily_dossiers"},
+                TIMELINE | {"geodata": "geodata", "daily_dossiers": "daily_dossiers"},
                 path="/api/v1/hoso",
+                coded=True,
             ),
             alerts={
                 "dung_han_duoi_90": {
                     "kpi": "on_time_rate",
-                    "window": "7d",
-                    "level": "district",
+                    "window": "7d",  # at the level below the province: districts, or areas in 2025
                     "below": 0.90,
                     "title": "đúng hạn 7 ngày",
                     "title_en": "on time, 7 days",
@@ -94,6 +98,7 @@ FEEDS: dict[str, Feed] = {
                 "ioc.simulators.citizen_feedback:CitizenFeedbackWorld",
                 TIMELINE | {"geodata": "geodata", "daily_reports": "daily_reports"},
                 path="/api/v1/phan-anh",
+                coded=True,
             ),
             alerts={
                 "phan_anh_khan_qua_han": {
@@ -132,6 +137,7 @@ FEEDS: dict[str, Feed] = {
                 TIMELINE | {"geodata": "geodata", "daily_series": "daily_vaccinations"},
                 path="/api/v1/mui-tiem",
                 push_path="/hooks/vaccination",
+                coded=True,
             ),
             secrets={"IOC_PSEUDONYM_KEY": "the vaccination pseudonyms"},
         ),
@@ -151,6 +157,13 @@ FEEDS: dict[str, Feed] = {
 def simulated() -> list[str]:
     """The feeds the demo can simulate, in the registry's order."""
     return [name for name, feed in FEEDS.items() if feed.simulator is not None]
+
+
+def demo_connector(feed: str, scheme: str) -> dict[str, Any]:
+    """What the demo sets in a simulated feed's connector table (a configured value wins): in the
+    2025 scheme the simulators code their records by date, so their connectors read them so."""
+    simulator = FEEDS[feed].simulator if feed in FEEDS else None
+    return {"coding": "by_date"} if scheme == "2025" and simulator is not None and simulator.coded else {}
 
 
 def load(path: str) -> Any:

@@ -9,8 +9,9 @@ index's formulas (configuration: ``[scorecard]``) to them, the same formulas for
 A feed-computed indicator is live (``source: "feed"``, an estimate until the portal publishes);
 a portal-only one takes the province's published rate of the period, or of the latest published
 period of the same kind while the period runs. The province ranks among the 34 provinces of that
-publication; a unit below the province ranks among the units of its level by the same total
-(the portal-only indicators are the province's, the same for every unit).
+publication; a unit below the province ranks among its siblings by the same total (a district
+among the districts before 2025, an area among the areas in 2025, a commune among its district's
+or area's communes; the portal-only indicators are the province's, the same for every unit).
 """
 
 from __future__ import annotations

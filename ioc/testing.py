@@ -16,15 +16,19 @@ and one malformed record, and inherit every check::
             return ConformanceCase({"url": source.url}, good=1, bad="ma_dvhc", personal=("0912345678",))
 
 The checks: the connector is an installed entry point; a bad setting or an unknown key is refused
-naming ``connectors.<name>.<key>``; ``check()`` reaches the source and says what it found; a read
-yields the good records in the feed's schema and turns the malformed one into a dead letter with
-its reason; the cursor round-trips (a second read from it reads nothing again); through the
-runner, the records land in the feed's stream with the feed's schema, the cursor and health are
-kept, and nothing personal the source sent is stored anywhere in Redis, dead letters included.
+naming ``connectors.<name>.<key>`` (a connector whose records carry unit codes has the ``coding``
+settings of :class:`ioc.connector.Coding`, and refuses a bad one); ``check()`` reaches the source
+and says what it found; a read yields the good records in the feed's schema and turns the
+malformed one into a dead letter with its reason; the cursor round-trips (a second read from it
+reads nothing again); through the runner, the records land in the feed's stream with the feed's
+schema, the cursor and health are kept, and nothing personal the source sent is stored anywhere
+in Redis, dead letters included.
 
 A connector the source pushes to (a webhook) sets ``pushed = True`` and overrides :meth:`push`.
 The fixtures ``connector_units``, ``connector_redis`` and ``connector_secrets`` have defaults (the
-project's pre-2025 units, a private ``redis-server`` per class, no secrets) a test may override.
+units counted: the project's pre-2025 ones; a private ``redis-server`` per class; no secrets) a test
+may override: the connector's ``Context`` carries the units the deployment counts in, and a
+record's unit code is checked in its own scheme against them (docs/coding.md).
 """
 
 from __future__ import annotations
@@ -145,6 +149,14 @@ class ConnectorConformance:
         table = {**case.table, "no_such_setting": 1}
         with pytest.raises(ConfigError, match=rf"^{SOURCE}: connectors\.{self.name}\.no_such_setting: "):
             configure(self.name, table, source=SOURCE, registry=discover())
+
+    def test_a_bad_coding_is_refused_naming_its_key(self, case: ConformanceCase) -> None:
+        """A connector of a feed with unit codes says in which scheme its source codes them."""
+        config = discover()[self.name].Config
+        if "coding" not in config.model_fields:
+            pytest.skip(f"{self.name}: its records carry no unit codes")
+        with pytest.raises(ConfigError, match=rf"^{SOURCE}: connectors\.{self.name}\.coding: "):
+            configure(self.name, {**case.table, "coding": "1999"}, source=SOURCE, registry=discover())
 
     def test_check_reaches_the_source_and_says_what_it_found(self, connector: Connector) -> None:
         said = connector.check()

@@ -23,7 +23,6 @@ from ioc.crosswalk import CROSSWALK_FILE, Crosswalk, FormerDistrict, former_dist
 
 UNIT_FILES = {"pre2025": "tayninh_units_pre2025.csv", "2025": "tayninh_units_2025.csv"}
 SCHEMES = ("pre2025", "2025")
-SOURCE_SCHEME = "pre2025"  # until connectors say how they code units (`coding`): being replaced
 LEVELS = ("province", "district", "area", "commune")
 MIDDLE_LEVEL = {"pre2025": "district", "2025": "area"}  # what a room between province and commune is
 NEW_KEY = "2025:"

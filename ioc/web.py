@@ -3,6 +3,7 @@ from this host (no CDN, no map tiles, no web fonts from the internet)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import dash
@@ -19,13 +20,14 @@ from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
 from ioc.feeds import FEED_SPECS
 from ioc.fonts import Fonts
-from ioc.geo import installed_layer, load_layer
+from ioc.geo import installed_layer, load_layer, tile_layer
 from ioc.health import read_health
 from ioc.login import Login, user
 from ioc.snapshots import SnapshotReader
 from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import i18n
+from layouts.commune import CommunePage
 from layouts.district import DistrictPage
 from layouts.embed import EmbedMaps
 from layouts.health import HealthBoard
@@ -78,8 +80,14 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     secret = settings.secret()
     users = UserFile(settings.auth.users_file, units) if settings.auth.users_file else None
     Login(settings, client, users, units).install(server, secret)
+    # The communes' polygons where a province installed them; else, in the 2025 scheme, its 96
+    # communes as a schematic tile map (no openly licensed 2025 boundaries exist), which the maps
+    # colour as they would the polygons, with its names and a note that it is a diagram.
     communes = installed_layer(settings.boundaries.directory, settings.boundaries.scheme, "commune", units)
+    if communes is None and settings.boundaries.scheme == "2025":
+        communes = tile_layer(settings.boundaries.directory, units)
     geojson_url = f"/geo/{layer.name}.geojson"
+    communes_url = f"/geo/{communes.name}.geojson" if communes else ""
     layers = {layer.name: layer} | ({communes.name: communes} if communes else {})
 
     @server.get("/geo/<name>.geojson")  # type: ignore[untyped-decorator]
@@ -159,21 +167,31 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         "live": live,
         "goals": goals,
     }
-    page = ProvincePage(**rooms)
+    page = ProvincePage(**rooms, communes=communes, communes_url=communes_url)
     dash.register_page("province", path="/", title=titled(""), layout=page.layout)  # type: ignore[no-untyped-call]
     page.register(app)
-    district = DistrictPage(
-        **rooms,
-        communes=communes,
-        communes_url=f"/geo/{communes.name}.geojson" if communes else "",
-    )
-    dash.register_page(  # type: ignore[no-untyped-call]
-        "district",
-        path_template="/district/<code>",
-        title=titled(i18n.N_("Phòng huyện")),
-        layout=district.layout,
-    )
+    # The rooms below the province: /district/<code> before 2025, /area/<code> in the 2025 scheme,
+    # /commune/<code> in both. Each room answers the other scheme's address with why there is no
+    # such room (and a link to this scheme's room of the code, if it has one).
+    below: dict[str, Any] = {
+        "communes": communes,
+        "communes_url": f"/geo/{communes.name}.geojson" if communes else "",
+    }
+    district = DistrictPage(**rooms, **below)
+    commune = CommunePage(**rooms, **below)
+    for name, title, room in (
+        ("district", i18n.N_("Phòng huyện"), district),
+        ("area", i18n.N_("Phòng khu vực"), district),
+        ("commune", i18n.N_("Phòng xã, phường"), commune),
+    ):
+        dash.register_page(  # type: ignore[no-untyped-call]
+            name,
+            path_template=f"/{name}/<code>",
+            title=titled(title),
+            layout=partial(room.layout, name),
+        )
     district.register(app)
+    commune.register(app)
     scorecards = Scorecards(
         reader, units, settings, tuple(f for f in SCORECARD_FEEDS if f in connector_names(settings))
     )

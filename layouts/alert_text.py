@@ -1,6 +1,7 @@
 """Alerts in the reader's language: the aggregators store what broke (the rule, the unit, the value
 and the threshold), the pages say it: "Huyện Tân Biên: đúng hạn 7 ngày 86,5% < 90%", in English
-"Huyện Tân Biên: on time, 7 days 86.5% < 90%".
+"Huyện Tân Biên: on time, 7 days 86.5% < 90%"; the place is the unit's own name, an area's in the
+2025 scheme ("Khu vực Tân Biên cũ: ...").
 
 The rules' titles are configuration (``alerts.<name>.title`` and ``title_en``). ``realtime.js``
 writes the pushed alerts the same way in the browser, from the titles its page embeds

@@ -1,9 +1,10 @@
-"""The district room's communes: ranked best to worst on a KPI (or by name), searchable without
-diacritics, each with its target, the last 24 hours against the 24 before, and a 7-day trend."""
+"""The district or area room's communes: ranked best to worst on a KPI (or by name), searchable
+without diacritics, each with its target, the last 24 hours against the 24 before, and a 7-day
+trend; each name opens the commune's room."""
 
 from __future__ import annotations
 
-from dash import html
+from dash import dcc, html
 
 from ioc.feeds import FeedSpec
 from ioc.kpis import Kpi
@@ -12,7 +13,7 @@ from ioc.units import UnitTable
 from layouts import figures, ids
 from layouts import format as fmt
 from layouts.i18n import N_, _
-from layouts.room_data import RoomData, base_name
+from layouts.room_data import RoomData, base_name, feed_query
 
 SORTS = {"best": N_("Tốt nhất trước"), "worst": N_("Kém nhất trước"), "name": N_("Theo tên")}
 
@@ -69,7 +70,9 @@ def ranked_communes(
             html.Tr(
                 [
                     html.Td(str(i), className="rank"),
-                    html.Td(names[code]),
+                    html.Td(
+                        dcc.Link(names[code], href=f"/commune/{code}{feed_query(spec.name)}", refresh=True)
+                    ),
                     html.Td(
                         figures.value_text(kpi, value),
                         className=f"num {figures.tile_state(kpi, value, goal)}",

@@ -17,7 +17,8 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from ioc.geo import Layer
 from ioc.units import UnitTable
 from layouts import theme
-from layouts.i18n import current
+from layouts.geography import SCHEMATIC_NOTE
+from layouts.i18n import _, current
 
 WIDTH = 340.0
 SIMPLIFY_DEG = 0.0015  # about 150 m: half a pixel at a phone's width of the province
@@ -32,9 +33,10 @@ class Drawing:
 
 @dataclass
 class EmbedMaps:
-    """Which polygons a unit's map panel shows: its communes when their polygons are installed,
-    else the province's districts with the unit (or its district) outlined; ``districts`` is
-    None where the rooms' map is only a reference layer (the 2025 scheme)."""
+    """Which polygons a unit's map panel shows: its communes when the commune layer has them
+    (installed polygons, or the 2025 communes' schematic tiles: every commune of the province for
+    the province of the 2025 scheme), else the province's districts with the unit (or its
+    district) outlined; ``districts`` is None in the 2025 scheme, which has none."""
 
     units: UnitTable
     districts: Layer | None
@@ -46,6 +48,13 @@ class EmbedMaps:
         if self.communes is not None and children and children <= set(self.communes.codes):
             return _only(self.communes, children), None
         if self.districts is None:
+            every = set(self.units.level_codes("commune"))
+            if (
+                self.communes is not None
+                and unit == self.units.province
+                and every <= set(self.communes.codes)
+            ):
+                return _only(self.communes, every), None
             return None
         if unit == self.units.province:
             return self.districts, None
@@ -77,6 +86,7 @@ def _only(layer: Layer, codes: set[str]) -> Layer:
         bounds=bounds,
         feature_bounds={c: layer.feature_bounds[c] for c in kept},
         names={c: layer.names.get(c, c) for c in kept},
+        schematic=layer.schematic,
     )
 
 
@@ -122,6 +132,8 @@ def template_context(
         assert chosen is not None  # the card would have been refused
         context["drawing"] = maps.drawing(chosen[0])
         context["attribution"] = theme.attribution(current())
+        if chosen[0].schematic:  # a diagram, and said to be one where the map's source is named
+            context["attribution"] = f"{_(SCHEMATIC_NOTE)}. {context['attribution']}"
     if shape_ == "series":
         shown = [d["value"] for d in card["days"] if d["value"] is not None]
         context["top"] = max([*shown, 1e-9])

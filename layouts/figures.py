@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,10 +13,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from dash import Patch
 
+from ioc import fonts, tilemap
 from ioc.feeds import SeriesPanel
+from ioc.geo import Layer
 from ioc.kpis import TZ, Kpi
 from layouts import format as fmt
 from layouts import theme
+from layouts.geography import SCHEMATIC_NOTE
 from layouts.i18n import _, current
 
 # Our own small template instead of Plotly's default one: the default is validated into every
@@ -34,6 +38,14 @@ pio.templates["ioc"] = go.layout.Template(
 pio.templates.default = "ioc"
 
 SEPARATORS = {"vi": ",.", "en": ".,"}  # Plotly's decimal then thousands separator, by language
+# Names on a map (the schematic tiles') are drawn by MapLibre from the rooms' own font, fetched
+# from this host (the style's "font-faces"): no glyph server. Plotly names the font stack of a
+# map's text from a list of its own; this one of them stands for Be Vietnam Pro Medium.
+LABEL_FONT = "Open Sans Semibold"
+LABEL_FACES = [
+    {"url": f"/fonts/{fonts.file_name(500, part)}", "unicode-range": ranges.split(", ")}
+    for part, ranges in fonts.SUBSETS.items()
+]
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,89 @@ def province_map(
         font={"family": theme.FONT, "color": theme.INK},
         uirevision="province-map",
     )
+    return figure
+
+
+def blank_style(background: str = "#ffffff") -> dict[str, Any]:
+    """A blank MapLibre style: a background, no tiles, nothing fetched but the rooms' font for
+    the names a map writes. Its "sources" is not empty on purpose (see ``theme.WALL_MAP_STYLE``)."""
+    return {
+        "version": 8,
+        "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
+        "layers": [{"id": "background", "type": "background", "paint": {"background-color": background}}],
+        "font-faces": {LABEL_FONT: LABEL_FACES},
+    }
+
+
+def outlines(source: str | dict[str, Any], ink: str = theme.INK, width: float = 1.5) -> dict[str, Any]:
+    """A map layer drawing the outlines of ``source`` (a GeoJSON or its address) over the units:
+    the groups (areas) of the units a map colours."""
+    return {
+        "sourcetype": "geojson",
+        "source": source,
+        "type": "line",
+        "color": ink,
+        "opacity": 0.55,
+        "line": {"width": width},
+    }
+
+
+def tile_px(layer: Layer, zoom: float) -> float:
+    """How many pixels wide a tile of a schematic layer is at ``zoom``."""
+    west, _s, east, _n = next(iter(layer.feature_bounds.values()))
+    return (east - west) * 512 * 2**zoom / 360
+
+
+def schematic(
+    figure: Any,
+    layer: Layer,
+    zoom: float,
+    *,
+    codes: list[str] | None = None,
+    ink: str = theme.INK,
+    background: str = "#ffffff",
+) -> Any:
+    """A map of the schematic tiles (``layer``, coloured by a choroplethmap trace of ``figure``: a
+    ``go.Figure`` or its plain dict) made readable as one: the short name of each tile of
+    ``codes`` (default: all) written on it by a trace added last, sized to the tiles at ``zoom``;
+    the areas' outlines over the tiles; the note, on the map, that it is a diagram."""
+    size = max(9.0, min(16.0, tile_px(layer, zoom) * 0.23))
+    shown = layer.codes if codes is None else [c for c in layer.codes if c in set(codes)]
+    boxes = [layer.feature_bounds[c] for c in shown]
+    labels = {
+        "type": "scattermap",
+        "lon": [(b[0] + b[2]) / 2 for b in boxes],
+        "lat": [(b[1] + b[3]) / 2 for b in boxes],
+        "mode": "text",
+        "text": [tilemap.short_name(layer.names[c]).replace("\n", "<br>") for c in shown],
+        "textfont": {"family": LABEL_FONT, "size": round(size, 1), "color": ink},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
+    note = {
+        "text": _(SCHEMATIC_NOTE),
+        "xref": "paper",
+        "yref": "paper",
+        "x": 0,
+        "y": 1,
+        "xanchor": "left",
+        "yanchor": "top",
+        "showarrow": False,
+        "font": {"size": 13, "color": ink},
+        "bgcolor": background,
+        "opacity": 0.9,
+        "borderpad": 4,
+    }
+    style = blank_style(background)
+    lines = [outlines(json.loads(layer.outlines), ink, max(1.5, size / 6))]
+    if isinstance(figure, go.Figure):
+        figure.add_trace(go.Scattermap(labels))
+        figure.update_layout(map_style=style, map_layers=lines)
+        figure.add_annotation(note)
+        return figure
+    figure["data"].append(labels)
+    figure["layout"]["map"] |= {"style": style, "layers": lines}
+    figure["layout"]["annotations"] = [*figure["layout"].get("annotations", []), note]
     return figure
 
 

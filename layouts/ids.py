@@ -15,13 +15,14 @@ CLOCK = "clock"
 RT_CONFIG = "rt-config"
 RT_MESSAGE = "rt-message"  # the provincial page's; other pages have their own
 RT_HEALTH = "rt-health-message"
-RT_DISTRICT = "rt-district-message"
+RT_DISTRICT = "rt-district-message"  # the district or area room's
+RT_COMMUNE = "rt-commune-message"
 TILE_VALUE = "tile-value"  # pattern: {"type": TILE_VALUE, "kpi": <name>}
 HEALTH_TABLE = "health-table"
 FEED = "feed"  # the feed a provincial page shows (a store)
 
-# District room
-D_PAGE = "district-page"  # store: {"feed", "code"}
+# District room (an area's in the 2025 scheme)
+D_PAGE = "district-page"  # store: {"feed", "code", "path"}
 D_TILES = "district-tiles"
 D_KPI = "district-kpi"
 D_WINDOW = "district-window"
@@ -32,6 +33,16 @@ D_COMMUNES = "district-communes"
 D_CASE_FILTER = "district-case-filter"
 D_CASES = "district-cases"
 ALERTS = "alert-ticker"  # filled by realtime.js from the pushed alerts
+
+# Commune room
+C_PAGE = "commune-page"  # store: {"feed", "code", "path"}
+C_TILES = "commune-tiles"
+C_KPI = "commune-kpi"
+C_WINDOW = "commune-window"
+C_MAP = "commune-map"
+C_SERIES = "commune-series"
+C_CASE_FILTER = "commune-case-filter"
+C_CASES = "commune-cases"
 
 # Wall
 W_TITLE = "wall-title"

@@ -6,6 +6,7 @@ the header, footer and tiles are builders the district room shares."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,8 +22,17 @@ from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
-from layouts.geography import APPROXIMATE_TITLE, REFERENCE_NOTE, approximate_text, map_areas
-from layouts.i18n import _, current
+from layouts.geography import (
+    APPROXIMATE_TITLE,
+    REFERENCE_NOTE,
+    TILES_NOTE,
+    approximate_text,
+    map_areas,
+    province_layer,
+    room_paths,
+    room_prefix,
+)
+from layouts.i18n import N_, _, current
 from layouts.live import Live, fresh_badge, header_tools, scorecard_link
 from layouts.room_data import (
     DEFAULT_FEED,
@@ -36,7 +46,10 @@ from layouts.room_data import (
     fetch_room,
 )
 
-MAP_ZOOM = 8.75
+MAP_ZOOM = 8.75  # old Tây Ninh's districts; other maps are fitted to a box of the room's map:
+MAP_BOX_PX = (740, 500)  # the map panel of a 1600-px-wide room, less its colour bar and a
+# margin (the note that the tiles are a diagram sits in the top one)
+RANKING_TITLES = {"district": N_("Xếp hạng huyện, thị xã, thành phố"), "area": N_("Xếp hạng khu vực")}
 
 
 @dataclass
@@ -50,22 +63,42 @@ class ProvincePage:
     geojson_url: str
     live: Live
     goals: Goals
-    areas: list[str] = field(init=False)  # the units ranked (and coloured, when ``coloured``)
+    # The commune layer (installed polygons, or the 2025 communes' schematic tiles) and its address:
+    # in the 2025 scheme the map colours every commune on it.
+    communes: Layer | None = None
+    communes_url: str = ""
+    map_layer: Layer = field(init=False)  # what the map draws: ``layer``, or ``communes``
+    map_url: str = field(init=False)
+    areas: list[str] = field(init=False)  # the units the map colours, when ``coloured``
     coloured: bool = field(init=False)
+    # The units ranked: the province's children (districts before 2025, areas after), each
+    # linked to its room.
+    ranked: list[str] = field(init=False)
+    paths: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.areas, self.coloured = map_areas(self.units, self.layer)
+        self.map_layer = province_layer(self.units, self.layer, self.communes)
+        self.map_url = self.communes_url if self.map_layer is self.communes else self.geojson_url
+        self.areas, self.coloured = map_areas(self.units, self.map_layer)
+        self.ranked = self.units.children(self.units.province)
+        self.paths = room_paths(self.units)
+
+    @property
+    def map_codes(self) -> list[str]:
+        """The units of the map's polygons (a click opens their rooms, where they have one)."""
+        return self.areas if self.coloured else self.layer.codes
 
     def fetch(self, feed: Any, window: str, *, series: bool = False) -> FeedView:
         """What the page draws of ``feed`` (the first shown when it is not one) over ``window``,
-        read at once: the province's and each area's documents, the open reports of a feed with
-        points and, for a whole page, the province's series."""
+        read at once: the province's and each area's and ranked unit's documents, the open reports
+        of a feed with points and, for a whole page, the province's series."""
         spec = feed_spec(self.specs, feed)
         province = self.units.province
+        shown = dict.fromkeys([*self.areas, *self.ranked])
         data = fetch_room(
             self.reader,
             spec.name,
-            docs=[(province, DEFAULT_WINDOW), (province, window), *((a, window) for a in self.areas)],
+            docs=[(province, DEFAULT_WINDOW), (province, window), *((a, window) for a in shown)],
             series=[province] if series else [],
             extras=[POINTS_FIELD] if spec.has_points else [],
         )
@@ -77,22 +110,30 @@ class ProvincePage:
     # ---- builders: what was read -> components -----------------------------------------------
 
     def map_figure(self, view: FeedView, kpi: str, window: str) -> Any:
+        zoom = (
+            MAP_ZOOM
+            if self.units.middle == "district"
+            else figures.fit_zoom(self.map_layer.bounds, *MAP_BOX_PX, pad=0)
+        )
         if self.coloured:
             names = self.units.names()
             figure = figures.province_map(
-                geojson_url=self.geojson_url,
-                codes=self.layer.codes,
-                names=[names[c] for c in self.layer.codes],
+                geojson_url=self.map_url,
+                codes=self.areas,
+                names=[names[c] for c in self.areas],
                 values=view.data.values(view.kpis[kpi], self.areas, window),
                 kpi=view.kpis[kpi],
                 goal=view.goal(kpi, self.units.province),
-                center=self.layer.center,
-                zoom=MAP_ZOOM,
+                center=self.map_layer.center,
+                zoom=zoom,
             )
-        else:  # the 2025 communes have no polygons: the former districts, for orientation
-            figure = figures.reference_map(
-                geojson_url=self.geojson_url, layer=self.layer, zoom=MAP_ZOOM - 0.7
-            )
+            if self.map_layer.schematic:  # names on the tiles, areas outlined, "a diagram"
+                figures.schematic(figure, self.map_layer, zoom)
+            elif self.map_layer is not self.layer and map_areas(self.units, self.layer)[1]:
+                # the communes' polygons, their areas (the former districts) outlined
+                figure.update_layout(map_layers=[figures.outlines(self.geojson_url)])
+        else:  # no unit of the scheme has polygons: the former districts, for orientation
+            figure = figures.reference_map(geojson_url=self.geojson_url, layer=self.layer, zoom=zoom)
         if view.spec.has_points:
             points = visible_points(view.data.extras.get(POINTS_FIELD) or [], self.units)
             spots = entry(view.data.doc(self.units.province, window), "hotspots").get("value") or []
@@ -124,11 +165,7 @@ class ProvincePage:
                             children=[
                                 html.H2(_("Cảnh báo")),
                                 html.Div(className="alert-ticker", id=ids.ALERTS),
-                                html.H2(
-                                    _("Xếp hạng huyện, thị xã, thành phố")
-                                    if self.units.level_codes("district")
-                                    else _("Xếp hạng xã, phường")
-                                ),
+                                html.H2(_(RANKING_TITLES[self.units.middle])),
                                 fresh_badge(feed),
                                 html.Div(
                                     self.ranking(view, kpi, DEFAULT_WINDOW),
@@ -154,16 +191,16 @@ class ProvincePage:
                 room_footer(feed),
                 *self.live.elements(
                     feeds=list(self.specs),  # every feed's alerts reach the ticker
-                    units=[self.units.province, *self.areas],
+                    units=[self.units.province, *dict.fromkeys([*self.areas, *self.ranked])],
                     series=[self.units.province],
                     feed=feed,
                     province=self.units.province,
-                    codes=self.areas,
-                    map_codes=self.layer.codes if self.coloured else [],
-                    links=bool(self.units.level_codes("district")),
+                    codes=self.ranked,
+                    map_codes=self.areas if self.coloured else [],
+                    links=f"/{self.units.middle}/",
                     approximate=sorted(self.units.approximate),
                     names=self.units.names(),
-                    kpis=kpi_info(view, self.areas),
+                    kpis=kpi_info(view, list(dict.fromkeys([*self.areas, *self.ranked]))),
                     measures=list(view.spec.measures),
                 ),
                 dcc.Store(id=ids.FEED, data=feed),
@@ -195,21 +232,22 @@ class ProvincePage:
                 className="map",
             ),
             *([] if self.coloured else [html.Div(_(REFERENCE_NOTE), className="map-note")]),
+            *([html.Div(_(TILES_NOTE), className="map-note")] if self.map_layer.schematic else []),
         ]
 
     def ranking(self, view: FeedView, path: str, window: str) -> html.Table:
+        """The province's children (districts, or areas) best first, each opening its room."""
         kpi = view.kpis[path]
         names = self.units.names()
-        pairs = list(zip(self.areas, view.data.values(kpi, self.areas, window), strict=True))
-        districts = set(self.units.level_codes("district"))
+        pairs = list(zip(self.ranked, view.data.values(kpi, self.ranked, window), strict=True))
         query = feed_query(view.spec.name)
         rows = [
             html.Tr(
                 [
                     html.Td(str(i), className="rank"),
                     html.Td(
-                        dcc.Link(names[code], href=f"/district/{code}{query}", refresh=True)
-                        if code in districts
+                        dcc.Link(names[code], href=self.paths[code] + query, refresh=True)
+                        if code in self.paths
                         else names[code]
                     ),
                     html.Td(
@@ -252,9 +290,13 @@ class ProvincePage:
             )
             return shown, patch, self.ranking(view, kpi, window)
 
-        # A click on a district opens its room, with the same feed (report dots have no location).
+        # A click on a unit of the map opens its room, with the same feed (report dots have no
+        # location).
         app.clientside_callback(  # type: ignore[no-untyped-call]  # dash 4 leaves it unannotated
-            "function (click, feed) { return window.ioc_rt.openDistrict(click, feed); }",
+            "function (click, feed) { return window.ioc_rt.openRoom(click, feed, ROOMS); }".replace(
+                "ROOMS",
+                json.dumps({0: room_prefix(self.units, self.areas if self.coloured else self.layer.codes)}),
+            ),
             Output(ids.FEED, "data", allow_duplicate=True),
             Input(ids.MAP, "clickData"),
             State(ids.FEED, "data"),

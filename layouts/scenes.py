@@ -1,5 +1,8 @@
 """What the wall shows, scene by scene: the exceptions first (the worst KPI against its target,
 the districts with the most overdue cases), then one scene per feed, then a tour of the districts.
+In the 2025 scheme the areas take the districts' place (``area:<code>`` scenes; the districts'
+before 2025 stay ``district:<code>``), and the exceptions name the worst commune beside the worst
+area: an area groups communes, each of which has its own figures and room.
 
 Pure reading of the snapshot: a scene is data (numbers, the map's KPI and focus); ``layouts/wall.py``
 draws it. The list of scene keys depends only on the configuration, so a screen's rotation is
@@ -21,13 +24,13 @@ from ioc.snapshots import SnapshotReader
 from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, theme
-from layouts.geography import map_areas
 from layouts.i18n import _
 from layouts.room_data import NOT_WINDOWED, base_name, display_kpis, entry, fetch_room
 from layouts.scorecard_panels import period_label
 
 MAX_NUMBERS = 6
 EXCEPTION_WINDOW = "7d"
+TOUR_KINDS = ("district", "area")  # a tour's scene: "district:<code>" before 2025, "area:<code>" in 2025
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,12 @@ class Number:
 
 @dataclass(frozen=True)
 class Scene:
-    key: str  # "exceptions", "feed:<feed>", "district:<code>", "scorecard"
+    key: str  # "exceptions", "feed:<feed>", "district:<code>" (2025: "area:<code>"), "scorecard"
     title: str
     feed: str  # the feed of the map (and of the scene's freshness badge)
     map_kpi: str
     window: str
-    focus: str | None = None  # the district outlined (and zoomed to, in the district tour)
+    focus: str | None = None  # the district or area outlined (and zoomed to, in the tour)
     zoom: bool = False
     numbers: list[Number] = field(default_factory=list)
     scorecard: ScorecardAnswer | None = None  # the scorecard scene's (the province's 766 index)
@@ -75,8 +78,23 @@ class WallPlan:
 
     @property
     def areas(self) -> list[str]:
-        """The units compared for the exceptions: districts before 2025, communes in 2025."""
-        return map_areas(self.units, self.layer)[0]
+        """The units below the province the exceptions compare and the tour visits: the districts
+        before 2025, the areas in 2025."""
+        return self.units.level_codes(self.units.middle)
+
+    @property
+    def communes(self) -> list[str]:
+        """The communes the exceptions compare as well, in the 2025 scheme (none before 2025: the
+        districts' own scenes are as they were)."""
+        return self.units.level_codes("commune") if self.units.middle == "area" else []
+
+    @property
+    def read_units(self) -> list[str]:
+        """Whose documents a scene's read holds: the province, the areas (or districts), the 2025
+        communes, and whatever units the wall's map colours."""
+        shown = [self.units.province, *self.areas, *self.communes]
+        known = set(self.units.codes) - set(shown)
+        return shown + [c for c in self.layer.codes if c in known]
 
     def keys(self, groups: list[str]) -> list[str]:
         out: list[str] = []
@@ -87,8 +105,8 @@ class WallPlan:
                 out += [f"feed:{feed}" for feed in self.specs]
             elif group == "scorecard":
                 out.append("scorecard")
-            else:
-                out += [f"district:{code}" for code in self.units.level_codes("district")]
+            else:  # "districts": the tour of the units below the province
+                out += [f"{self.units.middle}:{code}" for code in self.areas]
         return out
 
     def scene(self, key: str) -> Scene:
@@ -98,7 +116,7 @@ class WallPlan:
         kind, _, rest = key.partition(":")
         if kind == "feed":
             return self.feed_scene(rest)
-        if kind == "district":
+        if kind in TOUR_KINDS:
             return self.district_scene(rest)
         if kind == "scorecard":
             return self.scorecard_scene()
@@ -111,7 +129,7 @@ class WallPlan:
         kind, _, rest = key.partition(":")
         if kind == "feed":
             return {(rest, EXCEPTION_WINDOW), *((rest, w) for _path, w in self.specs[rest].wall_numbers)}
-        if kind == "district":
+        if kind in TOUR_KINDS:
             shown = [(f, w) for f, _path, w in theme.WALL_DISTRICT_NUMBERS if f in self.specs]
             kpis = {(f, EXCEPTION_WINDOW) for f, _w in shown}
             return {(next(iter(self.specs)), EXCEPTION_WINDOW), *shown, *kpis}
@@ -120,19 +138,19 @@ class WallPlan:
         return {(f, EXCEPTION_WINDOW) for f in self.specs}
 
     def read(self, pairs: set[tuple[str, str]]) -> None:
-        """The province's and the areas' documents of each (feed, window) not read yet: one read
-        of each feed's snapshot."""
+        """The documents (:attr:`read_units`) of each (feed, window) not read yet: one read of each
+        feed's snapshot."""
         windows: dict[str, list[str]] = {}
         for feed, window in sorted(pairs - set(self._docs)):
             windows.setdefault(feed, []).append(window)
-        units = [self.units.province, *self.areas]
+        units = self.read_units
         for feed, wanted in windows.items():
             data = fetch_room(self.reader, feed, docs=[(u, w) for w in wanted for u in units])
             for w in wanted:
                 self._docs[(feed, w)] = {u: doc for u in units if (doc := data.doc(u, w)) is not None}
 
     def docs(self, feed: str, window: str) -> dict[str, dict[str, Any]]:
-        """Province and districts of one feed and window, as read for the scene."""
+        """The units' documents of one feed and window, as read for the scene."""
         self.read({(feed, window)})  # nothing when the scene's read has them
         return self._docs[(feed, window)]
 
@@ -164,14 +182,15 @@ class WallPlan:
 
     # ---- scenes -------------------------------------------------------------------------
 
-    def worst_breach(self) -> tuple[str, str, str, float] | None:
-        """(feed, KPI, district, relative gap) of the district furthest below a target, or None
-        when no district has a value for a KPI with a target."""
+    def worst_breach(self, codes: list[str] | None = None) -> tuple[str, str, str, float] | None:
+        """(feed, KPI, unit, relative gap) of the unit of ``codes`` (default: the districts, or
+        the areas in 2025) furthest below a target, or None when none has a value for a KPI with
+        a target."""
         worst: tuple[str, str, str, float] | None = None
         for feed, spec in self.specs.items():
             docs = self.docs(feed, EXCEPTION_WINDOW)
             for kpi in spec.kpis:
-                for code in self.areas:
+                for code in self.areas if codes is None else codes:
                     goal = self.goals.goal(feed, kpi.name, code)
                     value = entry(docs.get(code), kpi.name).get("value")
                     if not goal or value is None:  # no target (or 0: no gap to weigh)
@@ -183,26 +202,37 @@ class WallPlan:
         return worst
 
     def most(self, feed: str, path: str) -> str | None:
-        """The district with the largest value of a count (overdue cases), or None."""
+        """The district (or area) with the largest value of a count (overdue cases), or None."""
         docs = self.docs(feed, EXCEPTION_WINDOW)
         valued = [(entry(docs.get(c), path).get("value"), c) for c in self.areas]
         present = [(v, c) for v, c in valued if v]
         return max(present)[1] if present else None
 
+    def breach_number(self, breach: tuple[str, str, str, float]) -> Number | None:
+        """The value of a unit's worst breach, named: "Huyện Tân Biên · Giải quyết đúng hạn · 7 ngày"."""
+        feed, path, code, _gap = breach
+        kpi = self.kpi(feed, path)
+        assert kpi is not None
+        label = f"{self.units.name(code)} · {kpi.label} · {_(theme.WINDOW_LABELS[EXCEPTION_WINDOW])}"
+        return self.number(feed, code, path, EXCEPTION_WINDOW, label)
+
     def exceptions(self) -> Scene:
+        """The worst breach of a district (2025: of an area, and then of a commune), the districts'
+        (areas') most overdue cases beside the province's, and the alerts no one has acknowledged
+        (always shown: the others are cut to make room for it)."""
         names = self.units.names()
         numbers: list[Number | None] = []
         worst = self.worst_breach()
+        commune = self.worst_breach(self.communes) if self.communes else None
         if worst:
             feed, path, code, _gap = worst
-            kpi = self.kpi(feed, path)
-            assert kpi is not None
-            label = f"{names[code]} · {kpi.label} · {_(theme.WINDOW_LABELS[EXCEPTION_WINDOW])}"
-            numbers.append(self.number(feed, code, path, EXCEPTION_WINDOW, label))
+            numbers.append(self.breach_number(worst))
             map_feed, map_kpi, focus = feed, path, code
         else:
             map_feed = next(iter(self.specs))
             map_kpi, focus = self.specs[map_feed].default_kpi or self.specs[map_feed].kpis[0].name, None
+        if commune:
+            numbers.append(self.breach_number(commune))
         for feed, path in (("public_services", "overdue_open"), ("citizen_feedback", "overdue")):
             if feed not in self.specs:
                 continue
@@ -232,20 +262,18 @@ class WallPlan:
             for a in read_active(self.reader.client, feed).values()
             if not a.get("acked_by")
         ]
-        numbers.append(
-            Number(
-                _("Cảnh báo chưa xác nhận"),
-                "",
-                "",
-                "alerts",
-                "count",
-                EXCEPTION_WINDOW,
-                len(open_alerts),
-                "bad" if open_alerts else "ok",
-                _("cảnh báo"),
-            )
+        unacknowledged = Number(
+            _("Cảnh báo chưa xác nhận"),
+            "",
+            "",
+            "alerts",
+            "count",
+            EXCEPTION_WINDOW,
+            len(open_alerts),
+            "bad" if open_alerts else "ok",
+            _("cảnh báo"),
         )
-        breach = worst is not None and worst[3] < 0
+        breach = any(b is not None and b[3] < 0 for b in (worst, commune))
         return Scene(
             key="exceptions",
             title=_("Cần chú ý") if breach else _("Không có chỉ số dưới mục tiêu"),
@@ -253,7 +281,7 @@ class WallPlan:
             map_kpi=map_kpi,
             window=EXCEPTION_WINDOW,
             focus=focus,
-            numbers=[n for n in numbers if n is not None][:MAX_NUMBERS],
+            numbers=[*[n for n in numbers if n is not None][: MAX_NUMBERS - 1], unacknowledged],
         )
 
     def feed_scene(self, feed: str) -> Scene:
@@ -278,6 +306,7 @@ class WallPlan:
         )
 
     def district_scene(self, code: str) -> Scene:
+        """A district's scene (an area's in 2025): its own numbers, the map zoomed to it."""
         numbers = [
             self.number(feed, code, path, window, f"{_(FEED_SPECS[feed].title)} · {label}")
             for feed, path, window in theme.WALL_DISTRICT_NUMBERS
@@ -285,7 +314,7 @@ class WallPlan:
         ]
         feed = next(iter(self.specs))
         return Scene(
-            key=f"district:{code}",
+            key=f"{self.units.level(code) or self.units.middle}:{code}",
             title=self.units.name(code),
             feed=feed,
             map_kpi=self.specs[feed].default_kpi,

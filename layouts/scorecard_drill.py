@@ -1,7 +1,8 @@
 """The drill-down of a feed-computed indicator (``/scorecard/<indicator>?unit=&period=``): the same
-indicator for every unit below (districts before 2025, communes in 2025), the most points lost
-first, each linked to its room and, for 2.1 and 5.1, to the work list of the overdue cases
-behind it. Live as the scorecard room is (``layouts/scorecard.py``)."""
+indicator for every unit below (the province's districts before 2025, its areas in 2025; a
+district's or an area's communes), the most points lost first, each linked to its room and, for
+2.1 and 5.1, to the work list of the overdue cases behind it. Live as the scorecard room is
+(``layouts/scorecard.py``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from layouts.i18n import _
 from layouts.scorecard import FEED_NAMES, PERIOD_JS, ScorecardPage, header, period_picker, query, throttle_js
 from layouts.scorecard_data import BadRequest
 
-# The KPI a district room opens on, for a work list's feed.
+# The KPI a room opens on, for a work list's feed.
 OVERDUE_KPI = {"public_services": "overdue_open", "citizen_feedback": "overdue"}
 
 
@@ -105,15 +106,15 @@ class DrilldownPage(ScorecardPage):
         )
 
     def links(self, answer: DrilldownAnswer) -> dict[str, tuple[str | None, str | None]]:
-        """Each unit's room (a district's room before 2025, else the unit's own scorecard) and
-        its work list, where this person may open them."""
+        """Each unit's room (a district's before 2025; an area's or a commune's in 2025; else the
+        unit's own scorecard) and its work list, where this person may open them."""
         feed = INDICATORS[answer["indicator"]].feed
         cases = answer["case_feed"]
         person = login.user()
         found: dict[str, tuple[str | None, str | None]] = {}
         for row in answer["units"]:
             code = row["unit"]
-            room = district_room(self.units, code, feed) or "/scorecard" + query(
+            room = unit_room(self.units, code, feed) or "/scorecard" + query(
                 code, answer["period"], self.units.province
             )
             work = work_list(self.units, code, cases) if cases else None
@@ -156,32 +157,41 @@ class DrilldownPage(ScorecardPage):
             return self.drill_body(answer)
 
 
-def district_room(units: UnitTable, code: str, feed: str) -> str | None:
-    """A district's room, on the indicator's feed (None for a unit without a room)."""
-    if code not in units.level_codes("district"):
-        return None
-    return f"/district/{code}?feed={feed}"
+def room_level(units: UnitTable, code: str) -> str | None:
+    """The level of a unit's room the drill-down links to: a district's before 2025; an area's or
+    a commune's in 2025 (each has its room and work list); None: the unit's own scorecard."""
+    level = units.level(code)
+    if level == units.middle or (level == "commune" and units.middle == "area"):
+        return level
+    return None
+
+
+def unit_room(units: UnitTable, code: str, feed: str) -> str | None:
+    """A unit's room, on the indicator's feed (None for a unit without a room)."""
+    level = room_level(units, code)
+    return None if level is None else f"/{level}/{code}?feed={feed}"
 
 
 def work_list_unit(units: UnitTable, code: str) -> str | None:
-    """Whose work list holds a unit's cases: a district's own, a commune's its district's (the
-    case lists are kept per district); None in 2025 (no districts)."""
-    districts = set(units.level_codes("district"))
-    if code in districts:
+    """Whose room's work list holds a unit's cases: a district's or an area's own, a 2025
+    commune's own (its room shows its cases), a pre-2025 commune's its district's; None for the
+    province (its cases are listed unit by unit)."""
+    if room_level(units, code) is not None:
         return code
     parent = units.parent(code)
-    return parent if parent in districts else None
+    return parent if parent is not None and units.level(parent) == units.middle else None
 
 
 def work_list(units: UnitTable, code: str, feed: str) -> str | None:
-    """The district room opened on the overdue cases of ``feed``, filtered to a commune's."""
+    """The room opened on the overdue cases of ``feed``: the unit's own, or its district's
+    filtered to a pre-2025 commune's."""
     where = work_list_unit(units, code)
     if where is None:
         return None
     params = {"feed": feed, "kpi": OVERDUE_KPI[feed]}
     if where != code:
         params["f"] = units.name(code)
-    return f"/district/{where}?" + urlencode(params)
+    return f"/{units.level(where)}/{where}?" + urlencode(params)
 
 
 def drill_table(answer: DrilldownAnswer, links: Mapping[str, tuple[str | None, str | None]]) -> html.Table:

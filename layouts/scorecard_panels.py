@@ -39,6 +39,7 @@ WHAT_IF_TEXT = {
 LEVEL_NOUNS = {
     "province": N_("tỉnh, thành phố"),
     "district": N_("huyện, thị xã, thành phố"),
+    "area": N_("khu vực"),
     "commune": N_("xã, phường"),
 }
 

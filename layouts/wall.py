@@ -2,10 +2,11 @@
 
 Title and clock on top, the map large in the centre, at most six big numbers beside it, the alert
 ticker at the bottom. Scenes rotate by themselves (``layouts/scenes.py``): the worst breach first,
-then each feed, then a tour of the districts. Each rotation is one server callback that patches the
-same map (new colours, outline and zoom), so a wall that runs for days holds one map, not one per
-scene. Between rotations the numbers follow the relay's pushes (``realtime.js``, ``.live-value``);
-dimming at night, the pixel shift and the daily soft reload are ``wall.js``'s.
+then each feed, then a tour of the districts (of the areas in the 2025 scheme). Each rotation is
+one server callback that patches the same map (new colours, outline and zoom), so a wall that runs
+for days holds one map, not one per scene. Between rotations the numbers follow the relay's pushes
+(``realtime.js``, ``.live-value``); dimming at night, the pixel shift and the daily soft reload are
+``wall.js``'s.
 
 Every setting of ``[wall]`` can be overridden per screen in the address, so screens side by side
 can show different scenes: ``/wall?scenes=districts&offset=4&interval=30``.
@@ -43,6 +44,8 @@ from layouts.scorecard_wall import wall_panel
 # The map's share of the screen, as laid out in style.css (.wall-main): the zoom is fitted to it.
 MAP_WIDTH_SHARE = 0.56
 MAP_HEIGHT_SHARE = 0.76
+# The left of the map's panel holds its colour bar, beside the map and never over it.
+LEGEND_SHARE = 0.2
 
 
 class Viewport(TypedDict):
@@ -222,7 +225,7 @@ class WallPage:
                 html.Div(id=ids.W_CONFIG, hidden=True, **ids.DataAttrs({"data-config": json.dumps(config)})),
                 *self.live.elements(
                     feeds=list(self.specs),
-                    units=[self.units.province, *self.layer.codes],
+                    units=plan.read_units,  # every unit a scene may show a number of
                     series=[],
                     store=ids.RT_WALL,
                 ),
@@ -271,8 +274,9 @@ class WallPage:
 
     def map_figure(self, plan: WallPlan, scene: Scene, viewport: Viewport) -> go.Figure:
         """The districts coloured by the scene's KPI, its district outlined, on a dark blank map
-        (in the 2025 scheme the former districts, grey: the numbers say where), from what
-        ``plan`` read for the scene."""
+        (in the 2025 scheme the areas on their former districts' polygons; configured areas have
+        none: the former districts, grey, and the numbers say where), from what ``plan`` read for
+        the scene."""
         if not map_areas(self.units, self.layer)[1]:
             figure = figures.reference_map(geojson_url=self.geojson_url, layer=self.layer, zoom=0, dark=True)
             bounds = self.layer.bounds
@@ -289,8 +293,9 @@ class WallPage:
         codes = self.layer.codes
         names = self.units.names()
         values = [figures.scalar(kpi, entry(docs.get(c), scene.map_kpi).get("value")) for c in codes]
-        bounds = self.layer.feature_bounds[scene.focus] if scene.zoom and scene.focus else self.layer.bounds
-        width = viewport["w"] * MAP_WIDTH_SHARE
+        zoomed = scene.zoom and scene.focus in self.layer.feature_bounds
+        bounds = self.layer.feature_bounds[scene.focus] if zoomed and scene.focus else self.layer.bounds
+        width = viewport["w"] * MAP_WIDTH_SHARE * (1 - LEGEND_SHARE)
         height = viewport["h"] * MAP_HEIGHT_SHARE
         figure = figures.province_map(
             geojson_url=self.geojson_url,
@@ -300,7 +305,7 @@ class WallPage:
             kpi=kpi,
             goal=goal,
             center=((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2),
-            zoom=figures.fit_zoom(bounds, width, height, pad=0.8 if scene.zoom else 0.15),
+            zoom=figures.fit_zoom(bounds, width, height, pad=0.8 if zoomed else 0.15),
         )
         focused = [c == scene.focus for c in codes]
         figure.update_traces(
@@ -314,13 +319,13 @@ class WallPage:
                 },
                 "thickness": max(12, viewport["h"] / 70),
                 "len": 0.5,
-                "x": 0.01,
+                "x": 0,
                 "xanchor": "left",
                 "tickfont": {"size": max(14, viewport["h"] / 60)},
-                "bgcolor": "rgba(11,18,32,0.85)",
             },
         )
         figure.update_layout(
+            map_domain={"x": [LEGEND_SHARE, 1], "y": [0, 1]},
             map_style=theme.WALL_MAP_STYLE,
             font={"color": theme.WALL_INK, "size": max(14, viewport["h"] / 60)},
             uirevision=None,

@@ -3,19 +3,20 @@ breach first, with how late each is; filterable without diacritics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dash import html
+from dash import dcc, html
 
 from ioc.cases import cases_field
 from ioc.snapshots import SnapshotReader
+from ioc.units import key_code
 from layouts import format as fmt
 from layouts import ids, theme
 from layouts.i18n import N_, _
-from layouts.room_data import RoomData, fetch_room
+from layouts.room_data import RoomData, feed_query, fetch_room
 
 
 def _dossier(case: dict[str, Any]) -> tuple[Any, Any]:
@@ -72,9 +73,17 @@ def fetch_cases(reader: SnapshotReader, feeds: list[str], unit: str) -> dict[str
     return {feed: fetch_room(reader, feed, extras=[cases_field(unit)]) for feed in feeds}
 
 
-def case_lists(found: dict[str, RoomData], unit: str, names: dict[str, str], case_filter: str) -> list[Any]:
+def case_lists(
+    found: dict[str, RoomData],
+    unit: str,
+    names: dict[str, str],
+    case_filter: str,
+    rooms: Mapping[str, str] | None = None,
+) -> list[Any]:
     """One table per feed read (``found``, holding its meta and ``unit``'s case list) of every
-    overdue case of ``unit``, with its count and time."""
+    overdue case of ``unit``, with its count and time. ``names``: record key -> the name of its
+    unit (``UnitTable.key_names``: a case's ``unit_code`` is its record key); ``rooms``: record
+    key -> the room of the commune it counts in, which its name opens (on the list's feed)."""
     out: list[Any] = []
     wanted = fmt.fold(case_filter.strip())
     for feed in [f for f in CASE_FEEDS if f in found]:
@@ -106,7 +115,7 @@ def case_lists(found: dict[str, RoomData], unit: str, names: dict[str, str], cas
                     html.Div(
                         _("Tính đến {time}").format(time=fmt.short_time(as_of)), className="muted small"
                     ),
-                    _case_table(feed, shown, as_of, names),
+                    _case_table(feed, shown, as_of, names, rooms or {}),
                 ],
                 **ids.DataAttrs({"data-feed": feed}),
             )
@@ -114,7 +123,9 @@ def case_lists(found: dict[str, RoomData], unit: str, names: dict[str, str], cas
     return out
 
 
-def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: dict[str, str]) -> Any:
+def _case_table(
+    feed: str, cases: list[dict[str, Any]], as_of: datetime, names: dict[str, str], rooms: Mapping[str, str]
+) -> Any:
     if not cases:
         return html.P(_("Không có việc quá hạn."), className="muted")
     kind = CASE_TABLES[feed]
@@ -129,7 +140,11 @@ def _case_table(feed: str, cases: list[dict[str, Any]], as_of: datetime, names: 
                 [
                     html.Td(html.Code(case["id"])),
                     html.Td(what),
-                    html.Td(names.get(case["unit_code"], case["unit_code"])),
+                    html.Td(
+                        dcc.Link(unit_name(case, names), href=rooms[key] + feed_query(feed), refresh=True)
+                        if (key := case["unit_code"]) in rooms
+                        else unit_name(case, names)
+                    ),
                     html.Td(fourth),
                     html.Td(_(STATUS_LABELS.get(case["status"], case["status"]))),
                     html.Td(fmt.short_time(deadline), className="num"),
@@ -155,4 +170,9 @@ def _case_text(case: dict[str, Any], names: dict[str, str]) -> str:
     """What the case filter searches: id, procedure, sector, commune, agency, text."""
     parts = [case.get(k) or "" for k in ("id", "procedure", "sector", "agency", "severity", "text")]
     labels = [theme.REPORT_SECTOR_LABELS.get(parts[2], ""), theme.REPORT_SEVERITY_LABELS.get(parts[4], "")]
-    return fmt.fold(" ".join([*parts, *labels, names.get(case["unit_code"], "")]))
+    return fmt.fold(" ".join([*parts, *labels, unit_name(case, names)]))
+
+
+def unit_name(case: dict[str, Any], names: dict[str, str]) -> str:
+    """The name of a case's unit in its own scheme; its plain code when the name is not known."""
+    return names.get(case["unit_code"]) or key_code(case["unit_code"])[1]

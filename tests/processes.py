@@ -27,20 +27,23 @@ from tests.wait import wait_until
 
 API = "http://127.0.0.1:{port}/api/v1/kpis?feed=public_services&unit={unit}&window={window}"
 PASSWORD = "mat-khau-thu-nghiem"
-# The accounts of the tests: a leader, an administrator, and duty officers of two districts.
+# The accounts of the tests: a leader, an administrator, duty officers of two districts (in the
+# 2025 scheme the areas with the same codes: Khu vực Tân Biên cũ, Khu vực Tân Châu cũ) and one of
+# a commune of 706 (Thị trấn Tân Châu before 2025, Xã Tân Châu after: the code is in both).
 ACCOUNTS: dict[str, tuple[Role, list[str]]] = {
     "lanhdao": ("leader", []),
     "quantri": ("admin", []),
     "truc-705": ("officer", ["705"]),
     "truc-706": ("officer", ["706"]),
+    "truc-25516": ("officer", ["25516"]),
 }
 LEADER = ("lanhdao", PASSWORD)
 CHEAP_HASH = "pbkdf2:sha256:1000"
 
 
 def users_file(scheme: str = "pre2025") -> Path:
-    """The tests' user file (hashed passwords), written once per test session; the 2025 scheme
-    has no districts, so no duty officer of one."""
+    """The tests' user file (hashed passwords), written once per test session (one per scheme:
+    an account's units must be units of the scheme)."""
     return _users_file(scheme)
 
 
@@ -53,8 +56,7 @@ def _users_file(scheme: str) -> Path:
     cheap = partial(generate_password_hash, method=CHEAP_HASH)
     with mock.patch("ioc.access.generate_password_hash", cheap):
         for login, (role, units) in ACCOUNTS.items():
-            if scheme == "pre2025" or role != "officer":
-                add_user(path, login, role=role, password=PASSWORD, name=f"{login} (test)", units=units)
+            add_user(path, login, role=role, password=PASSWORD, name=f"{login} (test)", units=units)
     return path
 
 

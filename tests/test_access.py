@@ -6,22 +6,37 @@ from __future__ import annotations
 import html
 import json
 import time
+from functools import partial
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 from dash import page_registry
+from werkzeug.security import generate_password_hash
 
 from ioc import embeds
+from ioc.access import demo_users, read_users
 from ioc.api import outside
+from ioc.config import ConfigError
+from ioc.units import UnitTable
 from ioc.web import create_app
-from tests.processes import PASSWORD, acting_as, app_settings, logged_in, login_form, users_file
+from tests.processes import (
+    CHEAP_HASH,
+    PASSWORD,
+    acting_as,
+    app_settings,
+    logged_in,
+    login_form,
+    users_file,
+)
 from tests.test_kpis import counted_cases
 
 SECRET = "test-secret"  # app_settings'
 CLIENT_SECRET = "the-app-backend-secret"
 FRAMER = "https://smart.tayninh.gov.vn"
 COMMUNE_OF_706 = "25516"  # Thị trấn Tân Châu
+COMMUNE_OF_705 = "25486"  # Thị trấn Tân Biên
 ROLES = ("anonymous", "lanhdao", "truc-705", "quantri")
 
 
@@ -54,6 +69,8 @@ CARD = "/api/v1/cards/public_services.received?unit=705"
 MATRIX = {
     "/": (302, 200, 200, 200),
     "/district/705": (302, 200, 200, 200),
+    "/area/705": (302, 200, 200, 200),  # the 2025 scheme's address: says so (its test)
+    "/commune/" + COMMUNE_OF_706: (302, 200, 200, 200),  # outside the scope: refused in the page
     "/wall": (302, 200, 200, 200),
     "/health-board": (302, 200, 200, 200),
     "/scorecard": (302, 200, 200, 200),  # another district's: refused in the page (its test)
@@ -65,6 +82,8 @@ MATRIX = {
     C + "705": (401, 200, 200, 200),
     C + "706": (401, 200, 403, 200),  # another district's cases
     C + "72": (401, 200, 403, 200),  # the province's cases name every district's
+    C + COMMUNE_OF_705: (401, 200, 200, 200),  # a commune's: its district's list, its own cases
+    C + COMMUNE_OF_706: (401, 200, 403, 200),
     IX + "72": (401, 200, 200, 200),  # the scorecard: the KPI API's rules
     IX + "706": (401, 200, 200, 200),
     IX + COMMUNE_OF_706: (401, 200, 403, 200),
@@ -139,6 +158,75 @@ def test_an_officer_of_one_district_is_refused_another_in_the_room(app) -> None:
         assert "NGOÀI PHẠM VI ĐƯỢC GIAO" in text and "Huyện Tân Biên" in text and "case-table" not in text
         own = str(page_registry["district"]["layout"](code="705").to_plotly_json())
         assert "NGOÀI PHẠM VI" not in own and "cases-lists" in own
+
+
+def test_a_commune_room_is_its_districts_officers_and_shows_its_own_cases(app) -> None:
+    """Before 2025 too, a commune has its room: the overdue dossier B of Phường 3 (25459, in
+    Thành phố Tây Ninh, 703) is in Phường 3's work list and no other commune's; an officer of
+    705 is refused it, with a link to their own district's room."""
+    with acting_as(app, "lanhdao"):
+        own = text_of(page_registry["commune"]["layout"](code="25459"))
+        other = text_of(page_registry["commune"]["layout"](code="25456"))
+        area = text_of(page_registry["area"]["layout"](code="705"))
+    assert '"children": "B"' in own and "case-table" in own and '"children": "B"' not in other
+    assert "Khu vực chỉ có ở bảng đơn vị 2025" in area and "/district/705" in area
+    with acting_as(app, "truc-705"):
+        refused = text_of(page_registry["commune"]["layout"](code="25459"))
+    assert "NGOÀI PHẠM VI ĐƯỢC GIAO" in refused and "/district/705" in refused and "case-table" not in refused
+    officer = logged_in(app, "truc-705")
+    assert room_callback(officer, "25459", "commune").status_code == 204
+    assert room_callback(officer, COMMUNE_OF_705, "commune").status_code == 200
+
+
+def text_of(component) -> str:
+    """A Dash layout as JSON text (plain characters), for what it says and links to."""
+    return json.dumps(
+        component.to_plotly_json(),
+        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
+        ensure_ascii=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("scheme", "unit", "message"),
+    [
+        ("pre2025", "794", "'794' is not a district or commune of scheme pre2025"),
+        ("2025", "25456", "'25456' is not an area or commune of scheme 2025"),
+        ("2025", "80", "'80' is not an area or commune of scheme 2025"),
+    ],
+)
+def test_a_duty_officers_units_are_units_below_the_province_of_the_scheme(
+    tmp_path, geodata, scheme, unit, message
+) -> None:
+    """An account file naming a unit the scheme does not have below its province is refused,
+    with the account and what the units may be."""
+    table = UnitTable.load(geodata, scheme)
+    path = tmp_path / "users.toml"
+    path.write_text(
+        f'[users.truc]\nrole = "officer"\nunits = ["{unit}"]\npassword = "pbkdf2:x"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        read_users(path, table)
+    assert str(caught.value) == f"{path}: users.truc.units: {message}"
+    path.write_text(path.read_text(encoding="utf-8").replace(unit, "705"), encoding="utf-8")
+    assert read_users(path, table)["truc"].units == ["705"]  # a district, or an area
+
+
+def test_the_demos_officers_are_the_areas_in_the_2025_scheme(tmp_path, geodata) -> None:
+    """The demo makes a duty officer per area in the 2025 scheme (per district before), and makes
+    its accounts again when its folder's are the other scheme's."""
+    cheap = partial(generate_password_hash, method=CHEAP_HASH)
+    with mock.patch("ioc.access.generate_password_hash", cheap):
+        path, text, _secret = demo_users(tmp_path, UnitTable.load(geodata, "pre2025"))
+        assert "truc-794" not in text and len(read_users(path, UnitTable.load(geodata, "pre2025"))) == 11
+        new = UnitTable.load(geodata, "2025")
+        path, text, _secret = demo_users(tmp_path, new)
+    accounts = read_users(path, new)
+    officers = {login: entry.units for login, entry in accounts.items() if entry.role == "officer"}
+    assert officers == {f"truc-{code}": [code] for code in new.level_codes("area")}
+    assert accounts["truc-705"].name == "Trực ban Khu vực Tân Biên cũ (demo)"
+    assert "truc-808   officer  Trực ban Khu vực Châu Thành cũ (Long An cũ) (demo)" in text
+    assert demo_users(tmp_path, new)[1] == text  # made once for a scheme
 
 
 def test_the_audit_log_records_who_opened_what(app) -> None:
@@ -266,11 +354,12 @@ def test_an_administrator_lists_the_embeds_with_fresh_tokens(app) -> None:
     assert PASSWORD not in page.text
 
 
-def district_callback(client, code: str, changed: str = "district-window.value"):
-    """The district room's refresh callback, called as the page calls it, for room ``code``."""
+def room_callback(client, code: str, room: str = "district", changed: str = ""):
+    """A room's refresh callback (``room``: "district" for a district's or an area's, or
+    "commune"), called as the page calls it, for the room of ``code``."""
     found = client.get("/_dash-dependencies").get_json()
-    refresh = next(c for c in found if "district-tiles.children" in c["output"])
-    values = {"district-kpi": "on_time_rate", "district-window": "7d", "district-sort": "best"}
+    refresh = next(c for c in found if f"{room}-tiles.children" in c["output"])
+    values = {f"{room}-kpi": "on_time_rate", f"{room}-window": "7d", f"{room}-sort": "best"}
     inputs = [{**i, "value": values.get(i["id"], "")} for i in refresh["inputs"]]
     state = [{**s, "value": {"feed": "public_services", "code": code}} for s in refresh["state"]]
     body = {
@@ -281,9 +370,14 @@ def district_callback(client, code: str, changed: str = "district-window.value")
         ],
         "inputs": inputs,
         "state": state,
-        "changedPropIds": [changed],
+        "changedPropIds": [changed or f"{room}-window.value"],
     }
     return client.post("/_dash-update-component", json=body)
+
+
+def district_callback(client, code: str, changed: str = "district-window.value"):
+    """The district room's refresh callback, called as the page calls it, for room ``code``."""
+    return room_callback(client, code, "district", changed)
 
 
 def test_the_district_rooms_callback_reads_only_within_the_scope(app) -> None:

@@ -13,12 +13,13 @@ import pytest
 
 from ioc import alert_store, keys
 from ioc.alerts import Alerts
-from ioc.config import AlertRule, ConfigError
+from ioc.config import AlertRule, ConfigError, default_alert_rules
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
 from layouts.alert_text import describe
 from tests.pipeline import Pipeline
 from tests.processes import app_settings, get, logged_in
+from tests.test_areas_2025 import ON_TIME_7D, TAN_BIEN, TAN_CHAU, counted_2025, new  # noqa: F401  (new: the fixture)
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, dossier, load_cases
 
@@ -190,6 +191,11 @@ SAID = [
         "Tỉnh Tây Ninh: nguồn dữ liệu ngừng cập nhật chưa từng có số liệu",
         "Tỉnh Tây Ninh: feed stopped updating never had data",
     ),
+    (  # an area of the 2025 scheme, by its name
+        stored("dung_han", "Khu vực Tân Biên cũ", "kpi", "on_time_rate", "below", 0.5, 0.6),
+        "Khu vực Tân Biên cũ: đúng hạn 7 ngày 50,0% < 60%",
+        "Khu vực Tân Biên cũ: on time, 7 days 50.0% < 60%",
+    ),
     (  # a rule no longer configured is named
         stored("gone", "Thành phố Tây Ninh", "kpi", "overdue_open", "above", 12.0, 10.0),
         "Thành phố Tây Ninh: gone 12 > 10",
@@ -215,6 +221,64 @@ def test_rules_that_cannot_be_evaluated_are_refused(units, rule, message) -> Non
     bad = ON_TIME.model_copy(update=rule)
     with pytest.raises(ConfigError, match=message):
         Alerts("public_services", {"x": bad}, units, connectors=[])
+
+
+# ---- levels: districts before 2025, areas in 2025 -----------------------------------------------
+
+
+def test_a_rule_at_the_area_level_raises_for_the_areas_past_its_threshold(r, new) -> None:  # noqa: F811
+    """2025 scheme, on time in 7 days below 60%: Khu vực Tân Biên cũ (50%) only; not Khu vực Tân
+    Châu cũ (80%), though its Xã 25516 is at 0% (communes are another level), nor the areas at
+    100% or without a figure. A rule without a level checks the same areas; one at the communes
+    the communes below 60%."""
+    below = {"kpi": "on_time_rate", "window": "7d", "below": 0.6, "title": "đúng hạn 7 ngày"}
+    rules = {
+        "kv": AlertRule(feed="public_services", level="area", **below, title_en="on time, 7 days"),
+        "mac_dinh": AlertRule(feed="public_services", **below),
+        "xa": AlertRule(feed="public_services", level="commune", **below),
+    }
+    alerts = Alerts("public_services", rules, new, connectors=["public_services"])
+    with counted_2025(r, new, alerts):
+        active = alert_store.read_active(r, "public_services")
+    by_hand = {unit for unit, rate in ON_TIME_7D.items() if rate < 0.6}
+    assert sorted(active) == sorted(
+        [f"kv|{TAN_BIEN}", f"mac_dinh|{TAN_BIEN}", *(f"xa|{u}" for u in by_hand if new.level(u) == "commune")]
+    ), "areas below 60% by hand: " + TAN_BIEN
+    assert f"kv|{TAN_CHAU}" not in active and ON_TIME_7D[TAN_CHAU] >= 0.6
+    raised = active[f"kv|{TAN_BIEN}"]
+    assert (raised["unit"], raised["unit_name"], raised["value"]) == (TAN_BIEN, "Khu vực Tân Biên cũ", 0.5)
+    assert describe(raised, rules, "vi") == "Khu vực Tân Biên cũ: đúng hạn 7 ngày 50,0% < 60%"
+    assert describe(raised, rules, "en") == "Khu vực Tân Biên cũ: on time, 7 days 50.0% < 60%"
+
+
+def test_a_rule_at_a_level_the_scheme_has_not_is_refused_naming_it(units, new) -> None:  # noqa: F811
+    """Districts are pre-2025 units, areas 2025 ones: a rule at the other's level would never be
+    raised, so the aggregator refuses to start with it, naming the rule and the scheme."""
+    with pytest.raises(ConfigError) as caught:
+        Alerts("public_services", {"dung_han": ON_TIME}, new, connectors=[])
+    assert str(caught.value) == (
+        "alerts.dung_han.level: 'district' is not a level of the scheme 2025 (boundaries.scheme): its "
+        'units below the province are areas; use level = "area", or leave level unset for the level '
+        "below the province"
+    )
+    area = ON_TIME.model_copy(update={"level": "area"})
+    with pytest.raises(
+        ConfigError, match=re.escape("alerts.kv.level: 'area' is not a level of the scheme pre2025")
+    ):
+        Alerts("public_services", {"kv": area}, units, connectors=[])
+
+
+def test_the_default_rules_check_the_level_below_the_province(r, units, new) -> None:  # noqa: F811
+    """The registry's rule on dossiers on time names no level: the districts before 2025, the
+    areas in 2025; every default rule is accepted in both schemes."""
+    rules = {n: rule for n, rule in default_alert_rules().items() if rule.feed == "public_services"}
+    assert rules["dung_han_duoi_90"].level is None
+    for table in (units, new):
+        Alerts("public_services", rules, table, connectors=["public_services"])
+    with counted_2025(r, new, Alerts("public_services", rules, new, ["public_services"])):
+        raised = {a["unit"] for a in alert_store.read_active(r, "public_services").values()}
+    assert raised == {u for u, rate in ON_TIME_7D.items() if new.level(u) == "area" and rate < 0.9}
+    assert raised == {TAN_BIEN, TAN_CHAU}
 
 
 def test_a_rule_needs_one_threshold() -> None:

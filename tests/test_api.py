@@ -64,12 +64,18 @@ def test_case_list_of_a_district(api) -> None:
     assert [c["id"] for c in body["cases"]] == ["B"]
 
 
+def test_case_list_of_a_commune_is_its_own_part_of_its_districts(api) -> None:
+    """B is Phường 3's (25459): its list holds it, Phường 1's (25456, the same district) not."""
+    own = api.get("/api/v1/cases?feed=public_services&unit=25459").get_json()
+    assert [(c["id"], c["unit_code"]) for c in own["cases"]] == [("B", "25459")] and own["count"] == 1
+    assert api.get("/api/v1/cases?feed=public_services&unit=25456").get_json()["cases"] == []
+
+
 @pytest.mark.parametrize(
     ("query", "status", "message"),
     [
         ("feed=mobile_data&unit=703", 400, "no case list for feed 'mobile_data'"),
         ("feed=public_services&unit=704", 400, "unknown unit '704'"),
-        ("feed=public_services&unit=25459", 400, "is a commune"),
         ("feed=citizen_feedback&unit=703", 503, "no KPIs computed yet"),
     ],
 )

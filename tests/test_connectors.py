@@ -220,7 +220,7 @@ EXTERNAL = """
         def __init__(self, config, *, context):
             self.config = config
             self.contract = make_contract(self.feed, None, context)
-            self.units = frozenset(context.units.codes)
+            self.units = context.coding()  # FEEDS.md's pre-2025 codes, checked against the units counted
 
         def check(self):
             return f"hello says {self.config.greeting}"

@@ -153,6 +153,11 @@ def test_commune_polygons_are_drawn_when_installed(tmp_path, r, units, redis_ser
         # so its rate is unknown (no colour), not 0%.
         assert focus["z"][communes.index("25456")] == 50.0
         assert focus["z"][communes.index("25459")] is None
+        with acting_as(app, "lanhdao"):  # Phường 3's room: the same map, Phường 3 outlined
+            room = page_registry["commune"]["layout"](code="25459")
+        traces = _find(room, "commune-map").figure["data"]
+        assert list(traces[1]["locations"]) == communes and traces[1]["z"] == focus["z"]
+        assert traces[2]["locations"] == ["25459"] and traces[2]["marker"]["line"]["width"] > 1.5
     finally:
         pipe.close()
         source.close()

@@ -233,7 +233,7 @@ def test_malformed_records_go_to_dead_letters_once(r, pipeline) -> None:
     reasons = sorted(fields[b"reason"].decode() for _id, fields in letters)
     assert reasons == [
         "kenh_nop: unknown value 'fax'",
-        "ma_dvhc: unknown unit code '99999'",
+        "ma_dvhc: unknown unit code '99999' in scheme pre2025 (coding pre2025)",
         "ma_ho_so: missing",
         "ngay_tiep_nhan: time without offset (2026-11-21T08:00:00)",
         "trang_thai: unknown value 'dang_tham_dinh'",

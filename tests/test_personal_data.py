@@ -313,7 +313,7 @@ def test_dead_letters_hold_reason_id_and_known_fields_only(r, units, source) -> 
     assert letters == {
         "record is not a JSON object (got an array)": {},
         "record is not a JSON object (got a string)": {},
-        "ma_dvhc: unknown unit code '99999'; 3 unknown fields dropped": {
+        "ma_dvhc: unknown unit code '99999' in scheme pre2025 (coding pre2025); 3 unknown fields dropped": {
             k: v for k, v in bad.items() if k in {f.source for f in known_fields("public_services")}
         },
     }

@@ -20,7 +20,7 @@ from ioc.web import create_app
 from layouts.communes import ranked_communes
 from layouts.room_data import RoomData
 from tests.processes import acting_as, app_settings, logged_in
-from tests.test_access import district_callback
+from tests.test_access import district_callback, room_callback
 
 FEEDS = ("public_services", "citizen_feedback")
 SENT: list[tuple[str, ...]] = []  # every command the recording client sent, in order
@@ -92,6 +92,25 @@ def test_a_district_page_reads_each_feed_it_shows_once(app) -> None:
         ("HMGET", keys.snapshot("citizen_feedback")): 1,
         ("HMGET", keys.series("citizen_feedback")): 1,
         ("HMGET", keys.snapshot("public_services")): 1,
+    }
+
+
+def test_a_commune_page_reads_each_feed_it_shows_once(app) -> None:
+    """The shown feed's snapshot (tiles, map, its district's work list) and the commune's series
+    once, and the other work list's feed once; its callback the same."""
+    expected = {
+        ("HMGET", keys.snapshot("citizen_feedback")): 1,
+        ("HMGET", keys.series("citizen_feedback")): 1,
+        ("HMGET", keys.snapshot("public_services")): 1,
+    }
+    assert rendered(app, "commune", code="25516", feed="citizen_feedback") == expected
+    client = logged_in(app, "lanhdao")
+    SENT.clear()
+    assert room_callback(client, "25516", "commune").status_code == 200
+    assert snapshot_reads() == {
+        ("HMGET", keys.snapshot("public_services")): 1,
+        ("HMGET", keys.series("public_services")): 1,
+        ("HMGET", keys.snapshot("citizen_feedback")): 1,
     }
 
 

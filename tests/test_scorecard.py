@@ -24,6 +24,7 @@ from ioc.scorecard import BadRequest, drilldown, scorecard, weekly_rates, what_i
 from ioc.simulators.http import RecordListing, SimulatorServer
 from tests import oracle
 from tests.pipeline import FeedPipeline, Pipeline
+from tests.test_areas_2025 import DUC_HOA, INDEX_21, TAN_BIEN, TAN_CHAU, counted_2025, new  # noqa: F401
 from tests.test_citizen_feedback import REPORTS as FEEDBACK_REPORTS
 from tests.test_citizen_feedback import report
 from tests.test_kpis import dossier
@@ -412,6 +413,90 @@ def test_the_targets_api_lists_each_target_with_its_projection(api):
     for target in body["targets"]:
         assert target["status"] in {"met", "on_track", "off_track", "missed"}, target
         assert len(target["weeks"]) == 12, target["name"]
+
+
+# ---- the 2025 scheme: areas and their communes --------------------------------------------------
+
+# An area's total: its 2.1 (20 × rate), 3.3 and 4.2 full (every dossier online and digitised, 4.4
+# each), no fee due (3.6) and no report (5.x), and the province's portal-only points.
+AREA_TOTALS = {
+    a: round(20 * n / d + 4.4 + 4.4 + sum(PORTAL_POINTS.values()), 2) for a, (n, d) in INDEX_21.items()
+}
+
+
+@pytest.fixture(scope="module")
+def api_2025(redis_server, new):  # noqa: F811
+    """The dossiers of ``tests/test_areas_2025.py`` counted in the province of today, the portal's
+    publications beside them, and the app of the 2025 scheme."""
+    import redis
+
+    from ioc.web import create_app
+    from tests.processes import app_settings, logged_in
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    with counted_2025(client, new):
+        client.hset(
+            keys.snapshot("national_index"),
+            mapping={
+                "_portal|2026-10": json.dumps(portal_document("2026-10", 70.0)),
+                "_portal_periods": json.dumps({"weeks": [], "months": ["2026-10"]}),
+            },
+        )
+        app = create_app(app_settings(redis_server, boundaries={"scheme": "2025"}), client)
+        yield {login: logged_in(app, login) for login in ("lanhdao", "truc-705")}
+    client.close()
+
+
+def test_an_area_ranks_among_the_24_areas(api_2025, new):  # noqa: F811
+    """Khu vực Tân Biên cũ (1 of 3 on time) behind Tân Châu cũ (8 of 10) and Đức Hòa cũ (3 of 5),
+    ahead of the 21 areas with only the province's portal-only points."""
+    body = api_2025["lanhdao"].get(f"/api/v1/index766?unit={TAN_BIEN}&period=2026-11").get_json()
+    assert (body["unit"], body["unit_name"]) == (TAN_BIEN, "Khu vực Tân Biên cũ")
+    got = body["indicators"]["2.1"]
+    assert (got["numerator"], got["denominator"]) == INDEX_21[TAN_BIEN]
+    assert body["total"] == pytest.approx(AREA_TOTALS[TAN_BIEN], abs=0.011)
+    others = [t for a, t in AREA_TOTALS.items() if a != TAN_BIEN]
+    assert body["of"] == 24 == len(new.level_codes("area"))
+    assert body["rank"] == 1 + sum(t > AREA_TOTALS[TAN_BIEN] for t in others) == 3
+    assert body["above"]["code"] == DUC_HOA and body["above"]["name"] == "Khu vực Đức Hòa cũ"
+    assert body["below"]["code"] in new.level_codes("area")
+    assert body["below"]["total"] == pytest.approx(round(sum(PORTAL_POINTS.values()), 2), abs=0.011)
+    province = api_2025["lanhdao"].get("/api/v1/index766?unit=80&period=2026-11").get_json()
+    assert province["of"] == 34 and province["unit_name"] == new.name("80")
+
+
+def test_the_drilldown_ranks_the_areas_then_an_areas_communes(api_2025, new):  # noqa: F811
+    areas = api_2025["lanhdao"].get("/api/v1/index766/units?indicator=2.1&unit=80&period=2026-11").get_json()
+    assert areas["level"] == "area" and len(areas["units"]) == 24
+    assert [r["unit"] for r in areas["units"][:3]] == [TAN_BIEN, DUC_HOA, TAN_CHAU]  # most points lost first
+    assert areas["units"][0]["lost"] == pytest.approx(20 * 2 / 3, abs=1e-3)
+    communes = (
+        api_2025["lanhdao"]
+        .get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_CHAU}&period=2026-11")
+        .get_json()
+    )
+    assert communes["level"] == "commune"
+    assert {r["unit"] for r in communes["units"]} == set(new.children(TAN_CHAU))
+    assert communes["units"][0]["unit"] == "25516" and communes["units"][0]["rate"] == 0.0
+
+
+def test_a_commune_ranks_among_its_areas_communes_within_an_officers_scope(api_2025, new):  # noqa: F811
+    """An area's duty officer: the province and every area open, their own area's communes too,
+    ranked among one another; another area's commune refused."""
+    officer = api_2025["truc-705"]
+    assert officer.get(f"/api/v1/index766?unit={TAN_CHAU}&period=2026-11").status_code == 200
+    assert officer.get("/api/v1/index766?unit=25516&period=2026-11").status_code == 403
+    mine = officer.get("/api/v1/index766?unit=25486&period=2026-11").get_json()
+    assert mine["of"] == len(new.children(TAN_BIEN)) and mine["rank"] == 1
+    for side in ("above", "below"):
+        assert mine[side] is None or mine[side]["code"] in new.children(TAN_BIEN), mine[side]
+    assert (
+        officer.get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_BIEN}&period=2026-11").status_code == 200
+    )
+    assert (
+        officer.get(f"/api/v1/index766/units?indicator=2.1&unit={TAN_CHAU}&period=2026-11").status_code == 403
+    )
 
 
 def test_indicators_are_counted_with_each_durable_commit(r, units):

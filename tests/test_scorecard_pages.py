@@ -266,6 +266,55 @@ def test_an_officer_sees_only_their_own_units_scorecard_and_links(app) -> None:
     assert what_if(logged_in(app, "truc-705"), "2.1", 10, unit="706").status_code == 204
 
 
+# ---- the 2025 scheme: areas and communes ----------------------------------------------------
+
+# 2.1 this month in the province of today (the areas keep the former districts' codes, so 703 has
+# DISTRICT_21's 95%): Khu vực Tân Biên cũ loses the most, then Tân Châu cũ, whose Xã 25516 loses
+# more than its sister 25522.
+AREA_21 = {"705": (50, 100), "706": (80, 100), "25516": (20, 40), "25522": (60, 60)}
+
+
+@pytest.fixture
+def app_2025(r, redis_server):
+    write_index(r)
+    month = {f"_index766|{u}|{MONTH}": json.dumps(counts({"2.1": c})) for u, c in AREA_21.items()}
+    r.hset(keys.snapshot("public_services"), mapping=month)
+    return create_app(app_settings(redis_server, connectors=FEEDS, boundaries={"scheme": "2025"}), r)
+
+
+def test_in_2025_the_drilldown_ranks_the_areas_with_their_rooms_and_work_lists(app_2025) -> None:
+    text = page(app_2025, name="scorecard-drill", indicator="2.1")
+    order = re.findall(r'"data-unit": "(\d+)"', text)
+    assert order[:3] == ["705", "706", "703"] and len(order) == 24  # the areas, the rest without a figure
+    assert "Khu vực của Tỉnh Tây Ninh, mất nhiều điểm nhất trước" in text
+    assert '"href": "/area/705?feed=public_services"' in text  # its room, on the feed
+    assert "/area/705?feed=public_services&kpi=overdue_open" in text  # its work list
+    assert "Khu vực Tân Biên cũ" in text and "/district/" not in text
+
+
+def test_in_2025_an_areas_drilldown_links_each_commune_to_its_own_room(app_2025) -> None:
+    text = page(app_2025, name="scorecard-drill", query="?unit=706", indicator="2.1")
+    order = re.findall(r'"data-unit": "(\d+)"', text)
+    assert order[:2] == ["25516", "25522"] and len(order) == 5  # the area's five communes
+    assert '"href": "/commune/25516?feed=public_services"' in text
+    assert "/commune/25516?feed=public_services&kpi=overdue_open" in text
+    # an officer of another area sees the ranking of the areas, not this one's communes
+    officer = page(app_2025, "truc-705", name="scorecard-drill", query="?unit=706", indicator="2.1")
+    assert "NGOÀI PHẠM VI" in officer
+    # ... and on the areas' ranking, only their own area's room and work list are links
+    areas = page(app_2025, "truc-705", name="scorecard-drill", indicator="2.1")
+    assert "/area/705?feed=public_services&kpi=overdue_open" in areas and "/area/706" not in areas
+
+
+def test_in_2025_an_area_ranks_among_the_areas(app_2025) -> None:
+    text = page(app_2025, query="?unit=705")
+    assert "Khu vực Tân Biên cũ" in text
+    # behind 703 and 706, of the 24 areas (every one has the province's portal-only points)
+    assert "Hạng 3/24" in text and '"khu vực"' in text
+    english = page(app_2025, query="?unit=705&lang=en")
+    assert "Rank 3/24" in english and '"areas"' in english
+
+
 def test_an_unknown_period_or_indicator_says_what_is_wrong(app) -> None:
     assert "is neither a month" in page(app, query="?period=2026-13")
     assert "is not computed from the feeds" in page(app, name="scorecard-drill", indicator="1.2")

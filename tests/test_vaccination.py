@@ -108,7 +108,7 @@ def test_ids_become_pseudonyms_and_nothing_personal_is_stored(pipeline, r) -> No
     assert reasons == {
         "X1": "so_dinh_danh: missing",
         "X2": "so_dinh_danh: not a 12-digit id",
-        "X3": "ma_dvhc: unknown unit code '99999'",
+        "X3": "ma_dvhc: unknown unit code '99999' in scheme pre2025 (coding pre2025)",
     }
 
 

@@ -5,13 +5,14 @@ reload, and a compressed long run whose JS heap must not grow."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from ioc import keys
 from ioc.config import Settings, WallSettings
-from ioc.config_scorecard import default_targets
+from ioc.config_scorecard import Target, default_targets
 from ioc.feeds import FEED_SPECS
 from ioc.geo import load_layer
 from ioc.snapshots import SnapshotReader
@@ -19,6 +20,7 @@ from ioc.targets import Goals
 from layouts.format import TZ
 from layouts.scenes import WallPlan
 from layouts.wall import BadWallAddress, screen_options
+from tests.test_areas_2025 import DUC_HOA, TAN_BIEN, counted_2025, new  # noqa: F401  (new: the fixture)
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import counted_cases
 
@@ -59,6 +61,85 @@ def test_a_district_scene_shows_its_own_numbers(plan) -> None:
         ("703", "overdue_open", "1"),
     ]  # only the feeds this wall shows
     assert len(plan.scene("feed:public_services").numbers) == 6
+
+
+def test_in_2025_the_exceptions_name_the_worst_area_and_the_worst_commune(r, new, geodata) -> None:  # noqa: F811
+    """The province of today (areas on their former districts' map): the area and the commune
+    furthest below the target, each worked out here from the snapshot's values, the area with the
+    most overdue dossiers, the province's, and the alerts; then a tour of the 24 areas."""
+    goal = 0.95
+    targets = {
+        "dung_han": Target(
+            metric="public_services.on_time_rate", goal=goal, deadline=date(2026, 12, 31), label="Đúng hạn"
+        )
+    }
+    with counted_2025(r, new):
+        layer = load_layer(geodata, "2025", "former_district", new)
+        specs = {"public_services": FEED_SPECS["public_services"]}
+        plan = WallPlan(SnapshotReader(r), new, layer, specs, Goals(targets, new))
+        scene = plan.scene("exceptions")
+        turn = plan.keys(["exceptions", "districts"])
+        tour = plan.scene(f"area:{TAN_BIEN}")
+        reader = SnapshotReader(r)
+
+        def value(unit: str, kpi: str) -> float | None:
+            kpis = reader.kpis("public_services", unit, "7d") or {}
+            return (kpis.get(kpi) or {}).get("value")
+
+        def worst(codes: list[str]) -> str:
+            gaps = {c: (v - goal) / goal for c in codes if (v := value(c, "on_time_rate")) is not None}
+            return min(gaps, key=lambda c: (gaps[c], c))
+
+        area, commune = worst(new.level_codes("area")), worst(new.level_codes("commune"))
+        overdue = {a: v for a in new.level_codes("area") if (v := value(a, "overdue_open"))}
+        busiest = max(overdue, key=lambda a: (overdue[a], a))
+    assert (area, commune, busiest) == (TAN_BIEN, "25516", DUC_HOA), "the hand count's worst and busiest"
+    assert new.parent(commune) != area  # the worst commune is not in the worst area: both are named
+    assert scene.title == "Cần chú ý"
+    assert (scene.feed, scene.map_kpi, scene.focus) == ("public_services", "on_time_rate", area)
+    worst_area, worst_commune, most, province, alerts = scene.numbers
+    assert worst_area.label == f"{new.name(area)} · Giải quyết đúng hạn · 7 ngày"
+    assert worst_area.label.startswith("Khu vực Tân Biên cũ · ")
+    assert (worst_area.unit, worst_area.text, worst_area.state) == (area, "50,0%", "bad")
+    assert worst_commune.label == f"{new.name(commune)} · Giải quyết đúng hạn · 7 ngày"
+    assert (worst_commune.unit, worst_commune.text, worst_commune.state) == (commune, "0,0%", "bad")
+    assert (most.unit, most.text) == (busiest, "2")
+    assert most.label == f"{new.name(busiest)} · Quá hạn đang xử lý (nhiều nhất)"
+    assert (province.unit, province.text) == ("80", "3")
+    assert alerts.label == "Cảnh báo chưa xác nhận"
+    assert turn == ["exceptions", *(f"area:{a}" for a in new.level_codes("area"))] and len(turn) == 25
+    assert (tour.key, tour.title, tour.focus, tour.zoom) == (
+        f"area:{TAN_BIEN}",
+        "Khu vực Tân Biên cũ",
+        TAN_BIEN,
+        True,
+    )
+    assert [(n.unit, n.kpi, n.text) for n in tour.numbers] == [
+        (TAN_BIEN, "on_time_rate", "50,0%"),
+        (TAN_BIEN, "overdue_open", "1"),
+    ]
+
+
+def test_the_unacknowledged_alerts_stay_on_the_exception_scene(r, new, geodata) -> None:  # noqa: F811
+    """Seven numbers to show in 2025 with overdue field reports too (the worst area and commune,
+    each feed's busiest area and the province's count, the alerts): six at most, the alerts kept
+    as the last, the province's overdue reports (its feed's own scene shows them) left out."""
+    with counted_2025(r, new):
+        for unit, overdue in (("80", 5), (DUC_HOA, 3)):
+            doc = {"kpis": {"overdue": {"value": overdue}}}
+            r.hset(keys.snapshot("citizen_feedback"), keys.snapshot_field(unit, "7d"), json.dumps(doc))
+        layer = load_layer(geodata, "2025", "former_district", new)
+        specs = {f: FEED_SPECS[f] for f in ("public_services", "citizen_feedback")}
+        numbers = (
+            WallPlan(SnapshotReader(r), new, layer, specs, Goals(default_targets(), new)).exceptions().numbers
+        )
+    assert len(numbers) == 6
+    assert [(n.feed, n.unit, n.kpi) for n in numbers[2:]] == [
+        ("public_services", DUC_HOA, "overdue_open"),
+        ("public_services", "80", "overdue_open"),
+        ("citizen_feedback", DUC_HOA, "overdue"),
+        ("", "", "alerts"),
+    ]
 
 
 def test_a_screen_overrides_the_wall_settings_in_its_address() -> None:

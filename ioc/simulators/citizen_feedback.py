@@ -4,6 +4,11 @@ Reports are spread over the province by population, a third of them at a dozen r
 (a flooded underpass, a broken street light...), some with only coordinates and no unit code.
 Each report moves through its statuses over hours and days; reporters' names and phone numbers
 appear in ``nguoi_phan_anh`` and sometimes in ``noi_dung``, as real citizens write them.
+
+Given the 2025 unit table, reports come from the whole province of today, and a report's unit code
+is that of its creation time (:mod:`ioc.simulators.coding`): an old commune of its 2025 commune
+before 1 July 2025, the commune after. When its history does not reach the switch, the days
+around it are drawn too, at a low volume (:meth:`ioc.simulators.coding.SourceCoding.archive`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ SPEED = {
     "710": 1.0,
     "711": 1.4,
     "712": 0.9,
+    "794": 0.8,
+    "796": 1.4,
+    "797": 1.3,
+    "801": 1.2,
+    "802": 0.9,
+    "803": 0.85,
+    "807": 1.1,
 }
 WEEKDAY_VOLUME = (1.0, 1.0, 1.0, 1.0, 1.0, 0.7, 0.6)
 SPOTS = 12
@@ -61,6 +73,7 @@ class CitizenFeedbackWorld(TimelineWorld):
         malformed_rate: float = 0.0,
         anchor: datetime | None = None,
     ) -> None:
+        places = Places.load(geodata, units)
         super().__init__(
             seed=seed,
             clock=clock,
@@ -68,10 +81,12 @@ class CitizenFeedbackWorld(TimelineWorld):
             anchor=anchor,
             malformed_rate=malformed_rate,
             activity=activity,
+            archive=places.coding.archive(),
         )
         self.daily = daily_reports
-        self.places = Places.load(geodata, units)
+        self.places = places
         self.personal: set[str] = set()  # every name and phone number made up, for privacy tests
+        self.filed_at: dict[str, str] = {}  # report -> the unit of the table it was filed at
         self.spots = [self._spot() for _ in range(SPOTS)]
         self.start()
 
@@ -103,7 +118,10 @@ class CitizenFeedbackWorld(TimelineWorld):
             sector = rng.choices(list(SECTORS), weights=[w for _t, w in SECTORS.values()])[0]
         severity = rng.choices([s for s, _ in SEVERITY], weights=[w for _, w in SEVERITY])[0]
         roll = rng.random()
-        unit = None if roll < 0.3 else self.places.commune(rng, district)
+        place = None if roll < 0.3 else self.places.commune(rng, district)
+        unit = None if place is None else self.places.coding.code(place, created, rng)
+        if place is not None:
+            self.filed_at[report_id] = place
         located = roll < 0.9  # the last tenth has a unit code but no coordinates
         name, number = full_name(rng), phone(rng)
         self.personal |= {name, number}

@@ -1,10 +1,11 @@
 """Simulated operators (Viettel, VNPT, MobiFone) dropping per-cell 15-minute counters as files.
 
-Cells are placed inside the province by population. The simulator starts ``history_hours`` back
-and writes one period every ``period_s`` seconds until its files reach the present (time
-compressed, so a demo fills in while you watch), then each period when it ends. Each file is
-written under a temporary name, renamed, then its ``.done`` twin is created, as operators do. Now
-and then a file is delivered twice, and a few rows are malformed.
+Cells are placed inside the province by population: old Tây Ninh's districts with the pre-2025
+unit table, the 24 former districts of today's province with the 2025 one. The simulator starts
+``history_hours`` back and writes one period every ``period_s`` seconds until its files reach the
+present (time compressed, so a demo fills in while you watch), then each period when it ends.
+Each file is written under a temporary name, renamed, then its ``.done`` twin is created, as
+operators do. Now and then a file is delivered twice, and a few rows are malformed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ COLUMNS = (
     "nha_mang", "ma_tram", "cong_nghe", "vi_do", "kinh_do", "thoi_diem_bat_dau", "so_phut",
     "tai_xuong_mb", "tai_len_mb", "so_thue_bao",
 )  # fmt: skip
-URBAN = {"703", "709", "712"}  # Tây Ninh city, Hòa Thành, Trảng Bàng: denser, more 5G
+# Tây Ninh city, Hòa Thành, Trảng Bàng; Tân An city, Đức Hòa, Bến Lức: denser, more 5G
+URBAN = {"703", "709", "712", "794", "802", "803"}
 # Share of a day's traffic in each hour (people sleep, then evening peak).
 HOURLY = [0.2, 0.12, 0.08, 0.06, 0.07, 0.15, 0.35, 0.6, 0.75, 0.8, 0.85, 0.9,
           0.95, 0.85, 0.8, 0.8, 0.85, 0.95, 1.1, 1.25, 1.3, 1.2, 0.9, 0.5]  # fmt: skip

@@ -1,6 +1,8 @@
 """Where simulated things happen, and who the simulated people are.
 
-Points are drawn inside the real district polygons (weighted by 2019 population); names are
+Points are drawn inside the real district polygons (weighted by 2019 population): old Tây Ninh's
+districts with the pre-2025 unit table, the new province's 24 former districts with the 2025 one
+(each 2025 commune in the former district that gave it most of its old units); names are
 drawn from common Vietnamese family, middle and given names. The simulators keep every name and
 id they make, so a test can look for them where they must not be.
 """
@@ -15,7 +17,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from ioc.config import ConfigError
 from ioc.geo import LAYER_FILES
+from ioc.simulators.coding import SourceCoding
 from ioc.units import UnitTable
 
 FAMILY = [
@@ -58,27 +62,45 @@ def citizen_id(rng: random.Random, province: str = "072") -> str:
 
 @dataclass
 class Places:
-    """Random points inside each district, drawn in proportion to its population."""
+    """Random points inside each district, drawn in proportion to its population, and the
+    communes of the table in each (``coding``: the codes records give them, by date)."""
 
     districts: list[str]
     weights: list[float]
     polygons: dict[str, shapely.Geometry]
     communes: dict[str, list[str]]
     commune_weights: dict[str, list[float]]
+    coding: SourceCoding
 
     @classmethod
     def load(cls, directory: Path, units: UnitTable) -> Places:
-        frame = gpd.read_file(directory / LAYER_FILES[("pre2025", "district")]).to_crs(4326)
-        polygons = {str(c): g for c, g in zip(frame["code"], frame.geometry, strict=True)}
+        coding = SourceCoding.of(units, directory)
         pops = dict(zip(units.frame["code"], units.frame["pop_2019"].fill_null(0), strict=True))
-        districts = [d for d in units.level_codes("district") if d in polygons]
-        communes = {d: units.children(d) for d in districts}
+        if units.scheme == "2025":
+            layer = LAYER_FILES[("2025", "former_district")]
+            communes: dict[str, list[str]] = {}
+            for commune in units.level_codes("commune"):
+                communes.setdefault(coding.former_district[commune], []).append(commune)
+        else:
+            layer = LAYER_FILES[("pre2025", "district")]
+            communes = {d: units.children(d) for d in units.level_codes("district")}
+        frame = gpd.read_file(directory / layer).to_crs(4326)
+        polygons = {str(c): g for c, g in zip(frame["code"], frame.geometry, strict=True)}
+        districts = [d for d in sorted(communes) if d in polygons]
+        if missing := sorted(set(communes) - set(polygons)):
+            raise ConfigError(f"{directory / layer}: no polygon for the districts {missing}")
+        weights = (
+            [float(sum(pops[c] for c in communes[d])) for d in districts]
+            if units.scheme == "2025"
+            else [float(pops[d]) for d in districts]
+        )
         return cls(
             districts=districts,
-            weights=[float(pops[d]) for d in districts],
+            weights=weights,
             polygons=polygons,
-            communes=communes,
-            commune_weights={d: [float(pops[c]) or 1.0 for c in cs] for d, cs in communes.items()},
+            communes={d: communes[d] for d in districts},
+            commune_weights={d: [float(pops[c]) or 1.0 for c in communes[d]] for d in districts},
+            coding=coding,
         )
 
     def district(self, rng: random.Random) -> str:

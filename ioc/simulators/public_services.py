@@ -1,8 +1,15 @@
-"""A simulated one-stop system: dossiers of Tây Ninh's 9 districts and 94 communes over time.
+"""A simulated one-stop system: dossiers of the province's communes (and, before 2025, districts).
 
 The world is a timeline fixed by its seed: every dossier is drawn once, with every status it
 will pass through, and the listing shows each dossier as it stands at the clock's ``now``. Days
 are drawn ahead of the clock as it advances, so a long-running demo never runs out.
+
+Given the pre-2025 unit table, it is old Tây Ninh's 9 districts and 94 communes. Given the 2025
+table, it is the 96 communes of today's province, old Long An's included, each with dossiers in
+proportion to its population, coded by date (:mod:`ioc.simulators.coding`): a dossier received
+before 1 July 2025 at an old commune of its commune or, for a district's procedure, at that old
+commune's district; a later one at the commune. When its history does not reach the switch, the
+days around it are drawn too, at a low volume (:meth:`ioc.simulators.coding.SourceCoding.archive`).
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ioc.simulators.coding import GEODATA, SourceCoding
 from ioc.simulators.timeline import DAY, HOUR, TZ, TimelineWorld, iso, malformed, next_versions
 from ioc.units import UnitTable
 
@@ -54,6 +63,22 @@ PROFILES = {
     "710": (0.935, 0.83, 0.52),
     "711": (0.89, 0.72, 0.43),
     "712": (0.955, 0.86, 0.55),
+    # old Long An's, by the former district a 2025 commune mostly comes from
+    "794": (0.97, 0.9, 0.6),
+    "795": (0.91, 0.74, 0.42),
+    "796": (0.88, 0.7, 0.38),
+    "797": (0.9, 0.72, 0.4),
+    "798": (0.92, 0.75, 0.41),
+    "799": (0.94, 0.8, 0.46),
+    "800": (0.93, 0.78, 0.44),
+    "801": (0.87, 0.71, 0.39),
+    "802": (0.95, 0.85, 0.57),
+    "803": (0.96, 0.87, 0.56),
+    "804": (0.93, 0.79, 0.47),
+    "805": (0.92, 0.77, 0.45),
+    "806": (0.94, 0.82, 0.5),
+    "807": (0.95, 0.84, 0.53),
+    "808": (0.9, 0.76, 0.44),
 }
 DEFAULT_PROFILE = (0.93, 0.8, 0.51)
 WEEKDAY_VOLUME = (1.0, 1.0, 1.0, 1.0, 1.0, 0.25, 0.06)
@@ -92,13 +117,14 @@ def add_working_days(start: float, days: int) -> float:
 class Dossier:
     id: str
     procedure: Procedure
-    unit: str
+    unit: str  # its code (ma_dvhc), in the scheme of its reception time (SourceCoding)
     agency: str
     channel: str
     received: float
     fee_due: bool
     paid_online: bool | None
     digitised: bool
+    place: str = ""  # the unit of the world's table it belongs to (2025: its commune)
 
 
 class PublicServicesWorld(TimelineWorld):
@@ -119,9 +145,11 @@ class PublicServicesWorld(TimelineWorld):
         activity: float = 1.0,
         malformed_rate: float = 0.0,
         anchor: datetime | None = None,
+        geodata: Path = GEODATA,
     ) -> None:
         # The world is drawn from the anchor: the same seed and anchor give the same province, so a
         # restarted demo continues the world its persisted Redis state came from.
+        self.coding = SourceCoding.of(units, geodata)
         super().__init__(
             seed=seed,
             clock=clock,
@@ -129,6 +157,7 @@ class PublicServicesWorld(TimelineWorld):
             anchor=anchor,
             malformed_rate=malformed_rate,
             activity=activity,
+            archive=self.coding.archive(),
         )
         self.daily = daily_dossiers
         self._places = self._weights(units)
@@ -139,12 +168,18 @@ class PublicServicesWorld(TimelineWorld):
     # ---- drawing the world -------------------------------------------------------------
 
     def _weights(self, units: UnitTable) -> dict[str, tuple[list[str], list[float]]]:
+        """Where each level's procedures are drawn (in proportion to population), and each
+        commune's district (2025: its former district), whose profile it shares."""
         frame = units.frame
         pops = dict(zip(frame["code"], frame["pop_2019"].fill_null(0), strict=True))
         communes = units.level_codes("commune")
+        by_population = (communes, [float(pops[c]) for c in communes])
+        if units.scheme == "2025":  # no districts: a district's procedure is drawn at a commune
+            parents = self.coding.former_district
+            return {"commune": by_population, "district": by_population, "parent": (parents, [])}  # type: ignore[dict-item]
         districts = units.level_codes("district")
         return {
-            "commune": (communes, [float(pops[c]) for c in communes]),
+            "commune": by_population,
             "district": (districts, [float(pops[d]) for d in districts]),
             "parent": ({c: units.parent(c) for c in communes}, []),  # type: ignore[dict-item]
         }
@@ -155,7 +190,7 @@ class PublicServicesWorld(TimelineWorld):
 
     def draw_day(self, day: date) -> None:
         start = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
-        rate = self.daily * WEEKDAY_VOLUME[day.weekday()]
+        rate = self.daily * WEEKDAY_VOLUME[day.weekday()] * self.volume(day)
         count = self._poisson(rate)
         arrivals = [self._arrival_time(start, day) for _ in range(count)]
         live_start = max(start, self.live_from)
@@ -181,8 +216,11 @@ class PublicServicesWorld(TimelineWorld):
         received = math.floor(received)  # whole seconds, as the listing shows them
         proc = rng.choices(PROCEDURES, weights=[p.weight for p in PROCEDURES])[0]
         codes, weights = self._places[proc.level]
-        unit = rng.choices(codes, weights=weights)[0]
-        on_time, digitised, online = self._profile(unit)
+        place = rng.choices(codes, weights=weights)[0]
+        on_time, digitised, online = self._profile(place)
+        unit = self.coding.code(place, received, rng, district=proc.level == "district")
+        # before 2025 a district's procedure goes to its one-stop unit (BPMC), else the commune's
+        at_district = proc.level == "district" and self.coding.scheme_at(received) == "pre2025"
         roll = rng.random()
         channel = "truc_tuyen" if roll < online else ("buu_chinh" if roll > 0.965 else "truc_tiep")
         fee_due = rng.random() < proc.fee_share
@@ -193,12 +231,13 @@ class PublicServicesWorld(TimelineWorld):
                 id=f"H56.{unit}.{day:%y%m%d}.{seq:05d}",
                 procedure=proc,
                 unit=unit,
-                agency=f"UBND-{unit}" if proc.level == "commune" else f"BPMC-{unit}",
+                agency=f"BPMC-{unit}" if at_district else f"UBND-{unit}",
                 channel=channel,
                 received=received,
                 fee_due=fee_due,
                 paid_online=paid_online,
                 digitised=rng.random() < digitised,
+                place=place,
             )
         )
         for t, status, deadline, returned in self._timeline(proc, received, on_time):

@@ -22,6 +22,9 @@ import numpy as np
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HOUR = 3600.0
 DAY = 86400.0
+# A world's archive (days before its full history) is drawn at this share of the volume: enough
+# records to be there, few enough that the demo starts as fast.
+ARCHIVE_SHARE = 0.02
 
 
 def iso(epoch: float) -> str:
@@ -29,7 +32,13 @@ def iso(epoch: float) -> str:
 
 
 class TimelineWorld(ABC):
-    """Subclasses draw a day's records with :meth:`add` in :meth:`draw_day`."""
+    """Subclasses draw a day's records with :meth:`add` in :meth:`draw_day`, as many as
+    :meth:`day_count` (or ``daily * volume(day)``) says.
+
+    The world's full history starts ``history_days`` before ``anchor``. An ``archive`` (first day,
+    day after the last) before it is drawn at :data:`ARCHIVE_SHARE` of the volume; no record
+    starts between the two.
+    """
 
     def __init__(
         self,
@@ -40,6 +49,7 @@ class TimelineWorld(ABC):
         anchor: datetime | None = None,
         malformed_rate: float = 0.0,
         activity: float = 1.0,
+        archive: tuple[date, date] | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.activity = activity
@@ -49,7 +59,9 @@ class TimelineWorld(ABC):
         self._events: list[tuple[float, int, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._items = 0
-        self._next_day = datetime.fromtimestamp(self.live_from, TZ).date() - timedelta(days=history_days)
+        self.history_from = datetime.fromtimestamp(self.live_from, TZ).date() - timedelta(days=history_days)
+        self.archive = archive if archive and archive[0] < self.history_from else None
+        self._next_day = self.archive[0] if self.archive else self.history_from
         self._t = np.empty(0)
 
     def start(self) -> None:
@@ -74,11 +86,18 @@ class TimelineWorld(ABC):
     def malform(self, record: dict[str, Any], kind: int) -> None:
         """Break a rendered record the way a real source now and then does."""
 
+    def volume(self, day: date) -> float:
+        """The share of the usual volume drawn on ``day``: all of it, the archive's, or none."""
+        if day >= self.history_from:
+            return 1.0
+        return ARCHIVE_SHARE if self.archive and self.archive[0] <= day < self.archive[1] else 0.0
+
     def day_count(self, day: date, daily: float) -> tuple[float, int]:
-        """Midnight of ``day`` and how many records start on it: ``daily`` on average, times
-        ``activity`` for the part of the day after the demo started (so numbers move)."""
+        """Midnight of ``day`` and how many records start on it: ``daily`` on average (times the
+        day's :meth:`volume`), times ``activity`` for the part of the day after the demo started
+        (so numbers move)."""
         start = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
-        rate = daily
+        rate = daily * self.volume(day)
         live_start = max(start, self.live_from)
         if self.activity > 1 and live_start < start + DAY:
             rate += daily * (self.activity - 1) * (start + DAY - live_start) / DAY

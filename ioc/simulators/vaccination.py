@@ -5,6 +5,10 @@ children get Sởi-Rubella, adults COVID-19 boosters. Every record carries a 12-
 a name and a birth date, as the real system sends them. :class:`Pusher` POSTs new records to the
 IOC's webhook signed with the time of sending (``X-IOC-Timestamp``, ``X-IOC-Signature``), as the
 immunisation system does.
+
+Given the 2025 unit table, the people live in the whole province of today, and a dose's unit code
+is that of its time (:mod:`ioc.simulators.coding`): an old commune of the person's 2025 commune
+before 1 July 2025, the commune after (a series may cross the switch).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class VaccinationWorld(TimelineWorld):
         self.daily = daily_series
         self.places = Places.load(geodata, units)
         self.personal: set[str] = set()  # every id and name made up, for privacy tests
+        self.filed_at: dict[str, str] = {}  # dose -> the unit of the table its person lives in
         self.doses = 0
         self.start()
 
@@ -79,8 +84,9 @@ class VaccinationWorld(TimelineWorld):
         district = self.places.district(rng)
         commune = self.places.commune(rng, district)
         born = datetime.fromtimestamp(first, TZ).date() - timedelta(days=rng.randint(*ages))
+        province = self.places.coding.province(commune)
         person = {
-            "so_dinh_danh": citizen_id(rng),
+            "so_dinh_danh": citizen_id(rng, "0" + province),
             "ho_ten": full_name(rng),
             "ngay_sinh": born.isoformat(),
             "gioi_tinh": rng.choice(["nam", "nu"]),
@@ -93,14 +99,18 @@ class VaccinationWorld(TimelineWorld):
             if dose > 1 and rng.random() < dropout:
                 break
             self.doses += 1
+            dose_id = f"MT.{self.doses:07d}"
+            code = self.places.coding.code(commune, when, rng)
             record = {
-                "ma_mui_tiem": f"MT.{self.doses:07d}",
+                "ma_mui_tiem": dose_id,
                 **person,
+                "ma_dvhc": code,
                 "vac_xin": vaccine,
                 "mui_thu": dose,
                 "thoi_diem_tiem": iso(when),
-                "ma_co_so_tiem": f"TYT-{commune}",
+                "ma_co_so_tiem": f"TYT-{code}",
             }
+            self.filed_at[dose_id] = commune
             item = self.new_item()
             self.add(when + rng.uniform(60, 3 * HOUR), item, record)
             if rng.random() < 0.03:  # corrected a day later: a new version of the same record

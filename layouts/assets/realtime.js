@@ -285,15 +285,15 @@
     const cell = (children, className) => ({ type: "Td", namespace: "dash_html_components", props: { children, className } });
     const body = rows.map(([code, value], i) => ({
       type: "Tr", namespace: "dash_html_components",
-      props: { children: [cell(String(i + 1), "rank"), cell(cfg.links === false ? cfg.names[code] : link(cfg, code)), cell(approx(cfg, code, valueText(info.kind, value)), `num ${stateClass(info, num(value), code)}`)] },
+      props: { children: [cell(String(i + 1), "rank"), cell(cfg.links ? link(cfg, code) : cfg.names[code]), cell(approx(cfg, code, valueText(info.kind, value)), `num ${stateClass(info, num(value), code)}`)] },
     }));
     return { type: "Table", namespace: "dash_html_components", props: { className: "ranking", children: { type: "Tbody", namespace: "dash_html_components", props: { children: body } } } };
   }
   function approx(cfg, code, text) {  // as approximate_text in province.py
-    return (cfg.approximate || []).includes(code) && text !== "–" ? `≈ ${text}` : text;
+    return (cfg.approximate || []).includes(code) && text !== "–" ? `≈\u00a0${text}` : text;
   }
-  function link(cfg, code) {  // as the server renders it: the district's name opens its room
-    const href = `/district/${code}${cfg.feed === "public_services" ? "" : `?feed=${cfg.feed}`}`;
+  function link(cfg, code) {  // as the server renders it: the unit's name opens its room
+    const href = `${cfg.links}${code}${cfg.feed === "public_services" ? "" : `?feed=${cfg.feed}`}`;
     return { type: "Link", namespace: "dash_core_components", props: { children: cfg.names[code], href, refresh: true } };
   }
   function stateClass(info, value, code) {  // as tile_state in figures.py, against the unit's target
@@ -307,12 +307,14 @@
   window.ioc_rt = {
     state,
     alertText,  // for tests/test_alerts.py: the same words as layouts/alert_text.py
-    // A click on a district's polygon opens its room with the same feed. ``trace``: only clicks
-    // on that trace count (the district room's neighbours); report dots have no location.
-    openDistrict: function (click, feed, trace) {
+    // A click on a unit's polygon opens its room with the same feed. ``rooms``: trace number ->
+    // the rooms its units open ("/area/"; none: a click on that trace opens nothing, as on the
+    // report dots, which have no location).
+    openRoom: function (click, feed, rooms) {
       const point = click && click.points && click.points[0];
-      if (point && point.location && (trace === undefined || point.curveNumber === trace)) {
-        window.location.assign(`/district/${point.location}${feed === "public_services" ? "" : `?feed=${feed}`}`);
+      const prefix = point && point.location ? rooms[point.curveNumber] : "";
+      if (prefix) {
+        window.location.assign(`${prefix}${point.location}${feed === "public_services" ? "" : `?feed=${feed}`}`);
       }
       return window.dash_clientside.no_update;
     },
