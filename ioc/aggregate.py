@@ -171,6 +171,7 @@ class Aggregator:
         self.unacked, self.last_checkpoint = [], time.monotonic()
         log.info("%s: took the lease, restored %d records", self.spec.name, self.state.frame.height)
         self.reader.forget_idle_consumers()
+        self.reader.take_back_own()
         self.last_compute = 0.0
         return True
 

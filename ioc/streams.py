@@ -157,24 +157,10 @@ class Entry:
     fields: dict[bytes, bytes]
 
 
-def _parse_autoclaim(response: Any, **_: Any) -> tuple[bytes, list[Entry], list[bytes], bool]:
-    """XAUTOCLAIM's reply in both shapes.
-
-    Redis 6.2 answers ``[next, entries]`` and shows an entry trimmed from the stream as nil
-    (leaving it pending); Redis 7+ answers ``[next, entries, deleted_ids]`` and drops those from
-    the pending list itself.
-    """
-    next_id, raw_entries = response[0], response[1]
-    deleted = list(response[2]) if len(response) > 2 else []
-    entries = []
-    saw_nil = False
-    for item in raw_entries:
-        if item is None or item[1] is None:
-            saw_nil = True
-            continue
-        flat = item[1]
-        entries.append(Entry(item[0], dict(zip(flat[::2], flat[1::2], strict=True))))
-    return next_id, entries, deleted, saw_nil
+def _entries(reply: Any) -> list[Entry]:
+    """XREADGROUP's reply for one stream as entries."""
+    raw = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply or [])
+    return [Entry(i, f) for _stream, items in raw for i, f in items]
 
 
 class GroupReader:
@@ -201,7 +187,8 @@ class GroupReader:
         self.claim_idle_ms = claim_idle_ms
         self.max_deliveries = max_deliveries
         self.dead_maxlen = dead_maxlen
-        self.client.set_response_callback("XAUTOCLAIM", _parse_autoclaim)
+        self.own_history = False
+        self.history_from = "0-0"
         self.claimed = 0
         self.dead_lettered = 0
 
@@ -213,35 +200,72 @@ class GroupReader:
                 raise
 
     def read(self, count: int, block_ms: int) -> list[Entry]:
-        """Entries to process: first any taken over from dead consumers, then new ones."""
+        """Entries to process: first this consumer's own left from before it (re)took the lease,
+        then any taken over from consumers that died, then new ones."""
+        if self.own_history:
+            mine = self._own_history(count)
+            if mine:
+                return mine
+            self.own_history = False
         claimed = self.reclaim(count)
         if claimed:
             return claimed
         reply = self.client.xreadgroup(
             keys.AGGREGATOR_GROUP, self.consumer, {self.stream: ">"}, count=count, block=block_ms
         )
-        out: list[Entry] = []
-        for _stream, items in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply or []):
-            out.extend(Entry(i, f) for i, f in items)
-        return out
+        return _entries(reply)
+
+    def take_back_own(self) -> None:
+        """After taking the feed's lease: this consumer's pending entries (read before it lost the
+        lease, say) are read again first. Otherwise they are in flight and never reclaimed."""
+        self.own_history, self.history_from = True, "0-0"
+
+    def _own_history(self, count: int) -> list[Entry]:
+        reply = self.client.xreadgroup(
+            keys.AGGREGATOR_GROUP, self.consumer, {self.stream: self.history_from}, count=count
+        )
+        items = _entries(reply)
+        if not items:
+            return []
+        trimmed = [e.id for e in items if not e.fields]  # a trimmed entry comes back without fields
+        if trimmed:
+            self._dead_letter_all(trimmed, TRIMMED)
+        self.history_from = items[-1].id.decode()
+        return [e for e in items if e.fields] or self._own_history(count)
 
     def reclaim(self, count: int) -> list[Entry]:
+        """Entries pending longer than the claim time on other consumers (dead, or standing by
+        after losing the lease), at most ``count``. Never this consumer's own: those are in
+        flight, acknowledged at its next checkpoint however long its cycles take."""
         self._retire_poison()
-        reply = self.client.xautoclaim(
-            self.stream, keys.AGGREGATOR_GROUP, self.consumer, self.claim_idle_ms, "0-0", count=count
+        stale = [p["message_id"] for p in self._pending(idle=self.claim_idle_ms) if not self._mine(p)][:count]
+        if not stale:
+            return []
+        claimed = cast(
+            list[tuple[bytes | None, dict[bytes, bytes] | None]],
+            self.client.xclaim(self.stream, keys.AGGREGATOR_GROUP, self.consumer, self.claim_idle_ms, stale),
         )
-        _next, entries, deleted, saw_nil = cast(tuple[bytes, list[Entry], list[bytes], bool], reply)
-        if saw_nil:
-            self._drop_trimmed({e.id for e in entries})
-        if deleted:  # Redis 7+ has already dropped them from the pending list
-            pipe = self.client.pipeline(transaction=True)
-            for entry_id in deleted:
-                self.dead_letter(pipe, entry_id, TRIMMED)
-            pipe.execute()
+        entries = [Entry(i, f) for i, f in claimed if i is not None and f]
+        got = {e.id for e in entries}
+        # Trimmed from the stream: Redis 6.2 answers nil and leaves it pending (now ours), Redis 7+
+        # leaves it out and drops it from the pending list. An entry another consumer claimed
+        # first is left out too, but still exists.
+        trimmed = [i for i in stale if i not in got and not self.client.xrange(self.stream, i, i)]
+        if trimmed:
+            self._dead_letter_all(trimmed, TRIMMED)
         if entries:
             self.claimed += len(entries)
             log.warning("%s: took over %d entries from a dead consumer", self.feed, len(entries))
         return entries
+
+    def _mine(self, pending: dict[str, Any]) -> bool:
+        return _text(pending["consumer"]) == self.consumer
+
+    def _dead_letter_all(self, ids: Iterable[bytes], reason: str) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        for entry_id in ids:
+            self.dead_letter(pipe, entry_id, reason)
+        pipe.execute()
 
     def ack_pipeline(self, pipe: Any, ids: Iterable[bytes]) -> None:
         ids = list(ids)
@@ -257,7 +281,7 @@ class GroupReader:
 
     def _retire_poison(self) -> None:
         pending = self._pending(idle=self.claim_idle_ms)
-        poison = [p for p in pending if p["times_delivered"] >= self.max_deliveries]
+        poison = [p for p in pending if p["times_delivered"] >= self.max_deliveries and not self._mine(p)]
         if not poison:
             return
         pipe = self.client.pipeline(transaction=True)
@@ -266,16 +290,6 @@ class GroupReader:
             self.dead_letter(pipe, p["message_id"], reason)
         pipe.execute()
         log.error("%s: %d stream entries sent to the dead letters", self.feed, len(poison))
-
-    def _drop_trimmed(self, alive: set[bytes]) -> None:
-        """Redis 6.2 only: acknowledge our pending entries that no longer exist in the stream."""
-        mine = self._pending(consumername=self.consumer)
-        pipe = self.client.pipeline(transaction=True)
-        for p in mine:
-            entry_id = p["message_id"]
-            if entry_id not in alive and not self.client.xrange(self.stream, entry_id, entry_id):
-                self.dead_letter(pipe, entry_id, TRIMMED)
-        pipe.execute()
 
     def _pending(self, **options: Any) -> list[dict[str, Any]]:
         reply = self.client.xpending_range(self.stream, keys.AGGREGATOR_GROUP, "-", "+", 1000, **options)

@@ -53,7 +53,7 @@ def matches_truth(snapshot: dict[str, bytes], truth: list[dict], units) -> None:
     """The snapshot's KPIs are the oracle's over the source's records, for the province, every
     district and a tenth of the communes, in every window."""
     meta = json.loads(snapshot[keys.META_FIELD])
-    assert meta["records"] == len(truth)
+    assert meta["records"] == len(truth), f"{meta['records']} records counted, the source has {len(truth)}"
     as_of = datetime.fromisoformat(meta["as_of"])
     parents = dict(zip(units.frame["code"], units.frame["parent_code"], strict=True))
     checked = ["72", *units.level_codes("district"), *units.level_codes("commune")[::10]]
