@@ -23,9 +23,6 @@ CASES_FIELD = "_cases"
 CasesFunction = Callable[[pl.LazyFrame, pl.DataFrame, datetime], dict[str, str]]
 
 
-COMMUNE_CODE_LENGTH = 5
-
-
 def cases_field(unit: str) -> str:
     """The snapshot field holding a unit's overdue cases."""
     return f"{CASES_FIELD}|{unit}"
@@ -40,7 +37,7 @@ def said_case(case: Case) -> Case:
 
 def overdue_dossiers(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime) -> dict[str, str]:
     """Each unit's overdue dossiers, as JSON lists of ``ioc.documents.DossierCase``."""
-    return _by_unit(
+    return lists_by_unit(
         records.filter(kpis.dossier_overdue(as_of.astimezone(UTC))).select(
             "id",
             pl.col("procedure_code").alias("procedure"),
@@ -57,7 +54,7 @@ def overdue_dossiers(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetim
 
 def overdue_reports(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime) -> dict[str, str]:
     """Each unit's overdue field reports, as JSON lists of ``ioc.documents.ReportCase``."""
-    return _by_unit(
+    return lists_by_unit(
         records.filter(kpis.report_overdue(as_of.astimezone(UTC))).select(
             "id",
             "sector",
@@ -72,14 +69,13 @@ def overdue_reports(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime
     )
 
 
-def _by_unit(
+def lists_by_unit(
     cases: pl.LazyFrame, rollup: pl.DataFrame, *, times: tuple[str, ...] = ("opened_at", "deadline_at")
 ) -> dict[str, str]:
     """One document per unit that has communes below it; an empty list where nothing is overdue,
     so a list that emptied replaces the one before it."""
-    # GSO codes: province 2 digits, district 3, commune 5 (in both schemes; the 2025 scheme has
-    # no districts, so its only list is the province's).
-    parents = sorted(u for u in rollup["unit"].unique().to_list() if len(u) < COMMUNE_CODE_LENGTH)
+    # The province and its districts or areas (an area's code may be a province's own, any length).
+    parents = sorted(rollup.filter(pl.col("unit_level") != "commune")["unit"].unique().to_list())
     columns = cases.collect_schema().names()
     as_text = [pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%SZ") if c in times else pl.col(c) for c in columns]
     lists = (  # each case written as JSON once by Polars, then joined into each of its units' lists

@@ -119,7 +119,8 @@ class UnitTable:
     def rollup(self) -> pl.DataFrame:
         """Pairs (code, unit): a record with key ``code`` counts for ``unit``.
 
-        ``unit_pop`` is the unit's 2019 population (the denominator of per-capita KPIs).
+        ``unit_pop`` is the unit's 2019 population (the denominator of per-capita KPIs),
+        ``unit_level`` its level (province, district or area, commune).
         """
         assert self.records_rollup is not None, "UnitTable.load builds the rollup"
         return self.records_rollup
@@ -167,7 +168,11 @@ def _rollup(pairs: list[tuple[str, str]], frame: pl.DataFrame) -> pl.DataFrame:
     out = pl.DataFrame(pairs, schema={"code": pl.String, "unit": pl.String}, orient="row").unique(
         maintain_order=True
     )
-    population = frame.select(pl.col("code").alias("unit"), pl.col("pop_2019").alias("unit_pop"))
+    population = frame.select(
+        pl.col("code").alias("unit"),
+        pl.col("pop_2019").alias("unit_pop"),
+        pl.col("level").alias("unit_level"),
+    )
     return out.join(population, on="unit", how="left")
 
 

@@ -5,13 +5,16 @@ code with its scheme (codes are reused: 25459 is old Phường 3 and new Phườ
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from ioc.cases import cases_field, lists_by_unit
 from ioc.config import ConfigError
 from ioc.units import UnitTable, key_code, record_key
 
@@ -132,6 +135,21 @@ def test_a_province_may_group_its_communes_its_own_way(tmp_path, geodata, new) -
     assert table.name("BAC") == "Khu Bắc" and len(table.children("BAC")) == 48
     first = new.level_codes("commune")[0]
     assert counted_in(table, record_key("2025", first)) == {first, "NAM", "80"}
+
+
+def test_a_province_s_own_areas_get_their_work_lists(tmp_path, geodata, new) -> None:
+    """Work lists are kept for the province and every area, whatever the length of its code."""
+    table = UnitTable.load(geodata, "2025", write_areas(tmp_path, new))
+    first, second = new.level_codes("commune")[:2]
+    due = datetime(2026, 11, 1, tzinfo=UTC)
+    cases = pl.LazyFrame(
+        {"id": ["a", "b"], "unit_code": [record_key("2025", first), record_key("2025", second)]}
+    ).with_columns(pl.lit(due).alias("opened_at"), pl.lit(due).alias("deadline_at"))
+    lists = {k: json.loads(v) for k, v in lists_by_unit(cases, table.rollup()).items()}
+    assert set(lists) == {cases_field(u) for u in ("80", "BAC", "NAM")}, sorted(lists)
+    assert [c["id"] for c in lists[cases_field("NAM")]] == ["a"]
+    assert [c["id"] for c in lists[cases_field("BAC")]] == ["b"]
+    assert len(lists[cases_field("80")]) == 2
 
 
 @pytest.mark.parametrize(
