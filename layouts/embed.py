@@ -35,8 +35,9 @@ class Drawing:
 class EmbedMaps:
     """Which polygons a unit's map panel shows: its communes when the commune layer has them
     (installed polygons, or the 2025 communes' schematic tiles: every commune of the province for
-    the province of the 2025 scheme), else the province's districts with the unit (or its
-    district) outlined; ``districts`` is None in the 2025 scheme, which has none."""
+    the province of the 2025 scheme; a 2025 commune's area's communes with the commune
+    outlined), else the province's districts with the unit (or its district) outlined;
+    ``districts`` is None in the 2025 scheme, which has none."""
 
     units: UnitTable
     districts: Layer | None
@@ -48,14 +49,14 @@ class EmbedMaps:
         if self.communes is not None and children and children <= set(self.communes.codes):
             return _only(self.communes, children), None
         if self.districts is None:
+            drawn = set(self.communes.codes) if self.communes is not None else set()
             every = set(self.units.level_codes("commune"))
-            if (
-                self.communes is not None
-                and unit == self.units.province
-                and every <= set(self.communes.codes)
-            ):
+            if self.communes is None or not every <= drawn:
+                return None
+            if unit == self.units.province:
                 return _only(self.communes, every), None
-            return None
+            # A commune: its area's communes, itself outlined.
+            return _only(self.communes, set(self.units.children(self.units.parent(unit)))), unit
         if unit == self.units.province:
             return self.districts, None
         return self.districts, unit if unit in self.districts.codes else self.units.parent(unit)

@@ -42,6 +42,10 @@ SCREENS = (  # name, path, viewport
 )
 SCREENS_2025 = (
     ("province-2025", "/", (1600, 1000)),
+    ("area-2025", "/area/705", (1600, 1000)),  # Khu vực Tân Biên cũ
+    ("commune-2025", "/commune/25486", (1600, 1000)),  # Xã Tân Biên
+    ("wall-2025", "/wall?interval=600&dim=off", (1920, 1080)),  # the exception scene
+    ("wall-area-2025", "/wall?interval=600&scenes=districts&offset=1&dim=off", (1920, 1080)),  # an area
     ("scorecard-2025", "/scorecard", (1600, 1000)),
     ("scorecard-drill-2025", "/scorecard/5.1", (1600, 1000)),  # an indicator by commune
 )

@@ -198,6 +198,10 @@ def test_small_counts_are_hidden_at_areas_and_communes_as_everywhere(cards_2025,
     mapped = http.get(f"/api/v1/cards/vaccination.doses.map?unit={TAN_BIEN}").get_json()
     assert {u["code"] for u in mapped["units"]} == set(new.children(TAN_BIEN))
     assert {u["code"] for u in mapped["units"] if u["hidden"]} == {SMALL, SISTER}
+    of_commune = http.get(f"/api/v1/cards/vaccination.doses.map?unit={SISTER}")
+    assert of_commune.status_code == 200, of_commune.get_data(as_text=True)
+    assert of_commune.get_json()["units"] == mapped["units"]  # its area's communes, itself outlined
+    assert of_commune.get_json()["focus"] == SISTER
 
 
 def test_an_embed_of_an_area_opens_with_its_token(cards_2025) -> None:
