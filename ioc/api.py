@@ -22,8 +22,10 @@ from layouts.alert_text import describe
 from layouts.geography import record_keys
 
 APPROXIMATE_REASON = (
-    "a pre-2025 commune was split between this and another 2025 unit; its records are counted in "
-    "one of them, so this unit may count too many or too few (the province's figures are exact)"
+    "pre-2025 records are placed here by approximation: a pre-2025 commune split between this and "
+    "another 2025 unit has its records counted in one of them, or (an area) the records filed at its "
+    "former district count in it though the district's territory and the area's communes differ; "
+    "this unit may count too many or too few (the province's figures are exact)"
 )
 
 

@@ -262,6 +262,10 @@ def _new_province(directory: Path, frame: pl.DataFrame, areas_file: Path | None)
     for old_code, new in crosswalk.target.items():
         pairs += [(old_code, new), (old_code, areas[new]), (old_code, province)]
     pairs += [(code, province) for code in sorted(crosswalk.old_codes - set(crosswalk.target))]
+    like_districts: set[str] = set()
+    if not areas_file:  # the areas are the former districts: a district's record counts in its area
+        like_districts = set(crosswalk.old_district.values()) & set(area_names)
+        pairs += [(code, code) for code in sorted(like_districts)]
     key_names = {record_key("2025", c): n for c, n in zip(frame["code"], frame["name"], strict=True)}
     key_names |= crosswalk.old_names | {
         "72": "Tỉnh Tây Ninh (cũ)",
@@ -274,9 +278,11 @@ def _new_province(directory: Path, frame: pl.DataFrame, areas_file: Path | None)
         "2025",
         frame,
         records_rollup=_rollup(pairs, frame),
-        # An area is approximate when a split old commune went to communes of different areas.
+        # An area is approximate when a split old commune went to communes of different areas, or
+        # when it counts its former district's own records and is not that district's territory.
         approximate=crosswalk.approximate
-        | {areas[c] for g in crosswalk.shared if len({areas[u] for u in g}) > 1 for c in g},
+        | {areas[c] for g in crosswalk.shared if len({areas[u] for u in g}) > 1 for c in g}
+        | _unlike_districts(crosswalk, areas, like_districts),
         record_codes={"2025": frozenset([province, *communes]), "pre2025": frozenset(crosswalk.old_codes)},
         outside={},
         key_names=key_names,
@@ -285,6 +291,19 @@ def _new_province(directory: Path, frame: pl.DataFrame, areas_file: Path | None)
         ),
         split_areas={c: s for c, s in split.items() if s} if not areas_file else {},
     )
+
+
+def _unlike_districts(crosswalk: Crosswalk, areas: dict[str, str], like: set[str]) -> set[str]:
+    """Of the areas counting their former district's records, those whose communes are not
+    exactly its territory: a unit of the district went to another area, or one of the area's
+    communes took a unit of another district."""
+    unlike: set[str] = set()
+    for new, olds in crosswalk.old_units.items():
+        for old in olds:
+            district = crosswalk.old_district[old]
+            if areas[new] != district:
+                unlike |= {areas[new], district}
+    return unlike & like
 
 
 def area_name(district: str, province: str, duplicated: bool) -> str:

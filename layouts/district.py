@@ -302,6 +302,10 @@ class UnitRoom:
             points=points,
             width_px=MAP_WIDTH_PX,
         )
+        if url == self.communes_url and self.communes is not None and self.communes.schematic:
+            # Tiles are not where the communes lie: no real boundaries beside them, names on them.
+            figure["data"][0] |= {"locations": [], "z": [], "customdata": []}
+            figures.schematic(figure, self.communes, figure["layout"]["map"]["zoom"], codes=codes)
         level = self.neighbours.strip("/")  # the grey units open their rooms: say which
         hint = f"<br>{_(NEIGHBOUR_HINTS[level])}" if level in NEIGHBOUR_HINTS else ""
         figure["data"][0]["hovertemplate"] = f"<b>%{{customdata[0]}}</b>{hint}<extra></extra>"

@@ -80,14 +80,19 @@ def test_records_of_either_scheme_count_in_the_right_2025_units(new) -> None:
     assert counted_in(new, "2025:25459") == {"25459", "703", "80"}
     assert counted_in(new, "25456") == {"25459", "703", "80"}  # old Phường 1, merged whole
     assert counted_in(new, "27955") == {"27931", new.parent("27931"), "80"}  # old Long An commune
-    assert counted_in(new, "802") == {"80"}  # a former district's own records: the province only
+    assert counted_in(new, "802") == {"802", "80"}  # a former district's own records: its area
     assert counted_in(new, "2025:80") == {"80"}
     assert "2025:703" not in set(new.rollup()["code"])  # nothing is filed at an area
     assert len(new.record_codes["2025"]) == 97 and "703" not in new.record_codes["2025"]
     assert {"25456", "27955", "802", "72", "80"} <= new.record_codes["pre2025"]
 
 
-def test_an_area_is_approximate_only_when_a_split_commune_crosses_areas(new, geodata) -> None:
+def test_an_area_is_approximate_when_a_split_commune_crosses_areas_or_it_is_not_its_district(
+    new, geodata, tmp_path
+) -> None:
+    """Computed from the crosswalk's rows: a pre-2025 commune split between communes of two areas
+    makes both approximate; an area that counts its former district's records (the default
+    areas) is approximate unless its communes are exactly that district's units."""
     rows = crosswalk_rows(geodata)
     split = Counter(r["old_code"] for r in rows)
     crossing: set[str] = set()
@@ -95,9 +100,15 @@ def test_an_area_is_approximate_only_when_a_split_commune_crosses_areas(new, geo
         shared = {r["new_code"] for r in rows if r["old_code"] == old}
         if n > 1 and len({new.parent(u) for u in shared}) > 1:
             crossing |= {new.parent(u) for u in shared}
+    unlike = {a for r in rows if (a := new.parent(r["new_code"])) != r["old_district_code"]}
+    unlike |= {r["old_district_code"] for r in rows if new.parent(r["new_code"]) != r["old_district_code"]}
     areas = set(new.level_codes("area"))
-    assert crossing and new.approximate & areas == crossing
+    assert crossing and unlike - crossing
+    assert new.approximate & areas == crossing | unlike
+    assert areas - new.approximate, "some former districts are exactly their area"
     assert "80" not in new.approximate
+    own = UnitTable.load(geodata, "2025", write_areas(tmp_path, new))  # a province's own grouping:
+    assert counted_in(own, "802") == {"80"}  # a former district's records count for the province
 
 
 def test_old_tay_ninh_counts_2025_records_in_its_former_districts(units) -> None:
