@@ -13,7 +13,9 @@ In the 2025 scheme (the province of today, code 80: old Tây Ninh and old Long A
   records' locations: its records count in one of them (the unit that kept its code, otherwise
   the first the table lists) and every 2025 unit that took a part of it is flagged
   ``approximate`` (one may count too much, the others too little);
-- pre-2025 district- and province-level records count for the new province only.
+- pre-2025 district-level records count in the area of that former district when the areas are
+  the default ones (flagged approximate where the area is not the district's territory), else
+  for the new province only; province-level records count for the new province.
 
 In the pre-2025 scheme (old Tây Ninh, code 72, with its 9 districts):
 

@@ -56,7 +56,8 @@ class EmbedMaps:
             if unit == self.units.province:
                 return _only(self.communes, every), None
             # A commune: its area's communes, itself outlined.
-            return _only(self.communes, set(self.units.children(self.units.parent(unit)))), unit
+            area = self.units.parent(unit) or self.units.province
+            return _only(self.communes, set(self.units.children(area))), unit
         if unit == self.units.province:
             return self.districts, None
         return self.districts, unit if unit in self.districts.codes else self.units.parent(unit)

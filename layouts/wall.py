@@ -46,6 +46,7 @@ MAP_WIDTH_SHARE = 0.56
 MAP_HEIGHT_SHARE = 0.76
 # The left of the map's panel holds its colour bar, beside the map and never over it.
 LEGEND_SHARE = 0.2
+LONG_NUMBER = 6  # characters from which a number is sized to its card (the CSS class "long")
 
 
 class Viewport(TypedDict):
@@ -261,7 +262,9 @@ class WallPage:
                     [
                         html.Span(
                             number.text,
-                            className="wall-number-value" + (" live-value" if live else ""),
+                            className="wall-number-value"
+                            + (" long" if len(number.text) >= LONG_NUMBER else "")
+                            + (" live-value" if live else ""),
                             **live,
                         ),
                         html.Span(number.suffix, className="wall-number-unit"),

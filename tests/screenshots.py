@@ -47,7 +47,7 @@ SCREENS_2025 = (
     ("wall-2025", "/wall?interval=600&dim=off", (1920, 1080)),  # the exception scene
     ("wall-area-2025", "/wall?interval=600&scenes=districts&offset=1&dim=off", (1920, 1080)),  # an area
     ("scorecard-2025", "/scorecard", (1600, 1000)),
-    ("scorecard-drill-2025", "/scorecard/5.1", (1600, 1000)),  # an indicator by commune
+    ("scorecard-drill-2025", "/scorecard/5.1", (1600, 1000)),  # an indicator by area
 )
 EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
     ("embed-tile", "public_services.received", "706", (360, 300)),

@@ -74,7 +74,8 @@ RECORDS = [
 ]
 
 # Where each dossier counts in the 2025 scheme: its 2025 unit (the area and province above it).
-IN_2025 = {"P1": "25459", "P2": "25459", "P3": "27931", "P4": "25459", "P5": "80"}
+# P5, filed at old Thành phố Tây Ninh, counts in its area (Khu vực thành phố Tây Ninh cũ, 703).
+IN_2025 = {"P1": "25459", "P2": "25459", "P3": "27931", "P4": "25459", "P5": "703"}
 IN_2025 |= {"N1": "25459", "N2": "25459", "N3": "27931", "N4": "80"}
 # ... and in the pre-2025 scheme: the finest unit of old Tây Ninh it counts in (a 2025 commune
 # counts in its former district: it is several old communes); old Long An's are outside.
@@ -157,7 +158,7 @@ def test_a_source_coded_by_date_counts_every_record_in_its_2025_unit(by_date_202
     expected = direct_count(new, IN_2025)
     assert (expected["25459"], expected["703"], expected["27931"], expected["802"], expected["80"]) == (
         5,
-        5,
+        6,
         2,
         2,
         9,
@@ -253,10 +254,13 @@ def former_district_points(geodata: Path) -> dict[str, tuple[float, float]]:
     }
 
 
-def test_reports_placed_by_coordinates_in_2025_count_for_the_province(geodata, new, units) -> None:
+def test_reports_placed_by_coordinates_in_2025_count_in_the_former_districts_area(
+    geodata, new, units
+) -> None:
     """Without 2025 commune polygons a report without ``ma_dvhc`` is placed in a former district
-    (old Tây Ninh's or old Long An's): its key is the bare pre-2025 district code, which counts for
-    today's province only; a report with a code is checked by its creation time."""
+    (old Tây Ninh's or old Long An's): its key is the bare pre-2025 district code, which counts in
+    the area of that district and today's province; a report with a code is checked by its
+    creation time."""
     points = former_district_points(geodata)
 
     def report(ma: str, where: str | None, unit: str | None, created: str) -> dict[str, Any]:
@@ -294,7 +298,7 @@ def test_reports_placed_by_coordinates_in_2025_count_for_the_province(geodata, n
     assert keys == {"R1": "703", "R2": "794", "R3": "2025:25459", "R4": "25459"}
     rollup = new.rollup()
     for key in ("703", "794"):
-        assert set(rollup.filter(pl.col("code") == key)["unit"]) == {"80"}, key
+        assert set(rollup.filter(pl.col("code") == key)["unit"]) == {key, "80"}, key
     # counted in the pre-2025 scheme, the same point is in its district, a key of that scheme
     old = make_contract("citizen_feedback", None, Context(units=units, http=httpx.Client(), geodata=geodata))
     placed = old.transform(rows[:1], units=Context(units=units, http=httpx.Client()).coding(), source="test")

@@ -59,8 +59,8 @@ def test_split_communes_go_to_one_unit_and_flag_every_unit_they_touch(new) -> No
     assert "25486" not in new.approximate and "80" not in new.approximate
 
 
-def test_district_and_province_records_count_for_the_new_province_only(new) -> None:
-    assert counted_in(new, "703") == {"80"}
+def test_district_records_count_in_their_area_and_province_records_in_the_province(new) -> None:
+    assert counted_in(new, "703") == {"703", "80"}  # the default areas are the former districts
     assert counted_in(new, "72") == {"80"}
     assert new.province == "80" and len(new.level_codes("commune")) == 96
 
