@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -56,3 +58,74 @@ def read(client: redis.Redis, count: int = 200, action: str | None = None) -> li
         found += [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}} for i, f in entries]
     found.sort(key=lambda e: tuple(int(part) for part in e["id"].split("-")), reverse=True)
     return [e for e in found if action is None or e["action"] == action][:count]
+
+
+CHUNK = 500
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
+
+
+def walk(
+    client: redis.Redis, before: str | None = None, since_ms: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every entry of both streams, newest first, older than the entry id ``before`` (exclusive)
+    and not older than ``since_ms``; read in chunks, so a page of a filter costs what it reads."""
+    streams = [keys.audit(), keys.audit_failures()]
+    bound = {s: f"({before}" if before else "+" for s in streams}
+    done = {s: False for s in streams}
+    floor = f"{since_ms}-0" if since_ms is not None else "-"
+    held: list[tuple[str, dict[str, Any]]] = []
+    while True:
+        lows: list[tuple[int, int]] = []
+        for stream in streams:
+            if done[stream]:
+                continue
+            raw = cast(
+                list[tuple[bytes, dict[bytes, bytes]]],
+                client.xrevrange(stream, max=bound[stream], min=floor, count=CHUNK),
+            )
+            held += [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in raw]
+            if len(raw) < CHUNK:
+                done[stream] = True
+            else:
+                last = raw[-1][0].decode()
+                bound[stream] = f"({last}"
+                lows.append(_id(last))
+        # What is newer than every unfinished stream's oldest read entry is complete: give it.
+        edge = max(lows) if lows else (-1, -1)
+        held.sort(key=lambda pair: _id(pair[0]), reverse=True)
+        ready = [pair for pair in held if _id(pair[0]) >= edge]
+        held = held[len(ready) :]
+        for entry_id, fields in ready:
+            yield {"id": entry_id, **fields}
+        if all(done.values()) and not held:
+            return
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What an administrator looks for in the audit log: each given field must equal the entry's
+    (``who``, ``action``, ``unit``), within [``since_ms``, ``until_ms``)."""
+
+    who: str = ""
+    action: str = ""
+    unit: str = ""
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    def keeps(self, entry: dict[str, Any]) -> bool:
+        return all(
+            not wanted or entry.get(name) == wanted
+            for name, wanted in (("who", self.who), ("action", self.action), ("unit", self.unit))
+        )
+
+    def entries(self, client: redis.Redis, before: str | None = None) -> Iterator[dict[str, Any]]:
+        """The matching entries, newest first, older than the entry id ``before``."""
+        if self.until_ms is not None:
+            until = f"{self.until_ms}-0"
+            if before is None or _id(before) > _id(until):
+                before = until
+        return (e for e in walk(client, before, self.since_ms) if self.keeps(e))

@@ -73,11 +73,17 @@ def fresh_badge(feed: str) -> html.Span:
 
 
 def header_tools() -> html.Div:
-    """Top right of a room: who is logged in, the way out, and the other language."""
+    """Top right of a room: who is logged in, the audit log (for an administrator), the way out,
+    and the other language."""
     user = login.current_user()
     who = [html.Span(user.name, className="account", title=_(ROLE_NAMES[user.role]))] if user else []
+    log = (
+        [html.A(_("Nhật ký"), href="/admin/audit", className="logout")]
+        if user and user.role == "admin"
+        else []
+    )
     out = [html.A(_("Đăng xuất"), href="/logout", className="logout")] if user else []
-    return html.Div([*who, *out, lang_toggle()], className="header-tools")
+    return html.Div([*who, *log, *out, lang_toggle()], className="header-tools")
 
 
 ROLE_NAMES = {"leader": N_("Lãnh đạo"), "officer": N_("Trực ban"), "admin": N_("Quản trị")}

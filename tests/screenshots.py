@@ -49,6 +49,7 @@ SCREENS_2025 = (
     ("scorecard-2025", "/scorecard", (1600, 1000)),
     ("scorecard-drill-2025", "/scorecard/5.1", (1600, 1000)),  # an indicator by area
 )
+ADMIN = (("admin-audit", "/admin/audit", (1600, 900)),)  # as the administrator, both schemes
 EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
     ("embed-tile", "public_services.received", "706", (360, 300)),
     ("embed-map", "vaccination.doses.map", "72", (360, 300)),
@@ -63,6 +64,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "tests" / "screenshots")
     parser.add_argument("--settle-s", type=float, default=60, help="demo time before the first shot")
     parser.add_argument("--scheme", choices=("pre2025", "2025"), default="pre2025")
+    parser.add_argument("--only", nargs="*", help="take only these shots (names, e.g. admin-audit)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -79,16 +81,29 @@ def main() -> int:
             time.sleep(args.settle_s)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                for name, path, (width, height) in SCREENS if args.scheme == "pre2025" else SCREENS_2025:
+                screens = [
+                    (*shot, "lanhdao") for shot in (SCREENS if args.scheme == "pre2025" else SCREENS_2025)
+                ]
+                screens += [(*shot, "quantri") for shot in ADMIN if args.scheme == "pre2025"]
+                _activity(port, unit)  # something for the audit log's shot to show
+                for name, path, (width, height), user in screens:
+                    if args.only and name not in args.only:
+                        continue
                     page = _watched(
-                        new_page(browser, port, viewport={"width": width, "height": height}), name, problems
+                        new_page(browser, port, user, viewport={"width": width, "height": height}),
+                        name,
+                        problems,
                     )
                     page.goto(f"http://127.0.0.1:{port}{path}")
-                    page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)
+                    page.wait_for_selector(
+                        "table.audit" if user == "quantri" else ".fresh-badge.fresh-ok", timeout=30_000
+                    )
                     page.wait_for_timeout(3000)
                     page.screenshot(path=str(args.out / f"{name}.png"))
                     print(f"{args.out / f'{name}.png'}  ({width}×{height})")
                 for name, panel, unit_code, (width, height) in EMBEDS if args.scheme == "pre2025" else ():
+                    if args.only and name not in args.only:
+                        continue
                     page = _watched(
                         browser.new_page(viewport={"width": width, "height": height}), name, problems
                     )
@@ -101,7 +116,9 @@ def main() -> int:
                     page.wait_for_function("() => window.ioc_embed && window.ioc_embed.mode === 'live'")
                     page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
                     print(f"{args.out / f'{name}.png'}  ({width}×{height})")
-                if args.scheme == "pre2025":  # the three phones side by side, for the README
+                if (
+                    args.scheme == "pre2025" and not args.only
+                ):  # the three phones side by side, for the README
                     _side_by_side(
                         browser, [args.out / f"{e[0]}.png" for e in EMBEDS], args.out / "embeds.png"
                     )
@@ -112,6 +129,17 @@ def main() -> int:
     for problem in problems:
         print("problem:", problem, file=sys.stderr)
     return 1 if problems else 0
+
+
+def _activity(port: int, province: str) -> None:
+    """What a morning of a duty room leaves in the audit log: case lists opened, a refusal."""
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, auth=("lanhdao", PASSWORD)) as leader:
+        leader.get(f"/api/v1/cases?feed=public_services&unit={province}")
+        leader.get("/api/v1/cases?feed=citizen_feedback&unit=706")
+    with httpx.Client(base_url=base, auth=("truc-705", PASSWORD)) as officer:
+        officer.get("/api/v1/cases?feed=public_services&unit=705")
+        officer.get("/api/v1/cases?feed=public_services&unit=706")  # refused: outside the scope
 
 
 def _side_by_side(browser, shots: list[Path], out: Path) -> None:

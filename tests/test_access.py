@@ -92,6 +92,8 @@ MATRIX = {
     "/api/v1/targets": (401, 200, 200, 200),
     "/api/v1/alerts": (401, 200, 200, 200),
     "/api/v1/audit": (401, 403, 403, 200),
+    "/admin/audit": (302, 403, 403, 200),  # the audit log's page (tests/test_admin.py)
+    "/admin/audit.csv": (302, 403, 403, 200),
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),

@@ -18,6 +18,7 @@ FORBIDDEN = (
     "layouts",
     "ioc.web",
     "ioc.api",
+    "ioc.admin",
     "ioc.cards",
     "ioc.embeds",
     "ioc.login",
