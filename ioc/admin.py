@@ -36,7 +36,7 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PAGE = 50
 FIELDS = ("who", "action", "unit", "since", "until")
 COLUMNS = ("at", "action", "who", "role", "unit", "feed", "path", "reason")
-ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")
+ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}(/[01])?")
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 SHORT = 200  # a filter value longer than this is no login, action or unit code
 
@@ -109,7 +109,7 @@ def row(entry: dict[str, Any]) -> dict[str, str]:
     with contextlib.suppress(ValueError):
         at = datetime.fromisoformat(at).astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
     shown = {c: str(entry.get(c, "")) for c in COLUMNS} | {"at": at}
-    rest = {k: v for k, v in entry.items() if k not in COLUMNS and k != "id"}
+    rest = {k: v for k, v in entry.items() if k not in COLUMNS and k not in ("id", "cursor")}
     shown["detail"] = " ".join(f"{k}={v}" for k, v in sorted(rest.items()))
     return shown
 
@@ -156,7 +156,7 @@ def install(server: Flask, client: redis.Redis) -> None:
             lang=i18n.current(),
             rows=[row(e) for e in shown],
             given=given,
-            next_page=f"?{urlencode(given | {'before': shown[-1]['id']})}" if more else None,
+            next_page=f"?{urlencode(given | {'before': shown[-1]['cursor']})}" if more else None,
             first_page=f"?{urlencode(given)}" if found.before else None,
             csv_link=f"/admin/audit.csv?{urlencode(given)}",
             columns=(*COLUMNS, "detail"),

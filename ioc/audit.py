@@ -71,36 +71,49 @@ def _id(entry_id: str) -> tuple[int, int]:
 def walk(
     client: redis.Redis, before: str | None = None, since_ms: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every entry of both streams, newest first, older than the entry id ``before`` (exclusive)
-    and not older than ``since_ms``; read in chunks, so a page of a filter costs what it reads."""
+    """Every entry of both streams, newest first, older than the cursor ``before`` (exclusive)
+    and not older than ``since_ms``; read in chunks, so a page of a filter costs what it reads.
+
+    Both streams may hold the same id (two entries of one millisecond), so entries are ordered by
+    (id, stream) and each carries its ``cursor``, ``<id>/<stream>``: given as ``before`` it
+    continues exactly after that entry. A bare id continues after every entry of that id."""
     streams = [keys.audit(), keys.audit_failures()]
-    bound = {s: f"({before}" if before else "+" for s in streams}
-    done = {s: False for s in streams}
+    bound = dict.fromkeys(streams, "+")
+    if before:
+        at, _, rank = before.partition("/")
+        for i, stream in enumerate(streams):
+            # the same id in a stream ordered after the cursor's (a lower rank) is still to come
+            bound[stream] = at if rank and i < int(rank) else f"({at}"
+    done = dict.fromkeys(streams, False)
     floor = f"{since_ms}-0" if since_ms is not None else "-"
-    held: list[tuple[str, dict[str, Any]]] = []
+    held: list[tuple[tuple[int, int, int], str, dict[str, Any]]] = []
     while True:
-        lows: list[tuple[int, int]] = []
-        for stream in streams:
+        lows: list[tuple[int, int, int]] = []
+        for rank, stream in enumerate(streams):
             if done[stream]:
                 continue
             raw = cast(
                 list[tuple[bytes, dict[bytes, bytes]]],
                 client.xrevrange(stream, max=bound[stream], min=floor, count=CHUNK),
             )
-            held += [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in raw]
+            held += [
+                ((*_id(i.decode()), rank), i.decode(), {k.decode(): v.decode() for k, v in f.items()})
+                for i, f in raw
+            ]
             if len(raw) < CHUNK:
                 done[stream] = True
             else:
                 last = raw[-1][0].decode()
                 bound[stream] = f"({last}"
-                lows.append(_id(last))
-        # What is newer than every unfinished stream's oldest read entry is complete: give it.
-        edge = max(lows) if lows else (-1, -1)
-        held.sort(key=lambda pair: _id(pair[0]), reverse=True)
-        ready = [pair for pair in held if _id(pair[0]) >= edge]
+                lows.append((*_id(last), -1))
+        # What is not older than every unfinished stream's oldest read entry is complete: what
+        # such a stream has not read is older than its oldest read id.
+        edge = max(lows) if lows else (-1, -1, -1)
+        held.sort(key=lambda item: item[0], reverse=True)
+        ready = [item for item in held if item[0] >= edge]
         held = held[len(ready) :]
-        for entry_id, fields in ready:
-            yield {"id": entry_id, **fields}
+        for (_ms, _seq, rank), entry_id, fields in ready:
+            yield {"id": entry_id, "cursor": f"{entry_id}/{rank}", **fields}
         if all(done.values()) and not held:
             return
 
@@ -126,6 +139,6 @@ class Filter:
         """The matching entries, newest first, older than the entry id ``before``."""
         if self.until_ms is not None:
             until = f"{self.until_ms}-0"
-            if before is None or _id(before) > _id(until):
+            if before is None or _id(before.partition("/")[0]) >= _id(until):
                 before = until
         return (e for e in walk(client, before, self.since_ms) if self.keeps(e))

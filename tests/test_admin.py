@@ -211,3 +211,20 @@ def test_an_administrator_filters_the_audit_log_in_the_browser(browser, web, r) 
     reply = leader.goto(base + "/admin/audit")
     assert reply is not None and reply.status == 403
     assert "the audit log is for administrators" in leader.inner_text("body")
+
+
+def test_entries_of_one_millisecond_in_both_streams_are_each_shown_once(r) -> None:
+    """Two streams, one id: each entry once in the walk, and a page that ends on either one
+    continues exactly after it."""
+    for ms in (1000, 2000, 3000):
+        entry(r, keys.audit(), ms, action="cases", who="a")
+        entry(r, keys.audit_failures(), ms, action="login_failed", who="-")
+    every = list(audit.walk(r))
+    assert [(e["id"], e["action"]) for e in every] == [
+        (f"{ms}-0", action) for ms in (3000, 2000, 1000) for action in ("login_failed", "cases")
+    ]
+    for i, e in enumerate(every):
+        assert [x["cursor"] for x in audit.walk(r, before=e["cursor"])] == [
+            x["cursor"] for x in every[i + 1 :]
+        ]
+    assert [x["id"] for x in audit.walk(r, before="2000-0")] == ["1000-0", "1000-0"]
