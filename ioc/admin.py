@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from layouts.i18n import _
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PAGE = 50
+SCAN_LIMIT = 20_000  # entries a page request examines at most (a filter that matches few)
 FIELDS = ("who", "action", "unit", "since", "until")
 COLUMNS = ("at", "action", "who", "role", "unit", "feed", "path", "reason")
 ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}(/[01])?")
@@ -147,8 +147,7 @@ def install(server: Flask, client: redis.Redis) -> None:
         found = asked("audit_read")
         if not isinstance(found, Asked):
             return found
-        entries = list(islice(found.wanted.entries(client, found.before), PAGE + 1))
-        shown, more = entries[:PAGE], len(entries) > PAGE
+        shown, after, searched_to = found.wanted.page(client, found.before, PAGE, SCAN_LIMIT)
         given = found.given
         return render_template(
             "audit.html",
@@ -156,7 +155,8 @@ def install(server: Flask, client: redis.Redis) -> None:
             lang=i18n.current(),
             rows=[row(e) for e in shown],
             given=given,
-            next_page=f"?{urlencode(given | {'before': shown[-1]['cursor']})}" if more else None,
+            next_page=f"?{urlencode(given | {'before': after})}" if after else None,
+            searched_to=row({"at": searched_to})["at"] if searched_to else None,
             first_page=f"?{urlencode(given)}" if found.before else None,
             csv_link=f"/admin/audit.csv?{urlencode(given)}",
             columns=(*COLUMNS, "detail"),

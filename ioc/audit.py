@@ -136,9 +136,30 @@ class Filter:
         )
 
     def entries(self, client: redis.Redis, before: str | None = None) -> Iterator[dict[str, Any]]:
-        """The matching entries, newest first, older than the entry id ``before``."""
+        """The matching entries, newest first, older than the cursor ``before``."""
+        return (e for e in walk(client, self._before(before), self.since_ms) if self.keeps(e))
+
+    def page(
+        self, client: redis.Redis, before: str | None, size: int, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """Up to ``size`` matching entries older than ``before``, examining at most ``limit``
+        entries: (the entries, the cursor the next page starts from or None at the end, and when
+        the limit stopped the search, the time of the last entry examined)."""
+        found: list[dict[str, Any]] = []
+        source = walk(client, self._before(before), self.since_ms)
+        for examined, entry in enumerate(source, 1):
+            if self.keeps(entry):
+                if len(found) == size:
+                    return found, found[-1]["cursor"], None
+                found.append(entry)
+            if examined >= limit:
+                more = next(source, None) is not None
+                return found, entry["cursor"] if more else None, str(entry.get("at", "")) if more else None
+        return found, None, None
+
+    def _before(self, before: str | None) -> str | None:
         if self.until_ms is not None:
             until = f"{self.until_ms}-0"
             if before is None or _id(before.partition("/")[0]) >= _id(until):
-                before = until
-        return (e for e in walk(client, before, self.since_ms) if self.keeps(e))
+                return until
+        return before

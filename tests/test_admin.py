@@ -228,3 +228,22 @@ def test_entries_of_one_millisecond_in_both_streams_are_each_shown_once(r) -> No
             x["cursor"] for x in every[i + 1 :]
         ]
     assert [x["id"] for x in audit.walk(r, before="2000-0")] == ["1000-0", "1000-0"]
+
+
+def test_a_page_examines_a_bounded_number_of_entries_and_continues_exactly(r, log) -> None:
+    """A filter matching few entries: each page looks at no more than the limit, says how far it
+    searched, and the pages together are every match once."""
+    wanted = audit.Filter(who="truc-705")
+    every = [e["cursor"] for e in wanted.entries(r)]
+    seen: list[str] = []
+    before, stops = None, 0
+    for _ in range(100):
+        found, before, searched_to = wanted.page(r, before, 50, limit=90)
+        seen += [e["cursor"] for e in found]
+        stops += searched_to is not None
+        if before is None:
+            break
+    assert seen == every and len(every) == 300
+    assert stops > 0, "the limit never stopped a page"
+    found, after, searched_to = audit.Filter(who="nobody").page(r, None, 7, limit=90)
+    assert found == [] and after is not None and searched_to is not None
