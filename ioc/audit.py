@@ -80,10 +80,10 @@ def walk(
     streams = [keys.audit(), keys.audit_failures()]
     bound = dict.fromkeys(streams, "+")
     if before:
-        at, _, rank = before.partition("/")
+        at, _, of = before.partition("/")
         for i, stream in enumerate(streams):
             # the same id in a stream ordered after the cursor's (a lower rank) is still to come
-            bound[stream] = at if rank and i < int(rank) else f"({at}"
+            bound[stream] = at if of and i < int(of) else f"({at}"
     done = dict.fromkeys(streams, False)
     floor = f"{since_ms}-0" if since_ms is not None else "-"
     held: list[tuple[tuple[int, int, int], str, dict[str, Any]]] = []
