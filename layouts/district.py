@@ -13,6 +13,7 @@ callback reads each feed it shows once (``UnitRoom.fetch``), then builds.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -94,7 +95,7 @@ class RoomIds:
 
 
 @dataclass
-class UnitRoom:
+class UnitRoom(ABC):
     """A room of one unit below the province: the unit and every choice come with each request
     (the address, or the page's state in a callback). What the district or area room and the
     commune room share: the checks, the reads, the map, the work lists and their audit.
@@ -128,32 +129,33 @@ class UnitRoom:
         self.neighbours = room_prefix(self.units, self.layer.codes)
 
     @property
+    @abstractmethod
     def level(self) -> str:
         """The level of the units this room shows."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fetch(self, spec: FeedSpec, code: str, window: str) -> RoomRead:
-        raise NotImplementedError
+        """What the room shows of ``spec``'s feed for unit ``code``, read at once."""
 
+    @abstractmethod
     def side(self, room: RoomRead, choice: Choice) -> list[Any]:
         """What the room shows beside its map."""
-        raise NotImplementedError
 
+    @abstractmethod
     def room_map(self, room: RoomRead, path: str, window: str) -> dict[str, Any]:
         """The room's map, coloured by the KPI at ``path`` over ``window``."""
-        raise NotImplementedError
 
     def map_notes(self, room: RoomRead) -> list[Any]:
         """What the room says under its map."""
         return []
 
+    @abstractmethod
     def alert_units(self, code: str) -> list[str]:
         """The units whose alerts the room's ticker shows (with the province-wide ones)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def live_units(self, code: str) -> list[str]:
         """The units whose pushed changes make the room re-read."""
-        raise NotImplementedError
 
     def render(self, room: RoomRead, choice: Choice) -> html.Div:
         code, feed = room.code, room.view.spec.name
@@ -499,9 +501,9 @@ class UnitRoom:
         )
         return room, choice
 
+    @abstractmethod
     def side_update(self, room: RoomRead, choice: Choice) -> Any:
         """What a callback redraws beside the map (``SIDE``)."""
-        raise NotImplementedError
 
     def register(self, app: Dash) -> None:
         """The room's callback: a choice or a pushed change re-reads the unit (one read per
