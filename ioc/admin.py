@@ -61,7 +61,7 @@ def parse_filter(args: Any) -> tuple[audit.Filter, str | None]:
         if len(args.get(name, "")) > SHORT:
             raise BadFilter(f"{name}: longer than {SHORT} characters")
     before = args.get("before") or None
-    if before is not None and not ENTRY_ID.fullmatch(before):
+    if before is not None and not _entry_id(before):
         raise BadFilter(f"before: {before[:40]!r} is not an audit entry id (like 1764900000000-0)")
     since = _instant("since", args.get("since", ""), end=False)
     until = _instant("until", args.get("until", ""), end=True)
@@ -75,6 +75,15 @@ def parse_filter(args: Any) -> tuple[audit.Filter, str | None]:
         until_ms=until,
     )
     return found, before
+
+
+def _entry_id(text: str) -> bool:
+    """Whether ``text`` is a cursor ``walk`` continues after: a stream id Redis accepts (each part
+    below 2**64) other than 0-0, which has nothing before it, and an optional ``/rank``."""
+    if not ENTRY_ID.fullmatch(text):
+        return False
+    ms, seq = (int(part) for part in text.partition("/")[0].split("-"))
+    return max(ms, seq) < 2**64 and (ms, seq) != (0, 0)
 
 
 def _instant(name: str, text: str, *, end: bool) -> int | None:
@@ -115,9 +124,9 @@ def row(entry: dict[str, Any]) -> dict[str, str]:
 
 
 def _as_audited(given: dict[str, str]) -> dict[str, str]:
-    """A filter as its own audit entry's fields (``action`` and ``who`` are the entry's own)."""
-    renamed = {"who": "of_who", "action": "of_action"}
-    return {renamed.get(k, k): v for k, v in given.items()}
+    """A filter as its own audit entry's fields, each ``of_``: the entry's own ``who`` and
+    ``action`` are the administrator's, and an ``unit`` would make the read match the filter."""
+    return {f"of_{k}": v for k, v in given.items()}
 
 
 def cell(value: str) -> str:

@@ -84,14 +84,17 @@ def walk(
         for i, stream in enumerate(streams):
             # the same id in a stream ordered after the cursor's (a lower rank) is still to come
             bound[stream] = at if of and i < int(of) else f"({at}"
-    done = dict.fromkeys(streams, False)
     floor = f"{since_ms}-0" if since_ms is not None else "-"
+    # the oldest entry read so far of each stream not read to its end (None: not read yet)
+    low: dict[str, tuple[int, int, int] | None] = dict.fromkeys(streams)
     held: list[tuple[tuple[int, int, int], str, dict[str, Any]]] = []
-    while True:
-        lows: list[tuple[int, int, int]] = []
-        for rank, stream in enumerate(streams):
-            if done[stream]:
-                continue
+    while low:
+        # Read only the streams that set the edge: those not read yet, else the one whose oldest
+        # read entry is the newest; the others' next chunks are older than what it may hold, so
+        # at most about a chunk of each stream is held at any time.
+        unread = [s for s, at in low.items() if at is None]
+        for stream in unread or [max(low, key=lambda s: cast(tuple[int, int, int], low[s]))]:
+            rank = streams.index(stream)
             raw = cast(
                 list[tuple[bytes, dict[bytes, bytes]]],
                 client.xrevrange(stream, max=bound[stream], min=floor, count=CHUNK),
@@ -101,21 +104,19 @@ def walk(
                 for i, f in raw
             ]
             if len(raw) < CHUNK:
-                done[stream] = True
+                del low[stream]
             else:
                 last = raw[-1][0].decode()
                 bound[stream] = f"({last}"
-                lows.append((*_id(last), -1))
+                low[stream] = (*_id(last), -1)
         # What is not older than every unfinished stream's oldest read entry is complete: what
         # such a stream has not read is older than its oldest read id.
-        edge = max(lows) if lows else (-1, -1, -1)
+        edge = max(cast(list[tuple[int, int, int]], list(low.values())), default=(-1, -1, -1))
         held.sort(key=lambda item: item[0], reverse=True)
         ready = [item for item in held if item[0] >= edge]
         held = held[len(ready) :]
         for (_ms, _seq, rank), entry_id, fields in ready:
             yield {"id": entry_id, "cursor": f"{entry_id}/{rank}", **fields}
-        if all(done.values()) and not held:
-            return
 
 
 @dataclass(frozen=True)

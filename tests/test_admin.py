@@ -67,6 +67,30 @@ def test_filters_keep_what_they_name(r, log) -> None:
     assert [e["id"] for e in got] == [i for i in expected if i in kept]
 
 
+def test_the_walk_holds_about_a_chunk_of_each_stream_not_the_older_stream_whole(r, monkeypatch) -> None:
+    """Entries of one stream all newer than the other's: reading the newer stream does not read
+    the older one chunk after chunk beside it (what an export of a long log would hold)."""
+    monkeypatch.setattr(audit, "CHUNK", 50)
+    start = int(DAY.timestamp() * 1000)
+    for i in range(1000):
+        entry(r, keys.audit_failures(), start + i, action="login_failed", who="-")
+        entry(r, keys.audit(), start + 10_000 + i, action="cases", who="truc-705", unit="705")
+    read = []
+    real = r.xrevrange
+
+    def counted(*args, **kwargs):
+        got = real(*args, **kwargs)
+        read.append(len(got))
+        return got
+
+    monkeypatch.setattr(r, "xrevrange", counted)
+    first = [e["action"] for _, e in zip(range(500), audit.walk(r), strict=False)]
+    assert first == ["cases"] * 500
+    assert sum(read) <= 500 + 2 * 50, f"read {sum(read)} entries to give 500: {read}"
+    monkeypatch.setattr(r, "xrevrange", real)
+    assert len(list(audit.walk(r))) == 2000
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -74,6 +98,9 @@ def test_filters_keep_what_they_name(r, log) -> None:
         ({"until": "2026-13-01"}, "until: '2026-13-01' is not a date"),
         ({"since": "2026-12-05", "until": "2026-12-04"}, "since: must be before until"),
         ({"before": "drop table"}, "before: 'drop table' is not an audit entry id"),
+        ({"before": "0-0"}, "before: '0-0' is not an audit entry id"),
+        ({"before": f"{2**64}-0/1"}, f"before: '{2**64}-0/1' is not an audit entry id"),
+        ({"before": f"1-{2**64}"}, f"before: '1-{2**64}' is not an audit entry id"),
         ({"who": "x" * 201}, "who: longer than 200 characters"),
         ({"since": "1850-01-01"}, "outside the years 2000 to 2200"),
     ],
@@ -134,7 +161,10 @@ def test_pages_continue_exactly_and_the_csv_is_every_row(app, r, log) -> None:
     assert {row["who"] for row in rows} == {"truc-706"}
     reads = [e for e in audit.read(r, 50) if e["action"] in ("audit_read", "audit_export")]
     assert {e["action"] for e in reads} == {"audit_read", "audit_export"}
-    assert all(e["who"] == "quantri" and (e["unit"], e["of_action"]) == ("706", "cases") for e in reads)
+    assert all(
+        e["who"] == "quantri" and (e["of_unit"], e["of_action"]) == ("706", "cases") and "unit" not in e
+        for e in reads
+    )
 
 
 def test_a_hostile_path_is_shown_as_text_and_exported_as_text(app, r) -> None:
