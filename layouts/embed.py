@@ -7,6 +7,7 @@ an SVG drawn here from the boundary layer, simplified for a phone's width.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -69,8 +70,10 @@ class EmbedMaps:
 
 
 def _only(layer: Layer, codes: set[str]) -> Layer:
-    """The part of a layer with these codes (one district's communes), named for caching."""
+    """The part of a layer with these codes (one district's communes), named for caching by a
+    digest of exactly its codes (two parts with one code in common are different drawings)."""
     kept = [c for c in layer.codes if c in codes]
+    digest = hashlib.blake2b(",".join(sorted(kept)).encode(), digest_size=8).hexdigest()
     doc = json.loads(layer.geojson)
     doc["features"] = [f for f in doc["features"] if str(f["properties"]["code"]) in codes]
     boxes = [layer.feature_bounds[c] for c in kept]
@@ -81,7 +84,7 @@ def _only(layer: Layer, codes: set[str]) -> Layer:
         max(b[3] for b in boxes),
     )
     return Layer(
-        name=f"{layer.name}-{min(kept)}",
+        name=f"{layer.name}-{digest}",
         geojson=json.dumps(doc).encode(),
         codes=kept,
         center=((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2),

@@ -289,6 +289,20 @@ def test_the_schematic_embed_map_says_it_is_a_diagram(tiles, new) -> None:
     assert set(context["drawing"].paths) == set(new.children("802"))
 
 
+def test_each_embed_map_draws_its_own_communes_whatever_was_drawn_before(tiles, new) -> None:
+    """One cache for every card: the province's map (96 tiles) and an area's (the area holding the
+    lowest commune code too) are different drawings, in whichever order they are asked."""
+    maps = EmbedMaps(new, None, tiles)
+    areas = [a for a in new.level_codes("area") if new.children(a)]
+    asked = ["80", *areas, *new.level_codes("commune")[:10], "80", *areas[::-1]]
+    for unit in asked:
+        layer, focus = maps.choose(unit)
+        shown = set(new.children(unit) or new.children(new.parent(unit) or "80"))
+        if unit == "80":
+            shown = set(new.level_codes("commune"))
+        assert set(maps.drawing(layer).paths) == shown, f"the map of {unit} draws another unit's communes"
+
+
 def test_the_pre2025_rooms_are_unchanged(r, redis_server) -> None:
     app = create_app(app_settings(redis_server), r)
     client = logged_in(app, "lanhdao")
