@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -67,7 +68,10 @@ class Aggregator:
         self.units = units
         self.settings = settings
         self.clock = clock
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        # A random part: a container restarted as pid 1 on the same host is a new consumer, and
+        # what its previous life left pending is taken over (and retired if it kills) as a dead
+        # consumer's, not read again at once as its own.
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.reader = GroupReader(
             client,
             spec.name,

@@ -221,24 +221,31 @@ class GroupReader:
         self.own_history, self.history_from = True, "0-0"
 
     def _own_history(self, count: int) -> list[Entry]:
-        reply = self.client.xreadgroup(
-            keys.AGGREGATOR_GROUP, self.consumer, {self.stream: self.history_from}, count=count
-        )
-        items = _entries(reply)
-        if not items:
-            return []
-        trimmed = [e.id for e in items if not e.fields]  # a trimmed entry comes back without fields
-        if trimmed:
-            self._dead_letter_all(trimmed, TRIMMED)
-        self.history_from = items[-1].id.decode()
-        return [e for e in items if e.fields] or self._own_history(count)
+        if self.history_from == "0-0":
+            # Reading history delivers again: an entry that kills the process that reads it (one
+            # that restarts with this name, a container's pid 1) would be read at every start.
+            self._retire_poison(self._pending_of(self.consumer, count=1000))
+        while True:
+            reply = self.client.xreadgroup(
+                keys.AGGREGATOR_GROUP, self.consumer, {self.stream: self.history_from}, count=count
+            )
+            items = _entries(reply)
+            if not items:
+                return []
+            trimmed = [e.id for e in items if not e.fields]  # a trimmed entry comes back without fields
+            if trimmed:
+                self._dead_letter_all(trimmed, TRIMMED)
+            self.history_from = items[-1].id.decode()
+            kept = [e for e in items if e.fields]
+            if kept:
+                return kept
 
     def reclaim(self, count: int) -> list[Entry]:
         """Entries pending longer than the claim time on other consumers (dead, or standing by
         after losing the lease), at most ``count``. Never this consumer's own: those are in
         flight, acknowledged at its next checkpoint however long its cycles take."""
-        self._retire_poison()
-        stale = [p["message_id"] for p in self._pending(idle=self.claim_idle_ms) if not self._mine(p)][:count]
+        pending = self._others_pending(count)
+        stale = [p["message_id"] for p in self._retire_poison(pending)][:count]
         if not stale:
             return []
         claimed = cast(
@@ -258,9 +265,6 @@ class GroupReader:
             log.warning("%s: took over %d entries from a dead consumer", self.feed, len(entries))
         return entries
 
-    def _mine(self, pending: dict[str, Any]) -> bool:
-        return _text(pending["consumer"]) == self.consumer
-
     def _dead_letter_all(self, ids: Iterable[bytes], reason: str) -> None:
         pipe = self.client.pipeline(transaction=True)
         for entry_id in ids:
@@ -279,21 +283,37 @@ class GroupReader:
         pipe.xack(self.stream, keys.AGGREGATOR_GROUP, entry_id)
         self.dead_lettered += 1
 
-    def _retire_poison(self) -> None:
-        pending = self._pending(idle=self.claim_idle_ms)
-        poison = [p for p in pending if p["times_delivered"] >= self.max_deliveries and not self._mine(p)]
+    def _retire_poison(self, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send the entries among ``pending`` delivered ``max_deliveries`` times or more to the
+        dead letters; the others are returned."""
+        poison = [p for p in pending if p["times_delivered"] >= self.max_deliveries]
         if not poison:
-            return
+            return pending
         pipe = self.client.pipeline(transaction=True)
         for p in poison:
             reason = f"delivered {p['times_delivered']} times without being processed"
             self.dead_letter(pipe, p["message_id"], reason)
         pipe.execute()
         log.error("%s: %d stream entries sent to the dead letters", self.feed, len(poison))
+        return [p for p in pending if p["times_delivered"] < self.max_deliveries]
 
-    def _pending(self, **options: Any) -> list[dict[str, Any]]:
-        reply = self.client.xpending_range(self.stream, keys.AGGREGATOR_GROUP, "-", "+", 1000, **options)
-        return reply
+    def _others_pending(self, count: int) -> list[dict[str, Any]]:
+        """Entries pending longer than the claim time on consumers other than this one, about
+        ``count`` of them (this consumer's own in-flight entries never fill the page)."""
+        found: list[dict[str, Any]] = []
+        for info in self.client.xinfo_consumers(self.stream, keys.AGGREGATOR_GROUP):
+            name = _text(info["name"])
+            if name != self.consumer and info["pending"] and len(found) < count:
+                found += self._pending_of(name, count=count - len(found), idle=self.claim_idle_ms)
+        return found
+
+    def _pending_of(self, consumer: str, **options: Any) -> list[dict[str, Any]]:
+        return cast(
+            list[dict[str, Any]],
+            self.client.xpending_range(
+                self.stream, keys.AGGREGATOR_GROUP, "-", "+", consumername=consumer, **options
+            ),
+        )
 
     def forget_idle_consumers(self) -> None:
         """Remove consumers with nothing pending that have been idle longer than the claim time."""

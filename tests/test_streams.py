@@ -168,3 +168,34 @@ def test_a_consumer_that_takes_the_lease_again_reads_its_own_pending_entries_fir
     reasons = [f[b"reason"] for _i, f in r.xrange(keys.dead_letters(FEED))]
     assert reasons == [b"entry trimmed from the stream before it was processed"]
     assert worker.read(10, 10)[0].id > first[1].id  # then the next new entry
+
+
+def test_an_entry_that_kills_a_worker_restarting_under_the_same_name_is_retired(r) -> None:
+    """A worker that comes back under its old name (a container's pid 1) reads its own pending
+    entries first; one that kills it at every start is retired after max deliveries, not read
+    again for ever."""
+    publish(r, Publication(FEED, "c", frame(10), [], None), maxlen=1000, dead_maxlen=100)
+    seen = len(reader(r, "ioc-1", max_deliveries=3).read(10, 10))
+    for _restart in range(5):
+        again = reader(r, "ioc-1", max_deliveries=3)
+        again.take_back_own()
+        seen += len(again.read(10, 10))
+    assert seen == 3, f"delivered {seen} times"
+    ((_, letter),) = r.xrange(keys.dead_letters(FEED))
+    assert letter[b"reason"] == b"delivered 3 times without being processed"
+    assert again.progress() == {"length": 1, "pending": 0, "undelivered": 0, "done": 1}
+
+
+def test_a_dead_consumers_entry_is_taken_over_beside_thousands_in_flight(r) -> None:
+    """The pending list is read per other consumer: this consumer's own entries in flight, more
+    than a page of them, never hide a dead one's."""
+    pipe = r.pipeline()
+    for i in range(1200):
+        pipe.xadd(keys.raw_stream(FEED), {b"b": str(i).encode()})
+    pipe.execute()
+    busy = reader(r, "busy", idle_ms=20)
+    assert len(busy.read(1199, 10)) == 1199
+    dead = reader(r, "dead", idle_ms=20)
+    (left,) = dead.read(10, 10)
+    wait_until(lambda: pending_idle_ms(r) > 20, 5, "the entries never became idle", interval=0.005)
+    assert [e.id for e in busy.read(10, 10)] == [left.id]

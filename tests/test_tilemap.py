@@ -296,7 +296,7 @@ def test_each_embed_map_draws_its_own_communes_whatever_was_drawn_before(tiles, 
     areas = [a for a in new.level_codes("area") if new.children(a)]
     asked = ["80", *areas, *new.level_codes("commune")[:10], "80", *areas[::-1]]
     for unit in asked:
-        layer, focus = maps.choose(unit)
+        layer, _focus = maps.choose(unit)
         shown = set(new.children(unit) or new.children(new.parent(unit) or "80"))
         if unit == "80":
             shown = set(new.level_codes("commune"))
