@@ -306,8 +306,10 @@ class UnitRoom(ABC):
         )
         if url == self.communes_url and self.communes is not None and self.communes.schematic:
             # Tiles are not where the communes lie: no real boundaries beside them, names on them.
-            figure["data"][0] |= {"locations": [], "z": [], "customdata": []}
+            figure["data"][0] |= {"locations": [], "z": [], "customdata": [], "hoverinfo": "skip"}
+            figure["data"][0].pop("hovertemplate", None)
             figures.schematic(figure, self.communes, figure["layout"]["map"]["zoom"], codes=codes)
+            return figure
         level = self.neighbours.strip("/")  # the grey units open their rooms: say which
         hint = f"<br>{_(NEIGHBOUR_HINTS[level])}" if level in NEIGHBOUR_HINTS else ""
         figure["data"][0]["hovertemplate"] = f"<b>%{{customdata[0]}}</b>{hint}<extra></extra>"

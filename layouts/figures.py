@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -237,7 +238,8 @@ def schematic(
 ) -> Any:
     """A map of the schematic tiles (``layer``, coloured by a choroplethmap trace of ``figure``: a
     ``go.Figure`` or its plain dict) made readable as one: the short name of each tile of
-    ``codes`` (default: all) written on it by a trace added last, sized to the tiles at ``zoom``;
+    ``codes`` (default: all) written on it by a trace over the choropleths (under any points),
+    sized to the tiles at ``zoom``;
     the areas' outlines over the tiles; the note, on the map, that it is a diagram."""
     size = max(9.0, min(16.0, tile_px(layer, zoom) * 0.23))
     shown = layer.codes if codes is None else [c for c in layer.codes if c in set(codes)]
@@ -270,13 +272,21 @@ def schematic(
     lines = [outlines(json.loads(layer.outlines), ink, max(1.5, size / 6))]
     if isinstance(figure, go.Figure):
         figure.add_trace(go.Scattermap(labels))
+        *traces, added = figure.data
+        figure.data = _over_choropleths([*traces], added, lambda t: t.type)
         figure.update_layout(map_style=style, map_layers=lines)
         figure.add_annotation(note)
         return figure
-    figure["data"].append(labels)
+    figure["data"] = _over_choropleths(figure["data"], labels, lambda t: t["type"])
     figure["layout"]["map"] |= {"style": style, "layers": lines}
     figure["layout"]["annotations"] = [*figure["layout"].get("annotations", []), note]
     return figure
+
+
+def _over_choropleths(traces: list[Any], added: Any, kind: Callable[[Any], str]) -> list[Any]:
+    """``traces`` with ``added`` right after the last choropleth: over the tiles, under points."""
+    last = max((i for i, t in enumerate(traces) if kind(t) == "choroplethmap"), default=-1)
+    return [*traces[: last + 1], added, *traces[last + 1 :]]
 
 
 def district_map(

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+import plotly.graph_objects as go
 import pytest
 from dash import page_registry
 
@@ -24,6 +25,7 @@ from ioc.units import UnitTable
 from ioc.web import create_app
 from layouts import ids
 from layouts.embed import EmbedMaps, template_context
+from layouts.figures import schematic
 from layouts.i18n import using
 from tests.commune_fixture import COMMUNES_FILE, commune_polygons, geodata_with_communes
 from tests.processes import API, acting_as, app_settings, demo_env, get, logged_in, start_app, stop, wait_for
@@ -242,12 +244,22 @@ def test_without_polygons_the_2025_rooms_colour_the_tiles(r, redis_server, new) 
     text = json.dumps(page.to_plotly_json(), default=lambda c: c.to_plotly_json(), ensure_ascii=False)
     assert "viền đậm bao các xã, phường của một khu vực" in text
     # the area room colours its communes' tiles and zooms to them
-    focus = _find(area, ids.D_MAP).figure["data"][1]
+    grey, focus, *_rest = _find(area, ids.D_MAP).figure["data"]
+    assert grey["hoverinfo"] == "skip" and "hovertemplate" not in grey, "an empty trace offers to open"
     assert sorted(focus["locations"]) == sorted(new.children("802"))
     assert focus["geojson"] == f"/geo/{TILES_LAYER}.geojson"
     with acting_as(app, "lanhdao", headers={"Cookie": "ioc_lang=en"}):
         english = _find(page_registry["province"]["layout"](), ids.MAP).figure
     assert [a.text for a in english.layout.annotations] == ["Diagram, not the real boundaries"]
+
+
+def test_the_tiles_names_lie_over_the_tiles_and_under_the_reports(tiles) -> None:
+    points = {"type": "scattermap", "mode": "markers", "lon": [106.1], "lat": [11.3]}
+    tile = {"type": "choroplethmap", "locations": tiles.codes[:3], "z": [1, 2, 3]}
+    figure = schematic({"data": [tile, points], "layout": {"map": {}}}, tiles, 9.0)
+    assert [t.get("mode") for t in figure["data"]] == [None, "text", "markers"]
+    drawn = schematic(go.Figure([go.Choroplethmap(tile), go.Scattermap(points)]), tiles, 9.0)
+    assert [t.mode for t in drawn.data[1:]] == ["text", "markers"]
 
 
 def test_installed_polygons_are_coloured_instead_of_the_tiles(r, redis_server, new, tmp_path) -> None:
