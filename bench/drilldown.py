@@ -29,7 +29,7 @@ from bench.common import emit, percentiles, redis_server
 from bench.common import units as bench_units
 from bench.ingest import pool
 from ioc import keys
-from ioc.access import add_user
+from ioc.accounts import add_user
 from ioc.aggregate import Aggregator
 from ioc.config import AggregatorSettings, Settings
 from ioc.feeds import FEED_SPECS

@@ -21,6 +21,9 @@ The user file is TOML, one table per login, passwords as werkzeug hashes (scrypt
     role = "officer"
     units = ["703"]
     password = "scrypt:..."
+    disabled = true          # optional: the account cannot log in
+
+The file is changed by ``ioc user`` and the administrator's accounts page (:mod:`ioc.accounts`).
 """
 
 from __future__ import annotations
@@ -32,12 +35,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ioc.config import ConfigError
-from ioc.config_access import ROLES, Role
+from ioc.config_access import Role
 from ioc.units import UnitTable
 
 HASH_METHODS = ("scrypt:", "pbkdf2:")
@@ -132,6 +134,7 @@ class _Entry(BaseModel):
     role: Role
     units: list[str] = Field(default_factory=list)
     password: str
+    disabled: bool = False
 
     @field_validator("password")
     @classmethod
@@ -142,34 +145,37 @@ class _Entry(BaseModel):
 
 
 class UserFile:
-    """The local accounts; re-read when the file changes, so a removed account stops at once."""
+    """The local accounts; re-read when the file changes (a new file replaces it at each change
+    the app or ``ioc user`` makes), so a removed or disabled account stops at once."""
 
     def __init__(self, path: Path, table: UnitTable) -> None:
         self.path = path
         self.table = table
-        self._mtime = -1.0
+        self._seen: tuple[int, int, int] | None = None
         self._entries: dict[str, _Entry] = {}
         self.entries()  # a broken file stops the start, with the reason
 
     def entries(self) -> dict[str, _Entry]:
         try:
-            mtime = self.path.stat().st_mtime
+            stat = self.path.stat()
         except FileNotFoundError:
             raise ConfigError(f"{self.path}: no such user file (auth.users_file)") from None
-        if mtime != self._mtime:
+        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if seen != self._seen:
             self._entries = read_users(self.path, self.table)
-            self._mtime = mtime
+            self._seen = seen
         return self._entries
 
     def user(self, login: str) -> User | None:
+        """The account's person; None if there is no such account or it is disabled."""
         entry = self.entries().get(login)
-        if entry is None:
+        if entry is None or entry.disabled:
             return None
         return User(login, entry.name or login, entry.role, tuple(entry.units))
 
     def authenticate(self, login: str, password: str) -> User | None:
         entry = self.entries().get(login)
-        if entry is None:
+        if entry is None or entry.disabled:
             check_password_hash(_dummy_hash(), password)  # the same time as a wrong password
             return None
         return self.user(login) if check_password_hash(entry.password, password) else None
@@ -215,73 +221,3 @@ def scope_error(role: str, units: list[str], table: UnitTable) -> str | None:
         kind = "an area" if table.middle == "area" else f"a {table.middle}"
         return f"{', '.join(map(repr, unknown))} is not {kind} or commune of scheme {table.scheme}"
     return None
-
-
-def add_user(
-    path: Path, login: str, *, role: Role, password: str, name: str = "", units: list[str] | None = None
-) -> None:
-    """Add (or replace) one account in the file, keeping the others."""
-    if role not in ROLES:
-        raise ConfigError(f"role {role!r}: one of {', '.join(ROLES)}")
-    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    entry: dict[str, Any] = {"name": name, "role": role, "password": generate_password_hash(password)}
-    if units:
-        entry["units"] = units
-    data.setdefault("users", {})[login] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(data), encoding="utf-8")
-    path.chmod(0o600)
-
-
-def remove_user(path: Path, login: str) -> bool:
-    """Take one account out of the file; False if it was not there. (Its sessions are ended by
-    the caller, which has Redis: :func:`ioc.sessions.end_all`.)"""
-    data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    if login not in (data.get("users") or {}):
-        return False
-    del data["users"][login]
-    path.write_text(tomli_w.dumps(data), encoding="utf-8")
-    return True
-
-
-def demo_users(directory: Path, table: UnitTable) -> tuple[Path, str, str]:
-    """The demo's accounts, made once in its data folder: a leader, an administrator and a duty
-    officer per district (per area in the 2025 scheme), all with one generated password, and the
-    secret of a demo backend that mints embed tokens, written for the person running the demo
-    (``demo-logins.txt``); made again when the folder's accounts are another scheme's.
-    Returns the user file, that text and the embed client's secret."""
-    path = directory / "users.toml"
-    logins = directory / "demo-logins.txt"
-    client = directory / "demo-embed-client"
-    accounts: list[tuple[str, Role, str, list[str]]] = [
-        ("lanhdao", "leader", "Lãnh đạo tỉnh (demo)", []),
-        ("quantri", "admin", "Quản trị (demo)", []),
-    ]
-    accounts += [
-        (f"truc-{code}", "officer", f"Trực ban {table.name(code)} (demo)", [code])
-        for code in table.level_codes(table.middle)
-    ]
-    if path.exists() and logins.exists() and client.exists():
-        made = tomllib.loads(path.read_text(encoding="utf-8")).get("users") or {}
-        if {login: entry.get("units", []) for login, entry in made.items()} == {
-            login: units for login, _role, _name, units in accounts
-        }:
-            return (
-                path,
-                logins.read_text(encoding="utf-8").strip(),
-                client.read_text(encoding="utf-8").strip(),
-            )
-    password = "-".join(secrets.token_hex(2) for _ in range(3))
-    embed_secret = secrets.token_urlsafe(24)
-    path.unlink(missing_ok=True)
-    for login, role, name, units in accounts:
-        add_user(path, login, role=role, password=password, name=name, units=units)
-    text = "\n".join(
-        [f"Demo logins (password for all: {password})"]
-        + [f"  {login:<10} {role:<8} {name}" for login, role, name, _units in accounts]
-        + [f"Embed tokens: POST /api/v1/embed-tokens with 'Authorization: Bearer {embed_secret}'"]
-    )
-    for file, content in ((logins, text), (client, embed_secret)):
-        file.write_text(content + "\n", encoding="utf-8")
-        file.chmod(0o600)
-    return path, text, embed_secret

@@ -274,7 +274,7 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
     Replacing or removing one ends its sessions (web and relay) when Redis is configured."""
     import getpass
 
-    from ioc.access import add_user, read_users, remove_user, scope_error
+    from ioc import accounts
 
     path = Path(args.file or settings.auth.users_file or "")
     if not str(path) or str(path) == ".":
@@ -282,21 +282,31 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
             f"user {args.action}: which file? --file FILE, or auth.users_file in the configuration"
         )
     if args.action == "remove":
-        if not remove_user(path, args.login):
+        if not accounts.remove(path, args.login):
             raise ConfigError(f"user remove: {path}: no account {args.login!r}")
         print(f"{path}: {args.login} removed; {_end_sessions(settings, args.login, 'account_removed')}")
         return 0
     if args.role is None:
         raise ConfigError("user add: --role is required (leader, officer or admin)")
-    existed = args.login in read_users(path, _units(settings)) if path.exists() else False
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
-    if len(password) < 10:
-        raise ConfigError("user add: the password needs at least 10 characters")
     table = _units(settings)
-    if wrong := scope_error(args.role, args.unit or [], table):
-        raise ConfigError(f"user add: --unit: {wrong}")
-    add_user(path, args.login, role=args.role, password=password, name=args.name or "", units=args.unit or [])
-    read_users(path, table)  # the file as the app will read it
+    try:
+        accounts.check(args.login, args.role, args.unit or [], args.name or "", table)
+    except accounts.AccountError as exc:
+        flag = {"login": "LOGIN", "units": "--unit"}.get(exc.field, f"--{exc.field}")
+        raise ConfigError(f"user add: {flag}: {str(exc).partition(': ')[2]}") from None
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mật khẩu: ")
+    try:
+        existed = accounts.add(
+            path,
+            table,
+            args.login,
+            role=args.role,
+            units=args.unit or [],
+            name=args.name or "",
+            password=password,
+        )
+    except accounts.AccountError as exc:
+        raise ConfigError(f"user add: {exc}") from None
     ended = f"; {_end_sessions(settings, args.login, 'account_replaced')}" if existed else ""
     print(f"{path}: {args.login} ({args.role}) saved{ended}")
     return 0

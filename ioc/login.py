@@ -39,6 +39,7 @@ from flask import (
 
 from ioc import audit, csrf, keys, sessions
 from ioc.access import User, UserFile
+from ioc.accounts import narrower
 from ioc.config import PROJECT_ROOT, ConfigError, Settings
 from ioc.config_access import AuthSettings, Role
 from ioc.throttle import LoginThrottle, Throttled
@@ -140,12 +141,14 @@ class Login:
         record = sessions.read(self.client, user.login, sid)
         if record is None:  # logged out, removed, changed or run out: the cookie alone is not enough
             return None
-        if user.via == "local":  # the file decides now: a removed or changed account is out at once
+        if user.via == "local":  # the file decides now: a removed, disabled or narrowed account is out
             found = self.users.user(user.login) if self.users else None
-            if found is None or (found.role, found.units) != (user.role, user.units):
+            if found is None or narrower(user, found, self.table):
                 sessions.end_all(self.client, user.login)  # the relay closes its screens too
-                self.audit("session_ended", user, reason="account removed or changed in the user file")
+                self.audit("session_ended", user, reason="account removed, disabled or narrowed")
                 return None
+            if found != user:  # wider, or renamed: the session goes on as the file says now
+                session["user"] = found.as_dict()
             return found
         return self.rechecked(user, sid, record)
 
@@ -165,7 +168,7 @@ class Login:
         its limit is refused before the password is hashed; every failure is audited, naming the
         account only if it exists (what was typed may be a password)."""
         assert self.users is not None
-        named = {"login": login} if self.users.user(login) is not None else {"account": "unknown"}
+        named = {"login": login} if login in self.users.entries() else {"account": "unknown"}
         attempt = self.throttle.attempt(request.remote_addr or "", login)
         if isinstance(attempt, Throttled):
             self.audit("login_throttled", None, via=via, limit=attempt.limit, **named)

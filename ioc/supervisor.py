@@ -132,7 +132,7 @@ class Supervisor:
 
     def _demo_users(self, env: dict[str, str]) -> None:
         """The demo's accounts (made once in the data folder), said on the console."""
-        from ioc.access import demo_users
+        from ioc.accounts import demo_users
         from ioc.units import UnitTable
 
         table = UnitTable.configured(self.settings.boundaries)

@@ -11,7 +11,7 @@ import redis
 from dash import Dash
 from flask import Response, abort, jsonify, send_from_directory, session
 
-from ioc import admin, auth, compression, embeds, headers
+from ioc import admin, admin_accounts, auth, compression, embeds, headers
 from ioc.access import UserFile
 from ioc.api import kpi_blueprint
 from ioc.api_scorecard import scorecard_blueprint
@@ -122,6 +122,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     server.register_blueprint(card_blueprint(cards))
     embeds.install(server, settings, cards, client, secret)
     admin.install(server, client)
+    admin_accounts.install(server, client, settings.auth.users_file, units)
 
     def screen_token() -> str:
         """A relay token for the person on this page: the units they may see, the units whose

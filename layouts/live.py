@@ -73,12 +73,16 @@ def fresh_badge(feed: str) -> html.Span:
 
 
 def header_tools() -> html.Div:
-    """Top right of a room: who is logged in, the audit log (for an administrator), the way out,
+    """Top right of a room: who is logged in, the accounts and the audit log (for an
+    administrator), the way out,
     and the other language."""
     user = login.current_user()
     who = [html.Span(user.name, className="account", title=_(ROLE_NAMES[user.role]))] if user else []
     log = (
-        [html.A(_("Nhật ký"), href="/admin/audit", className="logout")]
+        [
+            html.A(_("Quản lý tài khoản"), href="/admin/accounts", className="logout"),
+            html.A(_("Nhật ký"), href="/admin/audit", className="logout"),
+        ]
         if user and user.role == "admin"
         else []
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -12,7 +14,7 @@ import redis
 from ioc.config import PROJECT_ROOT
 from ioc.redis_server import EmbeddedRedis, free_port
 from ioc.units import UnitTable
-from tests.processes import running_demo
+from tests.processes import running_demo, users_file
 
 # The demo's embeds may be framed by a page served on this port of localhost (and no other).
 SCHEME_ENV = "IOC_BOUNDARIES__SCHEME"
@@ -99,3 +101,20 @@ def dossier_source():
     server = SimulatorServer({"/api/v1/hoso": listing}).start()
     yield listing, server
     server.close()
+
+
+@pytest.fixture
+def users_copy(tmp_path: Path) -> Path:
+    """A user file of the test's own (it changes or removes accounts), with the tests' accounts."""
+    path = tmp_path / "users.toml"
+    shutil.copy(users_file(), path)
+    return path
+
+
+@pytest.fixture
+def own_app(r: redis.Redis, redis_server: EmbeddedRedis, users_copy: Path) -> Any:
+    """The web app (``create_app``) on the tests' Redis and the test's own user file."""
+    from ioc.web import create_app
+    from tests.processes import app_settings
+
+    return create_app(app_settings(redis_server, auth={"users_file": users_copy}), r)

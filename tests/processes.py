@@ -19,7 +19,7 @@ from unittest import mock
 import httpx
 from werkzeug.security import generate_password_hash
 
-from ioc.access import add_user
+from ioc.accounts import add_user
 from ioc.config import PROJECT_ROOT
 from ioc.config_access import Role
 from ioc.redis_server import free_port
@@ -54,7 +54,7 @@ def _users_file(scheme: str) -> Path:
     # and scrypt's (what `ioc user add` writes) costs 0.1 s on an idle core, over a second on two
     # loaded ones. The demo's own accounts keep scrypt (tests/test_demo.py logs in with them).
     cheap = partial(generate_password_hash, method=CHEAP_HASH)
-    with mock.patch("ioc.access.generate_password_hash", cheap):
+    with mock.patch("ioc.accounts.generate_password_hash", cheap):
         for login, (role, units) in ACCOUNTS.items():
             add_user(path, login, role=role, password=PASSWORD, name=f"{login} (test)", units=units)
     return path

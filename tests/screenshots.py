@@ -49,7 +49,10 @@ SCREENS_2025 = (
     ("scorecard-2025", "/scorecard", (1600, 1000)),
     ("scorecard-drill-2025", "/scorecard/5.1", (1600, 1000)),  # an indicator by area
 )
-ADMIN = (("admin-audit", "/admin/audit", (1600, 900)),)  # as the administrator, both schemes
+ADMIN = (  # as the administrator
+    ("admin-audit", "/admin/audit", (1600, 900)),
+    ("admin-accounts", "/admin/accounts", (1600, 900)),
+)
 EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
     ("embed-tile", "public_services.received", "706", (360, 300)),
     ("embed-map", "vaccination.doses.map", "72", (360, 300)),

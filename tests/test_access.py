@@ -16,7 +16,8 @@ from dash import page_registry
 from werkzeug.security import generate_password_hash
 
 from ioc import embeds
-from ioc.access import demo_users, read_users
+from ioc.access import read_users
+from ioc.accounts import demo_users
 from ioc.api import outside
 from ioc.config import ConfigError
 from ioc.units import UnitTable
@@ -94,6 +95,8 @@ MATRIX = {
     "/api/v1/audit": (401, 403, 403, 200),
     "/admin/audit": (302, 403, 403, 200),  # the audit log's page (tests/test_admin.py)
     "/admin/audit.csv": (302, 403, 403, 200),
+    "/admin/accounts": (302, 403, 403, 200),  # the accounts page (tests/test_accounts.py)
+    "/admin/accounts/truc-705": (302, 403, 403, 200),
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),
@@ -218,7 +221,7 @@ def test_the_demos_officers_are_the_areas_in_the_2025_scheme(tmp_path, geodata) 
     """The demo makes a duty officer per area in the 2025 scheme (per district before), and makes
     its accounts again when its folder's are the other scheme's."""
     cheap = partial(generate_password_hash, method=CHEAP_HASH)
-    with mock.patch("ioc.access.generate_password_hash", cheap):
+    with mock.patch("ioc.accounts.generate_password_hash", cheap):
         path, text, _secret = demo_users(tmp_path, UnitTable.load(geodata, "pre2025"))
         assert "truc-794" not in text and len(read_users(path, UnitTable.load(geodata, "pre2025"))) == 11
         new = UnitTable.load(geodata, "2025")

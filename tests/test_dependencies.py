@@ -19,6 +19,7 @@ FORBIDDEN = (
     "ioc.web",
     "ioc.api",
     "ioc.admin",
+    "ioc.admin_accounts",
     "ioc.cards",
     "ioc.embeds",
     "ioc.login",

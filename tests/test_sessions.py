@@ -4,7 +4,6 @@ screen's relay socket with it (the real web app, a real relay, a real Redis)."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,8 +15,7 @@ from websockets.sync.client import connect
 from ioc import audit, auth, cli, keys, sessions
 from ioc.config import load_settings
 from ioc.realtime import SESSION_ENDED
-from ioc.web import create_app
-from tests.processes import app_settings, logged_in, users_file
+from tests.processes import logged_in
 from tests.relays import receive, relay_in_process
 
 SECRET = "test-secret"  # app_settings'
@@ -26,16 +24,8 @@ HELLO = {"type": "subscribe", "feeds": ["public_services"], "units": ["72"], "se
 
 
 @pytest.fixture
-def accounts(tmp_path):
-    """A user file of this test's own (it removes accounts), with the tests' accounts."""
-    path = tmp_path / "users.toml"
-    shutil.copy(users_file(), path)
-    return path
-
-
-@pytest.fixture
-def app(r, redis_server, accounts):
-    return create_app(app_settings(redis_server, auth={"users_file": accounts}), r)
+def app(own_app):
+    return own_app
 
 
 @pytest.fixture
@@ -103,20 +93,20 @@ def test_logout_ends_the_cookie_and_closes_the_relay_socket(app, relay, sockets)
 
 
 def test_removing_an_account_through_the_cli_ends_its_sessions(
-    app, relay, sockets, accounts, r, redis_server, monkeypatch, capsys
+    app, relay, sockets, users_copy, r, redis_server, monkeypatch, capsys
 ) -> None:
     """`ioc user remove` takes the account out of the file and ends every session of it at once:
     each cookie gets the login page, each relay socket is closed, and the removal is audited."""
     browsers = [screen(app, relay, "truc-706", sockets) for _ in range(2)]
     monkeypatch.setenv("IOC_REDIS__URL", redis_server.url)
     monkeypatch.delenv("IOC_CONFIG", raising=False)
-    args = cli.parser().parse_args(["user", "remove", "truc-706", "--file", str(accounts)])
+    args = cli.parser().parse_args(["user", "remove", "truc-706", "--file", str(users_copy)])
     assert args.func(load_settings(), args) == 0
     assert "2 session(s) ended" in capsys.readouterr().out
     for client, _token, ws in browsers:
         assert closed_with(ws, within_s=5)[0] == SESSION_ENDED
         assert client.get("/").headers["Location"].startswith("/login")
-    assert "truc-706" not in accounts.read_text(encoding="utf-8")
+    assert "truc-706" not in users_copy.read_text(encoding="utf-8")
     entry = audit.read(r, 10, "account_removed")[0]
     assert entry["account"] == "truc-706" and entry["sessions"] == "2"
     assert not r.exists(keys.sessions("truc-706"))
