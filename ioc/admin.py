@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import redis
 from flask import Blueprint, Flask, Response, render_template, request, stream_with_context
 
-from ioc import audit
+from ioc import audit, csrf
 from ioc.login import TEMPLATES, audit_view, current_user
 from ioc.login import refused as refuse
 from layouts import i18n
@@ -132,6 +132,25 @@ def _as_audited(given: dict[str, str]) -> dict[str, str]:
 def cell(value: str) -> str:
     """A CSV cell a spreadsheet shows as text, never runs as a formula."""
     return f"'{value}" if value.startswith(FORMULA) else value
+
+
+def gate(what: str) -> Any:
+    """None for an administrator (on a POST, with this session's form token); else the refusal,
+    saying ``what`` is for administrators."""
+    person = current_user()
+    if person is None or person.role != "admin":
+        return refuse(403, f"{what} is for administrators")
+    if request.method == "POST" and (wrong := csrf.problem(request.form.get(csrf.FIELD))):
+        return refuse(400, f"the form's token is {wrong}: open the page again")
+    return None
+
+
+def page(template: str, status: int = 200, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """An administrator's page: never cached, with the session's form token."""
+    text = render_template(
+        template, _=_, lang=i18n.current(), csrf_field=csrf.FIELD, csrf_token=csrf.form_token(), **context
+    )
+    return text, status, {"Cache-Control": "no-store"}
 
 
 def install(server: Flask, client: redis.Redis) -> None:

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, redirect, render_template, request
+from flask import Blueprint, Flask, redirect, request
 
-from ioc import accounts, csrf, keys, sessions
+from ioc import accounts, admin, keys, sessions
 from ioc.accounts import Account, AccountError
 from ioc.login import TEMPLATES, audit_view, current_user
 from ioc.login import refused as refuse
 from ioc.units import UnitTable
-from layouts import i18n
 from layouts.i18n import N_, _
 from layouts.live import ROLE_NAMES
 
@@ -35,7 +34,6 @@ FIELD_NAMES = {
     "role": N_("Vai trò"),
     "units": N_("Đơn vị"),
 }
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def install(server: Flask, client: redis.Redis, path: Path | None, table: UnitTable) -> None:
@@ -43,30 +41,20 @@ def install(server: Flask, client: redis.Redis, path: Path | None, table: UnitTa
 
     def gate() -> Any:
         """None for an administrator on a server with local accounts; else the refusal."""
-        person = current_user()
-        if person is None or person.role != "admin":
-            return refuse(403, "the accounts page is for administrators")
+        if (refused := admin.gate("the accounts page")) is not None:
+            return refused
         if path is None:
             return refuse(404, "local accounts are not configured (auth.users_file)")
-        if request.method == "POST" and (wrong := csrf.problem(request.form.get(csrf.FIELD))):
-            return refuse(400, f"the form's token is {wrong}: open the page again")
         return None
 
     def render(template: str, status: int = 200, **context: Any) -> Any:
-        return (
-            render_template(
-                template,
-                _=_,
-                lang=i18n.current(),
-                roles={role: _(name) for role, name in ROLE_NAMES.items()},
-                csrf_field=csrf.FIELD,
-                csrf_token=csrf.form_token(),
-                middle=table.middle,
-                unit_names=lambda units: ", ".join(f"{u} {table.name(u)}" for u in units),
-                **context,
-            ),
+        return admin.page(
+            template,
             status,
-            NO_STORE,
+            roles={role: _(name) for role, name in ROLE_NAMES.items()},
+            middle=table.middle,
+            unit_names=lambda units: ", ".join(f"{u} {table.name(u)}" for u in units),
+            **context,
         )
 
     def listing(status: int = 200, **context: Any) -> Any:

@@ -198,7 +198,10 @@ class Aggregator:
         self.unacked += [e.id for e in entries if e.id not in poison]
         durable = checkpoint or now - self.last_checkpoint >= self.settings.checkpoint_s
         pending_work = bool(self.unacked or self.state.dirty) and durable
-        due = now - self.last_compute >= self.settings.recompute_s and self.state.frame.height > 0
+        rules_moved = self.alerts is not None and self.alerts.book is not None and self.alerts.book.refresh()
+        due = (
+            now - self.last_compute >= self.settings.recompute_s or rules_moved
+        ) and self.state.frame.height > 0
         if not entries and not due and not pending_work:
             self._renew()  # nothing new, or nothing at all: an all-zero snapshot would mislead
             return 0

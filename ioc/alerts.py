@@ -19,37 +19,36 @@ from datetime import datetime
 import redis
 
 from ioc import keys
+from ioc.alert_rules import RuleBook, check_all
 from ioc.cases import cases_field
 from ioc.config import AlertRule, ConfigError
-from ioc.documents import WINDOWS, AlertCondition, entry_of, kpis_of
-from ioc.feeds import FEED_SPECS
+from ioc.documents import AlertCondition, entry_of, kpis_of
 from ioc.units import UnitTable
 
 
 @dataclass
 class Alerts:
-    """The rules of one feed, evaluated against what its aggregator just computed."""
+    """The rules of one feed, evaluated against what its aggregator just computed: ``rules``, or
+    with a ``book`` the rules in force for the feed (those saved on the rules page included)."""
 
     feed: str
     rules: dict[str, AlertRule]
     units: UnitTable
     connectors: list[str]
+    book: RuleBook | None = None
 
     def __post_init__(self) -> None:
         """Refuse a rule that cannot be evaluated, naming it, rather than never raising it."""
-        spec = FEED_SPECS.get(self.feed)
         for name, rule in self.rules.items():
-            where = f"alerts.{name}"
-            if spec is None or rule.feed != self.feed:
-                raise ConfigError(f"{where}.feed: {rule.feed!r} is not the feed {self.feed!r}")
-            if rule.kind == "kpi" and rule.kpi not in {k.name for k in spec.kpis}:
-                known = ", ".join(k.name for k in spec.kpis)
-                raise ConfigError(f"{where}.kpi: {rule.kpi!r} is not a KPI of {self.feed} ({known})")
-            if rule.kind == "kpi" and rule.window not in WINDOWS:
-                raise ConfigError(f"{where}.window: {rule.window!r} is not one of {', '.join(WINDOWS)}")
-            if rule.kind == "cases" and spec.cases is None:
-                raise ConfigError(f"{where}.kind: {self.feed} keeps no case list")
-            check_level(name, rule, self.units)
+            if rule.feed != self.feed:
+                raise ConfigError(f"alerts.{name}.feed: {rule.feed!r} is not the feed {self.feed!r}")
+        check_all(self.rules, self.units)
+
+    def in_force(self) -> dict[str, AlertRule]:
+        """The feed's rules now."""
+        if self.book is None:
+            return self.rules
+        return {name: rule for name, rule in self.book.current().items() if rule.feed == self.feed}
 
     def evaluate(
         self, client: redis.Redis, snapshot: dict[str, str], as_of: datetime
@@ -57,7 +56,7 @@ class Alerts:
         """Every condition that holds now, by alert id."""
         found: dict[str, AlertCondition] = {}
         names = self.units.names()
-        for name, rule in self.rules.items():
+        for name, rule in self.in_force().items():
             for unit, value, threshold in self._check(client, rule, snapshot, as_of):
                 found[f"{name}|{unit}"] = {
                     "id": f"{name}|{unit}",
@@ -116,15 +115,3 @@ def level_of(rule: AlertRule, units: UnitTable) -> str:
     """The level of the units a rule checks: its own, or the level below the province when it names
     none (the districts before 2025, the areas in 2025)."""
     return rule.level or units.middle
-
-
-def check_level(name: str, rule: AlertRule, units: UnitTable) -> None:
-    """Refuse a rule at a level the configured scheme does not have (districts are pre-2025 units,
-    areas 2025 ones), naming the rule and the scheme: it would never be raised."""
-    if rule.kind == "stale" or rule.level not in ("district", "area") or rule.level == units.middle:
-        return  # a stale feed is the province's, whatever the level says
-    raise ConfigError(
-        f"alerts.{name}.level: {rule.level!r} is not a level of the scheme {units.scheme} "
-        f"(boundaries.scheme): its units below the province are {units.middle}s; "
-        f'use level = "{units.middle}", or leave level unset for the level below the province'
-    )

@@ -104,14 +104,18 @@ def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> int:
     if args.feed not in FEED_SPECS:
         raise ConfigError(f"no aggregator for feed {args.feed!r}; feeds: {', '.join(FEED_SPECS)}")
     units = _units(settings)
+    from ioc.alert_rules import RuleBook
+
     rules = {name: rule for name, rule in settings.alerts.items() if rule.feed == args.feed}
+    client = _client(settings)
+    book = RuleBook(client, settings.alerts, units)  # and the rules saved on the rules page
     worker = Aggregator(
-        _client(settings),
+        client,
         FEED_SPECS[args.feed],
         units,
         settings.aggregator,
         dead_maxlen=settings.redis.dead_letter_maxlen,
-        alerts=Alerts(args.feed, rules, units, connector_names(settings).get(args.feed, [])),
+        alerts=Alerts(args.feed, rules, units, connector_names(settings).get(args.feed, []), book=book),
     )
     _on_stop(worker.close)
     try:

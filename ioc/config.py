@@ -194,7 +194,9 @@ class AlertRule(_Section):
 
     feed: str = Field(description="The feed the rule watches.")
     kind: Literal["kpi", "cases", "stale"] = Field("kpi", description="What the rule measures.")
-    title: str = Field(description="What the ticker says, in Vietnamese (e.g. `đúng hạn 7 ngày`).")
+    title: str = Field(
+        min_length=1, description="What the ticker says, in Vietnamese (e.g. `đúng hạn 7 ngày`)."
+    )
     title_en: str = Field("", description="The same in English, for the English pages (`on time, 7 days`).")
     kpi: str | None = Field(None, description="kpi: the KPI (FEEDS.md name).")
     window: str = Field("7d", description="kpi: the window.")

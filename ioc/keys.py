@@ -86,6 +86,12 @@ def alert_acks(feed: str) -> str:
     return _feed(feed, "alerts:acks")
 
 
+def alert_rules() -> str:
+    """Hash of the alert rules saved on the administrator's page, one field per rule name (JSON),
+    over the configuration's; the field ``_version`` counts the changes."""
+    return f"{PREFIX}:alert-rules"
+
+
 def audit() -> str:
     """Who opened which case-level or sensitive view, and when (bounded, oldest dropped)."""
     return f"{PREFIX}:audit"

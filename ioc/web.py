@@ -11,8 +11,9 @@ import redis
 from dash import Dash
 from flask import Response, abort, jsonify, send_from_directory, session
 
-from ioc import admin, admin_accounts, auth, compression, embeds, headers
+from ioc import admin, admin_accounts, admin_rules, auth, compression, embeds, headers
 from ioc.access import UserFile
+from ioc.alert_rules import RuleBook
 from ioc.api import kpi_blueprint
 from ioc.api_scorecard import scorecard_blueprint
 from ioc.cards import Cards, card_blueprint
@@ -114,7 +115,8 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     def embed_static(name: str) -> Response:
         return send_from_directory(EMBED_STATIC, name, max_age=3600)
 
-    server.register_blueprint(kpi_blueprint(reader, units, settings.alerts))
+    rules = RuleBook(client, settings.alerts, units)  # and those saved on the rules page
+    server.register_blueprint(kpi_blueprint(reader, units, rules))
     server.register_blueprint(scorecard_blueprint(reader, units, settings))
     maps = EmbedMaps(units, layer if settings.boundaries.scheme == "pre2025" else None, communes)
     goals = Goals(settings.targets, units)  # what every panel colours against
@@ -123,6 +125,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     embeds.install(server, settings, cards, client, secret)
     admin.install(server, client)
     admin_accounts.install(server, client, settings.auth.users_file, units)
+    admin_rules.install(server, rules)
 
     def screen_token() -> str:
         """A relay token for the person on this page: the units they may see, the units whose
@@ -149,7 +152,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         token=screen_token,
         amber_s=settings.freshness.amber_s,
         red_s=settings.freshness.red_s,
-        alert_rules=settings.alerts,
+        alert_rules=rules,
         alert_feeds=tuple(feed for feed, spec in shown.items() if not spec.has_kpis),
     )
 

@@ -73,15 +73,19 @@ def fresh_badge(feed: str) -> html.Span:
 
 
 def header_tools() -> html.Div:
-    """Top right of a room: who is logged in, the accounts and the audit log (for an
-    administrator), the way out,
+    """Top right of a room: who is logged in, the administrator's pages (for an administrator),
+    the way out,
     and the other language."""
     user = login.current_user()
     who = [html.Span(user.name, className="account", title=_(ROLE_NAMES[user.role]))] if user else []
     log = (
         [
-            html.A(_("Quản lý tài khoản"), href="/admin/accounts", className="logout"),
-            html.A(_("Nhật ký"), href="/admin/audit", className="logout"),
+            html.A(
+                _("Trang quản trị"),
+                href="/admin/accounts",
+                className="logout",
+                title=_("Tài khoản, quy tắc cảnh báo, nhật ký"),
+            )
         ]
         if user and user.role == "admin"
         else []

@@ -97,6 +97,8 @@ MATRIX = {
     "/admin/audit.csv": (302, 403, 403, 200),
     "/admin/accounts": (302, 403, 403, 200),  # the accounts page (tests/test_accounts.py)
     "/admin/accounts/truc-705": (302, 403, 403, 200),
+    "/admin/alert-rules": (302, 403, 403, 200),  # the alert rules page (tests/test_alert_rules_page.py)
+    "/admin/alert-rules/new": (302, 403, 403, 200),
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),

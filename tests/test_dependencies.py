@@ -20,6 +20,7 @@ FORBIDDEN = (
     "ioc.api",
     "ioc.admin",
     "ioc.admin_accounts",
+    "ioc.admin_rules",
     "ioc.cards",
     "ioc.embeds",
     "ioc.login",
