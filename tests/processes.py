@@ -182,3 +182,25 @@ def acting_as(app: Any, login: str, path: str = "/", **request: Any) -> Iterator
     with app.server.test_request_context(path, **request):
         g.user = User(login, f"{login} (test)", role, tuple(units))
         yield
+
+
+@contextmanager
+def web_alone(data: Path, redis_url: str, secret: str, users: Path | None = None) -> Iterator[int]:
+    """The web app alone (``app.py web``) on the tests' Redis, with the tests' accounts (or the
+    user file ``users``), its data in ``data``: its port once the login page answers."""
+    port, env = demo_env(data, history_days=1, redis__url=redis_url, secret_key=secret)
+    if users is not None:
+        env["IOC_AUTH__USERS_FILE"] = str(users)
+    process = start_app(["web"], env, data / "web.log")
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/login"), 60, "the web app did not start")
+        yield port
+    finally:
+        stop(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

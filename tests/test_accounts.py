@@ -13,20 +13,11 @@ import pytest
 from ioc import accounts, audit, keys
 from ioc.access import UserFile, read_users
 from ioc.accounts import AccountError
-from tests.processes import (
-    PASSWORD,
-    demo_env,
-    logged_in,
-    login_form,
-    start_app,
-    stop,
-)
+from tests.processes import PASSWORD, logged_in, login_form, web_alone
 from tests.relays import relay_in_process
 from tests.test_access import COMMUNE_OF_705
-from tests.test_admin import _answers
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_sessions import CHECK_S, closed_with, screen
-from tests.wait import wait_until
 
 CASES_706 = "/api/v1/cases?feed=public_services&unit=706"
 
@@ -258,17 +249,9 @@ def test_no_such_account_is_a_404(app) -> None:
 
 
 @pytest.fixture
-def web(redis_server, r, tmp_path, path):
-    """The web app alone (``app.py web``) on the tests' Redis and this test's user file."""
-    port, env = demo_env(
-        tmp_path, history_days=1, redis__url=redis_server.url, secret_key="accounts-test-secret"
-    )
-    process = start_app(["web"], env | {"IOC_AUTH__USERS_FILE": str(path)}, tmp_path / "web.log")
-    try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/login"), 60, "the web app did not start")
+def web(redis_server, tmp_path, path):
+    with web_alone(tmp_path, redis_server.url, "accounts-test-secret", path) as port:
         yield port
-    finally:
-        stop(process)
 
 
 @pytest.mark.browser

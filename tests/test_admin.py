@@ -16,9 +16,8 @@ import redis
 from ioc import audit, keys
 from ioc.admin import BadFilter, cell, parse_filter
 from ioc.web import create_app
-from tests.processes import PASSWORD, app_settings, demo_env, logged_in, start_app, stop
+from tests.processes import PASSWORD, app_settings, logged_in, web_alone
 from tests.test_browser import browser, new_page  # noqa: F401
-from tests.wait import wait_until
 
 DAY = datetime(2026, 12, 4, tzinfo=UTC)  # 07:00 local
 
@@ -193,24 +192,9 @@ def test_a_bad_filter_is_a_400_saying_why(app) -> None:
 
 
 @pytest.fixture
-def web(redis_server, r, tmp_path):
-    """The web app alone (``app.py web``) on the tests' Redis: its port."""
-    port, env = demo_env(
-        tmp_path, history_days=1, redis__url=redis_server.url, secret_key="admin-test-secret"
-    )
-    process = start_app(["web"], env, tmp_path / "web.log")
-    try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/login"), 60, "the web app did not start")
+def web(redis_server, tmp_path):
+    with web_alone(tmp_path, redis_server.url, "admin-test-secret") as port:
         yield port
-    finally:
-        stop(process)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.mark.browser

@@ -16,13 +16,11 @@ from ioc.alerts import Alerts
 from ioc.config import default_alert_rules
 from ioc.simulators.http import RecordListing, SimulatorServer
 from tests.pipeline import Pipeline
-from tests.processes import demo_env, logged_in, start_app, stop
+from tests.processes import logged_in, web_alone
 from tests.test_accounts import post
-from tests.test_admin import _answers
 from tests.test_alerts import ON_TIME
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, load_cases
-from tests.wait import wait_until
 
 FILE_RULES = {"dung_han": ON_TIME}
 FORM = {
@@ -202,16 +200,9 @@ def test_the_alerts_api_names_an_alert_by_its_saved_title(app, r) -> None:
 
 
 @pytest.fixture
-def web(redis_server, r, tmp_path):
-    port, env = demo_env(
-        tmp_path, history_days=1, redis__url=redis_server.url, secret_key="rules-test-secret"
-    )
-    process = start_app(["web"], env, tmp_path / "web.log")
-    try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/login"), 60, "the web app did not start")
+def web(redis_server, tmp_path):
+    with web_alone(tmp_path, redis_server.url, "rules-test-secret") as port:
         yield port
-    finally:
-        stop(process)
 
 
 @pytest.mark.browser
