@@ -52,6 +52,8 @@ SCREENS_2025 = (
 ADMIN = (  # as the administrator
     ("admin-audit", "/admin/audit", (1600, 900)),
     ("admin-accounts", "/admin/accounts", (1600, 900)),
+    ("admin-alert-rules", "/admin/alert-rules", (1600, 900)),
+    ("admin-alert-rule", "/admin/alert-rules/dung_han_duoi_90", (1600, 700)),
 )
 EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
     ("embed-tile", "public_services.received", "706", (360, 300)),
@@ -99,7 +101,7 @@ def main() -> int:
                     )
                     page.goto(f"http://127.0.0.1:{port}{path}")
                     page.wait_for_selector(
-                        "table.audit" if user == "quantri" else ".fresh-badge.fresh-ok", timeout=30_000
+                        "main.admin" if user == "quantri" else ".fresh-badge.fresh-ok", timeout=30_000
                     )
                     page.wait_for_timeout(3000)
                     page.screenshot(path=str(args.out / f"{name}.png"))
