@@ -106,6 +106,7 @@ def _log(
         "unit": alert["unit"],
         "value": str(alert["value"]),
         "threshold": str(alert["threshold"]),
+        "since": alert["since"],
     }
     if by is not None:
         fields["by"] = by

@@ -150,6 +150,47 @@ def secret_key(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
 
 
+def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
+    """Send the alerts to the contact points of ``[delivery]`` until stopped."""
+    import threading
+
+    from ioc.alert_rules import RuleBook
+    from ioc.deliver import Delivery
+    from ioc.senders import sender
+
+    wanted = settings.delivery
+    if not wanted.routes:
+        raise ConfigError("deliver: no [delivery.routes]: nothing to send (see the README, 'Alert delivery')")
+    environment = dict(os.environ)
+    needed = [wanted.secret_name(n) for n, p in wanted.contact_points.items() if p.kind == "webhook"]
+    if wanted.smtp is not None and wanted.smtp.username:
+        needed.append(wanted.smtp.password_env)
+    for name in needed:
+        if not environment.get(name):
+            raise ConfigError(f"{name}: not set; alert delivery needs it (see [delivery])")
+    units, client = _units(settings), _client(settings)
+    senders = {
+        n: sender(p, wanted.smtp, environment, wanted.secret_name(n))
+        for n, p in wanted.contact_points.items()
+    }
+    worker = Delivery(
+        client,
+        wanted,
+        units,
+        RuleBook(client, settings.alerts, units),
+        senders,
+        feeds=sorted(set(connector_names(settings)) | {r.feed for r in settings.alerts.values()}),
+        k=settings.public.k,
+    )
+    worker.ensure_groups()
+    stop = threading.Event()
+    _on_stop(stop.set)
+    log.info("delivering alerts to %s", ", ".join(sorted(wanted.contact_points)))
+    while not stop.is_set():
+        worker.step()
+    return 0
+
+
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
@@ -350,6 +391,9 @@ def parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check)
     sub.add_parser("connectors", help="list installed connectors").set_defaults(func=cmd_connectors)
     sub.add_parser("relay", help="run the realtime websocket relay").set_defaults(func=cmd_relay)
+    sub.add_parser("deliver", help="send alerts to the contact points of [delivery]").set_defaults(
+        func=cmd_deliver
+    )
     user = sub.add_parser(
         "user", help="local accounts: `user add LOGIN --role ROLE [--unit CODE]`, `user remove LOGIN`"
     )

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from ioc.config_access import AuthSettings, EmbedSettings, PublicSettings
+from ioc.config_delivery import DeliverySettings, Severity
 from ioc.config_scorecard import ScorecardSettings, Target, default_targets
 from ioc.config_servers import RealtimeSettings, WebSettings
 from ioc.registry import FEEDS, simulated
@@ -210,6 +211,9 @@ class AlertRule(_Section):
     above: float | None = Field(None, description="Raised when the value is above this.")
     where: dict[str, str] = Field(default_factory=dict, description="cases: only cases with these fields.")
     minutes: float = Field(15.0, gt=0, description="stale: minutes without a successful poll.")
+    severity: Severity = Field(
+        "warning", description="`info`, `warning` or `critical`: what delivery routes may choose by."
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> AlertRule:
@@ -290,6 +294,7 @@ class Settings(BaseSettings):
     public: PublicSettings = Field(default_factory=PublicSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     alerts: dict[str, AlertRule] = Field(
         default_factory=default_alert_rules,
         description="Alert rules by name (below); a file's `[alerts.*]` tables replace the defaults.",

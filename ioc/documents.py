@@ -228,6 +228,7 @@ class AlertLogEvent(TypedDict):
     unit: str
     value: str
     threshold: str
+    since: NotRequired[str]  # when the occurrence was raised (entries of 2026-12-05 on)
 
 
 # ---- deltas: what each commit changed, for the relay -----------------------------------------

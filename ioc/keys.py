@@ -92,6 +92,15 @@ def alert_rules() -> str:
     return f"{PREFIX}:alert-rules"
 
 
+def delivery(part: str) -> str:
+    """Alert delivery's keys, in one slot (the hash tag ``{delivery}``) so that a gate and the
+    message it lets through are one transaction: ``outbox`` (a stream of messages to send),
+    ``retry`` (a sorted set of failed ones by when to try again), ``dead`` (a stream of those
+    given up), ``health`` (a hash by contact point), and the gates ``group:<point>:<alert>``,
+    ``notified:<point>:<alert>``, ``escalated:<point>:<alert>|<since>``, ``done:<message>``."""
+    return f"{PREFIX}:{{delivery}}:{part}"
+
+
 def audit() -> str:
     """Who opened which case-level or sensitive view, and when (bounded, oldest dropped)."""
     return f"{PREFIX}:audit"

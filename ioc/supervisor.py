@@ -109,12 +109,15 @@ class Supervisor:
     def plan(self, env: dict[str, str]) -> tuple[list[Child], list[Child]]:
         """The processes to run, none started: the simulators, then each connector, an aggregator
         per feed, the relay and the web app. Completes ``env`` (the children's) with where the
-        simulated feeds' connectors find their simulators."""
+        simulated feeds' connectors find their simulators. Alert delivery runs when routes are
+        configured."""
         simulators = [self._simulator(feed, sim, env) for feed, sim in self.settings.simulators.items()]
         others: list[Child] = []
         for feed, names in sorted(connector_names(self.settings).items()):
             others += [Child(f"connector:{name}", ["connector", name], env) for name in names]
             others.append(Child(f"aggregator:{feed}", ["aggregate", feed], env))
+        if self.settings.delivery.routes:  # alerts beyond the screens
+            others.append(Child("deliver", ["deliver"], env))
         return simulators, [*others, Child("relay", ["relay"], env), Child("web", ["web"], env)]
 
     def _demo_secrets(self) -> dict[str, str]:
@@ -154,6 +157,13 @@ class Supervisor:
                 # each webhook its own secret: the message names the variable to set
                 secret_env = getattr(config, "webhook_secret_env", None)
                 webhook_secret(name, secret_env, environment)
+        delivery = self.settings.delivery
+        if delivery.routes:
+            for point, contact in delivery.contact_points.items():
+                if contact.kind == "webhook":
+                    needed[delivery.secret_name(point)] = f"signing the alerts sent to {point}"
+            if delivery.smtp is not None and delivery.smtp.username:
+                needed[delivery.smtp.password_env] = "the mail server's login (alert delivery)"
         for name, purpose in needed.items():
             if not environment.get(name):
                 raise ConfigError(f"{name}: not set; production needs it for {purpose}")

@@ -100,6 +100,14 @@ def test_pipeline_processes_load_nothing_of_the_web_app(process: str) -> None:
     assert not shortest, f"{process} loads:\n" + "\n".join(shortest.values())
 
 
+def test_alert_delivery_loads_no_page() -> None:
+    """``ioc deliver`` writes messages in both languages (babel, the catalog) but never loads the
+    pages' libraries."""
+    chains = import_chains(["ioc.deliver", "ioc.cli"])
+    loaded = {c[-1].split(".")[0] for c in chains} | {c[-1] for c in chains}
+    assert not loaded & {"dash", "plotly", "sklearn", "ioc.web", "layouts.live"}, sorted(loaded)
+
+
 def test_the_chain_names_the_offender() -> None:
     """The test above would say how a forbidden module came in (here, on purpose, Flask)."""
     chains = import_chains(["json", "layouts.i18n"])
