@@ -19,6 +19,7 @@ from ioc.api_scorecard import scorecard_blueprint
 from ioc.cards import Cards, card_blueprint
 from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
+from ioc.deliver import point_health
 from ioc.feeds import FEED_SPECS
 from ioc.fonts import Fonts
 from ioc.geo import installed_layer, load_layer, tile_layer
@@ -217,7 +218,14 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     dash.register_page("wall", path="/wall", title=titled(i18n.N_("Màn hình tường")), layout=wall.layout)  # type: ignore[no-untyped-call]
     wall.register(app)
     feeds = connector_names(settings)
-    board = HealthBoard(read=lambda: read_health(client, feeds), feeds=sorted(feeds), live=live)
+    points = {name: point.kind for name, point in settings.delivery.contact_points.items()}
+    board = HealthBoard(
+        read=lambda: read_health(client, feeds),
+        feeds=sorted(feeds),
+        live=live,
+        points=points,
+        read_points=lambda: point_health(client, points),
+    )
     dash.register_page(  # type: ignore[no-untyped-call]
         "health", path="/health-board", title=titled(i18n.N_("Nguồn dữ liệu")), layout=board.layout
     )

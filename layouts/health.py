@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,21 +97,68 @@ HEADERS = (
 )
 
 
+POINT_HEADERS = (
+    N_("Kênh gửi cảnh báo"),
+    N_("Lần gửi thành công gần nhất"),
+    N_("Lỗi gần nhất"),
+    N_("Tin chờ gửi lại"),
+)
+POINT_KINDS = {"email": N_("thư điện tử"), "webhook": N_("webhook")}
+
+
+def point_row(name: str, kind: str, health: dict[str, Any]) -> html.Tr:
+    failing = bool(health.get("waiting")) or (
+        health.get("last_error_at") is not None
+        and (health.get("last_success_at") or "") < (health.get("last_error_at") or "")
+    )
+    error = (
+        f"{_when(health.get('last_error_at'))}: {health['last_error']}" if health.get("last_error") else "–"
+    )
+    return html.Tr(
+        [
+            html.Td([html.Div(name, className="feed-name"), html.Code(_(POINT_KINDS.get(kind, kind)))]),
+            html.Td(_when(health.get("last_success_at"))),
+            html.Td(html.Div(error, className="reason")),
+            html.Td(fmt.number(health.get("waiting", 0)), className="num-cell"),
+        ],
+        className="point-failing" if failing else "point-ok",
+        **ids.DataAttrs({"data-point": name}),
+    )
+
+
 @dataclass
 class HealthBoard:
     read: Callable[[], list[ConnectorHealth]]
     feeds: list[str]
     live: Live
+    points: Mapping[str, str] = field(default_factory=dict)  # contact point -> kind
+    read_points: Callable[[], dict[str, dict[str, Any]]] = dict
 
-    def table(self) -> html.Table:
+    def table(self) -> html.Div:
         now = datetime.now(UTC)
-        return html.Table(
-            [
-                html.Thead(html.Tr([html.Th(_(h)) for h in HEADERS])),
-                html.Tbody([health_row(h, now) for h in self.read()]),
-            ],
-            className="health-table",
-        )
+        tables = [
+            html.Table(
+                [
+                    html.Thead(html.Tr([html.Th(_(h)) for h in HEADERS])),
+                    html.Tbody([health_row(h, now) for h in self.read()]),
+                ],
+                className="health-table",
+            )
+        ]
+        if self.points:  # alert delivery is configured: is it reaching people?
+            found = self.read_points()
+            tables.append(
+                html.Table(
+                    [
+                        html.Thead(html.Tr([html.Th(_(h)) for h in POINT_HEADERS])),
+                        html.Tbody(
+                            [point_row(n, k, found.get(n, {})) for n, k in sorted(self.points.items())]
+                        ),
+                    ],
+                    className="health-table points-table",
+                )
+            )
+        return html.Div(tables)
 
     def layout(self) -> html.Div:
         return html.Div(
@@ -134,6 +181,6 @@ class HealthBoard:
         @app.callback(
             Output(ids.HEALTH_TABLE, "children"), Input(ids.RT_HEALTH, "data"), prevent_initial_call=True
         )
-        def refresh(_message: Any) -> html.Table:
+        def refresh(_message: Any) -> html.Div:
             """Re-read on every pushed message (not on a timer); badges age by themselves."""
             return self.table()

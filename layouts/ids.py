@@ -81,6 +81,7 @@ DataAttrs = TypedDict(
     {
         "data-config": str,  # JSON, for realtime.js and wall.js
         "data-feed": str,
+        "data-point": str,  # a contact point of alert delivery (the health board)
         "data-code": str,
         "data-kpi": str,
         "data-lang": str,

@@ -20,6 +20,7 @@ from ioc.config import PROJECT_ROOT, default_alert_rules
 from ioc.config_delivery import DeliverySettings
 from ioc.deliver import Delivery, point_health
 from ioc.senders import DELIVERY, sender, verify
+from layouts.health import HealthBoard
 from tests.delivery_servers import SMTP_LOGIN, http_receiver, smtp_server
 from tests.wait import wait_until
 
@@ -390,3 +391,31 @@ def test_a_malformed_log_entry_is_logged_and_skipped_not_a_crash_loop(r, units, 
 def test_a_wrong_delivery_configuration_says_what_is_wrong(delivery, message) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         DeliverySettings(**delivery)
+
+
+def test_the_health_board_shows_a_contact_point_that_is_down(r, units) -> None:
+    clock = Clock(AT)
+    with http_receiver(failing=5) as receiver, http_receiver() as other:
+        worker = deliveries(
+            r,
+            units,
+            clock,
+            {"zalo": hook(receiver), "sms": hook(other)},
+            {"tat_ca": {"contact_points": ["zalo", "sms"]}},
+        )
+        set_alerts(r, AT, condition("705", 0.5))
+        run(worker)
+    board = HealthBoard(
+        read=list,
+        feeds=[],
+        live=None,  # type: ignore[arg-type]  # the table needs no relay
+        points={"zalo": "webhook", "sms": "webhook"},
+        read_points=lambda: point_health(r, ["zalo", "sms"]),
+    )
+    rows = {
+        row.to_plotly_json()["props"]["data-point"]: row
+        for row in board.table().children[1].children[1].children
+    }
+    assert rows["zalo"].className == "point-failing" and rows["sms"].className == "point-ok"
+    cells = rows["zalo"].children
+    assert "HTTP 503" in cells[2].children.children and cells[3].children == "1"
