@@ -28,6 +28,7 @@ The file is changed by ``ioc user`` and the administrator's accounts page (:mod:
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -172,6 +173,14 @@ class UserFile:
         if entry is None or entry.disabled:
             return None
         return User(login, entry.name or login, entry.role, tuple(entry.units))
+
+    def stamp(self, login: str) -> str | None:
+        """A digest of the account's password hash: a session begun with another password (one
+        reset since) is over."""
+        entry = self.entries().get(login)
+        if entry is None:
+            return None
+        return hashlib.blake2b(entry.password.encode(), digest_size=8).hexdigest()
 
     def authenticate(self, login: str, password: str) -> User | None:
         entry = self.entries().get(login)

@@ -21,7 +21,9 @@ import os
 import re
 import secrets
 import tempfile
+import time
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ from ioc.units import UnitTable
 
 LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{1,62}")
 MIN_PASSWORD = 10
+MAX_UNITS = 50
 NAME_MAX = 120
 RANK = {"officer": 0, "leader": 1, "admin": 2}  # what each role sees includes what the one below sees
 
@@ -90,6 +93,10 @@ def accounts(path: Path, table: UnitTable) -> list[Account]:
     ]
 
 
+def exists(path: Path, login: str) -> bool:
+    return path.exists() and login in (tomllib.loads(path.read_text(encoding="utf-8")).get("users") or {})
+
+
 def narrower(before: User, after: User, table: UnitTable) -> bool:
     """Whether ``after`` may see less than ``before``: a lower role, or fewer units inside its
     scope (a wider scope or a higher role keeps the sessions)."""
@@ -99,20 +106,52 @@ def narrower(before: User, after: User, table: UnitTable) -> bool:
     return was is not None and now is not None and not was <= now
 
 
+LOCK_WAIT_S = 5.0
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
+    """The file's lock (``<file>.lock``, readable by its owner only, owned as the file is), held
+    exclusively; AccountError after ``LOCK_WAIT_S`` (a request never hangs on it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        _same_owner(fd, path)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AccountError(
+                        "file", f"{path.name} is being changed by someone else; try again"
+                    ) from None
+                time.sleep(0.05)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _same_owner(fd: int, path: Path) -> None:
+    """A file made by root for the app's file (``ioc user`` run as root) gets the file's owner
+    and mode, so the web app can still read and lock it."""
+    if not path.exists():
+        return
+    found = path.stat()
+    if os.geteuid() == 0:
+        os.fchown(fd, found.st_uid, found.st_gid)
+    os.fchmod(fd, found.st_mode & 0o660 or 0o600)
 
 
 def change(path: Path, table: UnitTable | None, edit: Callable[[dict[str, Any]], None]) -> None:
     """Apply ``edit`` to the file's ``users`` table under the lock; write the result only if the
-    app can read it (with ``table``: its units checked too), replacing the file at once."""
+    app can read it (with ``table``: its units checked too), replacing the file at once with one
+    of the same owner and mode."""
     with _locked(path):
         data = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         users = data.setdefault("users", {})
@@ -123,26 +162,35 @@ def change(path: Path, table: UnitTable | None, edit: Callable[[dict[str, Any]],
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
                 out.flush()
+                os.fchmod(out.fileno(), 0o600)
+                _same_owner(out.fileno(), path)
                 os.fsync(out.fileno())
-            os.chmod(name, 0o600)
             if table is not None:
                 read_users(Path(name), table)  # what the app will read, or ConfigError
             os.replace(name, path)
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename survives a crash
+        finally:
+            os.close(folder)
 
 
-def check(login: str, role: str, units: list[str], name: str, table: UnitTable) -> None:
-    """The rules every account follows (the page's and the command line's), AccountError else."""
-    if wrong := login_error(login):
+def check(login: str, role: str, units: list[str], name: str, table: UnitTable, *, new: bool = True) -> None:
+    """The rules every account follows (the page's and the command line's), AccountError else.
+    The login's own rule binds new accounts only (older files may hold other logins)."""
+    if new and (wrong := login_error(login)):
         raise AccountError("login", wrong)
+    if len(units) > MAX_UNITS:
+        raise AccountError("units", f"at most {MAX_UNITS} units")
     if role not in ROLES:
         raise AccountError("role", f"{role!r} is not one of {', '.join(ROLES)}")
     if wrong := scope_error(role, units, table):
         raise AccountError("units", wrong)
-    if len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
-        raise AccountError("name", f"at most {NAME_MAX} characters, on one line")
+    if len(name) > NAME_MAX or any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise AccountError("name", f"at most {NAME_MAX} characters, on one line, no control characters")
 
 
 def add(
@@ -150,7 +198,7 @@ def add(
 ) -> bool:
     """Add the account, or replace it whole (the command line's ``user add``), after checking it
     as the page does; True if it existed."""
-    check(login, role, units, name, table)
+    check(login, role, units, name, table, new=not exists(path, login))
     if len(password) < MIN_PASSWORD:
         raise AccountError("password", f"at least {MIN_PASSWORD} characters")
     return add_user(path, login, role=role, password=password, name=name, units=units, table=table)
@@ -176,6 +224,8 @@ def add_user(
         entry: dict[str, Any] = {"name": name, "role": role, "password": generate_password_hash(password)}
         if units:
             entry["units"] = units
+        if existed and users[login].get("disabled"):
+            entry["disabled"] = True  # replacing an account does not enable it
         users[login] = entry
 
     change(path, table, edit)
@@ -222,7 +272,7 @@ def update(
         if role is not None and role != "officer" and units is None:
             new_units = []  # a leader or an administrator has no units
         new_name = before.name if name is None else name
-        check(login, new_role, new_units, new_name, table)
+        check(login, new_role, new_units, new_name, table, new=False)
         entry |= {"role": new_role, "name": new_name}
         entry.pop("units", None)
         if new_units:
@@ -234,6 +284,8 @@ def update(
         if password is not None:
             entry["password"] = generate_password_hash(password)
         found[:] = [before, _account(login, entry)]
+        if before.role == "admin" and not before.disabled and not _enabled_admins(users):
+            raise AccountError("role", "the province would be left without an enabled administrator")
 
     change(path, table, edit)
     return found[0], found[1]
@@ -249,6 +301,10 @@ def remove(path: Path, login: str) -> bool:
 
     change(path, None, edit)
     return gone
+
+
+def _enabled_admins(users: dict[str, Any]) -> list[str]:
+    return [login for login, e in users.items() if e.get("role") == "admin" and not e.get("disabled")]
 
 
 def _account(login: str, entry: dict[str, Any]) -> Account:

@@ -105,17 +105,26 @@ def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError(f"no aggregator for feed {args.feed!r}; feeds: {', '.join(FEED_SPECS)}")
     units = _units(settings)
     from ioc.alert_rules import RuleBook
+    from ioc.silences import Silences
 
     rules = {name: rule for name, rule in settings.alerts.items() if rule.feed == args.feed}
     client = _client(settings)
     book = RuleBook(client, settings.alerts, units)  # and the rules saved on the rules page
+    silences = Silences(client, units)
     worker = Aggregator(
         client,
         FEED_SPECS[args.feed],
         units,
         settings.aggregator,
         dead_maxlen=settings.redis.dead_letter_maxlen,
-        alerts=Alerts(args.feed, rules, units, connector_names(settings).get(args.feed, []), book=book),
+        alerts=Alerts(
+            args.feed,
+            rules,
+            units,
+            connector_names(settings).get(args.feed, []),
+            book=book,
+            silences=silences,
+        ),
     )
     _on_stop(worker.close)
     try:
@@ -157,6 +166,7 @@ def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
     from ioc.alert_rules import RuleBook
     from ioc.deliver import Delivery
     from ioc.senders import sender
+    from ioc.silences import Silences
 
     wanted = settings.delivery
     if not wanted.routes:
@@ -181,6 +191,7 @@ def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
         senders,
         feeds=sorted(set(connector_names(settings)) | {r.feed for r in settings.alerts.values()}),
         k=settings.public.k,
+        silences=Silences(client, units),
     )
     worker.ensure_groups()
     stop = threading.Event()
@@ -335,7 +346,8 @@ def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError("user add: --role is required (leader, officer or admin)")
     table = _units(settings)
     try:
-        accounts.check(args.login, args.role, args.unit or [], args.name or "", table)
+        new = not accounts.exists(path, args.login)
+        accounts.check(args.login, args.role, args.unit or [], args.name or "", table, new=new)
     except accounts.AccountError as exc:
         flag = {"login": "LOGIN", "units": "--unit"}.get(exc.field, f"--{exc.field}")
         raise ConfigError(f"user add: {flag}: {str(exc).partition(': ')[2]}") from None

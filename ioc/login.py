@@ -143,9 +143,16 @@ class Login:
             return None
         if user.via == "local":  # the file decides now: a removed, disabled or narrowed account is out
             found = self.users.user(user.login) if self.users else None
-            if found is None or narrower(user, found, self.table):
+            stamp = self.users.stamp(user.login) if self.users else None
+            if session.get("pw") is None and stamp is not None:
+                session["pw"] = stamp  # a session begun before sessions carried it
+            if found is None or narrower(user, found, self.table) or session.get("pw") != stamp:
                 sessions.end_all(self.client, user.login)  # the relay closes its screens too
-                self.audit("session_ended", user, reason="account removed, disabled or narrowed")
+                self.audit(
+                    "session_ended",
+                    user,
+                    reason="account removed, disabled, narrowed or its password changed",
+                )
                 return None
             if found != user:  # wider, or renamed: the session goes on as the file says now
                 session["user"] = found.as_dict()
@@ -196,6 +203,8 @@ class Login:
             tokens=provider_tokens(tokens or {}),
         )
         session["exp"] = time.time() + lasting.total_seconds()
+        if user.via == "local" and self.users is not None:
+            session["pw"] = self.users.stamp(user.login)
         session.permanent = remember
         self.audit("login", user, via=user.via)
 

@@ -4,6 +4,8 @@ request, sessions ended where the rights shrink, refusals for other roles and fo
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import threading
 from contextlib import ExitStack
@@ -286,3 +288,64 @@ def test_an_administrator_adds_and_disables_an_account_in_the_browser(browser, w
     person.goto(base + "/")
     assert person.url.startswith(base + "/login"), "a disabled account's session went on"
     assert errors == []
+
+
+# ---- what an outside review found -----------------------------------------------------------
+
+
+def test_the_province_is_never_left_without_an_enabled_administrator(path, units) -> None:
+    with pytest.raises(AccountError, match="without an enabled administrator"):
+        accounts.update(path, units, "quantri", role="leader")
+    with pytest.raises(AccountError, match="without an enabled administrator"):
+        accounts.update(path, units, "quantri", disabled=True)
+    accounts.add_user(path, "quantri-2", role="admin", password=PASSWORD, table=units)
+    accounts.update(path, units, "quantri", disabled=True)  # another one is left
+    assert read_users(path, units)["quantri"].disabled
+
+
+def test_a_new_password_ends_the_sessions_even_without_redis_at_hand(app, path, units) -> None:
+    officer = logged_in(app, "truc-706")
+    assert officer.get("/api/v1/alerts").status_code == 200
+    accounts.update(path, units, "truc-706", password="mat-khau-moi-0123")  # as the CLI would, no Redis
+    assert officer.get("/api/v1/alerts").status_code == 401
+
+
+def test_replacing_a_disabled_account_keeps_it_disabled(path, units) -> None:
+    accounts.update(path, units, "truc-705", disabled=True)
+    accounts.add(path, units, "truc-705", role="officer", units=["705"], name="", password="mot-mat-khau-dai")
+    assert read_users(path, units)["truc-705"].disabled
+
+
+def test_an_older_login_can_still_be_disabled(path, units) -> None:
+    accounts.add_user(path, "Nguyen", role="leader", password=PASSWORD)  # before logins had a rule
+    accounts.update(path, units, "Nguyen", disabled=True)
+    assert read_users(path, units)["Nguyen"].disabled
+
+
+@pytest.mark.parametrize("name", ["Quản trị\u202e", "a\x7fb", "x" * 121])
+def test_a_name_that_would_spoof_the_listing_is_refused(path, units, name) -> None:
+    with pytest.raises(AccountError, match="name: at most 120 characters"):
+        accounts.update(path, units, "truc-705", name=name)
+
+
+def test_a_held_lock_makes_a_change_fail_quickly_not_hang(path, units, monkeypatch) -> None:
+    monkeypatch.setattr(accounts, "LOCK_WAIT_S", 0.2)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(AccountError, match="being changed by someone else"):
+            accounts.update(path, units, "truc-705", disabled=True)
+    finally:
+        os.close(fd)
+    accounts.update(path, units, "truc-705", disabled=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="changes owners: root only")
+def test_a_change_made_as_root_keeps_the_files_owner_and_mode(path, units) -> None:
+    os.chown(path, 65534, 65534)
+    os.chmod(path, 0o640)
+    accounts.update(path, units, "truc-705", disabled=True)
+    found = path.stat()
+    assert (found.st_uid, found.st_gid, found.st_mode & 0o777) == (65534, 65534, 0o640)
+    lock = path.with_name(path.name + ".lock").stat()
+    assert lock.st_uid == 65534 and lock.st_mode & 0o007 == 0, "the lock is open to every local user"
