@@ -53,7 +53,9 @@ FIELD_NAMES = {
     "minutes": N_("Số phút"),
     "title": N_("Tiêu đề"),
     "title_en": N_("Tiêu đề tiếng Anh"),
+    "severity": N_("Mức độ"),
 }
+SEVERITIES = {"info": N_("thông tin"), "warning": N_("cảnh báo"), "critical": N_("nghiêm trọng")}
 MAX_FIELD = 200
 
 
@@ -61,6 +63,7 @@ def form_fields(form: dict[str, str]) -> dict[str, Any]:
     """What the form says, as the configuration's table would (only the fields of its kind)."""
     kind = form.get("kind", "kpi")
     fields: dict[str, Any] = {"feed": form.get("feed", ""), "kind": kind, "title": form.get("title", "")}
+    fields["severity"] = form.get("severity") or "warning"
     if form.get("title_en"):
         fields["title_en"] = form["title_en"]
     if kind == "kpi":
@@ -94,6 +97,7 @@ def as_form(rule: AlertRule) -> dict[str, str]:
         "minutes": f"{rule.minutes:g}",
         "title": rule.title,
         "title_en": rule.title_en,
+        "severity": rule.severity,
     }
 
 
@@ -112,6 +116,7 @@ def install(server: Flask, book: RuleBook) -> None:
             windows=WINDOWS,
             kinds={k: _(v) for k, v in KINDS.items()},
             levels={k: _(v) for k, v in levels.items()},
+            severities={k: _(v) for k, v in SEVERITIES.items()},
             **context,
         )
 

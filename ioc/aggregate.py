@@ -198,7 +198,7 @@ class Aggregator:
         self.unacked += [e.id for e in entries if e.id not in poison]
         durable = checkpoint or now - self.last_checkpoint >= self.settings.checkpoint_s
         pending_work = bool(self.unacked or self.state.dirty) and durable
-        rules_moved = self.alerts is not None and self.alerts.book is not None and self.alerts.book.refresh()
+        rules_moved = self.alerts is not None and self.alerts.moved()  # rules or silences
         due = (
             now - self.last_compute >= self.settings.recompute_s or rules_moved
         ) and self.state.frame.height > 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import redis
 
@@ -23,6 +23,7 @@ from ioc.alert_rules import RuleBook, check_all
 from ioc.cases import cases_field
 from ioc.config import AlertRule, ConfigError
 from ioc.documents import AlertCondition, entry_of, kpis_of
+from ioc.silences import Silences
 from ioc.units import UnitTable
 
 
@@ -36,6 +37,7 @@ class Alerts:
     units: UnitTable
     connectors: list[str]
     book: RuleBook | None = None
+    silences: Silences | None = None
 
     def __post_init__(self) -> None:
         """Refuse a rule that cannot be evaluated, naming it, rather than never raising it."""
@@ -43,6 +45,11 @@ class Alerts:
             if rule.feed != self.feed:
                 raise ConfigError(f"alerts.{name}.feed: {rule.feed!r} is not the feed {self.feed!r}")
         check_all(self.rules, self.units)
+
+    def moved(self) -> bool:
+        """Whether the rules or the silences changed since they were last read."""
+        rules = self.book is not None and self.book.refresh()
+        return (self.silences is not None and self.silences.refresh()) or rules
 
     def in_force(self) -> dict[str, AlertRule]:
         """The feed's rules now."""
@@ -71,6 +78,11 @@ class Alerts:
                     "value": value,  # a stale feed's: minutes since its last success, -1: never
                     "threshold": threshold,
                 }
+                until = self.silences.until(found[f"{name}|{unit}"], as_of) if self.silences else None
+                if until is not None:
+                    found[f"{name}|{unit}"]["silenced_until"] = until.astimezone(UTC).isoformat(
+                        timespec="seconds"
+                    )
         return found
 
     def _check(

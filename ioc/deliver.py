@@ -10,7 +10,8 @@ Three steps, each safe to stop at any point:
    let through once per ``group_min`` per alert and contact point, a resolution only where the
    raise was sent. The log entry is acknowledged after; read again after a crash, its gates are
    closed, so it is not queued twice.
-2. **Scan.** Every ``SCAN_S`` the active alerts are read: one still unacknowledged is said again
+2. **Scan.** Every ``SCAN_S`` the active alerts are read: one still unacknowledged and not
+   silenced (:mod:`ioc.silences`: a silence holds back raises, reminders and escalations) is said again
    to its contact points once ``group_min`` has passed since the last message (a reminder), and
    past a route's ``escalate_after_min`` it goes to that route's ``escalate_to`` once.
 3. **Send.** Messages are read from the outbox in the consumer group ``senders`` and sent. A
@@ -30,7 +31,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -41,6 +42,7 @@ from ioc import alert_store, keys
 from ioc.alert_rules import RuleBook
 from ioc.config_delivery import DeliverySettings, Route
 from ioc.senders import Sender, SendError
+from ioc.silences import Silences
 from ioc.units import UnitTable
 from layouts.alert_messages import Event, compose
 
@@ -91,6 +93,7 @@ class Delivery:
     feeds: list[str]
     k: int
     clock: Callable[[], float] = time.time
+    silences: Silences | None = None
     scanned: float = field(default=-float("inf"))
     sent: int = 0
     failed: int = 0
@@ -148,7 +151,7 @@ class Delivery:
         if kind not in ("raised", "cleared"):
             return  # an acknowledgement stops reminders and escalation (the scan), no message
         alert = self._alert(feed, event)
-        if alert is None:
+        if alert is None or (kind == "raised" and self.silenced(alert)):
             return
         routes = self.matching(alert)
         points = {p for r in routes for p in r.contact_points}
@@ -178,6 +181,12 @@ class Delivery:
             "since": event.get("since") or event["at"],
             "at": event["at"],
         }
+
+    def silenced(self, alert: Mapping[str, Any]) -> bool:
+        """A silence matches the alert now: no raise, reminder or escalation (a resolution of
+        what was sent before still goes)."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        return self.silences is not None and self.silences.until(alert, now) is not None
 
     def matching(self, alert: dict[str, Any]) -> list[Route]:
         level = self.units.level(alert["unit"]) or "province"
@@ -228,7 +237,7 @@ class Delivery:
         self.scanned = now = self.clock()
         for feed in self.feeds:
             for alert in alert_store.read_active(self.client, feed).values():
-                if alert.get("acked_by") or alert["rule"] not in self.rules.current():
+                if alert.get("acked_by") or alert["rule"] not in self.rules.current() or self.silenced(alert):
                     continue
                 shown = {
                     **alert,

@@ -194,6 +194,7 @@ class AlertCondition(TypedDict):
     comparison: Literal["below", "above"]
     value: float  # a stale feed's: minutes since its last success, -1: never
     threshold: float
+    silenced_until: NotRequired[str]  # a silence matches it: no message until then (UTC)
 
 
 class Alert(AlertCondition):

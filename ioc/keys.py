@@ -92,6 +92,11 @@ def alert_rules() -> str:
     return f"{PREFIX}:alert-rules"
 
 
+def silences() -> str:
+    """Hash of the silences, one field per silence (JSON); ``_version`` counts the changes."""
+    return f"{PREFIX}:silences"
+
+
 def delivery(part: str) -> str:
     """Alert delivery's keys, in one slot (the hash tag ``{delivery}``) so that a gate and the
     message it lets through are one transaction: ``outbox`` (a stream of messages to send),

@@ -11,7 +11,7 @@ import redis
 from dash import Dash
 from flask import Response, abort, jsonify, send_from_directory, session
 
-from ioc import admin, admin_accounts, admin_rules, auth, compression, embeds, headers
+from ioc import admin, admin_accounts, admin_rules, auth, compression, embeds, headers, silence_pages
 from ioc.access import UserFile
 from ioc.alert_rules import RuleBook
 from ioc.api import kpi_blueprint
@@ -127,6 +127,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     admin.install(server, client)
     admin_accounts.install(server, client, settings.auth.users_file, units)
     admin_rules.install(server, rules)
+    silence_pages.install(server, client, units, rules)
 
     def screen_token() -> str:
         """A relay token for the person on this page: the units they may see, the units whose

@@ -90,8 +90,9 @@ def header_tools() -> html.Div:
         if user and user.role == "admin"
         else []
     )
+    quiet = [html.A(_("Tạm tắt thông báo"), href="/silences", className="logout")] if user else []
     out = [html.A(_("Đăng xuất"), href="/logout", className="logout")] if user else []
-    return html.Div([*who, *log, *out, lang_toggle()], className="header-tools")
+    return html.Div([*who, *log, *quiet, *out, lang_toggle()], className="header-tools")
 
 
 ROLE_NAMES = {"leader": N_("Lãnh đạo"), "officer": N_("Trực ban"), "admin": N_("Quản trị")}

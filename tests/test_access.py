@@ -99,6 +99,8 @@ MATRIX = {
     "/admin/accounts/truc-705": (302, 403, 403, 200),
     "/admin/alert-rules": (302, 403, 403, 200),  # the alert rules page (tests/test_alert_rules_page.py)
     "/admin/alert-rules/new": (302, 403, 403, 200),
+    "/silences": (302, 200, 200, 200),  # every role silences within its scope (tests/test_silences.py)
+    "/api/v1/silences": (401, 200, 200, 200),
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),
@@ -138,6 +140,8 @@ UNLISTED = {
     "/auth/callback",
     "/api/v1/alerts/ack",
     "/api/v1/embed-tokens",
+    "/silences/<silence_id>/end",  # POSTs: tests/test_silences.py
+    "/api/v1/silences/<silence_id>/end",
     "/_dash-update-component",
     "/_reload-hash",
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",

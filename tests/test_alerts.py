@@ -157,6 +157,7 @@ def test_alerts_are_data_in_no_language(r, pipe) -> None:
         "unit": "705",
         "value": "0.0",
         "threshold": "0.9",
+        "since": "2026-11-22T03:00:00+00:00",  # when the occurrence began (a resolution says it)
     }
 
 

@@ -197,5 +197,12 @@ def test_a_dead_consumers_entry_is_taken_over_beside_thousands_in_flight(r) -> N
     assert len(busy.read(1199, 10)) == 1199
     dead = reader(r, "dead", idle_ms=20)
     (left,) = dead.read(10, 10)
-    wait_until(lambda: pending_idle_ms(r) > 20, 5, "the entries never became idle", interval=0.005)
+
+    def dead_idle_ms() -> int:
+        (held,) = r.xpending_range(
+            keys.raw_stream(FEED), keys.AGGREGATOR_GROUP, "-", "+", 1, consumername="dead"
+        )
+        return int(held["time_since_delivered"])
+
+    wait_until(lambda: dead_idle_ms() > 20, 5, "the dead consumer's entry never became idle", interval=0.005)
     assert [e.id for e in busy.read(10, 10)] == [left.id]

@@ -143,10 +143,12 @@
       }
       for (const alert of shown) {
         const item = document.createElement("div");
-        item.className = "alert-item" + (alert.acked_by ? " acked" : "");
+        const silenced = alert.silenced_until && alert.silenced_until > new Date().toISOString();
+        item.className = "alert-item" + (alert.acked_by ? " acked" : "") + (silenced ? " silenced" : "");
         item.dataset.alert = alert.id;
         const text = Object.assign(document.createElement("div"), { className: "alert-text", textContent: `▲ ${alertText(alert)}` });
         const when = Object.assign(document.createElement("div"), { className: "alert-when", textContent: t("từ {time}", { time: localTime(alert.since) }) });
+        if (silenced) when.textContent += t(" · đã tạm tắt thông báo đến {time}", { time: localTime(alert.silenced_until) });
         item.append(text, when);
         if (alert.acked_by) {
           when.textContent += t(" · đã xác nhận: {who}, {time}", { who: alert.acked_by, time: localTime(alert.acked_at) });
