@@ -8,6 +8,8 @@ variable that holds each.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -61,6 +63,51 @@ class ContactPoint(_Section):
         return self
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SPAN = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
+
+
+class MuteTime(_Section):
+    """Recurring quiet times of a route (Asia/Ho_Chi_Minh): nights, weekends, public holidays.
+    Every given condition must hold (a night of a weekend day, say); none given: never."""
+
+    times: list[str] = Field(
+        default_factory=list,
+        description="Local spans like `22:00-06:00` (across midnight allowed); empty: all day.",
+    )
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=list, description="Only these days; empty: every day."
+    )
+    holidays: bool = Field(
+        False, description="Only on Vietnamese public holidays, Tết included (the SLA's calendar)."
+    )
+
+    def holds(self, moment: datetime, public_holidays: Container[date]) -> bool:
+        """Whether ``moment`` (local) is in this quiet time."""
+        if self.weekdays and WEEKDAYS[moment.weekday()] not in self.weekdays:
+            return False
+        if self.holidays and moment.date() not in public_holidays:
+            return False
+        if not self.times:
+            return True
+        minute = moment.hour * 60 + moment.minute
+        for span in self.times:
+            h1, m1, h2, m2 = (int(x) for x in SPAN.fullmatch(span).groups())  # type: ignore[union-attr]
+            start, end = h1 * 60 + m1, h2 * 60 + m2
+            if (start <= minute < end) if start < end else (minute >= start or minute < end):
+                return True
+        return False
+
+    @model_validator(mode="after")
+    def _spans(self) -> MuteTime:
+        for span in self.times:
+            if not SPAN.fullmatch(span):
+                raise ValueError(f"times: {span!r} is not a span like 22:00-06:00")
+        if not (self.times or self.weekdays or self.holidays):
+            raise ValueError("a mute time names times, weekdays or holidays")
+        return self
+
+
 class Route(_Section):
     """Which alerts go to which contact points; an empty filter matches every alert."""
 
@@ -77,6 +124,11 @@ class Route(_Section):
         None, gt=0, description="An alert still unacknowledged this long after it was raised ..."
     )
     escalate_to: list[str] = Field(default_factory=list, description="... goes to these contact points too.")
+    mute_times: list[str] = Field(
+        default_factory=list,
+        description="Quiet times (names of [delivery.mute_times]): nothing is sent through this route "
+        "then; a resolution waits for their end, and an alert still on is said after it.",
+    )
 
     @model_validator(mode="after")
     def _escalation(self) -> Route:
@@ -106,6 +158,7 @@ class DeliverySettings(_Section):
     routes: dict[str, Route] = Field(
         default_factory=dict, description="By name; each alert takes every match."
     )
+    mute_times: dict[str, MuteTime] = Field(default_factory=dict, description="Quiet times by name.")
 
     @model_validator(mode="after")
     def _wired(self) -> DeliverySettings:
@@ -113,6 +166,9 @@ class DeliverySettings(_Section):
             unknown = [c for c in (*route.contact_points, *route.escalate_to) if c not in self.contact_points]
             if unknown:
                 raise ValueError(f"routes.{name}: no contact point {', '.join(map(repr, unknown))}")
+            quiet = [m for m in route.mute_times if m not in self.mute_times]
+            if quiet:
+                raise ValueError(f"routes.{name}: no mute time {', '.join(map(repr, quiet))}")
         if self.smtp is None and any(c.kind == "email" for c in self.contact_points.values()):
             raise ValueError("email contact points need [delivery.smtp]")
         return self

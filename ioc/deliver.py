@@ -33,9 +33,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+import holidays
 import redis
 
 from ioc import alert_store, keys
@@ -54,10 +56,12 @@ CONSUMER = "deliver"  # one delivery process: its own pending messages are read 
 SCAN_S = 30.0
 OUTBOX_MAXLEN = 100_000
 NOTIFIED_TTL_S = 30 * 86400
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Let a message through a gate: 'open' if KEYS[2] last opened ARGV[2] s or more before now
 # (ARGV[7]), marking it and KEYS[3] (to ARGV[3], for ARGV[4] s); 'close' only if KEYS[2] is set,
-# deleting it.
+# deleting it. Through, it goes to the outbox, or with a time ARGV[8] to the retries (KEYS[4])
+# to wait for it.
 # The gates hold the time they last opened (the process's clock, not Redis's: the same clock
 # decides reminders and escalation) and expire an hour after they would reopen.
 _GATE = """
@@ -69,7 +73,11 @@ if ARGV[1] == 'open' then
 elseif redis.call('DEL', KEYS[2]) == 0 then
   return 0
 end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[6])
+if ARGV[8] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[6])  -- held until a mute time ends
+else
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[6])
+end
 return 1
 """
 # Due retries back into the outbox, atomically (a member moved once).
@@ -95,6 +103,7 @@ class Delivery:
     clock: Callable[[], float] = time.time
     silences: Silences | None = None
     scanned: float = field(default=-float("inf"))
+    public_holidays: Any = field(default_factory=lambda: holidays.country_holidays("VN"))
     sent: int = 0
     failed: int = 0
 
@@ -153,12 +162,16 @@ class Delivery:
         alert = self._alert(feed, event)
         if alert is None or (kind == "raised" and self.silenced(alert)):
             return
-        routes = self.matching(alert)
-        points = {p for r in routes for p in r.contact_points}
-        if kind == "cleared":  # to whoever heard of it, escalation included (the gate knows who)
-            points |= {p for r in routes for p in r.escalate_to}
-        for point in sorted(points):
-            self._enqueue(cast(Event, kind), point, alert)
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for route in self.matching(alert):
+            quiet_until = self.muted_until(route, now)
+            if quiet_until is not None and kind == "raised":
+                continue  # said after the quiet time by the scan, if still on
+            points = route.contact_points
+            if kind == "cleared":  # to whoever heard of it, escalation included (the gate knows who)
+                points = [*points, *route.escalate_to]
+            for point in sorted(set(points)):
+                self._enqueue(cast(Event, kind), point, alert, held_until=quiet_until)
 
     def _alert(self, feed: str, event: dict[str, str]) -> dict[str, Any] | None:
         """The alert of a log event, completed from its rule in force and the unit table."""
@@ -208,8 +221,26 @@ class Delivery:
             current = self.units.parent(current)
         return False
 
+    def muted_until(self, route: Route, now: datetime) -> datetime | None:
+        """The end of the route's quiet time ``now`` is in (UTC), or None if it is in none."""
+        quiet = [self.settings.mute_times[name] for name in route.mute_times]
+        moment = now.astimezone(TZ)
+        if not any(m.holds(moment, self.public_holidays) for m in quiet):
+            return None
+        for _step in range(14 * 24 * 12):  # five-minute steps, two weeks at most (Tết)
+            moment = (moment + timedelta(minutes=5)).replace(second=0, microsecond=0)
+            moment -= timedelta(minutes=moment.minute % 5)
+            if not any(m.holds(moment, self.public_holidays) for m in quiet):
+                return moment.astimezone(UTC)
+        return moment.astimezone(UTC)
+
     def _enqueue(
-        self, event: Event, point: str, alert: dict[str, Any], escalation: str | None = None
+        self,
+        event: Event,
+        point: str,
+        alert: dict[str, Any],
+        escalation: str | None = None,
+        held_until: datetime | None = None,
     ) -> bool:
         """Queue ``event`` for ``point`` if its gate lets it through (see the module): the
         alert's group gate, the escalation's own (once per occurrence), or for a resolution the
@@ -224,8 +255,10 @@ class Delivery:
         else:
             mode, gate, ttl = "open", keys.delivery(f"group:{point}:{alert['id']}"), self._group_s()
         body = json.dumps(message, ensure_ascii=False)
-        args = [mode, ttl, alert["since"], NOTIFIED_TTL_S, OUTBOX_MAXLEN, body, self.clock()]
-        return bool(self.gate(keys=[keys.delivery("outbox"), gate, notified], args=args))
+        held = "" if held_until is None else held_until.timestamp()
+        args = [mode, ttl, alert["since"], NOTIFIED_TTL_S, OUTBOX_MAXLEN, body, self.clock(), held]
+        found = [keys.delivery("outbox"), gate, notified, keys.delivery("retry")]
+        return bool(self.gate(keys=found, args=args))
 
     def _group_s(self) -> int:
         return max(1, int(self.settings.group_min * 60))
@@ -244,7 +277,8 @@ class Delivery:
                     "severity": self.rules.current()[alert["rule"]].severity,
                     "at": _now_iso(now),
                 }
-                routes = self.matching(shown)
+                at = datetime.fromtimestamp(now, UTC)
+                routes = [r for r in self.matching(shown) if self.muted_until(r, at) is None]
                 age_min = (now - datetime.fromisoformat(alert["since"]).timestamp()) / 60
                 if age_min >= self.settings.group_min:  # a fresh one: its raise is (being) sent
                     for point in sorted({p for r in routes for p in r.contact_points}):

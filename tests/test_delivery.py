@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -382,6 +383,13 @@ def test_a_malformed_log_entry_is_logged_and_skipped_not_a_crash_loop(r, units, 
         (
             {
                 "contact_points": {"w": {"kind": "webhook", "url": "https://x"}},
+                "routes": {"a": {"contact_points": ["w"], "mute_times": ["dem"]}},
+            },
+            "routes.a: no mute time 'dem'",
+        ),
+        (
+            {
+                "contact_points": {"w": {"kind": "webhook", "url": "https://x"}},
                 "routes": {"a": {"contact_points": ["w"], "escalate_to": ["w"]}},
             },
             "give both escalate_after_min and escalate_to",
@@ -419,3 +427,74 @@ def test_the_health_board_shows_a_contact_point_that_is_down(r, units) -> None:
     assert rows["zalo"].className == "point-failing" and rows["sms"].className == "point-ok"
     cells = rows["zalo"].children
     assert "HTTP 503" in cells[2].children.children and cells[3].children == "1"
+
+
+def test_a_public_holiday_mutes_a_route_and_an_alert_still_on_is_said_the_day_after(r, units) -> None:
+    national_day = datetime(2026, 9, 2, 2, 0, tzinfo=UTC)  # Quốc khánh, 09:00 in Tây Ninh
+    clock = Clock(national_day)
+    with http_receiver() as receiver:
+        worker = deliveries(
+            r,
+            units,
+            clock,
+            {"zalo": hook(receiver)},
+            {"tat_ca": {"contact_points": ["zalo"], "mute_times": ["ngay_le"]}},
+            mute_times={"ngay_le": {"holidays": True}},
+        )
+        set_alerts(r, national_day, condition("705", 0.5))
+        run(worker)
+        worker.scanned = -1e18
+        clock.advance(120)
+        run(worker)
+        assert events(receiver) == [], "sent on a public holiday"
+        clock.advance(24 * 60)  # the day after
+        worker.scanned = -1e18
+        run(worker)
+        assert events(receiver) == [("reminder", f"{ON_TIME}|705")]
+
+
+def test_a_resolution_in_the_night_waits_for_the_morning(r, units) -> None:
+    evening = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)  # 21:00 in Tây Ninh
+    clock = Clock(evening)
+    with http_receiver() as receiver:
+        worker = deliveries(
+            r,
+            units,
+            clock,
+            {"sms": hook(receiver)},
+            {"tat_ca": {"contact_points": ["sms"], "mute_times": ["dem"]}},
+            mute_times={"dem": {"times": ["22:00-06:00"]}},
+        )
+        set_alerts(r, evening, condition("705", 0.5))
+        run(worker)
+        assert events(receiver) == [("raised", f"{ON_TIME}|705")]
+        clock.advance(120)  # 23:00
+        set_alerts(r, evening + timedelta(minutes=120))
+        run(worker)
+        clock.advance(6 * 60 + 50)  # 05:50: still night
+        run(worker)
+        assert len(events(receiver)) == 1, "a resolution woke someone at night"
+        clock.advance(15)  # 06:05
+        run(worker)
+        assert events(receiver)[-1] == ("cleared", f"{ON_TIME}|705")
+        assert receiver.bodies()[-1]["event"] == "cleared"
+
+
+def test_a_mute_time_holds_its_spans_days_and_holidays() -> None:
+    import holidays
+
+    from ioc.config_delivery import MuteTime
+
+    vn = holidays.country_holidays("VN")
+    local = ZoneInfo("Asia/Ho_Chi_Minh")
+    night = MuteTime(times=["22:00-06:00"])
+    assert night.holds(datetime(2026, 12, 5, 23, 30, tzinfo=local), vn)
+    assert night.holds(datetime(2026, 12, 6, 5, 59, tzinfo=local), vn)
+    assert not night.holds(datetime(2026, 12, 6, 6, 0, tzinfo=local), vn)
+    weekend = MuteTime(weekdays=["sat", "sun"])
+    assert weekend.holds(datetime(2026, 12, 5, 12, 0, tzinfo=local), vn)  # a Saturday
+    assert not weekend.holds(datetime(2026, 12, 7, 12, 0, tzinfo=local), vn)
+    tet = MuteTime(holidays=True)
+    assert tet.holds(datetime(2027, 2, 6, 10, 0, tzinfo=local), vn)  # Tết Đinh Mùi
+    with pytest.raises(ValueError, match="not a span like 22:00-06:00"):
+        MuteTime(times=["22h-6h"])
