@@ -102,6 +102,7 @@ def install(server: Flask, client: redis.Redis, units: UnitTable, rules: RuleBoo
             rows=rows,
             feeds={name: _(spec.title) for name, spec in FEED_SPECS.items()},
             rules=sorted(rules.current()),
+            names=units.names(),
             local=lambda t: t.astimezone(TZ).strftime("%H:%M %d/%m/%Y"),
             saved=request.args.get("saved"),
             error="",

@@ -54,6 +54,7 @@ ADMIN = (  # as the administrator
     ("admin-accounts", "/admin/accounts", (1600, 900)),
     ("admin-alert-rules", "/admin/alert-rules", (1600, 900)),
     ("admin-alert-rule", "/admin/alert-rules/dung_han_duoi_90", (1600, 700)),
+    ("silences", "/silences", (1600, 800)),
 )
 EMBEDS = (  # name, panel, unit, viewport: phones in Tây Ninh Smart
     ("embed-tile", "public_services.received", "706", (360, 300)),
@@ -145,6 +146,11 @@ def _activity(port: int, province: str) -> None:
     with httpx.Client(base_url=base, auth=("truc-705", PASSWORD)) as officer:
         officer.get("/api/v1/cases?feed=public_services&unit=705")
         officer.get("/api/v1/cases?feed=public_services&unit=706")  # refused: outside the scope
+        reason = "Mất điện có kế hoạch ở Tân Biên, 8:00-12:00"
+        officer.post("/api/v1/silences", json={"unit": "705", "hours": 4, "reason": reason})
+    with httpx.Client(base_url=base, auth=("lanhdao", PASSWORD)) as leader:
+        reason = "Nhà mạng bảo trì hệ thống đếm lưu lượng"
+        leader.post("/api/v1/silences", json={"feed": "mobile_data", "hours": 2, "reason": reason})
 
 
 def _side_by_side(browser, shots: list[Path], out: Path) -> None:
