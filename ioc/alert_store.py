@@ -54,7 +54,10 @@ def with_ack(alert: Alert, previous: Alert | None) -> Alert:
     """``alert`` with who acknowledged ``previous`` (the same occurrence) and when, if anyone has."""
     if previous is None or "acked_by" not in previous or "acked_at" not in previous:
         return alert
-    return {**alert, "acked_by": previous["acked_by"], "acked_at": previous["acked_at"]}
+    acked: Alert = {**alert, "acked_by": previous["acked_by"], "acked_at": previous["acked_at"]}
+    if previous.get("ack_comment"):
+        acked["ack_comment"] = previous["ack_comment"]
+    return acked
 
 
 def write(pipe: Any, feed: str, changes: Changes, previous: dict[str, Alert], at: datetime) -> None:
@@ -95,6 +98,7 @@ def _log(
     alert: Alert,
     stamp: str,
     by: str | None = None,
+    comment: str = "",
 ) -> None:
     """One event of the log: what happened to which alert, with its rule, unit, value and threshold
     (a stream's fields are strings)."""
@@ -110,7 +114,16 @@ def _log(
     }
     if by is not None:
         fields["by"] = by
+    if comment:
+        fields["comment"] = comment
     pipe.xadd(keys.alert_log(feed), fields, maxlen=LOG_MAXLEN, approximate=True)
+
+
+def history(client: redis.Redis, feed: str, alert_id: str, scan: int = LOG_MAXLEN) -> list[dict[str, str]]:
+    """The events of one alert in the feed's log (every occurrence), oldest first."""
+    raw = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrevrange(keys.alert_log(feed), count=scan))
+    found = [{k.decode(): v.decode() for k, v in f.items()} for _i, f in raw]
+    return [e for e in reversed(found) if e.get("id") == alert_id]
 
 
 def read_active(client: redis.Redis, feed: str) -> dict[str, Alert]:
@@ -140,14 +153,18 @@ class UnknownAlert(LookupError):
     pass
 
 
-def acknowledge(client: redis.Redis, feed: str, alert_id: str, by: str, at: datetime) -> Alert:
-    """Record who acknowledged an active alert and when, and tell every screen through the
-    feed's delta stream."""
+def acknowledge(
+    client: redis.Redis, feed: str, alert_id: str, by: str, at: datetime, comment: str = ""
+) -> Alert:
+    """Record who acknowledged an active alert, when and with what comment (already redacted by
+    the caller), and tell every screen through the feed's delta stream."""
     active = read_active(client, feed)
     if alert_id not in active:
         raise UnknownAlert(f"no active alert {alert_id!r} on feed {feed!r} (cleared already?)")
     stamp = _stamp(at)
     ack: AlertAck = {"acked_by": by, "acked_at": stamp}
+    if comment:
+        ack["ack_comment"] = comment
     active[alert_id] = _acked(active[alert_id], ack)
     delta: DeltaDocument = {
         "feed": feed,
@@ -158,7 +175,7 @@ def acknowledge(client: redis.Redis, feed: str, alert_id: str, by: str, at: date
     }
     pipe = client.pipeline(transaction=True)
     pipe.hset(keys.alert_acks(feed), _ack_field(active[alert_id]), json.dumps(ack, ensure_ascii=False))
-    _log(pipe, feed, "acknowledged", active[alert_id], stamp, by=by)
+    _log(pipe, feed, "acknowledged", active[alert_id], stamp, by=by, comment=comment)
     pipe.xadd(
         keys.deltas(feed),
         {"d": json.dumps(delta, ensure_ascii=False)},

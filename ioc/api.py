@@ -16,11 +16,13 @@ from ioc.documents import WINDOWS, Alert, CasesAnswer, KpiAnswer, Kpis, SaidAler
 from ioc.feeds import FEED_SPECS
 from ioc.login import audit_view, user
 from ioc.login import refused as refuse  # one JSON refusal for the whole API
+from ioc.privacy import redact
 from ioc.snapshots import SnapshotReader
 from ioc.units import UnitTable
 from layouts.alert_text import describe
 from layouts.geography import record_keys
 
+COMMENT_MAX = 300  # an acknowledgement's comment
 APPROXIMATE_REASON = (
     "pre-2025 records are placed here by approximation: a pre-2025 commune split between this and "
     "another 2025 unit has its records counted in one of them, or (an area) the records filed at its "
@@ -141,7 +143,8 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
 
     @api.post("/api/v1/alerts/ack")
     def acknowledge() -> Any:
-        """``{"feed", "id"}``: a duty officer (or an administrator) has seen the alert and is on it.
+        """``{"feed", "id", "comment"?}``: a duty officer (or an administrator) has seen the alert
+        and is on it, and may say what is being done (at most 300 characters, redacted).
         Who it was is the person logged in (``by``, if sent, must be them)."""
         person = user()
         if person.role == "leader":
@@ -150,6 +153,9 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
         if not isinstance(body, dict):
             return refuse(400, "the body must be a JSON object with feed and id")
         feed, alert_id = (str(body.get(k) or "").strip() for k in ("feed", "id"))
+        comment = body.get("comment") or ""
+        if not isinstance(comment, str) or len(comment) > COMMENT_MAX:
+            return refuse(400, f"comment: text of at most {COMMENT_MAX} characters")
         if feed not in FEED_SPECS:
             return refuse(400, f"unknown feed {feed!r}; feeds: {', '.join(FEED_SPECS)}")
         if not alert_id:
@@ -159,7 +165,10 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
         if not person.sees_alert(unit, units):  # a province-wide alert (a stale feed) is every officer's
             return refuse(403, outside(unit))
         try:
-            alert = alert_store.acknowledge(reader.client, feed, alert_id, person.name, datetime.now(UTC))
+            said_comment = redact(" ".join(comment.split()))  # one line, no names, phones or ids
+            alert = alert_store.acknowledge(
+                reader.client, feed, alert_id, person.name, datetime.now(UTC), comment=said_comment
+            )
         except alert_store.UnknownAlert as exc:
             return refuse(404, str(exc))
         audit_view("ack", feed=feed, alert=alert_id)

@@ -55,6 +55,7 @@ SENDERS = "senders"
 CONSUMER = "deliver"  # one delivery process: its own pending messages are read again at its start
 SCAN_S = 30.0
 OUTBOX_MAXLEN = 100_000
+LOG_MAXLEN = 100_000
 NOTIFIED_TTL_S = 30 * 86400
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -344,6 +345,7 @@ class Delivery:
                     approximate=True,
                 )
                 log.error("delivery to %s given up: %s", point, reason)
+                self._logged(pipe, message, "given_up", stamp)
             else:
                 pipe.zadd(
                     keys.delivery("retry"), {json.dumps(message, ensure_ascii=False): self.clock() + retry}
@@ -361,10 +363,30 @@ class Delivery:
             pipe.execute()
             return
         self.sent += 1
+        self._logged(pipe, message, "sent", stamp)
         pipe.set(done, 1, ex=max(1, int(self.settings.group_min * 60)))
         pipe.hset(health, f"{point}:last_success_at", stamp)
         pipe.xack(outbox, SENDERS, entry_id)
         pipe.execute()
+
+    def _logged(self, pipe: Any, message: dict[str, Any], outcome: str, stamp: str) -> None:
+        """The delivery log, for an alert's history: which message went (or was given up) where."""
+        alert = message["alert"]
+        fields = {
+            "alert": alert["id"],
+            "feed": alert["feed"],
+            "since": alert["since"],
+            "event": message["event"],
+        }
+        fields |= {"point": message["point"], "outcome": outcome, "at": stamp}
+        pipe.xadd(keys.delivery("log"), fields, maxlen=LOG_MAXLEN, approximate=True)
+
+
+def delivered(client: redis.Redis, alert_id: str, scan: int = 20_000) -> list[dict[str, str]]:
+    """What the delivery log holds of one alert, oldest first."""
+    raw = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrevrange(keys.delivery("log"), count=scan))
+    found = [{k.decode(): v.decode() for k, v in f.items()} for _i, f in raw]
+    return [e for e in reversed(found) if e.get("alert") == alert_id]
 
 
 def point_health(client: redis.Redis, points: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -204,11 +204,13 @@ class Alert(AlertCondition):
     since: str
     acked_by: NotRequired[str]
     acked_at: NotRequired[str]
+    ack_comment: NotRequired[str]
 
 
 class AlertAck(TypedDict):
     acked_by: str
     acked_at: str
+    ack_comment: NotRequired[str]  # what the person wrote (redacted), if anything
 
 
 class SaidAlert(Alert):
@@ -225,6 +227,7 @@ class AlertLogEvent(TypedDict):
     id: str
     at: str
     by: NotRequired[str]  # who acknowledged it
+    comment: NotRequired[str]  # and what they wrote (redacted)
     rule: str
     unit: str
     value: str

@@ -11,7 +11,17 @@ import redis
 from dash import Dash
 from flask import Response, abort, jsonify, send_from_directory, session
 
-from ioc import admin, admin_accounts, admin_rules, auth, compression, embeds, headers, silence_pages
+from ioc import (
+    admin,
+    admin_accounts,
+    admin_rules,
+    alert_history,
+    auth,
+    compression,
+    embeds,
+    headers,
+    silence_pages,
+)
 from ioc.access import UserFile
 from ioc.alert_rules import RuleBook
 from ioc.api import kpi_blueprint
@@ -128,6 +138,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     admin_accounts.install(server, client, settings.auth.users_file, units)
     admin_rules.install(server, rules)
     silence_pages.install(server, client, units, rules)
+    alert_history.install(server, client, units, rules)
 
     def screen_token() -> str:
         """A relay token for the person on this page: the units they may see, the units whose

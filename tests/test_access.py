@@ -101,6 +101,13 @@ MATRIX = {
     "/admin/alert-rules/new": (302, 403, 403, 200),
     "/silences": (302, 200, 200, 200),  # every role silences within its scope (tests/test_silences.py)
     "/api/v1/silences": (401, 200, 200, 200),
+    "/alerts/history?feed=public_services&id=qua_han|705": (
+        302,
+        200,
+        200,
+        200,
+    ),  # tests/test_alert_history.py
+    "/api/v1/alerts/history?feed=public_services&id=qua_han|706": (401, 200, 403, 200),
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),

@@ -335,11 +335,18 @@ def test_a_duty_officer_acknowledges_an_alert_and_every_screen_shows_it(browser,
     )
     wall.locator(f".alert-item[data-alert='{alert['id']}']").wait_for(timeout=30_000)
     assert wall.locator(".alert-ack").count() == 0  # a leader reads alerts; officers acknowledge them
+    item.locator(".alert-comment").fill("Đã giao bộ phận một cửa xử lý")  # optional
     item.locator(".alert-ack").click()  # who: the person logged in, no question asked
     elsewhere = wall.locator(f".alert-item.acked[data-alert='{alert['id']}']")
     elsewhere.wait_for(timeout=10_000)
     assert "đã xác nhận: quantri (test)" in elsewhere.inner_text()
+    assert "“Đã giao bộ phận một cửa xử lý”" in elsewhere.inner_text()
     assert room.locator(f".alert-item.acked[data-alert='{alert['id']}'] .alert-ack").count() == 0
+    room.locator(f".alert-item[data-alert='{alert['id']}'] .alert-history").click()
+    room.wait_for_url("**/alerts/history?**")
+    rows = room.locator("table.history tbody tr").all_inner_texts()
+    assert any("Cảnh báo xuất hiện" in r for r in rows), rows
+    assert any("Đã xác nhận" in r and "quantri (test)" in r and "một cửa" in r for r in rows), rows
     room.goto(base + "/?lang=en")
     room.locator(f".alert-item[data-alert='{alert['id']}']").wait_for(timeout=30_000)
     said = room.locator(f".alert-item[data-alert='{alert['id']}'] .alert-text").inner_text()

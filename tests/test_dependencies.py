@@ -21,6 +21,7 @@ FORBIDDEN = (
     "ioc.admin",
     "ioc.admin_accounts",
     "ioc.admin_rules",
+    "ioc.alert_history",
     "ioc.silence_pages",
     "ioc.cards",
     "ioc.embeds",

@@ -99,7 +99,7 @@ def test_the_choice_is_remembered_and_every_page_says_its_language(r, redis_serv
 def visible_text(page, names: list[str]) -> str:
     """What a person reads on the page, without the units' names, the case lists' own words (the
     records' procedure names and citizens' reports are data), the names of officers who
-    acknowledged an alert, and the toggle to Vietnamese."""
+    acknowledged an alert and their notes, and the toggle to Vietnamese."""
     text = page.evaluate(
         """() => {
             const copy = document.body.cloneNode(true);
@@ -111,6 +111,7 @@ def visible_text(page, names: list[str]) -> str:
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, "")
     text = re.sub(r"acknowledged: [^,\n]+,", "acknowledged: ,", text)  # the officer's own name
+    text = re.sub(r"“[^”\n]*”", "“”", text)  # and the note they wrote, in their language
     return text.replace("TÂY NINH", "").replace("Tây Ninh", "")
 
 

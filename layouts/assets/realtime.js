@@ -152,10 +152,19 @@
         item.append(text, when);
         if (alert.acked_by) {
           when.textContent += t(" · đã xác nhận: {who}, {time}", { who: alert.acked_by, time: localTime(alert.acked_at) });
+          if (alert.ack_comment) when.textContent += ` · “${alert.ack_comment}”`;
         } else if (!ticker.classList.contains("read-only") && (state.config || config() || {}).can_ack) {
+          const act = Object.assign(document.createElement("div"), { className: "alert-act" });
+          const note = Object.assign(document.createElement("input"), { className: "alert-comment", maxLength: 300, placeholder: t("ghi chú (không bắt buộc)") });
           const button = Object.assign(document.createElement("button"), { className: "alert-ack", textContent: t("Xác nhận") });
-          button.onclick = () => acknowledge(alert, button);
-          item.append(button);
+          button.onclick = () => acknowledge(alert, button, note.value);
+          act.append(note, button);
+          item.append(act);
+        }
+        if (!ticker.classList.contains("read-only")) {
+          const link = Object.assign(document.createElement("a"), { className: "alert-history", textContent: t("lịch sử") });
+          link.href = `/alerts/history?feed=${encodeURIComponent(alert.feed)}&id=${encodeURIComponent(alert.id)}`;
+          when.append(" · ", link);
         }
         ticker.append(item);
       }
@@ -187,11 +196,11 @@
     ticker.style.setProperty("--ticker-shift", `${Math.max(0, overflow)}px`);
     ticker.style.setProperty("--ticker-s", `${Math.max(8, overflow / 60)}s`);
   }
-  async function acknowledge(alert, button) {
+  async function acknowledge(alert, button, comment) {
     button.disabled = true;  // who acknowledges is the person logged in (the server knows)
     const reply = await fetch("/api/v1/alerts/ack", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ feed: alert.feed, id: alert.id }),
+      body: JSON.stringify({ feed: alert.feed, id: alert.id, comment: (comment || "").trim() }),
     });
     if (!reply.ok) { button.disabled = false; button.title = (await reply.json()).error || reply.statusText; }
     // On success the relay brings the acknowledgement to every screen, this one included.

@@ -1,0 +1,101 @@
+"""An alert's history (``/alerts/history?feed=&id=``, and the same as JSON at
+``/api/v1/alerts/history``): every occurrence of it, raised, notified whom (and whether it went),
+acknowledged by whom with what comment, escalated, resolved, oldest first.
+
+It is drawn from the feed's alert log (bounded, ``ioc:{<feed>}:alerts:log``) and the delivery
+log (``ioc:{delivery}:log``); whoever may see the alert's unit may read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+from flask import Blueprint, Flask, jsonify, request
+
+from ioc import admin, alert_store, deliver
+from ioc.alert_rules import RuleBook
+from ioc.feeds import FEED_SPECS
+from ioc.login import TEMPLATES, current_user
+from ioc.login import refused as refuse
+from ioc.units import UnitTable
+from layouts.i18n import N_, _
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+SAID = {
+    "raised": N_("Cảnh báo xuất hiện"),
+    "cleared": N_("Hết cảnh báo"),
+    "acknowledged": N_("Đã xác nhận"),
+    "sent": N_("Đã gửi"),
+    "given_up": N_("Gửi không được, đã bỏ"),
+}
+MESSAGES = {
+    "raised": N_("cảnh báo"),
+    "reminder": N_("nhắc lại"),
+    "escalated": N_("chuyển cấp"),
+    "cleared": N_("hết cảnh báo"),
+}
+
+
+@dataclass(frozen=True)
+class Asked:
+    feed: str
+    alert_id: str
+
+
+def timeline(client: redis.Redis, feed: str, alert_id: str) -> list[dict[str, str]]:
+    """The alert's events from both logs, oldest first (each with ``at``, ``event`` and the rest)."""
+    events = alert_store.history(client, feed, alert_id)
+    events += [
+        {**e, "event": e["outcome"], "message": e["event"]} for e in deliver.delivered(client, alert_id)
+    ]
+    return sorted(events, key=lambda e: e["at"])
+
+
+def install(server: Flask, client: redis.Redis, units: UnitTable, rules: RuleBook) -> None:
+    bp = Blueprint("alert_history", __name__, template_folder=str(TEMPLATES))
+
+    def asked() -> Asked | Any:
+        person = current_user()
+        if person is None:
+            return refuse(401, "login required")
+        feed, alert_id = request.args.get("feed", ""), request.args.get("id", "")
+        if feed not in FEED_SPECS:
+            return refuse(400, f"feed: {feed[:40]!r} is not a feed")
+        rule, _sep, unit = alert_id.rpartition("|")
+        if not rule or unit not in set(units.codes):
+            return refuse(400, f"id: {alert_id[:80]!r} is not an alert (<rule>|<unit>)")
+        if not person.sees_alert(unit, units):
+            return refuse(403, f"unit {unit!r} is outside your scope")
+        return Asked(feed, alert_id)
+
+    @bp.get("/api/v1/alerts/history")
+    def api_history() -> Any:
+        found = asked()
+        if not isinstance(found, Asked):
+            return found
+        events = timeline(client, found.feed, found.alert_id)
+        return jsonify({"feed": found.feed, "id": found.alert_id, "events": events})
+
+    @bp.get("/alerts/history")
+    def page() -> Any:
+        found = asked()
+        if not isinstance(found, Asked):
+            return found
+        feed, alert_id = found.feed, found.alert_id
+        rule, _sep, unit = alert_id.rpartition("|")
+        title = rules.current()[rule].title if rule in rules.current() else rule
+        return admin.page(
+            "alert_history.html",
+            events=timeline(client, feed, alert_id),
+            said={k: _(v) for k, v in SAID.items()},
+            messages={k: _(v) for k, v in MESSAGES.items()},
+            heading=f"{units.names().get(unit, unit)}: {title}",
+            feed_title=_(FEED_SPECS[feed].title),
+            local=lambda iso: datetime.fromisoformat(iso).astimezone(TZ).strftime("%H:%M:%S %d/%m/%Y"),
+        )
+
+    server.register_blueprint(bp)
