@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import redis
 from flask import Blueprint, Flask, jsonify, request
 
-from ioc import admin, alert_store, deliver
+from ioc import admin, alert_store, delivery_log
 from ioc.alert_rules import RuleBook
 from ioc.feeds import FEED_SPECS
 from ioc.login import TEMPLATES, current_user
@@ -50,7 +50,7 @@ def timeline(client: redis.Redis, feed: str, alert_id: str) -> list[dict[str, st
     """The alert's events from both logs, oldest first (each with ``at``, ``event`` and the rest)."""
     events = alert_store.history(client, feed, alert_id)
     events += [
-        {**e, "event": e["outcome"], "message": e["event"]} for e in deliver.delivered(client, alert_id)
+        {**e, "event": e["outcome"], "message": e["event"]} for e in delivery_log.delivered(client, alert_id)
     ]
     return sorted(events, key=lambda e: e["at"])
 

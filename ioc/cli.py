@@ -165,8 +165,9 @@ def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
 
     from ioc.alert_rules import RuleBook
     from ioc.deliver import Delivery
-    from ioc.senders import sender
+    from ioc.senders import senders_of
     from ioc.silences import Silences
+    from layouts.alert_messages import compose
 
     wanted = settings.delivery
     if not wanted.routes:
@@ -179,18 +180,15 @@ def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
         if not environment.get(name):
             raise ConfigError(f"{name}: not set; alert delivery needs it (see [delivery])")
     units, client = _units(settings), _client(settings)
-    senders = {
-        n: sender(p, wanted.smtp, environment, wanted.secret_name(n))
-        for n, p in wanted.contact_points.items()
-    }
     worker = Delivery(
         client,
         wanted,
         units,
         RuleBook(client, settings.alerts, units),
-        senders,
+        senders_of(wanted, environment),
         feeds=sorted(set(connector_names(settings)) | {r.feed for r in settings.alerts.values()}),
         k=settings.public.k,
+        compose=compose,  # the words: the pages' own (layouts), handed in
         silences=Silences(client, units),
     )
     worker.ensure_groups()

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from ioc.config_access import _Section
 
 Severity = Literal["info", "warning", "critical"]
+Event = Literal["raised", "reminder", "escalated", "cleared"]  # what a message says of its alert
 Level = Literal["province", "district", "area", "commune"]
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 

@@ -42,11 +42,10 @@ import redis
 
 from ioc import alert_store, keys
 from ioc.alert_rules import RuleBook
-from ioc.config_delivery import DeliverySettings, Route
+from ioc.config_delivery import DeliverySettings, Event, Route
 from ioc.senders import Sender, SendError
 from ioc.silences import Silences
 from ioc.units import UnitTable
-from layouts.alert_messages import Event, compose
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +100,7 @@ class Delivery:
     senders: dict[str, Sender]
     feeds: list[str]
     k: int
+    compose: Callable[..., Any]  # the words of a message (layouts.alert_messages.compose)
     clock: Callable[[], float] = time.time
     silences: Silences | None = None
     scanned: float = field(default=-float("inf"))
@@ -318,7 +318,7 @@ class Delivery:
         try:
             sender = self.senders[point]
             alert = message["alert"]
-            text = compose(
+            text = self.compose(
                 message["event"],
                 alert,
                 self.rules.current(),
@@ -380,35 +380,6 @@ class Delivery:
         }
         fields |= {"point": message["point"], "outcome": outcome, "at": stamp}
         pipe.xadd(keys.delivery("log"), fields, maxlen=LOG_MAXLEN, approximate=True)
-
-
-def delivered(client: redis.Redis, alert_id: str, scan: int = 20_000) -> list[dict[str, str]]:
-    """What the delivery log holds of one alert, oldest first."""
-    raw = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrevrange(keys.delivery("log"), count=scan))
-    found = [{k.decode(): v.decode() for k, v in f.items()} for _i, f in raw]
-    return [e for e in reversed(found) if e.get("alert") == alert_id]
-
-
-def point_health(client: redis.Redis, points: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Each contact point's last success and last error, and how many of its messages wait for a
-    retry (for the feed-health board)."""
-    raw = {
-        k.decode(): v.decode()
-        for k, v in cast(dict[bytes, bytes], client.hgetall(keys.delivery("health"))).items()
-    }
-    waiting: dict[str, int] = {}
-    for member in cast(list[bytes], client.zrange(keys.delivery("retry"), 0, -1)):
-        point = json.loads(member)["point"]
-        waiting[point] = waiting.get(point, 0) + 1
-    return {
-        p: {
-            "last_success_at": raw.get(f"{p}:last_success_at"),
-            "last_error": raw.get(f"{p}:last_error"),
-            "last_error_at": raw.get(f"{p}:last_error_at"),
-            "waiting": waiting.get(p, 0),
-        }
-        for p in points
-    }
 
 
 def _feed_of(stream: str, feeds: list[str]) -> str:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from ioc.config_delivery import ContactPoint, SmtpSettings
+from ioc.config_delivery import ContactPoint, DeliverySettings, SmtpSettings
 
 SIGNATURE = "X-IOC-Signature"
 TIMESTAMP = "X-IOC-Timestamp"
@@ -114,3 +114,11 @@ def sender(point: ContactPoint, smtp: SmtpSettings | None, secrets: dict[str, st
         assert smtp is not None  # DeliverySettings refuses email without [delivery.smtp]
         return EmailSender(smtp, secrets.get(smtp.password_env, ""), point.to)
     return WebhookSender(point.url, secrets[key_name].encode(), point.timeout_s)
+
+
+def senders_of(settings: DeliverySettings, secrets: dict[str, str]) -> dict[str, Sender]:
+    """A sender for every configured contact point, by name."""
+    return {
+        name: sender(point, settings.smtp, secrets, settings.secret_name(name))
+        for name, point in settings.contact_points.items()
+    }

@@ -29,7 +29,7 @@ from ioc.api_scorecard import scorecard_blueprint
 from ioc.cards import Cards, card_blueprint
 from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
-from ioc.deliver import point_health
+from ioc.delivery_log import point_health
 from ioc.feeds import FEED_SPECS
 from ioc.fonts import Fonts
 from ioc.geo import installed_layer, load_layer, tile_layer

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ioc.config import AlertRule
+from ioc.config_delivery import Event
 from layouts import format as fmt
 from layouts.alert_text import condition, titles
 from layouts.i18n import N_, _, using
 
-Event = Literal["raised", "reminder", "escalated", "cleared"]
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HEADS: dict[str, str] = {
     "raised": N_("CẢNH BÁO"),

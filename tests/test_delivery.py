@@ -19,8 +19,10 @@ from ioc import alert_store, keys
 from ioc.alert_rules import RuleBook
 from ioc.config import PROJECT_ROOT, default_alert_rules
 from ioc.config_delivery import DeliverySettings
-from ioc.deliver import Delivery, point_health
-from ioc.senders import DELIVERY, sender, verify
+from ioc.deliver import Delivery
+from ioc.delivery_log import point_health
+from ioc.senders import DELIVERY, senders_of, verify
+from layouts.alert_messages import compose
 from layouts.health import HealthBoard
 from tests.delivery_servers import SMTP_LOGIN, http_receiver, smtp_server
 from tests.wait import wait_until
@@ -75,18 +77,15 @@ def deliveries(r, units, clock, points: dict[str, Any], routes: dict[str, Any], 
         link_base="https://ioc.tayninh.gov.vn", contact_points=points, routes=routes, **options
     )
     secrets = {settings.secret_name(n): KEY for n in points} | {"IOC_SMTP_PASSWORD": SMTP_LOGIN[1]}
-    senders = {
-        n: sender(p, settings.smtp, secrets, settings.secret_name(n))
-        for n, p in settings.contact_points.items()
-    }
     worker = Delivery(
         r,
         settings,
         units,
         RuleBook(r, default_alert_rules(), units, check_s=0),
-        senders,
+        senders_of(settings, secrets),
         feeds=[FEED, "citizen_feedback"],
         k=10,
+        compose=compose,
         clock=clock,
     )
     worker.ensure_groups()
