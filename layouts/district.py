@@ -185,6 +185,7 @@ class UnitRoom(ABC):
                     units=self.live_units(code),
                     series=[],
                     store=self.IDS.message,
+                    served=True,  # each message starts a request: handed over one at a time
                 ),
                 self.page_store(room),
             ],
@@ -475,10 +476,7 @@ class UnitRoom(ABC):
                 "refused", unit=code[:20], reason=f"{self.level} room callback outside the scope"
             )
             raise PreventUpdate
-        if ctx.triggered_id == self.IDS.message and (message or {}).get("feed") not in {
-            feed,
-            *worklist.CASE_FEEDS,
-        }:
+        if ctx.triggered_id == self.IDS.message and not pushed_feeds(message) & {feed, *worklist.CASE_FEEDS}:
             return None
         self.audit_cases(code)
         return code, self.specs[feed]
@@ -659,6 +657,15 @@ class DistrictPage(UnitRoom):
             choice.sort,
             goals=self.goals,
         )
+
+
+def pushed_feeds(message: Any) -> set[str]:
+    """The feeds a pushed message stands for: its own, or those of the messages it replaced while
+    the page waited for an answer (``for_feeds``, realtime.js)."""
+    message = message if isinstance(message, dict) else {}
+    feeds = message.get("for_feeds")
+    named = feeds if isinstance(feeds, list) else [message.get("feed")]
+    return {f for f in named if isinstance(f, str)}
 
 
 def split_note(units: UnitTable, communes: list[str]) -> list[html.Ul]:

@@ -173,7 +173,7 @@ class HealthBoard:
                     ],
                 ),
                 html.Main(html.Div(self.table(), id=ids.HEALTH_TABLE), className="health-main"),
-                *self.live.elements(feeds=self.feeds, units=[], series=[], store=ids.RT_HEALTH),
+                *self.live.elements(feeds=self.feeds, units=[], series=[], store=ids.RT_HEALTH, served=True),
             ],
         )
 

@@ -153,7 +153,9 @@ class ScorecardPage:
                     ],
                 ),
                 self.footer(),
-                *self.live.elements(feeds=list(self.data.feeds), units=[], series=[], store=ids.RT_SCORECARD),
+                *self.live.elements(
+                    feeds=list(self.data.feeds), units=[], series=[], store=ids.RT_SCORECARD, served=True
+                ),
                 dcc.Store(id=ids.SC_PAGE, data={"unit": unit, "period": period}),
                 dcc.Store(id=ids.SC_REFRESH),
             ],

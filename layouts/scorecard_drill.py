@@ -63,7 +63,9 @@ class DrilldownPage(ScorecardPage):
                     className="sc-drill-main",
                 ),
                 self.footer(),
-                *self.live.elements(feeds=list(self.data.feeds), units=[], series=[], store=ids.RT_SC_DRILL),
+                *self.live.elements(
+                    feeds=list(self.data.feeds), units=[], series=[], store=ids.RT_SC_DRILL, served=True
+                ),
                 dcc.Store(id=ids.SC_DRILL_PAGE, data={"indicator": key, "unit": unit, "period": period}),
                 dcc.Store(id=ids.SC_DRILL_REFRESH),
             ],

@@ -17,6 +17,7 @@ from typing import Any
 from unittest import mock
 
 import httpx
+import psutil
 from werkzeug.security import generate_password_hash
 
 from ioc.accounts import add_user
@@ -84,6 +85,14 @@ def demo_env(data: Path, *, history_days: int, **settings: str) -> tuple[int, di
         **{f"IOC_{key.upper()}": value for key, value in settings.items()},
     }
     return port, env
+
+
+def child_port(process: subprocess.Popen[bytes], needle: str) -> int:
+    """The port a child of the app listens on, found by its command line."""
+    for child in psutil.Process(process.pid).children(recursive=True):
+        if needle in " ".join(child.cmdline()):
+            return next(c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN)
+    raise AssertionError(f"no child process running {needle!r}")
 
 
 @contextmanager

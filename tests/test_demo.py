@@ -17,7 +17,7 @@ from ioc.privacy import CITIZEN_ID, PHONE
 from ioc.redis_server import free_port
 from ioc.registry import FEEDS
 from ioc.simulators.http import RecordListing, SimulatorServer
-from tests.processes import API, demo_env, demo_password, get, start_app, stop, wait_for
+from tests.processes import API, child_port, demo_env, demo_password, get, start_app, stop, wait_for
 from tests.redis_text import everything
 from tests.test_kpis import A1, B, C, D
 from tests.wait import wait_until
@@ -123,8 +123,8 @@ def test_demo_stops_everything_keeps_its_data_and_continues_the_same_world(tmp_p
 def caught_up(process) -> None:
     """Wait until the demo's public-services aggregator has counted (or dead-lettered) every
     dossier its simulator held when asked: the first snapshot may hold only the first pages."""
-    client = redis.Redis(port=_child_port(process, "redis-server"))
-    source = f"http://127.0.0.1:{_child_port(process, 'simulate public_services')}"
+    client = redis.Redis(port=child_port(process, "redis-server"))
+    source = f"http://127.0.0.1:{child_port(process, 'simulate public_services')}"
     held = httpx.get(source + SIMULATOR_PATHS["public_services"], params={"trang": 1, "so_ban_ghi": 1}).json()
     held = held["tong_so"]
 
@@ -175,20 +175,12 @@ def any_of(words: set[str]) -> re.Pattern[str]:
     return re.compile(pattern(trie))
 
 
-def _child_port(process, needle: str) -> int:
-    """The port a child of the app listens on, found by its command line."""
-    for child in psutil.Process(process.pid).children(recursive=True):
-        if needle in " ".join(child.cmdline()):
-            return next(c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN)
-    raise AssertionError(f"no child process running {needle!r}")
-
-
 def test_demo_keeps_no_personal_data_anywhere(demo, units) -> None:
     """After the demo has run every feed (pulls, pushes, malformed records), no citizen id, phone
     number or name the simulators sent is in any Redis key or stream (dead letters included,
     compressed blobs decoded), in the log, or in any file of the data folder."""
     _port, process, data = demo
-    client = redis.Redis(port=_child_port(process, "redis-server"))
+    client = redis.Redis(port=child_port(process, "redis-server"))
     deadline = time.monotonic() + 90
     feeds = ("public_services", "citizen_feedback", "vaccination", "mobile_data")
     while time.monotonic() < deadline:  # every feed has records, and dead letters where it sends them
@@ -200,8 +192,8 @@ def test_demo_keeps_no_personal_data_anywhere(demo, units) -> None:
     else:
         pytest.fail(f"the demo did not fill every feed in time: {lengths}, dead letters {dead}")
 
-    reports = _listing(_child_port(process, "simulate citizen_feedback"), SIMULATOR_PATHS["citizen_feedback"])
-    doses = _listing(_child_port(process, "simulate vaccination"), SIMULATOR_PATHS["vaccination"])
+    reports = _listing(child_port(process, "simulate citizen_feedback"), SIMULATOR_PATHS["citizen_feedback"])
+    doses = _listing(child_port(process, "simulate vaccination"), SIMULATOR_PATHS["vaccination"])
     names = {r["nguoi_phan_anh"]["ho_ten"] for r in reports} | {d["ho_ten"] for d in doses if "ho_ten" in d}
     # A drawn name can also be a place ("Dương Minh Châu" is a district): the unit's name is public.
     places = " ".join(units.names().values())

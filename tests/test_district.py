@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import geopandas as gpd
 import pytest
+import redis
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from shapely.geometry import MultiPoint, box
 from shapely.ops import voronoi_diagram
 
+from ioc import keys
 from ioc.geo import LAYER_FILES, installed_layer
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
 from layouts.format import fold
 from tests.pipeline import Pipeline
-from tests.processes import acting_as, app_settings, get, logged_in
+from tests.processes import acting_as, app_settings, child_port, get, logged_in
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, load_cases
 
@@ -109,6 +112,42 @@ def test_every_choice_is_in_the_url_and_a_shared_link_restores_it(browser, demo)
     assert shared.locator("#district-window input[value='30d']").is_checked()
     assert "khớp bộ lọc" in shared.locator(".cases[data-feed='public_services'] .case-count").inner_text()
     assert errors == [] and more_errors == []
+
+
+@pytest.mark.browser
+def test_a_search_is_answered_while_changes_pour_in(browser, demo) -> None:  # noqa: F811
+    """Changes pushed faster than the room's server answers (one every 40 ms) do not keep the
+    answer to a search off the screen (Dash drops an answer when the same callback is asked again
+    before it has answered): the room hands the pushes over one at a time, the newest standing for
+    those it replaced."""
+    port, process, _data = demo
+    client = redis.Redis(port=child_port(process, "redis-server"))
+    page, errors = open_page(browser, f"http://127.0.0.1:{port}/district/{TAN_CHAU}")
+    page.wait_for_selector(".communes tbody tr", timeout=20_000)
+    stream = keys.deltas("public_services")
+    [(_id, fields)] = client.xrevrange(stream, count=1)  # the newest change, pushed again and again
+    done = threading.Event()
+
+    def pour() -> None:
+        while not done.wait(0.04):
+            client.xadd(stream, fields, maxlen=1000, approximate=True)
+
+    pouring = threading.Thread(target=pour, daemon=True)
+    pouring.start()
+    try:
+        start = page.evaluate("() => window.ioc_rt.state.deltas")
+        page.wait_for_function(f"() => window.ioc_rt.state.deltas > {start + 25}", timeout=10_000)
+        page.locator("#district-search").fill("tan hoa")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.communes tbody tr').length === 1", timeout=10_000
+        )
+        deltas, handed = page.evaluate("() => [window.ioc_rt.state.deltas, window.ioc_rt.state.handed]")
+    finally:
+        done.set()
+        pouring.join()
+    assert "Xã Tân Hòa" in page.locator(".communes tbody").inner_text()
+    assert 0 < handed < deltas, f"{handed} of {deltas} pushes went to the server: none were held back"
+    assert errors == []
 
 
 def commune_fixture(directory, district: str, communes: list[str]) -> None:

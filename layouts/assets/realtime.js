@@ -62,9 +62,43 @@
       renderAlerts();
     } else if (message.alerts) { state.alerts[message.feed] = message.alerts; renderAlerts(); }
     renderLiveValues();
-    if (window.dash_clientside && window.dash_clientside.set_props) {
-      window.dash_clientside.set_props((state.config && state.config.store) || "rt-message", { data: message });
+    if (window.dash_clientside && window.dash_clientside.set_props) handOver(message);
+  }
+
+  // A page whose store starts a request to the server (config.served: a room, the health board,
+  // the scorecard) hands it one message at a time. Dash drops a callback's answer when the same
+  // callback is asked again before it has answered (plotly/dash#943): pushes arriving faster than
+  // the server answers would keep every answer off the screen, the person's own search or choice
+  // included. While a request is in flight the newest message waits, standing for every feed of
+  // those it replaced ("for_feeds"), and goes when the page is idle (or after HOLD_MAX_MS).
+  const HOLD_MAX_MS = 15000;
+  const SETTLE_MS = 250;  // Dash shows a request as in flight a moment after it is asked for
+  function handOver(message) {
+    const store = (state.config && state.config.store) || "rt-message";
+    if (!(state.config && state.config.served)) {
+      window.dash_clientside.set_props(store, { data: message });
+      return;
     }
+    const feeds = new Set(state.held ? state.held.for_feeds : []);
+    if (message.feed) feeds.add(message.feed);
+    if (message.type === "snapshot") Object.keys(message.feeds || {}).forEach((f) => feeds.add(f));
+    state.held = Object.assign({}, message, { for_feeds: [...feeds] });
+    state.heldSince = state.heldSince || Date.now();
+    flush(store);
+  }
+  function flush(store) {
+    if (!state.held) return;
+    const busy = document.querySelector("._dash-loading-callback") || Date.now() - (state.sentAt || 0) < SETTLE_MS;
+    if (busy && Date.now() - state.heldSince < HOLD_MAX_MS) {
+      if (!state.flushTimer) state.flushTimer = setTimeout(() => { state.flushTimer = null; flush(store); }, 100);
+      return;
+    }
+    const message = state.held;
+    state.held = null;
+    state.heldSince = 0;
+    state.sentAt = Date.now();
+    state.handed = (state.handed || 0) + 1;
+    window.dash_clientside.set_props(store, { data: message });
   }
 
   async function connect() {
