@@ -3,16 +3,28 @@ the overdue counts, ``GET /api/v1/cases?feed=&unit=``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from flask import Blueprint, jsonify, request
 
 from ioc import alert_store, audit
+from ioc.access import User
 from ioc.cases import said_case
 from ioc.config import AlertRule
-from ioc.documents import WINDOWS, Alert, CasesAnswer, KpiAnswer, Kpis, SaidAlert, has_parts
+from ioc.documents import (
+    WINDOWS,
+    Alert,
+    Case,
+    CasesAnswer,
+    KpiAnswer,
+    Kpis,
+    SaidAlert,
+    SnapshotMeta,
+    has_parts,
+)
 from ioc.feeds import FEED_SPECS
 from ioc.login import audit_view, user
 from ioc.login import refused as refuse  # one JSON refusal for the whole API
@@ -44,6 +56,30 @@ def outside(unit: str) -> str:
     return (
         f"unit {unit!r} is outside your scope: a duty officer sees the communes and cases of their own units"
     )
+
+
+def read_cases(
+    reader: SnapshotReader, units: UnitTable, counted_in: Mapping[str, Collection[str]], feed: str, unit: str
+) -> tuple[SnapshotMeta | None, list[Case] | None]:
+    """``feed``'s meta and every overdue case of ``unit``, newest breach first (None: not yet
+    computed). A commune's are those of its parent's list whose records count in it
+    (``counted_in``: ``layouts.geography.record_keys``)."""
+    commune = units.level(unit) == "commune"
+    found = reader.cases(feed, (units.parent(unit) or unit) if commune else unit)
+    if found is not None and commune:
+        found = [case for case in found if case["unit_code"] in counted_in.get(unit, ())]
+    return reader.meta(feed), found
+
+
+def visible_alerts(client: redis.Redis, units: UnitTable, person: User) -> list[Alert]:
+    """Every active alert of every feed that ``person`` may see: not yet acknowledged first, then
+    the newest."""
+    found = [a for feed in FEED_SPECS for a in alert_store.read_active(client, feed).values()]
+    found = [a for a in found if person.sees_alert(a["unit"] or units.province, units)]
+    found.sort(key=lambda a: a["id"])
+    found.sort(key=lambda a: a["since"], reverse=True)  # stable: ties stay by id
+    found.sort(key=lambda a: "acked_by" in a)
+    return found
 
 
 def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, AlertRule]) -> Blueprint:
@@ -113,15 +149,11 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
         if not user().sees_cases(unit, units):
             return refuse(403, outside(unit))
         audit_view("cases", feed=feed, unit=unit)
-        meta = reader.meta(feed)
-        commune = units.level(unit) == "commune"
-        found = reader.cases(feed, (units.parent(unit) or unit) if commune else unit)
+        meta, found = read_cases(reader, units, counted_in, feed, unit)
         if meta is None:
             return refuse(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
         if found is None:
             return refuse(503, f"no case list of unit {unit!r} computed yet for feed {feed!r}")
-        if commune:
-            found = [case for case in found if case["unit_code"] in counted_in.get(unit, ())]
         answer: CasesAnswer = {
             "feed": feed,
             "unit": unit,
@@ -134,12 +166,7 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
     @api.get("/api/v1/alerts")
     def active_alerts() -> Any:
         """Every active alert of every feed: not yet acknowledged first, then the newest."""
-        found = [a for feed in FEED_SPECS for a in alert_store.read_active(reader.client, feed).values()]
-        found = [a for a in found if user().sees_alert(a["unit"] or units.province, units)]
-        found.sort(key=lambda a: a["id"])
-        found.sort(key=lambda a: a["since"], reverse=True)  # stable: ties stay by id
-        found.sort(key=lambda a: "acked_by" in a)
-        return jsonify({"alerts": [said(a) for a in found]})
+        return jsonify({"alerts": [said(a) for a in visible_alerts(reader.client, units, user())]})
 
     @api.post("/api/v1/alerts/ack")
     def acknowledge() -> Any:

@@ -19,6 +19,7 @@ from ioc import (
     auth,
     compression,
     embeds,
+    export_pages,
     headers,
     silence_pages,
 )
@@ -30,6 +31,7 @@ from ioc.cards import Cards, card_blueprint
 from ioc.config import PROJECT_ROOT, Settings
 from ioc.connector import connector_names
 from ioc.delivery_log import point_health
+from ioc.export_pages import Exports
 from ioc.feeds import FEED_SPECS
 from ioc.fonts import Fonts
 from ioc.geo import installed_layer, load_layer, tile_layer
@@ -159,6 +161,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     specs = {feed: spec for feed, spec in shown.items() if spec.has_kpis} or dict(
         list(FEED_SPECS.items())[:1]
     )
+    export_pages.install(server, Exports(reader, units, specs, goals, rules))
     live = Live(
         port=settings.realtime.port,
         url=settings.realtime.public_url,

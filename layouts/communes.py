@@ -18,6 +18,22 @@ from layouts.room_data import RoomData, base_name, feed_query
 SORTS = {"best": N_("Tốt nhất trước"), "worst": N_("Kém nhất trước"), "name": N_("Theo tên")}
 
 
+def ranking_rows(
+    data: RoomData, units: UnitTable, parent: str, kpi: Kpi, window: str, search: str = "", sort: str = "best"
+) -> list[tuple[str, float | None]]:
+    """The children of ``parent`` and their values of ``kpi`` over ``window``, as a ranking shows
+    them (and downloads them): those whose name holds ``search`` (without diacritics), best first,
+    worst first or by name."""
+    names = units.names()
+    children = units.children(parent)
+    rows = list(zip(children, data.values(kpi, children, window), strict=True))
+    wanted = fmt.fold(search.strip())
+    rows = [r for r in rows if wanted in fmt.fold(names[r[0]])]
+    if sort == "name":
+        return sorted(rows, key=lambda r: fmt.fold(names[r[0]]))
+    return figures.ranked(rows, kpi, best_first=sort != "worst")
+
+
 def ranked_communes(
     data: RoomData,
     units: UnitTable,
@@ -34,14 +50,7 @@ def ranked_communes(
     ``search``, from ``data``: their documents over ``window`` and their series; each beside its
     target (its own, its district's or the province's: ``goals``)."""
     names = units.names()
-    communes = units.children(district)
-    rows = list(zip(communes, data.values(kpi, communes, window), strict=True))
-    wanted = fmt.fold(search.strip())
-    rows = [r for r in rows if wanted in fmt.fold(names[r[0]])]
-    if sort == "name":
-        rows.sort(key=lambda r: fmt.fold(names[r[0]]))
-    else:
-        rows = figures.ranked(rows, kpi, best_first=sort == "best")
+    rows = ranking_rows(data, units, district, kpi, window, search, sort)
     measure = spec.measures[0]
     legends = {m: legend for m, legend, _role in spec.series_panel.measures} if spec.series_panel else {}
     label = _(legends.get(measure, measure))

@@ -29,6 +29,7 @@ from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids, theme, worklist
 from layouts.communes import SORTS, ranked_communes
+from layouts.downloads import export_links
 from layouts.geography import former_district, key_communes, record_keys, room_paths, room_prefix
 from layouts.i18n import N_, _
 from layouts.live import Live, fresh_badge
@@ -378,7 +379,8 @@ class UnitRoom(ABC):
                     className="alert-ticker",
                     id=ids.ALERTS,
                     **ids.DataAttrs({"data-units": " ".join(units)}),
-                )
+                ),
+                export_links("alerts"),
             ],
             className="district-alerts",
         )
@@ -644,19 +646,32 @@ class DistrictPage(UnitRoom):
     def side_update(self, room: RoomRead, choice: Choice) -> Any:
         return self.commune_table(room, choice)
 
-    def commune_table(self, room: RoomRead, choice: Choice) -> html.Table:
+    def commune_table(self, room: RoomRead, choice: Choice) -> list[Any]:
+        """The communes ranked, and the links that download the same rows."""
         kpi = room.view.kpis[choice.kpi]
-        return ranked_communes(
-            room.view.data,
-            self.units,
-            room.view.spec,
-            room.code,
-            kpi,
-            choice.window,
-            choice.search,
-            choice.sort,
-            goals=self.goals,
+        links = export_links(
+            "ranking",
+            feed=room.view.spec.name,
+            unit=room.code,
+            kpi=choice.kpi,
+            window=choice.window,
+            q=choice.search,
+            sort=choice.sort,
         )
+        return [
+            links,
+            ranked_communes(
+                room.view.data,
+                self.units,
+                room.view.spec,
+                room.code,
+                kpi,
+                choice.window,
+                choice.search,
+                choice.sort,
+                goals=self.goals,
+            ),
+        ]
 
 
 def pushed_feeds(message: Any) -> set[str]:

@@ -11,6 +11,7 @@ TILES = "tiles"
 MAP = "province-map"
 SERIES = "series"
 RANKING = "ranking"
+RANKING_EXPORT = "ranking-export"  # its download links, redrawn with the KPI and window
 CLOCK = "clock"
 RT_CONFIG = "rt-config"
 RT_MESSAGE = "rt-message"  # the provincial page's; other pages have their own
@@ -93,6 +94,7 @@ DataAttrs = TypedDict(
         "data-indicator": str,  # the scorecard's rows
         "data-rank": str,  # a what-if's rank, as the server computed it
         "data-target": str,  # a target's name
+        "data-table": str,  # a download's table (layouts.sheets.export_links)
     },
     total=False,
 )

@@ -22,6 +22,8 @@ from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids, theme
 from layouts import format as fmt
+from layouts.communes import ranking_rows
+from layouts.downloads import export_links
 from layouts.geography import (
     APPROXIMATE_TITLE,
     REFERENCE_NOTE,
@@ -165,8 +167,12 @@ class ProvincePage:
                             children=[
                                 html.H2(_("Cảnh báo")),
                                 html.Div(className="alert-ticker", id=ids.ALERTS),
+                                export_links("alerts"),
                                 html.H2(_(RANKING_TITLES[self.units.middle])),
                                 fresh_badge(feed),
+                                html.Div(
+                                    self.ranking_links(feed, kpi, DEFAULT_WINDOW), id=ids.RANKING_EXPORT
+                                ),
                                 html.Div(
                                     self.ranking(view, kpi, DEFAULT_WINDOW),
                                     id=ids.RANKING,
@@ -239,7 +245,6 @@ class ProvincePage:
         """The province's children (districts, or areas) best first, each opening its room."""
         kpi = view.kpis[path]
         names = self.units.names()
-        pairs = list(zip(self.ranked, view.data.values(kpi, self.ranked, window), strict=True))
         query = feed_query(view.spec.name)
         rows = [
             html.Tr(
@@ -257,9 +262,14 @@ class ProvincePage:
                     ),
                 ]
             )
-            for i, (code, value) in enumerate(figures.ranked(pairs, kpi), start=1)
+            for i, (code, value) in enumerate(
+                ranking_rows(view.data, self.units, self.units.province, kpi, window), start=1
+            )
         ]
         return html.Table(html.Tbody(rows), className="ranking")
+
+    def ranking_links(self, feed: str, kpi: str, window: str) -> html.Div:
+        return export_links("ranking", feed=feed, unit=self.units.province, kpi=kpi, window=window)
 
     def series_figure(self, view: FeedView) -> Any:
         doc = view.data.series.get(self.units.province)
@@ -270,6 +280,7 @@ class ProvincePage:
             Output(ids.TILES, "children"),
             Output(ids.MAP, "figure"),
             Output(ids.RANKING, "children"),
+            Output(ids.RANKING_EXPORT, "children"),
             Input(ids.KPI_PICK, "value"),
             Input(ids.WINDOW_PICK, "value"),
             State(ids.FEED, "data"),
@@ -282,13 +293,14 @@ class ProvincePage:
             view = self.fetch(feed, window)
             kpi = view.pick(kpi)
             shown = tiles(view, self.units.province, window)
+            links = self.ranking_links(view.spec.name, kpi, window)
             if not self.coloured:  # a reference map: nothing on it depends on the KPI
-                return shown, no_update, self.ranking(view, kpi, window)
+                return shown, no_update, self.ranking(view, kpi, window), links
             fresh = self.map_figure(view, kpi, window).data[0]
             patch = figures.trace_patch(
                 fresh, ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar")
             )
-            return shown, patch, self.ranking(view, kpi, window)
+            return shown, patch, self.ranking(view, kpi, window), links
 
         # A click on a unit of the map opens its room, with the same feed (report dots have no
         # location).

@@ -15,6 +15,7 @@ from ioc.snapshots import SnapshotReader
 from ioc.units import key_code
 from layouts import format as fmt
 from layouts import ids, theme
+from layouts.downloads import export_links
 from layouts.i18n import N_, _
 from layouts.room_data import RoomData, feed_query, fetch_room
 
@@ -98,7 +99,7 @@ def case_lists(
                 )
             )
             continue
-        shown = [c for c in cases if not wanted or wanted in _case_text(c, names)]
+        shown = matching_cases(cases, names, case_filter)
         count = f"{fmt.number(len(cases))} {noun}" + (
             _(", {n} khớp bộ lọc").format(n=fmt.number(len(shown))) if wanted else ""
         )
@@ -115,6 +116,7 @@ def case_lists(
                     html.Div(
                         _("Tính đến {time}").format(time=fmt.short_time(as_of)), className="muted small"
                     ),
+                    export_links("cases", feed=feed, unit=unit, f=case_filter.strip()),
                     _case_table(feed, shown, as_of, names, rooms or {}),
                 ],
                 **ids.DataAttrs({"data-feed": feed}),
@@ -164,6 +166,15 @@ def _case_table(
         [table, html.P(note.format(n=fmt.number(more), api=api), className="muted small case-more")],
         className="case-scroll",
     )
+
+
+def matching_cases(
+    cases: list[dict[str, Any]], names: dict[str, str], case_filter: str
+) -> list[dict[str, Any]]:
+    """The cases a work list shows (and downloads) for ``case_filter``: those whose id,
+    procedure, sector, commune, agency or text holds it, without diacritics; all of them for none."""
+    wanted = fmt.fold(case_filter.strip())
+    return [c for c in cases if not wanted or wanted in _case_text(c, names)]
 
 
 def _case_text(case: dict[str, Any], names: dict[str, str]) -> str:

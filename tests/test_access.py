@@ -108,6 +108,12 @@ MATRIX = {
         200,
     ),  # tests/test_alert_history.py
     "/api/v1/alerts/history?feed=public_services&id=qua_han|706": (401, 200, 403, 200),
+    # downloads of the rooms' tables: the room's and the API's rules (tests/test_exports.py)
+    "/export/cases.csv?feed=public_services&unit=705": (302, 200, 200, 200),
+    "/export/cases.xlsx?feed=public_services&unit=706": (302, 200, 403, 200),
+    "/export/ranking.csv?feed=public_services": (302, 200, 200, 200),
+    "/export/ranking.xlsx?feed=public_services&unit=706": (302, 200, 403, 200),
+    "/export/alerts.csv": (302, 200, 200, 200),
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),

@@ -23,6 +23,8 @@ FORBIDDEN = (
     "ioc.admin_rules",
     "ioc.alert_history",
     "ioc.silence_pages",
+    "ioc.export_pages",
+    "xlsxwriter",
     "ioc.cards",
     "ioc.embeds",
     "ioc.login",
