@@ -29,6 +29,7 @@ from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
 from ioc.documents import DeltaDocument, SnapshotMeta
 from ioc.feeds import FeedSpec
+from ioc.history import HistoryWriter
 from ioc.index766 import FIELD_PREFIX, INDEX_META
 from ioc.indicators import indicator_documents
 from ioc.kpis import TZ
@@ -61,9 +62,11 @@ class Aggregator:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         dead_maxlen: int = 100_000,
         alerts: Alerts | None = None,
+        history: HistoryWriter | None = None,
     ) -> None:
         self.client = client
         self.alerts = alerts
+        self.history = history
         self.spec = spec
         self.units = units
         self.settings = settings
@@ -299,6 +302,8 @@ class Aggregator:
         raised = self._alerts(snapshot, as_of, delta)
         self._transaction(state if durable else None, snapshot, series_docs, delta, acks, poison, raised)
         self.published, self.published_series = snapshot, series_docs
+        if self.history is not None:  # once an hour: what was just published, as it was known
+            self.history.offer(as_of, snapshot)
 
     def _alerts(
         self, snapshot: dict[str, str], as_of: datetime, delta: DeltaDocument

@@ -3,6 +3,8 @@ the overdue counts, ``GET /api/v1/cases?feed=&unit=``."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import redis
 from flask import Blueprint, jsonify, request
 
-from ioc import alert_store, audit
+from ioc import alert_store, audit, keys
 from ioc.access import User
 from ioc.cases import said_case
 from ioc.config import AlertRule
@@ -26,6 +28,8 @@ from ioc.documents import (
     has_parts,
 )
 from ioc.feeds import FEED_SPECS
+from ioc.history import History
+from ioc.kpis import TZ
 from ioc.login import audit_view, user
 from ioc.login import refused as refuse  # one JSON refusal for the whole API
 from ioc.privacy import redact
@@ -82,8 +86,50 @@ def visible_alerts(client: redis.Redis, units: UnitTable, person: User) -> list[
     return found
 
 
-def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, AlertRule]) -> Blueprint:
-    """The API's routes; ``rules`` are the alert rules, whose titles the alerts' text says."""
+def instant(text: str, now: datetime | None = None) -> datetime:
+    """An instant asked for (``?at=``): ISO 8601, Tây Ninh's time when it has no offset; not in
+    the future. ValueError saying what is wrong."""
+    text = text.strip()
+    if re.fullmatch(r".+ \d\d:\d\d", text):  # "+07:00" unencoded in an address arrives as " 07:00"
+        text = f"{text[:-6]}+{text[-5:]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"at: {text[:40]!r} is not a time; write it as ISO 8601, e.g. 2026-11-05T08:00 "
+            "(Tây Ninh's time) or 2026-11-05T01:00:00Z"
+        ) from None
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=TZ)
+    if moment > (now or datetime.now(UTC)):
+        raise ValueError(f"at: {text[:40]!r} is in the future; history holds what was known")
+    return moment
+
+
+def past_kpis(
+    history: History, feed: str, unit: str, window: str, moment: datetime
+) -> tuple[SnapshotMeta | None, Kpis | None]:
+    """The meta and the KPIs of ``unit`` over ``window`` as they were known at ``moment``."""
+    field = keys.snapshot_field(unit, window)
+    past = history.at(feed, moment, [field])
+    if past is None or keys.META_FIELD not in past.docs or field not in past.docs:
+        return None, None
+    return json.loads(past.docs[keys.META_FIELD]), json.loads(past.docs[field])["kpis"]
+
+
+def no_history(history: History, feed: str, moment: datetime) -> str:
+    span = history.span(feed)
+    held = f"it holds {span[0]} to {span[1]}" if span else "it holds none yet"
+    return (
+        f"no figures of feed {feed!r} known at {moment.astimezone(TZ).isoformat(timespec='minutes')} "
+        f"in the history ({held}; hourly for {history.hourly_days} days, daily for {history.daily_days})"
+    )
+
+
+def kpi_blueprint(
+    reader: SnapshotReader, units: UnitTable, rules: Mapping[str, AlertRule], history: History
+) -> Blueprint:
+    """The API's routes; ``rules`` are the alert rules, whose titles the alerts' text says;
+    ``history`` answers for an instant in the past (``?at=``)."""
     api = Blueprint("kpi_api", __name__)
     known_units = set(units.codes)
     counted_in = record_keys(units)  # a commune's cases: its parent's list, those counted in it
@@ -108,8 +154,18 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
             return refuse(403, outside(unit))
         if units.parent(unit) not in (None, units.province):
             audit_view("commune_kpis", feed=feed, unit=unit)
-        meta = reader.meta(feed)
-        values: Kpis | None = reader.kpis(feed, unit, window)
+        asked = request.args.get("at")
+        if asked is not None:  # the KPIs as they were known at an instant in the past
+            try:
+                moment = instant(asked)
+            except ValueError as exc:
+                return refuse(400, str(exc))
+            meta, values = past_kpis(history, feed, unit, window, moment)
+            if meta is None or values is None:
+                return refuse(404, no_history(history, feed, moment))
+        else:
+            meta = reader.meta(feed)
+            values = reader.kpis(feed, unit, window)
         if meta is None or values is None:
             return refuse(503, f"no KPIs computed yet for feed {feed!r} (is its connector configured?)")
         vaccine = request.args.get("vaccine")
@@ -129,6 +185,8 @@ def kpi_blueprint(reader: SnapshotReader, units: UnitTable, rules: Mapping[str, 
             "approximate": unit in units.approximate,
             "kpis": values,
         }
+        if asked is not None:
+            body["at"] = moment.astimezone(TZ).isoformat(timespec="seconds")
         if vaccine is not None:
             body["vaccine"] = vaccine
         if unit in units.approximate:

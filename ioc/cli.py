@@ -100,6 +100,7 @@ def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> int:
     from ioc.aggregate import Aggregator
     from ioc.alerts import Alerts
     from ioc.feeds import FEED_SPECS
+    from ioc.history import HistoryWriter
 
     if args.feed not in FEED_SPECS:
         raise ConfigError(f"no aggregator for feed {args.feed!r}; feeds: {', '.join(FEED_SPECS)}")
@@ -125,6 +126,14 @@ def cmd_aggregate(settings: Settings, args: argparse.Namespace) -> int:
             book=book,
             silences=silences,
         ),
+        history=HistoryWriter(
+            settings.history.folder(settings.data_dir),
+            args.feed,
+            settings.history.hourly_days,
+            settings.history.daily_days,
+        )
+        if settings.history.enabled
+        else None,
     )
     _on_stop(worker.close)
     try:

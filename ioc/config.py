@@ -79,6 +79,24 @@ class BoundarySettings(_Section):
     )
 
 
+class HistorySettings(_Section):
+    directory: Path | None = Field(
+        None,
+        description="Folder of the KPIs' history (Parquet files the aggregators write and the web app "
+        "reads: on one machine, or a folder both see). Empty: `<data_dir>/history`.",
+    )
+    hourly_days: int = Field(
+        90, ge=1, le=3660, description="Hourly snapshots are kept this many days (time travel, comparisons)."
+    )
+    daily_days: int = Field(
+        730, ge=1, le=36600, description="Each day's last snapshot is kept this many days."
+    )
+    enabled: bool = Field(True, description="Aggregators write the history; false: none is kept.")
+
+    def folder(self, data_dir: Path) -> Path:
+        return self.directory or data_dir / "history"
+
+
 class AggregatorSettings(_Section):
     interval_s: float = Field(
         1.0, gt=0, description="Longest wait for new stream entries before recomputing, in seconds."
@@ -281,6 +299,7 @@ class Settings(BaseSettings):
     )
     boundaries: BoundarySettings = Field(default_factory=BoundarySettings)
     aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="One table per connector, by entry-point name; each is validated by that "

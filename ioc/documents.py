@@ -350,6 +350,7 @@ class KpiAnswer(TypedDict):
     window: str
     vaccine: NotRequired[str]
     as_of: str
+    at: NotRequired[str]  # with ``?at=``: the instant asked for (``as_of``: the snapshot shown)
     approximate: bool
     approximate_reason: NotRequired[str]
     kpis: Kpis

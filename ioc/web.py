@@ -36,6 +36,7 @@ from ioc.feeds import FEED_SPECS
 from ioc.fonts import Fonts
 from ioc.geo import installed_layer, load_layer, tile_layer
 from ioc.health import read_health
+from ioc.history import History
 from ioc.login import Login, user
 from ioc.snapshots import SnapshotReader
 from ioc.targets import Goals
@@ -129,7 +130,10 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         return send_from_directory(EMBED_STATIC, name, max_age=3600)
 
     rules = RuleBook(client, settings.alerts, units)  # and those saved on the rules page
-    server.register_blueprint(kpi_blueprint(reader, units, rules))
+    history = History(
+        settings.history.folder(settings.data_dir), settings.history.hourly_days, settings.history.daily_days
+    )
+    server.register_blueprint(kpi_blueprint(reader, units, rules, history))
     server.register_blueprint(scorecard_blueprint(reader, units, settings))
     maps = EmbedMaps(units, layer if settings.boundaries.scheme == "pre2025" else None, communes)
     goals = Goals(settings.targets, units)  # what every panel colours against

@@ -1,0 +1,189 @@
+"""The KPIs as they were known: hourly snapshots written by the aggregator, compacted by day,
+kept to their horizons, and read back for an instant in the past (``?at=``)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ioc import keys
+from ioc.history import History, HistoryWriter
+from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.web import create_app
+from tests import oracle
+from tests.pipeline import Pipeline
+from tests.processes import app_settings, logged_in
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+COMMUNES = ["25456", "25459", "25480", "25507", "25516"]
+# When the pipeline runs (each time with what the source had by then): two the same day, one
+# later that day, the next morning (the first day's hours are compacted), the day after.
+RUNS = [
+    datetime(2026, 11, 20, 8, 10, tzinfo=TZ),
+    datetime(2026, 11, 20, 9, 20, tzinfo=TZ),
+    datetime(2026, 11, 20, 15, 5, tzinfo=TZ),
+    datetime(2026, 11, 21, 7, 40, tzinfo=TZ),
+    datetime(2026, 11, 22, 10, 0, tzinfo=TZ),
+]
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(TZ).isoformat(timespec="seconds")
+
+
+def versions(seed: int = 7) -> list[dict]:
+    """Dossiers received in the three weeks before the runs, each updated once or twice: every
+    version's update time is when the source has it."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(120):
+        received = RUNS[0] - timedelta(days=20) + timedelta(minutes=rng.randrange(0, 30 * 24 * 60))
+        received = min(received, RUNS[-1] - timedelta(hours=1))
+        deadline = received + timedelta(days=rng.choice([1, 3, 5]))
+        base = {
+            "ma_ho_so": f"H{i:03}",
+            "ma_tthc": "1.004227",
+            "linh_vuc": "Đất đai",
+            "ma_don_vi": "BPMC",
+            "ma_dvhc": rng.choice(COMMUNES),
+            "kenh_nop": rng.choice(["truc_tiep", "truc_tuyen"]),
+            "ngay_tiep_nhan": stamp(received),
+            "han_xu_ly": stamp(deadline),
+            "ngay_tra_ket_qua": None,
+            "trang_thai": "tiep_nhan",
+            "co_nghia_vu_tai_chinh": False,
+            "thanh_toan_truc_tuyen": None,
+            "so_hoa": rng.random() < 0.7,
+            "cap_nhat_luc": stamp(received),
+        }
+        out.append(base)
+        done = received + timedelta(hours=rng.randrange(2, 150))
+        if done < RUNS[-1]:
+            out.append(
+                base
+                | {
+                    "trang_thai": "da_tra_ket_qua",
+                    "ngay_tra_ket_qua": stamp(done),
+                    "cap_nhat_luc": stamp(done),
+                }
+            )
+    return out
+
+
+def known_at(records: list[dict], moment: datetime) -> list[dict]:
+    return oracle.latest([r for r in records if datetime.fromisoformat(r["cap_nhat_luc"]) <= moment])
+
+
+@pytest.fixture(scope="module")
+def history_run(units, redis_server, tmp_path_factory):
+    """The pipeline run at each of RUNS with what the source had by then, writing history."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    folder = tmp_path_factory.mktemp("history")
+    records = sorted(versions(), key=lambda r: r["cap_nhat_luc"])
+    now = {"t": RUNS[0]}
+    listing = RecordListing("ma_ho_so")
+    server = SimulatorServer({"/api/v1/hoso": listing}).start()
+    pipe = Pipeline(client, units, server.url, lambda: now["t"].astimezone(UTC), page_size=50)
+    pipe.aggregator.history = HistoryWriter(folder, "public_services", hourly_days=90, daily_days=730)
+    try:
+        sent = 0
+        for run in RUNS:
+            now["t"] = run
+            while sent < len(records) and datetime.fromisoformat(records[sent]["cap_nhat_luc"]) <= run:
+                listing.put(records[sent])
+                sent += 1
+            pipe.sync()
+            pipe.aggregator.last_compute = float("-inf")  # a commit at the run's time, news or not
+            pipe.aggregator.cycle(checkpoint=True)
+        app = create_app(app_settings(redis_server, history={"directory": folder}), client)
+        yield logged_in(app, "lanhdao"), folder, records
+    finally:
+        pipe.close()
+        server.close()
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("asked", "run"),
+    [
+        ("2026-11-20T08:30", 0),  # the 08 snapshot
+        ("2026-11-20T09:59:59+07:00", 1),
+        ("2026-11-20T23:00", 2),  # read from the day's compacted file
+        ("2026-11-21T01:00:00Z", 3),  # 08:00 in Tây Ninh
+        ("2026-12-01T00:00", 4),  # after the last: the newest snapshot
+    ],
+)
+def test_an_instant_shows_the_kpis_of_the_records_known_then(history_run, units, asked, run) -> None:
+    client, _folder, records = history_run
+    parents = dict(zip(units.frame["code"], units.frame["parent_code"], strict=True))
+    known = known_at(records, RUNS[run])
+    assert known, "nothing was known yet"
+    for unit in ["72", "703", *COMMUNES]:
+        for window in ("today", "7d", "30d"):
+            reply = client.get(f"/api/v1/kpis?feed=public_services&unit={unit}&window={window}&at={asked}")
+            assert reply.status_code == 200, reply.get_json()
+            body = reply.get_json()
+            assert body["as_of"] == stamp(RUNS[run]), (asked, body["as_of"])
+            expected = oracle.public_services(oracle.counts_for(known, unit, parents), RUNS[run], window)
+            assert oracle.same(body["kpis"], expected), (asked, unit, window, body["kpis"], expected)
+    live = client.get("/api/v1/kpis?feed=public_services&unit=72&window=30d").get_json()
+    assert "at" not in live and live["as_of"] == stamp(RUNS[-1])
+
+
+def test_the_days_that_passed_are_compacted(history_run) -> None:
+    _client, folder, _records = history_run
+    hours = folder / "public_services" / "hours"
+    assert sorted(p.name for p in hours.iterdir()) == [
+        "2026-11-20.parquet",
+        "2026-11-21.parquet",
+        "2026-11-22",
+    ]
+    assert sorted(p.name for p in (hours / "2026-11-22").iterdir()) == ["10.parquet"]
+    days = sorted(p.name for p in (folder / "public_services" / "days").iterdir())
+    assert days == ["2026-11-20.parquet", "2026-11-21.parquet"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "status", "message"),
+    [
+        ("2026-11-20T08:00", 404, "no figures of feed 'public_services' known at 2026-11-20T08:00+07:00"),
+        ("yesterday", 400, "at: 'yesterday' is not a time; write it as ISO 8601"),
+        ("2999-01-01T00:00", 400, "is in the future"),
+    ],
+)
+def test_an_instant_history_cannot_answer_says_why(history_run, asked, status, message) -> None:
+    client, _folder, _records = history_run
+    reply = client.get(f"/api/v1/kpis?feed=public_services&unit=72&window=7d&at={asked}")
+    assert reply.status_code == status and message in reply.get_json()["error"], reply.get_json()
+
+
+def snapshot(value: int) -> dict[str, str]:
+    doc = json.dumps({"kpis": {"received": {"value": value}}})
+    return {keys.META_FIELD: json.dumps({"as_of": "x"}), "72|7d": doc, "_cases|72": "[]", "_points": "[]"}
+
+
+def test_horizons_keep_hours_then_days_then_nothing(tmp_path) -> None:
+    """Hourly snapshots for ``hourly_days``, then the day's last for ``daily_days``; case lists
+    and points are never kept."""
+    writer = HistoryWriter(tmp_path, "public_services", hourly_days=2, daily_days=5)
+    start = datetime(2026, 11, 1, 0, 30, tzinfo=TZ)
+    for hour in range(8 * 24):
+        moment = start + timedelta(hours=hour)
+        assert writer.offer(moment, snapshot(hour))
+        assert not writer.offer(moment + timedelta(minutes=5), snapshot(-1)), "an hour is written once"
+    history = History(tmp_path, hourly_days=2, daily_days=5)
+    last = start + timedelta(hours=8 * 24 - 1)
+    within = history.at("public_services", last - timedelta(hours=30), ["72|7d", "_cases|72"])
+    assert within is not None and set(within.docs) == {keys.META_FIELD, "72|7d"}
+    assert json.loads(within.docs["72|7d"])["kpis"]["received"]["value"] == 8 * 24 - 1 - 30
+    day = history.at("public_services", datetime(2026, 11, 5, 12, 0, tzinfo=TZ), ["72|7d"])
+    assert day is not None and day.at == datetime(2026, 11, 4, 23, 30, tzinfo=TZ)  # the day before's last
+    assert history.at("public_services", datetime(2026, 11, 2, 12, 0, tzinfo=TZ), ["72|7d"]) is None
+    assert history.span("public_services") == (datetime(2026, 11, 3).date(), datetime(2026, 11, 8).date())
