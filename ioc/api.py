@@ -4,7 +4,6 @@ the overdue counts, ``GET /api/v1/cases?feed=&unit=``."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +27,7 @@ from ioc.documents import (
     has_parts,
 )
 from ioc.feeds import FEED_SPECS
-from ioc.history import History
+from ioc.history import History, instant
 from ioc.kpis import TZ
 from ioc.login import audit_view, user
 from ioc.login import refused as refuse  # one JSON refusal for the whole API
@@ -84,25 +83,6 @@ def visible_alerts(client: redis.Redis, units: UnitTable, person: User) -> list[
     found.sort(key=lambda a: a["since"], reverse=True)  # stable: ties stay by id
     found.sort(key=lambda a: "acked_by" in a)
     return found
-
-
-def instant(text: str, now: datetime | None = None) -> datetime:
-    """An instant asked for (``?at=``): ISO 8601, Tây Ninh's time when it has no offset; not in
-    the future. ValueError saying what is wrong."""
-    text = text.strip()
-    if re.fullmatch(r".+ \d\d:\d\d", text):  # "+07:00" unencoded in an address arrives as " 07:00"
-        text = f"{text[:-6]}+{text[-5:]}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"at: {text[:40]!r} is not a time; write it as ISO 8601, e.g. 2026-11-05T08:00 "
-            "(Tây Ninh's time) or 2026-11-05T01:00:00Z"
-        ) from None
-    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=TZ)
-    if moment > (now or datetime.now(UTC)):
-        raise ValueError(f"at: {text[:40]!r} is in the future; history holds what was known")
-    return moment
 
 
 def past_kpis(

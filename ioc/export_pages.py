@@ -21,9 +21,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request, stream_with_context
 from werkzeug.datastructures import MultiDict
 
-from ioc.api import outside, read_cases, visible_alerts
+from ioc.api import no_history, outside, read_cases, visible_alerts
 from ioc.config import AlertRule
 from ioc.feeds import FeedSpec
+from ioc.history import instant
 from ioc.login import audit_view, user
 from ioc.login import refused as refuse
 from ioc.sheets import Sheet, csv_lines, local, xlsx_file
@@ -82,14 +83,20 @@ class Exports:
         if sort not in SORTS:
             raise Refused(400, f"sort: {sort!r} is not one of {', '.join(SORTS)}")
         search = self.text(args, "q")
+        try:  # an instant in the past: the ranking as it was known then
+            at = instant(args["at"]) if args.get("at") else None
+        except ValueError as exc:
+            raise Refused(400, str(exc)) from None
         children = self.units.children(unit)
         person = user()
         if not all(person.sees_kpis(c, self.units) for c in children):
             raise Refused(403, outside(unit))
         province = self.units.province
         data = fetch_room(
-            self.reader, feed, docs=[(province, DEFAULT_WINDOW), *((c, window) for c in children)]
+            self.reader, feed, docs=[(province, DEFAULT_WINDOW), *((c, window) for c in children)], at=at
         )
+        if data.meta is None and at is not None and self.reader.history is not None:
+            raise Refused(404, no_history(self.reader.history, feed, at))
         if data.meta is None:
             raise Refused(503, f"no KPIs computed yet for feed {feed!r}")
         view = FeedView.of(self.specs[feed], data, self.goals)
@@ -102,10 +109,11 @@ class Exports:
                 _("Nguồn"): feed,
                 _("Đơn vị"): f"{self.units.names()[unit]} ({unit})",
                 _("Số liệu lúc"): local(datetime.fromisoformat(data.meta["as_of"])).isoformat(),
+                _("Thời điểm chọn"): local(at).isoformat() if at else _("trực tiếp"),
             },
         )
         sheet = sheets.ranking_sheet(view, self.units, unit, kpi, window, search, sort, made_for)
-        return sheet, {"feed": feed, "unit": unit, "kpi": kpi, "window": window}
+        return sheet, {"feed": feed, "unit": unit, "kpi": kpi, "window": window, "at": args.get("at", "")}
 
     def cases(self, args: MultiDict[str, str]) -> tuple[Sheet, dict[str, str]]:
         feed = args.get("feed", "")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -145,6 +146,25 @@ class HistoryWriter:
             day = _day_of(path.stem)
             if day is not None and day < before:
                 path.unlink(missing_ok=True)
+
+
+def instant(text: str, now: datetime | None = None) -> datetime:
+    """An instant asked for (``?at=``): ISO 8601, Tây Ninh's time when it has no offset; not in
+    the future. ValueError saying what is wrong."""
+    text = text.strip()
+    if re.fullmatch(r".+ \d\d:\d\d", text):  # "+07:00" unencoded in an address arrives as " 07:00"
+        text = f"{text[:-6]}+{text[-5:]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"at: {text[:40]!r} is not a time; write it as ISO 8601, e.g. 2026-11-05T08:00 "
+            "(Tây Ninh's time) or 2026-11-05T01:00:00Z"
+        ) from None
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=TZ)
+    if moment > (now or datetime.now(UTC)):
+        raise ValueError(f"at: {text[:40]!r} is in the future; history holds what was known")
+    return moment
 
 
 def _day_of(name: str) -> date | None:

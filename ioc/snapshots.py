@@ -31,6 +31,7 @@ from ioc.documents import (
     series_values,
     tail_document,
 )
+from ioc.history import History
 from ioc.kpis import TZ, Kpi
 
 
@@ -146,8 +147,9 @@ class Cut:
 class SnapshotReader:
     """What the API and the pages read; a panel never computes a KPI on its own."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, history: History | None = None) -> None:
         self.client = client
+        self.history = history  # the KPIs as they were known (an instant in the past)
 
     def meta(self, feed: str) -> SnapshotMeta | None:
         raw = self.client.hget(keys.snapshot(feed), keys.META_FIELD)

@@ -78,7 +78,10 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     units = UnitTable.configured(settings.boundaries)
     level = "district" if settings.boundaries.scheme == "pre2025" else "former_district"
     layer = load_layer(settings.boundaries.directory, settings.boundaries.scheme, level, units)
-    reader = SnapshotReader(client)
+    history = History(
+        settings.history.folder(settings.data_dir), settings.history.hourly_days, settings.history.daily_days
+    )
+    reader = SnapshotReader(client, history)
     app = IocDash(
         __name__,
         title="IOC Tây Ninh",
@@ -130,9 +133,6 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         return send_from_directory(EMBED_STATIC, name, max_age=3600)
 
     rules = RuleBook(client, settings.alerts, units)  # and those saved on the rules page
-    history = History(
-        settings.history.folder(settings.data_dir), settings.history.hourly_days, settings.history.daily_days
-    )
     server.register_blueprint(kpi_blueprint(reader, units, rules, history))
     server.register_blueprint(scorecard_blueprint(reader, units, settings))
     maps = EmbedMaps(units, layer if settings.boundaries.scheme == "pre2025" else None, communes)

@@ -10,13 +10,14 @@ sees its neighbours on the map uncoloured: their figures are outside the scope, 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from dash import dcc, html
 
 from ioc import login
 from ioc.feeds import POINTS_FIELD, FeedSpec
-from layouts import figures, ids, theme
+from layouts import figures, ids, past, theme
 from layouts import format as fmt
 from layouts.district import (
     Choice,
@@ -66,7 +67,7 @@ class CommunePage(UnitRoom):
     def level(self) -> str:
         return "commune"
 
-    def fetch(self, spec: FeedSpec, code: str, window: str) -> RoomRead:
+    def fetch(self, spec: FeedSpec, code: str, window: str, at: datetime | None = None) -> RoomRead:
         """One read per feed: the shown feed's documents (the province's for its KPIs, the
         commune's, those of its area's communes this person may see, for the map), its series
         and open reports, and each work list's case list of its area."""
@@ -79,8 +80,9 @@ class CommunePage(UnitRoom):
             docs=[(self.units.province, DEFAULT_WINDOW), *((u, window) for u in [code, area, *seen])],
             series=[code],
             extras=[*([POINTS_FIELD] if spec.has_points else []), *self.case_fields(spec, code)],
+            at=at,
         )
-        return self.read(spec, code, data)
+        return self.read(spec, code, data, in_past=at is not None)
 
     def alert_units(self, code: str) -> list[str]:
         return [self.units.parent(code) or self.units.province, code]
@@ -144,7 +146,7 @@ class CommunePage(UnitRoom):
     def series_figure(self, room: RoomRead) -> Any:
         doc = room.view.data.series.get(room.code)
         figure = figures.hourly_series(
-            doc, (room.view.data.meta or {}).get("as_of"), series_panel(room.view.spec)
+            doc, (room.view.data.meta or {}).get("as_of"), series_panel(room.view.spec), past.series_note()
         )
         figure.update_layout(height=SERIES_HEIGHT_PX)
         return figure

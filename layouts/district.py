@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, ClassVar
 
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -27,13 +28,21 @@ from ioc.geo import Layer
 from ioc.snapshots import SnapshotReader
 from ioc.targets import Goals
 from ioc.units import UnitTable
-from layouts import figures, ids, theme, worklist
+from layouts import figures, ids, past, theme, worklist
 from layouts.communes import SORTS, ranked_communes
 from layouts.downloads import export_links
 from layouts.geography import former_district, key_communes, record_keys, room_paths, room_prefix
 from layouts.i18n import N_, _
 from layouts.live import Live, fresh_badge
-from layouts.province import kpi_options, province_href, room_footer, room_header, tiles, window_options
+from layouts.province import (
+    PAST_ALERTS,
+    kpi_options,
+    province_href,
+    room_footer,
+    room_header,
+    tiles,
+    window_options,
+)
 from layouts.room_data import (
     DEFAULT_FEED,
     DEFAULT_WINDOW,
@@ -48,6 +57,7 @@ MAP_WIDTH_PX = 640  # what the zoom is fitted to
 # The room's callback re-reads the work lists at every pushed change: one audit entry per person,
 # unit and feed this often, not one a second.
 CASES_AUDIT_REPEAT_S = 300
+PAST_CASES = N_("Danh sách việc quá hạn chỉ có khi xem trực tiếp: lịch sử lưu các chỉ số.")
 # What an address of a room names when its code is not a unit of that level, by level (a
 # commune of the 2025 scheme: "commune2025", there is no thị trấn after 1 July 2025).
 NO_SUCH_UNIT = {
@@ -78,6 +88,7 @@ class Choice:
     search: str
     sort: str
     case_filter: str
+    viewing: past.Viewing = past.LIVE  # the instant shown: now, or one in the past
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ class RoomIds:
     """The component ids of one kind of room (each its own, so a room's callbacks never fire on
     another's components)."""
 
-    page: str  # store: {"feed", "code", "path"}
+    page: str  # store: {"feed", "code", "path", "at"}
     tiles: str
     kpi: str
     window: str
@@ -135,8 +146,9 @@ class UnitRoom(ABC):
         """The level of the units this room shows."""
 
     @abstractmethod
-    def fetch(self, spec: FeedSpec, code: str, window: str) -> RoomRead:
-        """What the room shows of ``spec``'s feed for unit ``code``, read at once."""
+    def fetch(self, spec: FeedSpec, code: str, window: str, at: datetime | None = None) -> RoomRead:
+        """What the room shows of ``spec``'s feed for unit ``code``, read at once (as known at
+        ``at``, when given)."""
 
     @abstractmethod
     def side(self, room: RoomRead, choice: Choice) -> list[Any]:
@@ -160,10 +172,12 @@ class UnitRoom(ABC):
 
     def render(self, room: RoomRead, choice: Choice) -> html.Div:
         code, feed = room.code, room.view.spec.name
+        viewing = choice.viewing
         return html.Div(
-            className=f"room district-room {self.level}-room",
+            className=f"room district-room {self.level}-room{'' if viewing.live else ' in-past'}",
             children=[
-                self._header(room.view.spec, self.paths[code], self.breadcrumb(feed, code)),
+                self._header(room.view.spec, self.paths[code], self.breadcrumb(feed, code), viewing),
+                *past.banner(viewing, room.view.data.meta, self.paths[code] + feed_query(feed)),
                 html.Main(
                     className="room-grid district-grid",
                     children=[
@@ -176,19 +190,23 @@ class UnitRoom(ABC):
                         ),
                         html.Section(self.map_panel(room, choice), className="map-panel"),
                         html.Aside(self.side(room, choice), className="side"),
-                        self.alert_ticker([self.units.province, *self.alert_units(code)]),
+                        self.alert_ticker([self.units.province, *self.alert_units(code)], viewing),
                         html.Section(self.cases_panel(room, choice), className="cases-panel"),
                     ],
                 ),
                 room_footer(feed),
-                *self.live.elements(
-                    feeds=list(self.specs),  # the case lists' feeds, and every feed's alerts
-                    units=self.live_units(code),
-                    series=[],
-                    store=self.IDS.message,
-                    served=True,  # each message starts a request: handed over one at a time
+                *(
+                    self.live.elements(
+                        feeds=list(self.specs),  # the case lists' feeds, and every feed's alerts
+                        units=self.live_units(code),
+                        series=[],
+                        store=self.IDS.message,
+                        served=True,  # each message starts a request: handed over one at a time
+                    )
+                    if viewing.live
+                    else [dcc.Store(id=self.IDS.message)]  # no pushes: the room's callback needs it
                 ),
-                self.page_store(room),
+                self.page_store(room, viewing),
             ],
         )
 
@@ -215,6 +233,7 @@ class UnitRoom(ABC):
         q: str = "",
         sort: str = "best",
         f: str = "",
+        at: str | None = None,
         **_query: Any,
     ) -> html.Div:
         """The room at ``/<path_level>/<code>``: a unit of this room's level inside the person's
@@ -230,9 +249,11 @@ class UnitRoom(ABC):
             return self._unknown(spec, path_level, code, refused=True)
         login.audit_view(f"{self.level}_room", unit=code, feed=feed)
         window = window if window in theme.WINDOW_LABELS else DEFAULT_WINDOW
-        room = self.fetch(spec, code, window)
+        viewing = past.Viewing.of(at)
+        room = self.fetch(spec, code, window, viewing.at)
+        past.use(viewing, room.view.data.meta)
         sort = sort if sort in SORTS else "best"
-        return self.render(room, Choice(room.view.pick(kpi), window, q, sort, f))
+        return self.render(room, Choice(room.view.pick(kpi), window, q, sort, f, viewing))
 
     # ---- reads -----------------------------------------------------------------------------
 
@@ -249,11 +270,15 @@ class UnitRoom(ABC):
         """The shown feed's case list for ``code``, read with its figures (when it has one)."""
         return [cases_field(self.listed(code))] if spec.name in self.case_feeds else []
 
-    def read(self, spec: FeedSpec, code: str, data: RoomData) -> RoomRead:
+    def read(self, spec: FeedSpec, code: str, data: RoomData, *, in_past: bool = False) -> RoomRead:
         """The room's read: the shown feed's ``data``, and the other work lists' feeds read once
         each; every list narrowed to ``code``'s own cases."""
-        others = worklist.fetch_cases(
-            self.reader, [f for f in self.case_feeds if f != spec.name], self.listed(code)
+        others = (
+            worklist.fetch_cases(
+                self.reader, [f for f in self.case_feeds if f != spec.name], self.listed(code)
+            )
+            if not in_past
+            else {}  # the history keeps no case lists
         )
         cases = {feed: self.own_cases(found, code) for feed, found in {spec.name: data, **others}.items()}
         return RoomRead(code, FeedView.of(spec, data, self.goals), cases)
@@ -355,6 +380,15 @@ class UnitRoom(ABC):
 
     def cases_panel(self, room: RoomRead, choice: Choice) -> list[Any]:
         hint = _("Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)")
+        if not choice.viewing.live:  # the history keeps figures, not case lists
+            return [
+                html.Div(html.H2(_("Việc cần xử lý: hồ sơ và phản ánh quá hạn")), className="cases-head"),
+                html.P(_(PAST_CASES), className="muted"),
+                html.Div(  # the room's callback takes the filter and draws here: kept, unseen
+                    [search_box(self.IDS.case_filter, choice.case_filter, hint), html.Div(id=self.IDS.cases)],
+                    hidden=True,
+                ),
+            ]
         return [
             html.Div(
                 [
@@ -371,8 +405,10 @@ class UnitRoom(ABC):
             room.cases, room.code, self.units.key_names, case_filter, rooms=self.key_rooms
         )
 
-    def alert_ticker(self, units: list[str]) -> html.Section:
+    def alert_ticker(self, units: list[str], viewing: past.Viewing) -> html.Section:
         """The alerts of these units (and the province-wide ones), as realtime.js pushes them."""
+        if not viewing.live:
+            return html.Section(html.P(_(PAST_ALERTS), className="muted small"), className="district-alerts")
         return html.Section(
             [
                 html.Div(
@@ -385,11 +421,10 @@ class UnitRoom(ABC):
             className="district-alerts",
         )
 
-    def page_store(self, room: RoomRead) -> dcc.Store:
+    def page_store(self, room: RoomRead, viewing: past.Viewing) -> dcc.Store:
         path = self.paths[room.code]
-        return dcc.Store(
-            id=self.IDS.page, data={"feed": room.view.spec.name, "code": room.code, "path": path}
-        )
+        data = {"feed": room.view.spec.name, "code": room.code, "path": path, "at": viewing.text}
+        return dcc.Store(id=self.IDS.page, data=data)
 
     def breadcrumb(self, feed: str, code: str) -> html.Nav:
         """Province › (the area or district, for a commune: a link where this person may open
@@ -409,8 +444,10 @@ class UnitRoom(ABC):
             children=[*links, html.Span(" › "), html.Span(names[code], className="here")],
         )
 
-    def _header(self, spec: FeedSpec, path: str, title: Any) -> html.Header:
-        return room_header(self.specs, spec.name, lambda feed: f"{path}{feed_query(feed)}", title)
+    def _header(self, spec: FeedSpec, path: str, title: Any, viewing: past.Viewing) -> html.Header:
+        return room_header(
+            self.specs, spec.name, lambda feed: f"{path}{feed_query(feed)}", title, path=path, viewing=viewing
+        )
 
     def _unknown(self, spec: FeedSpec, path_level: str, code: str, *, refused: bool = False) -> html.Div:
         """Why there is no room here: outside the person's scope (with their own rooms), an
@@ -446,7 +483,7 @@ class UnitRoom(ABC):
         return html.Div(
             className="room",
             children=[
-                self._header(spec, f"/{path_level}/{code}", title),
+                self._header(spec, f"/{path_level}/{code}", title, past.LIVE),
                 html.Main(
                     className="health-main refused" if refused else "health-main",
                     children=[
@@ -492,7 +529,9 @@ class UnitRoom(ABC):
         code, spec = found
         window = chosen.get("window")
         window = window if isinstance(window, str) and window in theme.WINDOW_LABELS else DEFAULT_WINDOW
-        room = self.fetch(spec, code, window)
+        viewing = past.Viewing.of((page if isinstance(page, dict) else {}).get("at"))
+        room = self.fetch(spec, code, window, viewing.at)
+        past.use(viewing, room.view.data.meta)
         search, sort, case_filter = (chosen.get(k, "") for k in ("q", "sort", "f"))
         choice = Choice(
             room.view.pick(chosen.get("kpi")),
@@ -500,6 +539,7 @@ class UnitRoom(ABC):
             search if isinstance(search, str) else "",
             sort if isinstance(sort, str) and sort in SORTS else "best",
             case_filter if isinstance(case_filter, str) else "",
+            viewing,
         )
         return room, choice
 
@@ -595,7 +635,7 @@ class DistrictPage(UnitRoom):
     def level(self) -> str:
         return self.units.middle
 
-    def fetch(self, spec: FeedSpec, code: str, window: str) -> RoomRead:
+    def fetch(self, spec: FeedSpec, code: str, window: str, at: datetime | None = None) -> RoomRead:
         """Everything the room draws, one read per feed: the shown feed's documents (the
         province's for its KPIs, the unit's, its communes'), its communes' series and open
         reports, and each work list's case list of the unit."""
@@ -609,8 +649,9 @@ class DistrictPage(UnitRoom):
             ],
             series=children,
             extras=[*([POINTS_FIELD] if spec.has_points else []), *self.case_fields(spec, code)],
+            at=at,
         )
-        return self.read(spec, code, data)
+        return self.read(spec, code, data, in_past=at is not None)
 
     def alert_units(self, code: str) -> list[str]:
         return [code, *self.units.children(code)]  # this unit's and its communes'
@@ -657,6 +698,7 @@ class DistrictPage(UnitRoom):
             window=choice.window,
             q=choice.search,
             sort=choice.sort,
+            at=choice.viewing.text or "",
         )
         return [
             links,

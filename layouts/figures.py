@@ -393,10 +393,24 @@ def series_axis(start_iso: str, hours: int) -> list[datetime]:
     return [start + timedelta(hours=h) for h in range(hours)]
 
 
-def hourly_series(doc: dict[str, Any] | None, as_of_iso: str | None, panel: SeriesPanel) -> go.Figure:
-    """A feed's hourly measures (dossiers received and resolved, ...), with today shaded."""
+def hourly_series(
+    doc: dict[str, Any] | None, as_of_iso: str | None, panel: SeriesPanel, missing: str = ""
+) -> go.Figure:
+    """A feed's hourly measures (dossiers received and resolved, ...), with today shaded;
+    ``missing``: what the panel says without a series (none yet, or a room in the past)."""
     unit = _(panel.unit)
     figure = go.Figure()
+    if not doc:  # an axis without dates: nothing to shade either
+        figure.add_annotation(
+            text=missing or _("Chưa có chuỗi theo giờ."),
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            font={"color": theme.MUTED},
+        )
+        as_of_iso = None
     if doc and panel.measures:
         x = series_axis(doc["start"], len(doc[panel.measures[0][0]]))
         for key, label, role in panel.measures:
@@ -487,11 +501,9 @@ def daily_trend(hourly: list[float], decimals: int = 0) -> tuple[list[float], st
 
 def sparkline_svg(values: list[float], width: int = 84, height: int = 22) -> str:
     """A tiny trend line as an inline SVG data URI: no figure, no request."""
-    if len(values) < 2:
-        return (
-            "data:image/svg+xml;base64,"
-            + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
-        )
+    if len(values) < 2:  # nothing to draw, at the size of a line (an empty SVG is 300×150)
+        empty = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"/>'
+        return "data:image/svg+xml;base64," + base64.b64encode(empty.encode()).decode()
     top = max(values) or 1.0
     step = width / (len(values) - 1)
     points = " ".join(

@@ -11,6 +11,8 @@ TILES = "tiles"
 MAP = "province-map"
 SERIES = "series"
 RANKING = "ranking"
+AT = "viewing-at"  # the instant a province room shows (None: live)
+AT_FIELD = "at-field"  # the header's time control
 RANKING_EXPORT = "ranking-export"  # its download links, redrawn with the KPI and window
 CLOCK = "clock"
 RT_CONFIG = "rt-config"
@@ -95,6 +97,14 @@ DataAttrs = TypedDict(
         "data-rank": str,  # a what-if's rank, as the server computed it
         "data-target": str,  # a target's name
         "data-table": str,  # a download's table (layouts.sheets.export_links)
+        # the header's time control (layouts.past.time_control), drawn by clock.js
+        "data-path": str,
+        "data-value": str,
+        "data-max": str,
+        "data-keep": str,
+        "data-label": str,
+        "data-go": str,
+        "data-past": str,
     },
     total=False,
 )

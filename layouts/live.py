@@ -12,7 +12,7 @@ from dash import dcc, html
 
 from ioc import login
 from ioc.config import AlertRule
-from layouts import alert_text, ids
+from layouts import alert_text, ids, past
 from layouts.i18n import DEFAULT, LANGS, N_, _, current, script_translations
 
 
@@ -68,7 +68,10 @@ class Live:
 
 
 def fresh_badge(feed: str) -> html.Span:
-    """'Số liệu lúc HH:MM', amber then red as the feed ages; realtime.js keeps it current."""
+    """'Số liệu lúc HH:MM', amber then red as the feed ages; realtime.js keeps it current. A room
+    in the past: the time of its figures, "not live", still."""
+    if (seen := past.viewed()) is not None:
+        return past.badge(feed, *seen)
     return html.Span(_("Đang kết nối…"), className="fresh-badge", **ids.DataAttrs({"data-feed": feed}))
 
 

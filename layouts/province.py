@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
 
@@ -20,7 +21,7 @@ from ioc.geo import Layer
 from ioc.snapshots import SnapshotReader
 from ioc.targets import Goals
 from ioc.units import UnitTable
-from layouts import figures, ids, theme
+from layouts import figures, ids, past, theme
 from layouts import format as fmt
 from layouts.communes import ranking_rows
 from layouts.downloads import export_links
@@ -51,6 +52,7 @@ from layouts.room_data import (
 MAP_ZOOM = 8.75  # old Tây Ninh's districts; other maps are fitted to a box of the room's map:
 MAP_BOX_PX = (740, 500)  # the map panel of a 1600-px-wide room, less its colour bar and a
 # margin (the note that the tiles are a diagram sits in the top one)
+PAST_ALERTS = N_("Cảnh báo chỉ hiện khi xem trực tiếp.")
 RANKING_TITLES = {"district": N_("Xếp hạng huyện, thị xã, thành phố"), "area": N_("Xếp hạng khu vực")}
 
 
@@ -90,7 +92,7 @@ class ProvincePage:
         """The units of the map's polygons (a click opens their rooms, where they have one)."""
         return self.areas if self.coloured else self.layer.codes
 
-    def fetch(self, feed: Any, window: str, *, series: bool = False) -> FeedView:
+    def fetch(self, feed: Any, window: str, *, series: bool = False, at: datetime | None = None) -> FeedView:
         """What the page draws of ``feed`` (the first shown when it is not one) over ``window``,
         read at once: the province's and each area's and ranked unit's documents, the open reports
         of a feed with points and, for a whole page, the province's series."""
@@ -103,11 +105,15 @@ class ProvincePage:
             docs=[(province, DEFAULT_WINDOW), (province, window), *((a, window) for a in shown)],
             series=[province] if series else [],
             extras=[POINTS_FIELD] if spec.has_points else [],
+            at=at,
         )
         return FeedView.of(spec, data, self.goals)
 
-    def layout(self, feed: str = DEFAULT_FEED, **_query: Any) -> html.Div:
-        return self.render(self.fetch(feed, DEFAULT_WINDOW, series=True))
+    def layout(self, feed: str = DEFAULT_FEED, at: str | None = None, **_query: Any) -> html.Div:
+        viewing = past.Viewing.of(at)
+        view = self.fetch(feed, DEFAULT_WINDOW, series=True, at=viewing.at)
+        past.use(viewing, view.data.meta)
+        return self.render(view, viewing)
 
     # ---- builders: what was read -> components -----------------------------------------------
 
@@ -143,14 +149,16 @@ class ProvincePage:
             figure.update_layout(showlegend=True, legend={"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"})
         return figure
 
-    def render(self, view: FeedView) -> html.Div:
+    def render(self, view: FeedView, viewing: past.Viewing | None = None) -> html.Div:
         feed = view.spec.name
         panel = series_panel(view.spec)
         kpi = view.pick(None)
+        viewing = viewing or past.Viewing()
         return html.Div(
-            className="room",
+            className="room" if viewing.live else "room in-past",
             children=[
-                room_header(self.specs, feed, province_href),
+                room_header(self.specs, feed, province_href, path="/", viewing=viewing),
+                *past.banner(viewing, view.data.meta, province_href(feed)),
                 html.Main(
                     className="room-grid",
                     children=[
@@ -166,12 +174,19 @@ class ProvincePage:
                             className="side",
                             children=[
                                 html.H2(_("Cảnh báo")),
-                                html.Div(className="alert-ticker", id=ids.ALERTS),
-                                export_links("alerts"),
+                                *(
+                                    [
+                                        html.Div(className="alert-ticker", id=ids.ALERTS),
+                                        export_links("alerts"),
+                                    ]
+                                    if viewing.live
+                                    else [html.P(_(PAST_ALERTS), className="muted small")]
+                                ),
                                 html.H2(_(RANKING_TITLES[self.units.middle])),
                                 fresh_badge(feed),
                                 html.Div(
-                                    self.ranking_links(feed, kpi, DEFAULT_WINDOW), id=ids.RANKING_EXPORT
+                                    self.ranking_links(feed, kpi, DEFAULT_WINDOW, viewing),
+                                    id=ids.RANKING_EXPORT,
                                 ),
                                 html.Div(
                                     self.ranking(view, kpi, DEFAULT_WINDOW),
@@ -195,21 +210,26 @@ class ProvincePage:
                     ],
                 ),
                 room_footer(feed),
-                *self.live.elements(
-                    feeds=list(self.specs),  # every feed's alerts reach the ticker
-                    units=[self.units.province, *dict.fromkeys([*self.areas, *self.ranked])],
-                    series=[self.units.province],
-                    feed=feed,
-                    province=self.units.province,
-                    codes=self.ranked,
-                    map_codes=self.areas if self.coloured else [],
-                    links=f"/{self.units.middle}/",
-                    approximate=sorted(self.units.approximate),
-                    names=self.units.names(),
-                    kpis=kpi_info(view, list(dict.fromkeys([*self.areas, *self.ranked]))),
-                    measures=list(view.spec.measures),
+                *(
+                    []
+                    if not viewing.live
+                    else self.live.elements(
+                        feeds=list(self.specs),  # every feed's alerts reach the ticker
+                        units=[self.units.province, *dict.fromkeys([*self.areas, *self.ranked])],
+                        series=[self.units.province],
+                        feed=feed,
+                        province=self.units.province,
+                        codes=self.ranked,
+                        map_codes=self.areas if self.coloured else [],
+                        links=f"/{self.units.middle}/",
+                        approximate=sorted(self.units.approximate),
+                        names=self.units.names(),
+                        kpis=kpi_info(view, list(dict.fromkeys([*self.areas, *self.ranked]))),
+                        measures=list(view.spec.measures),
+                    )
                 ),
                 dcc.Store(id=ids.FEED, data=feed),
+                dcc.Store(id=ids.AT, data=viewing.text),
             ],
         )
 
@@ -268,12 +288,16 @@ class ProvincePage:
         ]
         return html.Table(html.Tbody(rows), className="ranking")
 
-    def ranking_links(self, feed: str, kpi: str, window: str) -> html.Div:
-        return export_links("ranking", feed=feed, unit=self.units.province, kpi=kpi, window=window)
+    def ranking_links(self, feed: str, kpi: str, window: str, viewing: past.Viewing) -> html.Div:
+        return export_links(
+            "ranking", feed=feed, unit=self.units.province, kpi=kpi, window=window, at=viewing.text or ""
+        )
 
     def series_figure(self, view: FeedView) -> Any:
         doc = view.data.series.get(self.units.province)
-        return figures.hourly_series(doc, (view.data.meta or {}).get("as_of"), series_panel(view.spec))
+        return figures.hourly_series(
+            doc, (view.data.meta or {}).get("as_of"), series_panel(view.spec), past.series_note()
+        )
 
     def register(self, app: Dash) -> None:
         @app.callback(
@@ -284,16 +308,20 @@ class ProvincePage:
             Input(ids.KPI_PICK, "value"),
             Input(ids.WINDOW_PICK, "value"),
             State(ids.FEED, "data"),
+            State(ids.AT, "data"),
             prevent_initial_call=True,
         )
-        def pick(kpi: str, window: str, feed: str) -> tuple[Any, ...]:
-            """A person chose another KPI or window: new colours and legend, same zoom."""
+        def pick(kpi: str, window: str, feed: str, at: str | None) -> tuple[Any, ...]:
+            """A person chose another KPI or window: new colours and legend, same zoom (at the
+            instant the room shows)."""
             # the values come from the browser: a forged one gets the defaults, not a server error
             window = window if isinstance(window, str) and window in theme.WINDOW_LABELS else DEFAULT_WINDOW
-            view = self.fetch(feed, window)
+            viewing = past.Viewing.of(at)
+            view = self.fetch(feed, window, at=viewing.at)
+            past.use(viewing, view.data.meta)
             kpi = view.pick(kpi)
             shown = tiles(view, self.units.province, window)
-            links = self.ranking_links(view.spec.name, kpi, window)
+            links = self.ranking_links(view.spec.name, kpi, window, viewing)
             if not self.coloured:  # a reference map: nothing on it depends on the KPI
                 return shown, no_update, self.ranking(view, kpi, window), links
             fresh = self.map_figure(view, kpi, window).data[0]
@@ -342,14 +370,28 @@ def series_panel(spec: FeedSpec) -> SeriesPanel:
 
 
 def room_header(
-    specs: dict[str, FeedSpec], shown: str, href: Callable[[str], str], title: Any = None
+    specs: dict[str, FeedSpec],
+    shown: str,
+    href: Callable[[str], str],
+    title: Any = None,
+    *,
+    path: str,
+    viewing: past.Viewing,
 ) -> html.Header:
-    """Title, clock and a tab per feed of the registry with KPIs (those the room does not show,
-    greyed)."""
+    """Title, clock, the instant shown (live, or one picked in the time control) and a tab per
+    feed of the registry with KPIs (those the room does not show, greyed); a tab keeps the
+    instant."""
+
+    def tab_href(feed: str) -> str:
+        link = href(feed)
+        if viewing.text is None:
+            return link
+        return f"{link}{'&' if '?' in link else '?'}{urlencode({past.PARAM: viewing.text})}"
+
     tabs = [
         dcc.Link(
             _(spec.title),
-            href=href(feed),
+            href=tab_href(feed),
             className="feed-tab active" if feed == shown else "feed-tab",
             refresh=True,  # a new page: its own tiles, map and subscription
         )
@@ -363,7 +405,15 @@ def room_header(
         children=[
             html.H1(title or _("TRUNG TÂM GIÁM SÁT, ĐIỀU HÀNH THÔNG MINH TỈNH TÂY NINH")),
             html.Div(fmt.date_time(datetime.now(UTC)), id=ids.CLOCK, className="clock"),
-            html.Nav([*tabs, scorecard_link()], id=ids.FEED_TABS, className="feed-tabs"),
+            html.Nav(
+                [
+                    *tabs,
+                    scorecard_link(),
+                    past.time_control(path, viewing, feed="" if shown == DEFAULT_FEED else shown),
+                ],
+                id=ids.FEED_TABS,
+                className="feed-tabs",
+            ),
             header_tools(),
         ],
     )

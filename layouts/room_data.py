@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from ioc import keys
@@ -96,12 +97,17 @@ def fetch_room(
     docs: Iterable[tuple[str, str]] = (),
     series: Iterable[str] = (),
     extras: Iterable[str] = (),
+    at: datetime | None = None,
 ) -> RoomData:
     """Everything a render draws of ``feed``, in one round trip: one HMGET of its snapshot (meta,
-    the (unit, window) documents, the named ``extras``) and one of its series, in a transaction."""
+    the (unit, window) documents, the named ``extras``) and one of its series, in a transaction.
+    ``at``: as they were known at that instant (the history's snapshot; it keeps neither series
+    nor extras)."""
     pairs = list(dict.fromkeys(docs))
     named = list(dict.fromkeys(extras))
     units = list(dict.fromkeys(series))
+    if at is not None:
+        return past_room(reader, feed, pairs, at)
     fields = [keys.META_FIELD, *(keys.snapshot_field(u, w) for u, w in pairs), *named]
     with reader.client.pipeline(transaction=True) as pipe:
         pipe.hmget(keys.snapshot(feed), fields)
@@ -120,6 +126,27 @@ def fetch_room(
         },
         series={u: json.loads(v) for u, v in zip(units, hourly, strict=True) if v is not None},
         extras={n: json.loads(v) for n, v in zip(named, values[len(pairs) :], strict=True) if v is not None},
+    )
+
+
+def past_room(reader: SnapshotReader, feed: str, pairs: list[tuple[str, str]], at: datetime) -> RoomData:
+    """The documents of ``pairs`` as the history kept them at or before ``at`` (none kept: no
+    meta, nothing to draw)."""
+    past = (
+        reader.history.at(feed, at, [keys.snapshot_field(u, w) for u, w in pairs]) if reader.history else None
+    )
+    if past is None or keys.META_FIELD not in past.docs:
+        return RoomData(feed=feed, meta=None, docs={}, series={}, extras={})
+    return RoomData(
+        feed=feed,
+        meta=json.loads(past.docs[keys.META_FIELD]),
+        docs={
+            p: json.loads(text)["kpis"]
+            for p in pairs
+            if (text := past.docs.get(keys.snapshot_field(*p))) is not None
+        },
+        series={},
+        extras={},
     )
 
 

@@ -20,4 +20,33 @@
     link.href = url.toString();
   }, true);
   setInterval(tick, 1000);
+
+  // The header's time control (layouts/past.py): Dash has no date-and-time field, so the browser's
+  // own is drawn into its box, in a plain form that opens the same room at the instant picked.
+  function timeControls() {
+    document.querySelectorAll(".time-control-box:empty").forEach((box) => {
+      const d = box.dataset;
+      const form = document.createElement("form");
+      form.action = d.path;
+      form.method = "get";
+      form.className = d.past ? "time-control past" : "time-control";
+      const label = document.createElement("label");
+      label.htmlFor = "at-field";
+      label.className = "at-label";
+      label.textContent = d.label;
+      const field = document.createElement("input");
+      Object.assign(field, { type: "datetime-local", id: "at-field", name: "at", required: true, value: d.value, max: d.max, className: "at-field" });
+      form.append(label, field);
+      for (const [name, value] of Object.entries(JSON.parse(d.keep || "{}"))) {
+        const kept = document.createElement("input");
+        Object.assign(kept, { type: "hidden", name, value });
+        form.append(kept);
+      }
+      const go = document.createElement("button");
+      Object.assign(go, { type: "submit", className: "at-go", textContent: d.go });
+      form.append(go);
+      box.append(form);
+    });
+  }
+  new MutationObserver(timeControls).observe(document.documentElement, { childList: true, subtree: true });
 })();
