@@ -27,6 +27,7 @@ import argparse
 import json
 import random
 import re
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -121,6 +122,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--changing", type=float, default=0.6)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the history written (its folder is printed)"
+    )
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="ioc-bench-history-"))
@@ -179,6 +183,8 @@ def main() -> None:
             health_ms.append((time.perf_counter() - started) * 1000)
     finally:
         server.close()
+        if not args.keep:  # half a gigabyte
+            shutil.rmtree(data, ignore_errors=True)
     room, health = percentiles(room_ms[10:]), percentiles(health_ms[10:])
     emit(
         "history",
@@ -198,6 +204,7 @@ def main() -> None:
             "baseline_healthz": health,
             "ratio_p95_to_baseline": round(room["p95_ms"] / health["p95_ms"], 1),
             "target_p95_ms": 50,
+            **({"kept": str(folder)} if args.keep else {}),
         },
     )
 

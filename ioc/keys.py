@@ -106,6 +106,11 @@ def delivery(part: str) -> str:
     return f"{PREFIX}:{{delivery}}:{part}"
 
 
+def annotation_events() -> str:
+    """Hash of the events people added to the time series, one field per event (JSON)."""
+    return f"{PREFIX}:annotations"
+
+
 def audit() -> str:
     """Who opened which case-level or sensitive view, and when (bounded, oldest dropped)."""
     return f"{PREFIX}:audit"

@@ -16,6 +16,7 @@ from ioc import (
     admin_accounts,
     admin_rules,
     alert_history,
+    annotation_pages,
     auth,
     compression,
     embeds,
@@ -25,6 +26,7 @@ from ioc import (
 )
 from ioc.access import UserFile
 from ioc.alert_rules import RuleBook
+from ioc.annotations import Annotations
 from ioc.api import kpi_blueprint
 from ioc.api_scorecard import scorecard_blueprint
 from ioc.cards import Cards, card_blueprint
@@ -145,6 +147,8 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     admin_rules.install(server, rules)
     silence_pages.install(server, client, units, rules)
     alert_history.install(server, client, units, rules)
+    marks = Annotations(client, rules)
+    annotation_pages.install(server, marks, units)
 
     def screen_token() -> str:
         """A relay token for the person on this page: the units they may see, the units whose
@@ -191,6 +195,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         "geojson_url": geojson_url,
         "live": live,
         "goals": goals,
+        "marks": marks,
     }
     page = ProvincePage(**rooms, communes=communes, communes_url=communes_url)
     dash.register_page("province", path="/", title=titled(""), layout=page.layout)  # type: ignore[no-untyped-call]
@@ -233,7 +238,9 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         layout=drill.drill_layout,
     )
     drill.register_drill(app)
-    wall = WallPage(**rooms, settings=settings.wall, scorecards=scorecards)
+    wall = WallPage(
+        **{k: v for k, v in rooms.items() if k != "marks"}, settings=settings.wall, scorecards=scorecards
+    )
     dash.register_page("wall", path="/wall", title=titled(i18n.N_("Màn hình tường")), layout=wall.layout)  # type: ignore[no-untyped-call]
     wall.register(app)
     feeds = connector_names(settings)

@@ -29,7 +29,7 @@ from layouts.district import (
 from layouts.geography import APPROXIMATE_TITLE
 from layouts.i18n import _
 from layouts.live import fresh_badge
-from layouts.province import series_panel
+from layouts.province import series_marks, series_panel
 from layouts.room_data import DEFAULT_WINDOW, feed_query, fetch_room
 
 OUTLINE_PX = 4  # the commune's own outline among its neighbours'
@@ -48,11 +48,13 @@ class CommunePage(UnitRoom):
         ids.C_CASE_FILTER,
         ids.C_CASES,
         ids.RT_COMMUNE,
+        ids.C_COMPARE,
     )
     CHOICES: ClassVar[tuple[tuple[str, str | None, str], ...]] = (
         ("kpi", None, ids.C_KPI),
         ("window", None, ids.C_WINDOW),
         ("f", "", ids.C_CASE_FILTER),
+        ("compare", "", ids.C_COMPARE),
     )
     SIDE: ClassVar[tuple[str, str]] = (ids.C_SERIES, "figure")
 
@@ -145,9 +147,9 @@ class CommunePage(UnitRoom):
 
     def series_figure(self, room: RoomRead) -> Any:
         doc = room.view.data.series.get(room.code)
-        figure = figures.hourly_series(
-            doc, (room.view.data.meta or {}).get("as_of"), series_panel(room.view.spec), past.series_note()
-        )
+        as_of = (room.view.data.meta or {}).get("as_of")
+        marks = series_marks(self.marks, room.view.spec.name, doc, as_of, self.units, room.code)
+        figure = figures.hourly_series(doc, as_of, series_panel(room.view.spec), past.series_note(), marks)
         figure.update_layout(height=SERIES_HEIGHT_PX)
         return figure
 

@@ -12,6 +12,7 @@ from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids
 from layouts import format as fmt
+from layouts.compare import Comparison
 from layouts.i18n import N_, _
 from layouts.room_data import RoomData, base_name, feed_query
 
@@ -45,6 +46,7 @@ def ranked_communes(
     sort: str,
     *,
     goals: Goals,
+    comparison: Comparison | None = None,
 ) -> html.Table:
     """The communes of ``district`` ranked on ``kpi`` (its name is its path), filtered by
     ``search``, from ``data``: their documents over ``window`` and their series; each beside its
@@ -83,7 +85,14 @@ def ranked_communes(
                         dcc.Link(names[code], href=f"/commune/{code}{feed_query(spec.name)}", refresh=True)
                     ),
                     html.Td(
-                        figures.value_text(kpi, value),
+                        [
+                            figures.value_text(kpi, value),
+                            *(
+                                [comparison.delta(kpi, value, code, window, kpi.name, short=True)]
+                                if comparison
+                                else []
+                            ),
+                        ],
                         className=f"num {figures.tile_state(kpi, value, goal)}",
                     ),
                     html.Td(figures.target_text(kpi, goal), className="num muted"),

@@ -22,6 +22,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from ioc import keys, login
+from ioc.annotations import Annotations
 from ioc.cases import cases_field
 from ioc.feeds import POINTS_FIELD, FeedSpec
 from ioc.geo import Layer
@@ -30,6 +31,7 @@ from ioc.targets import Goals
 from ioc.units import UnitTable
 from layouts import figures, ids, past, theme, worklist
 from layouts.communes import SORTS, ranked_communes
+from layouts.compare import KINDS, Comparison, compare_pick, fetch_comparison
 from layouts.downloads import export_links
 from layouts.geography import former_district, key_communes, record_keys, room_paths, room_prefix
 from layouts.i18n import N_, _
@@ -77,6 +79,7 @@ class RoomRead:
     code: str
     view: FeedView
     cases: dict[str, RoomData]
+    comparison: Comparison | None = None  # the figures a week or a year earlier
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Choice:
     sort: str
     case_filter: str
     viewing: past.Viewing = past.LIVE  # the instant shown: now, or one in the past
+    compare: str = ""  # "week", "year": beside the same window then
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class RoomIds:
     case_filter: str
     cases: str
     message: str  # the store pushed messages land in
+    compare: str  # the comparison's choice
 
 
 @dataclass
@@ -122,6 +127,7 @@ class UnitRoom(ABC):
     goals: Goals
     communes: Layer | None = None
     communes_url: str = ""
+    marks: Annotations | None = None  # holidays, outages and events on the series
     # unit -> the record keys counted in it (the cases and open reports that are its own)
     keys: dict[str, frozenset[str]] = field(init=False, repr=False)
     paths: dict[str, str] = field(init=False, repr=False)  # unit -> its room's address
@@ -184,7 +190,9 @@ class UnitRoom(ABC):
                         html.Section(
                             [
                                 fresh_badge(feed),
-                                html.Div(tiles(room.view, code, choice.window), id=self.IDS.tiles),
+                                html.Div(
+                                    tiles(room.view, code, choice.window, room.comparison), id=self.IDS.tiles
+                                ),
                             ],
                             className="tiles",
                         ),
@@ -234,6 +242,7 @@ class UnitRoom(ABC):
         sort: str = "best",
         f: str = "",
         at: str | None = None,
+        compare: str = "",
         **_query: Any,
     ) -> html.Div:
         """The room at ``/<path_level>/<code>``: a unit of this room's level inside the person's
@@ -253,7 +262,8 @@ class UnitRoom(ABC):
         room = self.fetch(spec, code, window, viewing.at)
         past.use(viewing, room.view.data.meta)
         sort = sort if sort in SORTS else "best"
-        return self.render(room, Choice(room.view.pick(kpi), window, q, sort, f, viewing))
+        choice = Choice(room.view.pick(kpi), window, q, sort, f, viewing, compare if compare in KINDS else "")
+        return self.render(self.compared(room, choice), choice)
 
     # ---- reads -----------------------------------------------------------------------------
 
@@ -373,10 +383,19 @@ class UnitRoom(ABC):
                 dcc.RadioItems(
                     window_options(), choice.window, id=self.IDS.window, inline=True, className="window-pick"
                 ),
+                compare_pick(self.IDS.compare, choice.compare),
                 fresh_badge(view.spec.name),
             ],
             className="map-controls",
         )
+
+    def compared(self, room: RoomRead, choice: Choice) -> RoomRead:
+        """``room`` with the same documents a week or a year before its figures (``choice``)."""
+        meta = room.view.data.meta or {}
+        found = fetch_comparison(
+            self.reader, room.view.spec.name, choice.compare, meta.get("as_of"), [*room.view.data.docs]
+        )
+        return replace(room, comparison=found)
 
     def cases_panel(self, room: RoomRead, choice: Choice) -> list[Any]:
         hint = _("Lọc theo mã, thủ tục, lĩnh vực, xã (không dấu được)")
@@ -532,7 +551,7 @@ class UnitRoom(ABC):
         viewing = past.Viewing.of((page if isinstance(page, dict) else {}).get("at"))
         room = self.fetch(spec, code, window, viewing.at)
         past.use(viewing, room.view.data.meta)
-        search, sort, case_filter = (chosen.get(k, "") for k in ("q", "sort", "f"))
+        search, sort, case_filter, compare = (chosen.get(k, "") for k in ("q", "sort", "f", "compare"))
         choice = Choice(
             room.view.pick(chosen.get("kpi")),
             window,
@@ -540,8 +559,9 @@ class UnitRoom(ABC):
             sort if isinstance(sort, str) and sort in SORTS else "best",
             case_filter if isinstance(case_filter, str) else "",
             viewing,
+            compare if isinstance(compare, str) and compare in KINDS else "",
         )
-        return room, choice
+        return self.compared(room, choice), choice
 
     @abstractmethod
     def side_update(self, room: RoomRead, choice: Choice) -> Any:
@@ -570,7 +590,7 @@ class UnitRoom(ABC):
                 return (no_update,) * 4
             room, choice = found
             return (
-                tiles(room.view, room.code, choice.window),
+                tiles(room.view, room.code, choice.window, room.comparison),
                 self.room_map(room, choice.kpi, choice.window),
                 self.side_update(room, choice),
                 self.case_lists(room, choice.case_filter),
@@ -621,6 +641,7 @@ class DistrictPage(UnitRoom):
         ids.D_CASE_FILTER,
         ids.D_CASES,
         ids.RT_DISTRICT,
+        ids.D_COMPARE,
     )
     CHOICES: ClassVar[tuple[tuple[str, str | None, str], ...]] = (
         ("kpi", None, ids.D_KPI),
@@ -628,6 +649,7 @@ class DistrictPage(UnitRoom):
         ("q", "", ids.D_SEARCH),
         ("sort", "best", ids.D_SORT),
         ("f", "", ids.D_CASE_FILTER),
+        ("compare", "", ids.D_COMPARE),
     )
     SIDE: ClassVar[tuple[str, str]] = (ids.D_COMMUNES, "children")
 
@@ -712,6 +734,7 @@ class DistrictPage(UnitRoom):
                 choice.search,
                 choice.sort,
                 goals=self.goals,
+                comparison=room.comparison,
             ),
         ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ import plotly.io as pio
 from dash import Patch
 
 from ioc import fonts, tilemap
+from ioc.annotations import Annotation
 from ioc.feeds import SeriesPanel
 from ioc.geo import Layer
 from ioc.kpis import TZ, Kpi
@@ -388,16 +389,28 @@ def fit_zoom(
     return min(across, down) - pad
 
 
+def mark_label(mark: Annotation) -> str:
+    """A band's label: the holiday, "Nguồn … ngừng" for an outage, an event's title."""
+    if mark.kind == "outage":
+        return _("Ngừng nhận số liệu")
+    return mark.title[:40]
+
+
 def series_axis(start_iso: str, hours: int) -> list[datetime]:
     start = datetime.fromisoformat(start_iso)
     return [start + timedelta(hours=h) for h in range(hours)]
 
 
 def hourly_series(
-    doc: dict[str, Any] | None, as_of_iso: str | None, panel: SeriesPanel, missing: str = ""
+    doc: dict[str, Any] | None,
+    as_of_iso: str | None,
+    panel: SeriesPanel,
+    missing: str = "",
+    marks: Sequence[Annotation] = (),
 ) -> go.Figure:
-    """A feed's hourly measures (dossiers received and resolved, ...), with today shaded;
-    ``missing``: what the panel says without a series (none yet, or a room in the past)."""
+    """A feed's hourly measures (dossiers received and resolved, ...), with today shaded and
+    ``marks`` (holidays, outages, events) as labelled bands; ``missing``: what the panel says
+    without a series (none yet, or a room in the past)."""
     unit = _(panel.unit)
     figure = go.Figure()
     if not doc:  # an axis without dates: nothing to shade either
@@ -433,6 +446,22 @@ def hourly_series(
         now = datetime.fromisoformat(as_of_iso).astimezone(TZ)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         figure.add_vrect(x0=midnight, x1=now, fillcolor="#e8eef7", line_width=0, layer="below")
+        first = datetime.fromisoformat(doc["start"]).astimezone(TZ) if doc else now
+        for mark in marks:
+            start, end = max(mark.start.astimezone(TZ), first), min(mark.end.astimezone(TZ), now)
+            if end <= start:
+                continue
+            figure.add_vrect(
+                x0=start,
+                x1=end,
+                fillcolor=theme.MARK_COLOURS[mark.kind],
+                opacity=0.35,
+                line_width=0,
+                layer="below",
+                annotation_text=mark_label(mark),
+                annotation_position="top left",
+                annotation_font={"size": 10, "color": theme.MUTED},
+            )
     figure.update_layout(
         margin={"l": 48, "r": 12, "t": 8, "b": 36},
         height=220,

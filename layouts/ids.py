@@ -11,6 +11,8 @@ TILES = "tiles"
 MAP = "province-map"
 SERIES = "series"
 RANKING = "ranking"
+COMPARE = "compare-pick"  # the province room's comparison (week, year, none)
+COMPARE_TICK = "compare-tick"  # pushes while comparing: the server redraws (throttled)
 AT = "viewing-at"  # the instant a province room shows (None: live)
 AT_FIELD = "at-field"  # the header's time control
 RANKING_EXPORT = "ranking-export"  # its download links, redrawn with the KPI and window
@@ -35,6 +37,7 @@ D_SORT = "district-sort"
 D_COMMUNES = "district-communes"
 D_CASE_FILTER = "district-case-filter"
 D_CASES = "district-cases"
+D_COMPARE = "district-compare"
 ALERTS = "alert-ticker"  # filled by realtime.js from the pushed alerts
 
 # Commune room
@@ -46,6 +49,7 @@ C_MAP = "commune-map"
 C_SERIES = "commune-series"
 C_CASE_FILTER = "commune-case-filter"
 C_CASES = "commune-cases"
+C_COMPARE = "commune-compare"
 
 # Wall
 W_TITLE = "wall-title"

@@ -15,6 +15,29 @@ from ioc.config import AlertRule
 from layouts import alert_text, ids, past
 from layouts.i18n import DEFAULT, LANGS, N_, _, current, script_translations
 
+REFRESH_MS = 5000
+# Pushes -> at most one refresh every REFRESH_MS, the last push never lost (a trailing refresh).
+# The first snapshot after the page loads is what the page was drawn from: no refresh for it.
+THROTTLE_JS = """function (message) {
+    const dc = window.dash_clientside;
+    if (!message) return dc.no_update;
+    const all = window.ioc_scorecard || (window.ioc_scorecard = {});
+    const s = all["STORE"] || (all["STORE"] = { last: Date.now(), timer: null, seen: false, refreshes: 0 });
+    if (message.type === "snapshot" && !s.seen) { s.seen = true; return dc.no_update; }
+    const fire = () => {
+        s.timer = null; s.last = Date.now(); s.refreshes += 1;
+        dc.set_props("STORE", { data: s.refreshes });
+    };
+    const wait = s.last + REFRESH_MS - Date.now();
+    if (wait <= 0) fire();
+    else if (!s.timer) s.timer = setTimeout(fire, wait);
+    return dc.no_update;
+}"""
+
+
+def throttle_js(store: str) -> str:
+    return THROTTLE_JS.replace("STORE", store).replace("REFRESH_MS", str(REFRESH_MS))
+
 
 @dataclass(frozen=True)
 class Live:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
 
 from ioc import login
+from ioc.annotations import Annotation, Annotations, lineage
 from ioc.feeds import FEED_SPECS, POINTS_FIELD, FeedSpec, SeriesPanel
 from ioc.geo import Layer
 from ioc.snapshots import SnapshotReader
@@ -24,6 +25,7 @@ from ioc.units import UnitTable
 from layouts import figures, ids, past, theme
 from layouts import format as fmt
 from layouts.communes import ranking_rows
+from layouts.compare import KINDS, Comparison, compare_pick, fetch_comparison
 from layouts.downloads import export_links
 from layouts.geography import (
     APPROXIMATE_TITLE,
@@ -36,7 +38,7 @@ from layouts.geography import (
     room_prefix,
 )
 from layouts.i18n import N_, _, current
-from layouts.live import Live, fresh_badge, header_tools, scorecard_link
+from layouts.live import Live, fresh_badge, header_tools, scorecard_link, throttle_js
 from layouts.room_data import (
     DEFAULT_FEED,
     DEFAULT_WINDOW,
@@ -52,6 +54,7 @@ from layouts.room_data import (
 MAP_ZOOM = 8.75  # old Tây Ninh's districts; other maps are fitted to a box of the room's map:
 MAP_BOX_PX = (740, 500)  # the map panel of a 1600-px-wide room, less its colour bar and a
 # margin (the note that the tiles are a diagram sits in the top one)
+COMPARING_JS = "function (m, compare) { return compare ? (THROTTLE)(m) : window.dash_clientside.no_update; }"
 PAST_ALERTS = N_("Cảnh báo chỉ hiện khi xem trực tiếp.")
 RANKING_TITLES = {"district": N_("Xếp hạng huyện, thị xã, thành phố"), "area": N_("Xếp hạng khu vực")}
 
@@ -71,6 +74,7 @@ class ProvincePage:
     # in the 2025 scheme the map colours every commune on it.
     communes: Layer | None = None
     communes_url: str = ""
+    marks: Annotations | None = None  # holidays, outages and events on the series
     map_layer: Layer = field(init=False)  # what the map draws: ``layer``, or ``communes``
     map_url: str = field(init=False)
     areas: list[str] = field(init=False)  # the units the map colours, when ``coloured``
@@ -109,11 +113,20 @@ class ProvincePage:
         )
         return FeedView.of(spec, data, self.goals)
 
-    def layout(self, feed: str = DEFAULT_FEED, at: str | None = None, **_query: Any) -> html.Div:
+    def layout(
+        self, feed: str = DEFAULT_FEED, at: str | None = None, compare: str = "", **_query: Any
+    ) -> html.Div:
         viewing = past.Viewing.of(at)
         view = self.fetch(feed, DEFAULT_WINDOW, series=True, at=viewing.at)
         past.use(viewing, view.data.meta)
-        return self.render(view, viewing)
+        return self.render(view, viewing, self.compared(view, compare))
+
+    def compared(self, view: FeedView, kind: Any) -> Comparison | None:
+        """The view's documents a week or a year before its figures (``kind``), or None."""
+        if not isinstance(kind, str) or kind not in KINDS:
+            return None
+        as_of = (view.data.meta or {}).get("as_of")
+        return fetch_comparison(self.reader, view.spec.name, kind, as_of, [*view.data.docs])
 
     # ---- builders: what was read -> components -----------------------------------------------
 
@@ -149,7 +162,9 @@ class ProvincePage:
             figure.update_layout(showlegend=True, legend={"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"})
         return figure
 
-    def render(self, view: FeedView, viewing: past.Viewing | None = None) -> html.Div:
+    def render(
+        self, view: FeedView, viewing: past.Viewing | None = None, comparison: Comparison | None = None
+    ) -> html.Div:
         feed = view.spec.name
         panel = series_panel(view.spec)
         kpi = view.pick(None)
@@ -165,11 +180,16 @@ class ProvincePage:
                         html.Section(
                             [
                                 fresh_badge(feed),
-                                html.Div(tiles(view, self.units.province, DEFAULT_WINDOW), id=ids.TILES),
+                                html.Div(
+                                    tiles(view, self.units.province, DEFAULT_WINDOW, comparison), id=ids.TILES
+                                ),
                             ],
                             className="tiles",
                         ),
-                        html.Section(className="map-panel", children=self._map_panel(view, kpi)),
+                        html.Section(
+                            className="map-panel",
+                            children=self._map_panel(view, kpi, comparison.kind if comparison else ""),
+                        ),
                         html.Aside(
                             className="side",
                             children=[
@@ -189,7 +209,7 @@ class ProvincePage:
                                     id=ids.RANKING_EXPORT,
                                 ),
                                 html.Div(
-                                    self.ranking(view, kpi, DEFAULT_WINDOW),
+                                    self.ranking(view, kpi, DEFAULT_WINDOW, comparison),
                                     id=ids.RANKING,
                                     className="ranking-scroll",
                                 ),
@@ -230,10 +250,11 @@ class ProvincePage:
                 ),
                 dcc.Store(id=ids.FEED, data=feed),
                 dcc.Store(id=ids.AT, data=viewing.text),
+                dcc.Store(id=ids.COMPARE_TICK),
             ],
         )
 
-    def _map_panel(self, view: FeedView, kpi: str) -> list[Any]:
+    def _map_panel(self, view: FeedView, kpi: str, compare: str) -> list[Any]:
         return [
             html.Div(
                 className="map-controls",
@@ -248,6 +269,7 @@ class ProvincePage:
                         inline=True,
                         className="window-pick",
                     ),
+                    compare_pick(ids.COMPARE, compare),
                     fresh_badge(view.spec.name),
                 ],
             ),
@@ -261,8 +283,11 @@ class ProvincePage:
             *([html.Div(_(TILES_NOTE), className="map-note")] if self.map_layer.schematic else []),
         ]
 
-    def ranking(self, view: FeedView, path: str, window: str) -> html.Table:
-        """The province's children (districts, or areas) best first, each opening its room."""
+    def ranking(
+        self, view: FeedView, path: str, window: str, comparison: Comparison | None = None
+    ) -> html.Table:
+        """The province's children (districts, or areas) best first, each opening its room; with
+        a comparison, how each moved since then."""
         kpi = view.kpis[path]
         names = self.units.names()
         query = feed_query(view.spec.name)
@@ -280,6 +305,15 @@ class ProvincePage:
                         className=f"num {figures.tile_state(kpi, value, view.goal(path, code))}",
                         title=_(APPROXIMATE_TITLE) if code in self.units.approximate else None,
                     ),
+                    *(
+                        [
+                            html.Td(
+                                comparison.delta(kpi, value, code, window, path, short=True), className="num"
+                            )
+                        ]
+                        if comparison
+                        else []
+                    ),
                 ]
             )
             for i, (code, value) in enumerate(
@@ -295,8 +329,14 @@ class ProvincePage:
 
     def series_figure(self, view: FeedView) -> Any:
         doc = view.data.series.get(self.units.province)
+        as_of = (view.data.meta or {}).get("as_of")
+        panel = series_panel(view.spec)
         return figures.hourly_series(
-            doc, (view.data.meta or {}).get("as_of"), series_panel(view.spec), past.series_note()
+            doc,
+            as_of,
+            panel,
+            past.series_note(),
+            series_marks(self.marks, view.spec.name, doc, as_of, self.units, self.units.province),
         )
 
     def register(self, app: Dash) -> None:
@@ -307,11 +347,15 @@ class ProvincePage:
             Output(ids.RANKING_EXPORT, "children"),
             Input(ids.KPI_PICK, "value"),
             Input(ids.WINDOW_PICK, "value"),
+            Input(ids.COMPARE, "value"),
+            Input(ids.COMPARE_TICK, "data"),
             State(ids.FEED, "data"),
             State(ids.AT, "data"),
             prevent_initial_call=True,
         )
-        def pick(kpi: str, window: str, feed: str, at: str | None) -> tuple[Any, ...]:
+        def pick(
+            kpi: str, window: str, compare: str, _tick: Any, feed: str, at: str | None
+        ) -> tuple[Any, ...]:
             """A person chose another KPI or window: new colours and legend, same zoom (at the
             instant the room shows)."""
             # the values come from the browser: a forged one gets the defaults, not a server error
@@ -320,15 +364,16 @@ class ProvincePage:
             view = self.fetch(feed, window, at=viewing.at)
             past.use(viewing, view.data.meta)
             kpi = view.pick(kpi)
-            shown = tiles(view, self.units.province, window)
+            comparison = self.compared(view, compare)
+            shown = tiles(view, self.units.province, window, comparison)
             links = self.ranking_links(view.spec.name, kpi, window, viewing)
             if not self.coloured:  # a reference map: nothing on it depends on the KPI
-                return shown, no_update, self.ranking(view, kpi, window), links
+                return shown, no_update, self.ranking(view, kpi, window, comparison), links
             fresh = self.map_figure(view, kpi, window).data[0]
             patch = figures.trace_patch(
                 fresh, ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar")
             )
-            return shown, patch, self.ranking(view, kpi, window), links
+            return shown, patch, self.ranking(view, kpi, window, comparison), links
 
         # A click on a unit of the map opens its room, with the same feed (report dots have no
         # location).
@@ -340,6 +385,16 @@ class ProvincePage:
             Output(ids.FEED, "data", allow_duplicate=True),
             Input(ids.MAP, "clickData"),
             State(ids.FEED, "data"),
+            prevent_initial_call=True,
+        )
+
+        # While comparing, pushes redraw tiles and ranking on the server (their differences move
+        # with the figures): at most one request every few seconds, the last push never lost.
+        app.clientside_callback(  # type: ignore[no-untyped-call]  # dash 4 leaves it unannotated
+            COMPARING_JS.replace("THROTTLE", throttle_js(ids.COMPARE_TICK)),
+            Output(ids.COMPARE_TICK, "data"),
+            Input(ids.RT_MESSAGE, "data"),
+            State(ids.COMPARE, "value"),
             prevent_initial_call=True,
         )
 
@@ -363,6 +418,24 @@ class ProvincePage:
 
 def province_href(feed: str) -> str:
     return "/" + feed_query(feed)
+
+
+def series_marks(
+    marks: Annotations | None,
+    feed: str,
+    doc: dict[str, Any] | None,
+    as_of: str | None,
+    units: UnitTable,
+    unit: str,
+) -> list[Annotation]:
+    """The marks over ``unit``'s series (from its start to the figures' time): holidays, the
+    feed's outages, events about the province or the units above or at ``unit``."""
+    if marks is None or not doc or not as_of:
+        return []
+    end = datetime.fromisoformat(as_of)
+    start = datetime.fromisoformat(doc["start"])
+    language = "en_US" if current() == "en" else "vi"
+    return marks.between(start, end, [feed], datetime.now(UTC), units=lineage(units, unit), lang=language)
 
 
 def series_panel(spec: FeedSpec) -> SeriesPanel:
@@ -455,8 +528,9 @@ def kpi_info(view: FeedView, areas: list[str]) -> dict[str, dict[str, Any]]:
     return info
 
 
-def tiles(view: FeedView, unit: str, window: str) -> list[html.Div]:
-    """One tile per KPI of ``unit`` over ``window``, coloured against the unit's target."""
+def tiles(view: FeedView, unit: str, window: str, comparison: Comparison | None = None) -> list[html.Div]:
+    """One tile per KPI of ``unit`` over ``window``, coloured against the unit's target; with a
+    comparison, each says how it moved since then."""
     values = view.data.doc(unit, window) or {}
     out = []
     for path, kpi in view.kpis.items():
@@ -478,6 +552,7 @@ def tiles(view: FeedView, unit: str, window: str) -> list[html.Div]:
                             html.Span("" if kpi.kind == "rate" else kpi.unit, className="tile-unit"),
                         ]
                     ),
+                    *([comparison.delta(kpi, value, unit, window, path)] if comparison else []),
                 ],
                 **ids.DataAttrs({"data-kpi": path}),
             )

@@ -27,31 +27,13 @@ from layouts import format as fmt
 from layouts import ids, theme
 from layouts import scorecard_panels as panels
 from layouts.i18n import N_, _, current
-from layouts.live import Live, fresh_badge, header_tools
+from layouts.live import Live, fresh_badge, header_tools, throttle_js
 from layouts.scorecard_data import WHAT_IF_INDICATORS, BadRequest, Scorecards
 from layouts.scorecard_figures import trend_figure
 from layouts.scorecard_targets import targets_panel
 
 TITLE = N_("Chỉ số phục vụ người dân, doanh nghiệp (766)")
-REFRESH_MS = 5000
 MAX_WHAT_IF = 1_000_000
-# Pushes -> at most one refresh every REFRESH_MS, the last push never lost (a trailing refresh).
-# The first snapshot after the page loads is what the page was drawn from: no refresh for it.
-THROTTLE_JS = """function (message) {
-    const dc = window.dash_clientside;
-    if (!message) return dc.no_update;
-    const all = window.ioc_scorecard || (window.ioc_scorecard = {});
-    const s = all["STORE"] || (all["STORE"] = { last: Date.now(), timer: null, seen: false, refreshes: 0 });
-    if (message.type === "snapshot" && !s.seen) { s.seen = true; return dc.no_update; }
-    const fire = () => {
-        s.timer = null; s.last = Date.now(); s.refreshes += 1;
-        dc.set_props("STORE", { data: s.refreshes });
-    };
-    const wait = s.last + REFRESH_MS - Date.now();
-    if (wait <= 0) fire();
-    else if (!s.timer) s.timer = setTimeout(fire, wait);
-    return dc.no_update;
-}"""
 # The period picked opens the same page for that period (the address keeps unit and language).
 PERIOD_JS = """function (period) {
     const url = new URL(window.location.href);
@@ -60,10 +42,6 @@ PERIOD_JS = """function (period) {
     window.location.assign(url.toString());
     return window.dash_clientside.no_update;
 }"""
-
-
-def throttle_js(store: str) -> str:
-    return THROTTLE_JS.replace("STORE", store).replace("REFRESH_MS", str(REFRESH_MS))
 
 
 def unit_level(units: UnitTable, code: str) -> str:

@@ -22,7 +22,8 @@ from layouts import format as fmt
 from layouts import ids
 from layouts import scorecard_panels as panels
 from layouts.i18n import _
-from layouts.scorecard import FEED_NAMES, PERIOD_JS, ScorecardPage, header, period_picker, query, throttle_js
+from layouts.live import throttle_js
+from layouts.scorecard import FEED_NAMES, PERIOD_JS, ScorecardPage, header, period_picker, query
 from layouts.scorecard_data import BadRequest
 
 # The KPI a room opens on, for a work list's feed.

@@ -18,6 +18,8 @@ RED = "#c8362b"
 BACKGROUND = "#f5f6f7"
 SERIES_RECEIVED = "#4c6a92"
 SERIES_RESOLVED = "#6aa17a"
+# The time series' marks: public holidays and Tết, a feed's outage, an event people added
+MARK_COLOURS = {"holiday": "#f3e3b5", "tet": "#f6c9b8", "outage": "#f2b8b3", "event": "#c9d8ef"}
 SERIES_COLOURS = {"received": SERIES_RECEIVED, "resolved": SERIES_RESOLVED}  # a series panel's roles
 NO_DATA = "#eef1f4"  # a unit without figures
 HIDDEN = "#c9ced6"  # a unit whose small count a public view hides ("dưới 10"), never drawn as zero

@@ -114,6 +114,7 @@ MATRIX = {
     "/export/ranking.csv?feed=public_services": (302, 200, 200, 200),
     "/export/ranking.xlsx?feed=public_services&unit=706": (302, 200, 403, 200),
     "/export/alerts.csv": (302, 200, 200, 200),
+    "/api/v1/annotations": (401, 200, 200, 200),  # adding and removing: tests/test_annotations.py
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),
@@ -155,6 +156,7 @@ UNLISTED = {
     "/api/v1/embed-tokens",
     "/silences/<silence_id>/end",  # POSTs: tests/test_silences.py
     "/api/v1/silences/<silence_id>/end",
+    "/api/v1/annotations/<annotation_id>",  # DELETE: tests/test_annotations.py
     "/_dash-update-component",
     "/_reload-hash",
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",

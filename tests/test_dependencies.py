@@ -24,6 +24,7 @@ FORBIDDEN = (
     "ioc.alert_history",
     "ioc.silence_pages",
     "ioc.export_pages",
+    "ioc.annotation_pages",
     "xlsxwriter",
     "ioc.cards",
     "ioc.embeds",
