@@ -106,7 +106,7 @@ def no_history(history: History, feed: str, moment: datetime) -> str:
 
 
 def kpi_blueprint(
-    reader: SnapshotReader, units: UnitTable, rules: Mapping[str, AlertRule], history: History
+    reader: SnapshotReader, units: UnitTable, rules: Mapping[str, AlertRule], history: History | None = None
 ) -> Blueprint:
     """The API's routes; ``rules`` are the alert rules, whose titles the alerts' text says;
     ``history`` answers for an instant in the past (``?at=``)."""
@@ -140,6 +140,8 @@ def kpi_blueprint(
                 moment = instant(asked)
             except ValueError as exc:
                 return refuse(400, str(exc))
+            if history is None:
+                return refuse(404, "at: this server keeps no history")
             meta, values = past_kpis(history, feed, unit, window, moment)
             if meta is None or values is None:
                 return refuse(404, no_history(history, feed, moment))

@@ -59,6 +59,8 @@ CITIZEN_FEEDBACK_FIELDS = (
 )
 
 MOBILE_TECHNOLOGIES = ("4G", "5G")
+MOST_MB = 99_999_999  # per cell and period, each way
+MOST_SUBSCRIBERS = 999_999  # per cell and period
 MOBILE_DATA_FIELDS = (
     Field("nha_mang", "operator"),
     Field("ma_tram", "cell"),
@@ -67,9 +69,12 @@ MOBILE_DATA_FIELDS = (
     Field("kinh_do", "lon", "float", low=-180, high=180),
     Field("thoi_diem_bat_dau", "period_start", "time"),
     Field("so_phut", "minutes", "int", low=1, high=1440),
-    Field("tai_xuong_mb", "down_mb", "float", low=0),
-    Field("tai_len_mb", "up_mb", "float", low=0),
-    Field("so_thue_bao", "subscribers", "int", low=0),
+    # Bounded by what one cell can carry in a day (10 Gbit/s all day is 108 TB) and serve: a number
+    # past them is a broken source, or an identity card number where a counter belongs (nine
+    # digits and more), and goes to the dead letters (redacted) instead of being counted.
+    Field("tai_xuong_mb", "down_mb", "float", low=0, high=MOST_MB),
+    Field("tai_len_mb", "up_mb", "float", low=0, high=MOST_MB),
+    Field("so_thue_bao", "subscribers", "int", low=0, high=MOST_SUBSCRIBERS),
 )
 
 SEXES = ("nam", "nu")

@@ -87,12 +87,10 @@ def ranked_communes(
                     html.Td(
                         [
                             figures.value_text(kpi, value),
-                            *(
-                                [comparison.delta(kpi, value, code, window, kpi.name, short=True)]
-                                if comparison
-                                else []
-                            ),
-                        ],
+                            comparison.delta(kpi, value, code, window, kpi.name, short=True),
+                        ]
+                        if comparison
+                        else figures.value_text(kpi, value),
                         className=f"num {figures.tile_state(kpi, value, goal)}",
                     ),
                     html.Td(figures.target_text(kpi, goal), className="num muted"),

@@ -699,7 +699,7 @@ class DistrictPage(UnitRoom):
             html.H2(heading.format(name=self.units.names()[room.code])),
             html.Div(controls, className="commune-controls"),
             fresh_badge(room.view.spec.name),
-            html.Div(self.commune_table(room, choice), id=ids.D_COMMUNES),
+            html.Div(self.communes_with_links(room, choice), id=ids.D_COMMUNES),
             *split_note(self.units, self.units.children(room.code)),
         ]
 
@@ -707,11 +707,10 @@ class DistrictPage(UnitRoom):
         return self.unit_map(room, path, window, room.code)
 
     def side_update(self, room: RoomRead, choice: Choice) -> Any:
-        return self.commune_table(room, choice)
+        return self.communes_with_links(room, choice)
 
-    def commune_table(self, room: RoomRead, choice: Choice) -> list[Any]:
+    def communes_with_links(self, room: RoomRead, choice: Choice) -> list[Any]:
         """The communes ranked, and the links that download the same rows."""
-        kpi = room.view.kpis[choice.kpi]
         links = export_links(
             "ranking",
             feed=room.view.spec.name,
@@ -722,21 +721,22 @@ class DistrictPage(UnitRoom):
             sort=choice.sort,
             at=choice.viewing.text or "",
         )
-        return [
-            links,
-            ranked_communes(
-                room.view.data,
-                self.units,
-                room.view.spec,
-                room.code,
-                kpi,
-                choice.window,
-                choice.search,
-                choice.sort,
-                goals=self.goals,
-                comparison=room.comparison,
-            ),
-        ]
+        return [links, self.commune_table(room, choice)]
+
+    def commune_table(self, room: RoomRead, choice: Choice) -> html.Table:
+        kpi = room.view.kpis[choice.kpi]
+        return ranked_communes(
+            room.view.data,
+            self.units,
+            room.view.spec,
+            room.code,
+            kpi,
+            choice.window,
+            choice.search,
+            choice.sort,
+            goals=self.goals,
+            comparison=room.comparison,
+        )
 
 
 def pushed_feeds(message: Any) -> set[str]:

@@ -98,11 +98,8 @@ def cases_sheet(
     with how many hours late it is at ``as_of`` (``names``: record key -> unit name)."""
     shown = matching_cases(cases, names, case_filter)
     kind = CASE_TABLES[feed]
-    ident, _what, _fourth = (_(h) for h in kind.heads)
-    if feed == "public_services":
-        middle = (_("Thủ tục"), _("Lĩnh vực"), _("Cơ quan"))
-    else:
-        middle = (_("Lĩnh vực"), _("Mức độ"), _("Nội dung"))
+    ident = _(kind.heads[0])
+    middle = tuple(_(h) for h in kind.sheet_heads)
     heads = (
         ident,
         *middle,
@@ -117,15 +114,7 @@ def cases_sheet(
 
     def row(case: dict[str, Any]) -> tuple[Any, ...]:
         said: dict[str, Any] = dict(said_case(case))  # type: ignore[arg-type]
-        if feed == "public_services":
-            what = (case.get("procedure"), case.get("sector"), case.get("agency"))
-        else:
-            sector, severity = case.get("sector") or "", case.get("severity") or ""
-            what = (
-                _(theme.REPORT_SECTOR_LABELS.get(sector, sector)),
-                _(theme.REPORT_SEVERITY_LABELS.get(severity, severity)),
-                case.get("text"),
-            )
+        what = kind.sheet_cells(case)
         deadline = when(case.get("deadline_at"))
         late = None if deadline is None else round((as_of - deadline).total_seconds() / 3600, 1)
         return (

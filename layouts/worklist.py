@@ -24,6 +24,19 @@ def _dossier(case: dict[str, Any]) -> tuple[Any, Any]:
     return f"{case.get('procedure') or '–'} · {case.get('sector') or '–'}", case.get("agency") or "–"
 
 
+def _dossier_sheet(case: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return case.get("procedure"), case.get("sector"), case.get("agency")
+
+
+def _report_sheet(case: dict[str, Any]) -> tuple[Any, Any, Any]:
+    sector, severity = case.get("sector") or "", case.get("severity") or ""
+    return (
+        _(theme.REPORT_SECTOR_LABELS.get(sector, sector)),
+        _(theme.REPORT_SEVERITY_LABELS.get(severity, severity)),
+        case.get("text"),
+    )
+
+
 def _report(case: dict[str, Any]) -> tuple[Any, Any]:
     sector, severity = case.get("sector") or "", case.get("severity") or ""
     what = (
@@ -42,6 +55,9 @@ class CaseTable:
     noun: str
     heads: tuple[str, str, str]
     cells: Callable[[dict[str, Any]], tuple[Any, Any]]
+    # a download's three columns after the id (layouts.sheets): their heads, and a case's values
+    sheet_heads: tuple[str, str, str]
+    sheet_cells: Callable[[dict[str, Any]], tuple[Any, Any, Any]]
 
 
 CASE_TABLES = {
@@ -50,12 +66,16 @@ CASE_TABLES = {
         N_("hồ sơ"),
         (N_("Mã hồ sơ"), N_("Thủ tục · lĩnh vực"), N_("Cơ quan")),
         _dossier,
+        (N_("Thủ tục"), N_("Lĩnh vực"), N_("Cơ quan")),
+        _dossier_sheet,
     ),
     "citizen_feedback": CaseTable(
         N_("Phản ánh quá hạn xử lý"),
         N_("phản ánh"),
         (N_("Mã phản ánh"), N_("Lĩnh vực · mức độ"), N_("Nội dung")),
         _report,
+        (N_("Lĩnh vực"), N_("Mức độ"), N_("Nội dung")),
+        _report_sheet,
     ),
 }
 CASE_FEEDS = tuple(CASE_TABLES)

@@ -87,7 +87,7 @@ def test_every_choice_is_in_the_url_and_a_shared_link_restores_it(browser, demo)
     assert page.locator(".communes tbody tr").count() == 12
     page.locator("#district-search").fill("tan hoa")
     page.wait_for_function(
-        "() => document.querySelectorAll('.communes tbody tr').length === 1", timeout=10_000
+        "() => document.querySelectorAll('.communes tbody tr').length === 1", timeout=30_000
     )
     assert "Xã Tân Hòa" in page.locator(".communes tbody").inner_text()
     page.locator("#district-case-filter").fill("ho tich")
@@ -138,8 +138,8 @@ def test_a_search_is_answered_while_changes_pour_in(browser, demo) -> None:  # n
         start = page.evaluate("() => window.ioc_rt.state.deltas")
         page.wait_for_function(f"() => window.ioc_rt.state.deltas > {start + 25}", timeout=10_000)
         page.locator("#district-search").fill("tan hoa")
-        page.wait_for_function(
-            "() => document.querySelectorAll('.communes tbody tr').length === 1", timeout=10_000
+        page.wait_for_function(  # a callback or two: seconds on a loaded machine, never starved
+            "() => document.querySelectorAll('.communes tbody tr').length === 1", timeout=30_000
         )
         deltas, handed = page.evaluate("() => [window.ioc_rt.state.deltas, window.ioc_rt.state.handed]")
     finally:

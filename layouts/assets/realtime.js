@@ -71,7 +71,7 @@
   // the server answers would keep every answer off the screen, the person's own search or choice
   // included. While a request is in flight the newest message waits, standing for every feed of
   // those it replaced ("for_feeds"), and goes when the page is idle (or after HOLD_MAX_MS).
-  const HOLD_MAX_MS = 15000;
+  const HOLD_MAX_MS = 60000;  // a request in flight longer than a minute is stuck: go anyway
   const SETTLE_MS = 250;  // Dash shows a request as in flight a moment after it is asked for
   function handOver(message) {
     const store = (state.config && state.config.store) || "rt-message";
