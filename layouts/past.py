@@ -37,8 +37,11 @@ class Viewing:
             return cls()
         try:
             return cls(instant(text))
-        except ValueError as exc:
-            return cls(error=str(exc))
+        except ValueError as exc:  # said in the page's language, the instant quoted
+            shown = text.strip()[:40]
+            if "future" in str(exc):
+                return cls(error=_("“{at}” còn chưa tới").format(at=shown))
+            return cls(error=_("không đọc được “{at}” (viết như 2026-11-20T08:00)").format(at=shown))
 
     @property
     def live(self) -> bool:

@@ -17,6 +17,7 @@ from ioc.config import PROJECT_ROOT
 from ioc.history import History, HistoryWriter
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
+from layouts.past import Viewing
 from tests import oracle
 from tests.pipeline import Pipeline
 from tests.processes import app_settings, logged_in, web_alone
@@ -249,3 +250,12 @@ def test_a_ranking_downloads_as_it_was_known_then(history_run) -> None:
         assert row["Hồ sơ tiếp nhận (hồ sơ)"] == str(then["kpis"]["received"]["value"]), row
     early = client.get("/export/ranking.csv?feed=public_services&at=2026-11-01T00:00")
     assert early.status_code == 404 and "no figures of feed 'public_services'" in early.get_json()["error"]
+
+
+def test_an_instant_a_room_cannot_read_is_said_in_its_language() -> None:
+    """The room shows now, and its red banner says why the instant was not taken."""
+    assert Viewing.of("").live and Viewing.of(None).live and not Viewing.of("").error
+    assert Viewing.of("hôm qua").error == "không đọc được “hôm qua” (viết như 2026-11-20T08:00)"
+    assert Viewing.of("2999-01-01T00:00").error == "“2999-01-01T00:00” còn chưa tới"
+    moment = Viewing.of("2026-11-20T09:30")
+    assert moment.at == datetime(2026, 11, 20, 9, 30, tzinfo=TZ) and moment.text == "2026-11-20T09:30+07:00"
