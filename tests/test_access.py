@@ -108,6 +108,7 @@ MATRIX = {
         200,
     ),  # tests/test_alert_history.py
     "/api/v1/alerts/history?feed=public_services&id=qua_han|706": (401, 200, 403, 200),
+    "/alerts/history.csv?feed=public_services&id=qua_han|706": (302, 200, 403, 200),
     # downloads of the rooms' tables: the room's and the API's rules (tests/test_exports.py)
     "/export/cases.csv?feed=public_services&unit=705": (302, 200, 200, 200),
     "/export/cases.xlsx?feed=public_services&unit=706": (302, 200, 403, 200),

@@ -3,6 +3,8 @@ acknowledged by whom with what, resolved; refused outside one's scope."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -67,3 +69,18 @@ def test_the_history_says_raised_sent_acknowledged_and_resolved_in_order(app, r,
     assert other.get(f"/api/v1/alerts/history?feed={FEED}&id={ALERT}").status_code == 403
     assert other.get(f"/api/v1/alerts/history?feed={FEED}&id=nonsense").status_code == 400
     assert other.get(f"/api/v1/alerts/history?feed=weather&id={ALERT}").status_code == 400
+    # the same events as a download, refused outside the scope as the page is
+    assert 'href="/alerts/history.csv?feed=public_services&amp;id=' in page.text
+    reply = officer.get(f"/alerts/history.csv?feed={FEED}&id={ALERT.replace('|', '%7C')}")
+    assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
+    rows = list(csv.DictReader(io.StringIO(reply.get_data(as_text=True).removeprefix("\ufeff"))))
+    assert [(r["Sự kiện"], r["Ghi chú"]) for r in rows] == [
+        ("Cảnh báo xuất hiện", ""),
+        ("Đã gửi", ""),
+        ("Đã xác nhận", "đang xử lý"),
+        ("Hết cảnh báo", ""),
+        ("Đã gửi", ""),
+    ]
+    assert [r["Nơi nhận"] for r in rows if r["Sự kiện"] == "Đã gửi"] == ["zalo", "zalo"]
+    assert other.get(f"/alerts/history.xlsx?feed={FEED}&id={ALERT}").status_code == 403
+    assert officer.get(f"/alerts/history.pdf?feed={FEED}&id={ALERT}").status_code == 404
