@@ -93,7 +93,7 @@ class Live:
 def fresh_badge(feed: str) -> html.Span:
     """'Số liệu lúc HH:MM', amber then red as the feed ages; realtime.js keeps it current. A room
     in the past: the time of its figures, "not live", still."""
-    if (seen := past.viewed()) is not None:
+    if (seen := past.viewed(feed)) is not None:
         return past.badge(feed, *seen)
     return html.Span(_("Đang kết nối…"), className="fresh-badge", **ids.DataAttrs({"data-feed": feed}))
 

@@ -5,6 +5,7 @@ away; the header's time control opens any instant."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,15 +62,21 @@ class Viewing:
 LIVE = Viewing()
 
 
-def use(viewing: Viewing, meta: dict[str, Any] | None) -> None:
-    """This request draws a room at ``viewing`` (its figures' meta ``meta``): every freshness
-    badge it draws says so (``layouts.live.fresh_badge``)."""
-    setattr(g, SEEN, None if viewing.live else (viewing, meta))
+def use(
+    viewing: Viewing, meta: dict[str, Any] | None, by_feed: Mapping[str, dict[str, Any] | None] | None = None
+) -> None:
+    """This request draws a room at ``viewing`` (its figures' meta ``meta``; other feeds' in
+    ``by_feed``): every freshness badge it draws says so (``layouts.live.fresh_badge``)."""
+    setattr(g, SEEN, None if viewing.live else (viewing, meta, dict(by_feed or {})))
 
 
-def viewed() -> tuple[Viewing, dict[str, Any] | None] | None:
-    """The instant in the past this request draws, if any."""
-    return getattr(g, SEEN, None) if has_request_context() else None
+def viewed(feed: str | None = None) -> tuple[Viewing, dict[str, Any] | None] | None:
+    """The instant in the past this request draws, if any, and the meta of ``feed``'s figures."""
+    seen = getattr(g, SEEN, None) if has_request_context() else None
+    if seen is None:
+        return None
+    viewing, meta, by_feed = seen
+    return viewing, by_feed.get(feed, meta) if feed is not None else meta
 
 
 def series_note() -> str:

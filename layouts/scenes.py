@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ioc.alert_store import read_active
@@ -74,7 +75,15 @@ class WallPlan:
     specs: dict[str, FeedSpec]
     goals: Goals
     scorecard: Callable[[], ScorecardAnswer | None] | None = None  # the province's, when asked
+    at: datetime | None = None  # an instant in the past: the figures the history kept then
     _docs: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _meta: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def meta(self, feed: str) -> dict[str, Any] | None:
+        """The meta of the figures of ``feed`` (their time), read once."""
+        if feed not in self._meta:
+            self._meta[feed] = fetch_room(self.reader, feed, at=self.at).meta
+        return self._meta[feed]
 
     @property
     def areas(self) -> list[str]:
@@ -145,7 +154,8 @@ class WallPlan:
             windows.setdefault(feed, []).append(window)
         units = self.read_units
         for feed, wanted in windows.items():
-            data = fetch_room(self.reader, feed, docs=[(u, w) for w in wanted for u in units])
+            data = fetch_room(self.reader, feed, docs=[(u, w) for w in wanted for u in units], at=self.at)
+            self._meta[feed] = data.meta
             for w in wanted:
                 self._docs[(feed, w)] = {u: doc for u in units if (doc := data.doc(u, w)) is not None}
 
@@ -256,12 +266,16 @@ class WallPlan:
                     _("Toàn tỉnh · {kpi}").format(kpi=kpi.label if kpi else path),
                 )
             )
-        open_alerts = [
-            a
-            for feed in self.specs
-            for a in read_active(self.reader.client, feed).values()
-            if not a.get("acked_by")
-        ]
+        open_alerts = (
+            [
+                a
+                for feed in self.specs
+                for a in read_active(self.reader.client, feed).values()
+                if not a.get("acked_by")
+            ]
+            if self.at is None
+            else None  # the alerts of an instant in the past are in their history, not here
+        )
         unacknowledged = Number(
             _("Cảnh báo chưa xác nhận"),
             "",
@@ -269,8 +283,8 @@ class WallPlan:
             "alerts",
             "count",
             EXCEPTION_WINDOW,
-            len(open_alerts),
-            "bad" if open_alerts else "ok",
+            None if open_alerts is None else len(open_alerts),
+            "neutral" if open_alerts is None else "bad" if open_alerts else "ok",
             _("cảnh báo"),
         )
         breach = any(b is not None and b[3] < 0 for b in (worst, commune))

@@ -31,7 +31,7 @@ from ioc.kpis import Kpi
 from ioc.snapshots import SnapshotReader
 from ioc.targets import Goals
 from ioc.units import UnitTable
-from layouts import figures, ids, theme
+from layouts import figures, ids, past, theme
 from layouts import format as fmt
 from layouts.geography import map_areas
 from layouts.i18n import DEFAULT, LANGS, _, current, using
@@ -70,7 +70,7 @@ class BadWallAddress(ValueError):
 
 def screen_options(settings: WallSettings, query: dict[str, str]) -> tuple[WallSettings, int]:
     """The wall's settings with this screen's overrides, and its offset in the rotation."""
-    allowed = {*QUERY, "dim", "offset", "lang"}
+    allowed = {*QUERY, "dim", "offset", "lang", "at"}  # at: what the wall showed then (layouts/past.py)
     if unknown := sorted(set(query) - allowed):
         raise BadWallAddress(
             _("không có tham số “{name}”; dùng: {known}").format(
@@ -116,9 +116,9 @@ class WallPage:
     settings: WallSettings
     scorecards: Scorecards | None = None
 
-    def plan(self) -> WallPlan:
+    def plan(self, at: datetime | None = None) -> WallPlan:
         return WallPlan(
-            self.reader, self.units, self.layer, self.specs, self.goals, scorecard=self.province_index
+            self.reader, self.units, self.layer, self.specs, self.goals, scorecard=self.province_index, at=at
         )
 
     def province_index(self) -> ScorecardAnswer | None:
@@ -147,10 +147,13 @@ class WallPage:
                     html.P(_("Ví dụ: {example}").format(example=EXAMPLE)),
                 ],
             )
-        plan = self.plan()  # one per render: it reads what the scene shows once
+        viewing = past.Viewing.of(query.get("at"))  # what the wall showed then
+        plan = self.plan(viewing.at)  # one per render: it reads what the scene shows once
         keys = plan.keys(list(wall.scenes))
         index = offset % len(keys)
         scene = plan.scene(keys[index])
+        if not viewing.live:
+            past.use(viewing, plan.meta(scene.feed), {f: plan.meta(f) for f in self.specs})
         config = {
             "dim_from": wall.dim_from.isoformat(),
             "dim_to": wall.dim_to.isoformat(),
@@ -160,8 +163,9 @@ class WallPage:
             "reload_at": wall.reload_at.isoformat() if wall.reload_at else None,
         }
         return html.Div(
-            className="wall",
+            className="wall" if viewing.live else "wall in-past",
             children=[
+                *past.banner(viewing, plan.meta(scene.feed), past.live_href("/wall", **query_kept(query))),
                 html.Header(
                     className="wall-header",
                     children=[
@@ -221,14 +225,21 @@ class WallPage:
                     ],
                 ),
                 dcc.Interval(id=ids.W_TICK, interval=wall.interval_s * 1000),
-                dcc.Store(id=ids.W_OPTIONS, data={"keys": keys, "offset": offset, "lang": current()}),
+                dcc.Store(
+                    id=ids.W_OPTIONS,
+                    data={"keys": keys, "offset": offset, "lang": current(), "at": viewing.text},
+                ),
                 dcc.Store(id=ids.W_VIEWPORT),
                 html.Div(id=ids.W_CONFIG, hidden=True, **ids.DataAttrs({"data-config": json.dumps(config)})),
-                *self.live.elements(
-                    feeds=list(self.specs),
-                    units=plan.read_units,  # every unit a scene may show a number of
-                    series=[],
-                    store=ids.RT_WALL,
+                *(
+                    self.live.elements(
+                        feeds=list(self.specs),
+                        units=plan.read_units,  # every unit a scene may show a number of
+                        series=[],
+                        store=ids.RT_WALL,
+                    )
+                    if viewing.live
+                    else []  # no pushes: they would write today's numbers over the past's
                 ),
             ],
         )
@@ -361,8 +372,11 @@ class WallPage:
             keys = options["keys"]
             index = (options["offset"] + (n or 0)) % len(keys)
             with using(options.get("lang", DEFAULT)):  # this screen's, whatever other tabs chose
-                plan = self.plan()
+                viewing = past.Viewing.of(options.get("at"))
+                plan = self.plan(viewing.at)
                 scene = plan.scene(keys[index])
+                if not viewing.live:
+                    past.use(viewing, plan.meta(scene.feed), {f: plan.meta(f) for f in self.specs})
                 numbers = self.numbers(scene)
                 board = self.scorecard_panel(scene, viewport or DEFAULT_VIEWPORT)
                 # the scorecard's scene covers the map: it keeps the last one it drew
@@ -388,6 +402,11 @@ class WallPage:
                 patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
             progress = f"{index + 1} / {len(keys)}"
             return scene.title, numbers, patch, fresh_badge(scene.feed), progress, board, main_class(scene)
+
+
+def query_kept(query: dict[str, str]) -> dict[str, str]:
+    """The wall's address without its instant: what "back to live" opens."""
+    return {k: v for k, v in query.items() if k != past.PARAM}
 
 
 def main_class(scene: Scene) -> str:

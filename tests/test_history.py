@@ -259,3 +259,23 @@ def test_an_instant_a_room_cannot_read_is_said_in_its_language() -> None:
     assert Viewing.of("2999-01-01T00:00").error == "“2999-01-01T00:00” còn chưa tới"
     moment = Viewing.of("2026-11-20T09:30")
     assert moment.at == datetime(2026, 11, 20, 9, 30, tzinfo=TZ) and moment.text == "2026-11-20T09:30+07:00"
+
+
+@pytest.mark.browser
+def test_the_wall_shows_what_it_showed_then(history_run, browser) -> None:  # noqa: F811
+    """``/wall?at=``: "what did the wall show at 09:30?": its numbers are the history's for that
+    instant, it says so, and it takes no pushes."""
+    api, folder, _records, redis_url = history_run
+    at = "2026-11-20T09:30"
+    with web_alone(folder.parent, redis_url, "history-wall-secret") as port:
+        page = new_page(browser, port, viewport={"width": 1920, "height": 1080})
+        page.goto(f"http://127.0.0.1:{port}/wall?at={at}&interval=600&dim=off")
+        page.wait_for_selector(".past-banner", timeout=20_000)
+        assert "KHÔNG PHẢI TRỰC TIẾP" in page.locator(".past-banner").inner_text()
+        assert page.locator("#rt-config").count() == 0, "a wall in the past takes no pushes"
+        then = api.get(f"/api/v1/kpis?feed=public_services&unit=72&window=7d&at={at}").get_json()["kpis"]
+        shown = page.locator(".wall-number-value[data-unit='72'][data-kpi='overdue_open']").first.inner_text()
+        assert shown == str(then["overdue_open"]["value"]), (shown, then)
+        badge = page.locator("#wall-badge").inner_text()
+        assert "không trực tiếp" in badge, badge
+        page.screenshot(path=str(SHOTS / "wall-past.png"))
