@@ -14,7 +14,13 @@ def export_links(table: str, **query: str) -> html.Div:
     """ "Tải về: CSV · XLSX": the table with the screen's choices (``query``; empty ones left out)."""
     asked = urlencode({k: v for k, v in query.items() if v})
     links = [
-        html.A(label, href=f"/export/{table}.{fmt}{'?' + asked if asked else ''}", className="export-link")
+        html.A(
+            label,
+            href=f"/export/{table}.{fmt}{'?' + asked if asked else ''}",
+            # a download, not a navigation: the room stays as it is (the server names the file)
+            download="",
+            className="export-link",
+        )
         for fmt, label in (("csv", "CSV"), ("xlsx", "XLSX"))
     ]
     return html.Div(
