@@ -40,8 +40,8 @@ class Changes:
 
 def reconcile(previous: dict[str, Alert], now: dict[str, AlertCondition], at: datetime) -> Changes:
     """New conditions are raised (since now); lasting ones keep the moment they started."""
-    stamp = _stamp(at)
-    active = {k: _since(v, previous[k]["since"] if k in previous else stamp) for k, v in now.items()}
+    when = stamp(at)
+    active = {k: _since(v, previous[k]["since"] if k in previous else when) for k, v in now.items()}
     return Changes(active, sorted(set(now) - set(previous)), sorted(set(previous) - set(now)))
 
 
@@ -63,7 +63,7 @@ def with_ack(alert: Alert, previous: Alert | None) -> Alert:
 def write(pipe: Any, feed: str, changes: Changes, previous: dict[str, Alert], at: datetime) -> None:
     """Queue the changes on the aggregator's transaction: the active hash and one event per change.
     Acknowledgements live in their own hash, written by people, so a commit never overwrites one."""
-    stamp = _stamp(at)
+    when = stamp(at)
     updated = {
         k: json.dumps(v, ensure_ascii=False) for k, v in changes.active.items() if _bare(previous.get(k)) != v
     }
@@ -73,12 +73,13 @@ def write(pipe: Any, feed: str, changes: Changes, previous: dict[str, Alert], at
         pipe.hdel(keys.alerts(feed), *changes.cleared)
         pipe.hdel(keys.alert_acks(feed), *(_ack_field(previous[k]) for k in changes.cleared))
     for alert_id in changes.raised:
-        _log(pipe, feed, "raised", changes.active[alert_id], stamp)
+        _log(pipe, feed, "raised", changes.active[alert_id], when)
     for alert_id in changes.cleared:
-        _log(pipe, feed, "cleared", previous[alert_id], stamp)
+        _log(pipe, feed, "cleared", previous[alert_id], when)
 
 
-def _stamp(at: datetime) -> str:
+def stamp(at: datetime) -> str:
+    """An instant as the alert log writes it (UTC, to the second): text that sorts as time does."""
     return at.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -96,7 +97,7 @@ def _log(
     feed: str,
     event: Literal["raised", "cleared", "acknowledged"],
     alert: Alert,
-    stamp: str,
+    when: str,
     by: str | None = None,
     comment: str = "",
 ) -> None:
@@ -105,7 +106,7 @@ def _log(
     fields: AlertLogEvent = {
         "event": event,
         "id": alert["id"],
-        "at": stamp,
+        "at": when,
         "rule": alert["rule"],
         "unit": alert["unit"],
         "value": str(alert["value"]),
@@ -161,8 +162,8 @@ def acknowledge(
     active = read_active(client, feed)
     if alert_id not in active:
         raise UnknownAlert(f"no active alert {alert_id!r} on feed {feed!r} (cleared already?)")
-    stamp = _stamp(at)
-    ack: AlertAck = {"acked_by": by, "acked_at": stamp}
+    when = stamp(at)
+    ack: AlertAck = {"acked_by": by, "acked_at": when}
     if comment:
         ack["ack_comment"] = comment
     active[alert_id] = _acked(active[alert_id], ack)
@@ -175,7 +176,7 @@ def acknowledge(
     }
     pipe = client.pipeline(transaction=True)
     pipe.hset(keys.alert_acks(feed), _ack_field(active[alert_id]), json.dumps(ack, ensure_ascii=False))
-    _log(pipe, feed, "acknowledged", active[alert_id], stamp, by=by, comment=comment)
+    _log(pipe, feed, "acknowledged", active[alert_id], when, by=by, comment=comment)
     pipe.xadd(
         keys.deltas(feed),
         {"d": json.dumps(delta, ensure_ascii=False)},

@@ -25,7 +25,6 @@ from functools import cached_property
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from plotly.colors import sample_colorscale
 
 from ioc.api import unit_and_window_error
 from ioc.disclosure import PublicView, Tree
@@ -152,15 +151,6 @@ class Cards:
         shown = view.values(kpi.name, layer.codes, window, vaccine)
         values = [figures.display_value(kpi, s.value) for s in shown.values()]
         scale = figures.map_scale(kpi, values, self.goals.goal(view.feed, kpi.name, unit))
-        span = (scale.zmax - scale.zmin) or 1.0
-
-        def fill(value: float | None) -> str:
-            if value is None:
-                return theme.NO_DATA
-            return str(
-                sample_colorscale(scale.colorscale, [min(1.0, max(0.0, (value - scale.zmin) / span))])[0]
-            )
-
         return {
             "layer": layer.name,
             "focus": focus,
@@ -171,7 +161,9 @@ class Cards:
                     "value": s.value,
                     "hidden": s.hidden,
                     "text": self.text(view.feed, kpi, s.value, s.hidden),
-                    "fill": theme.HIDDEN if s.hidden else fill(figures.display_value(kpi, s.value)),
+                    "fill": theme.HIDDEN
+                    if s.hidden
+                    else figures.scale_colour(scale, figures.display_value(kpi, s.value)),
                 }
                 for code, s in shown.items()
             ],

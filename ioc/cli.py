@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,24 @@ def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
     log.info("delivering alerts to %s", ", ".join(sorted(wanted.contact_points)))
     while not stop.is_set():
         worker.step()
+    return 0
+
+
+def cmd_brief(settings: Settings, args: argparse.Namespace) -> int:
+    """Make the morning briefings: each day's at ``briefing.at``, and those asked for."""
+    from ioc.briefings import briefer
+
+    worker = briefer(settings, _client(settings))
+    if args.unit:
+        made = worker.make(args.unit, datetime.now(UTC), "asked", "cli")
+        print(worker.archive.file(made, "pdf"))
+        return 0
+    stop = threading.Event()
+    _on_stop(stop.set)
+    wanted = settings.briefing
+    printer = worker.printer.chromium
+    log.info("briefings at %s (%s), printed by %s", wanted.at, ", ".join(wanted.levels), printer)
+    worker.run(stop)
     return 0
 
 
@@ -410,6 +428,9 @@ def parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check)
     sub.add_parser("connectors", help="list installed connectors").set_defaults(func=cmd_connectors)
     sub.add_parser("relay", help="run the realtime websocket relay").set_defaults(func=cmd_relay)
+    brief = sub.add_parser("brief", help="make the morning briefings (daily, and those asked for)")
+    brief.add_argument("--unit", help="make this unit's briefing now, print its PDF's path and stop")
+    brief.set_defaults(func=cmd_brief)
     sub.add_parser("deliver", help="send alerts to the contact points of [delivery]").set_defaults(
         func=cmd_deliver
     )

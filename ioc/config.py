@@ -97,6 +97,35 @@ class HistorySettings(_Section):
         return self.directory or data_dir / "history"
 
 
+class BriefingSettings(_Section):
+    at: time = Field(
+        time(6, 30), description="Local time the day's morning briefings (bản tin giao ban) are made."
+    )
+    levels: list[Literal["province", "district", "area", "commune"]] = Field(
+        ["province", "district", "area"],
+        description="Which units get one every day: the province, its districts (before 2025) or "
+        "areas (2025), their communes. Any unit's can be asked for on the briefings page.",
+    )
+    window: Literal["today", "7d", "30d", "mtd", "ytd"] = Field(
+        "7d", description="The window of the headline KPIs, the map and the ranking."
+    )
+    directory: Path | None = Field(
+        None,
+        description="Folder of the archive (PDF and PNG, made by the `brief` process, served by the web "
+        "app: on one machine, or a folder both see). Empty: `<data_dir>/briefings`.",
+    )
+    keep_days: int = Field(90, ge=1, le=3660, description="Briefings are kept this many days.")
+    chromium: str = Field(
+        "",
+        description="The headless Chromium that prints them. Empty: the first of `chromium`, "
+        "`chromium-browser`, `google-chrome` on the PATH.",
+    )
+    enabled: bool = Field(True, description="Run the `brief` process in `ioc run`; false: none are made.")
+
+    def folder(self, data_dir: Path) -> Path:
+        return self.directory or data_dir / "briefings"
+
+
 class AggregatorSettings(_Section):
     interval_s: float = Field(
         1.0, gt=0, description="Longest wait for new stream entries before recomputing, in seconds."
@@ -300,6 +329,7 @@ class Settings(BaseSettings):
     boundaries: BoundarySettings = Field(default_factory=BoundarySettings)
     aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    briefing: BriefingSettings = Field(default_factory=BriefingSettings)
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="One table per connector, by entry-point name; each is validated by that "

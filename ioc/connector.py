@@ -19,6 +19,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ioc.config import PROJECT_ROOT, ConfigError, Settings, connector_error
+from ioc.feeds import FEED_SPECS, FeedSpec
 from ioc.registry import demo_connector
 from ioc.streams import DeadLetter
 from ioc.units import UnitTable
@@ -170,6 +171,12 @@ def connector_names(settings: Settings) -> dict[str, list[str]]:
             feed = str(table.get("feed") or registry[kind].feed)
             out.setdefault(feed, []).append(name)
     return out
+
+
+def shown_specs(settings: Settings) -> dict[str, FeedSpec]:
+    """The feeds configured (or simulated), in the registry's order."""
+    configured = connector_names(settings)
+    return {feed: spec for feed, spec in FEED_SPECS.items() if feed in configured}
 
 
 def configure(name: str, table: dict[str, Any], *, source: str, registry: dict[str, type[Connector]]) -> Any:

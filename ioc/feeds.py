@@ -336,3 +336,10 @@ class RegisteredSpecs(Mapping[str, FeedSpec]):
 
 
 FEED_SPECS = RegisteredSpecs()
+
+
+def room_specs(shown: Mapping[str, FeedSpec]) -> dict[str, FeedSpec]:
+    """The feeds the rooms show: those of ``shown`` with KPIs (the alerts of the others, the
+    national portal's index gone stale, reach the rooms' tickers all the same); none configured
+    yet, the first feed."""
+    return {feed: spec for feed, spec in shown.items() if spec.has_kpis} or dict(list(FEED_SPECS.items())[:1])

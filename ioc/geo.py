@@ -95,6 +95,18 @@ def installed_layer(directory: Path, scheme: str, level: str, units: UnitTable) 
     return load_layer(directory, scheme, level, units)
 
 
+def room_layers(directory: Path, scheme: str, units: UnitTable) -> tuple[Layer, Layer | None]:
+    """What the rooms' maps draw: the districts (the former ones in 2025, for the province's
+    outline) and the communes' polygons where a province installed them; else, in the 2025 scheme,
+    its 96 communes as a schematic tile map (no openly licensed 2025 boundaries exist), which the
+    maps colour as they would the polygons, with its names and a note that it is a diagram."""
+    layer = load_layer(directory, scheme, "district" if scheme == "pre2025" else "former_district", units)
+    communes = installed_layer(directory, scheme, "commune", units)
+    if communes is None and scheme == "2025":
+        communes = tile_layer(directory, units)
+    return layer, communes
+
+
 TILES_LAYER = "2025-commune-tiles"
 # The grid's cell, against the province: the province's area holds this many cells per commune.
 # Fewer than the communes' share of the land (1.0) packs the blocks closer than the land lies,

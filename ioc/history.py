@@ -31,6 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from ioc import keys
+from ioc.config import Settings
 from ioc.kpis import TZ
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,11 @@ class History:
     directory: Path
     hourly_days: int
     daily_days: int
+
+    @classmethod
+    def configured(cls, settings: Settings) -> History:
+        wanted = settings.history
+        return cls(wanted.folder(settings.data_dir), wanted.hourly_days, wanted.daily_days)
 
     def at(self, feed: str, moment: datetime, fields: Iterable[str]) -> Past | None:
         """The newest snapshot of ``feed`` at or before ``moment`` (an hourly one within the hourly

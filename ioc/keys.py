@@ -111,6 +111,14 @@ def annotation_events() -> str:
     return f"{PREFIX}:annotations"
 
 
+def briefings(part: str) -> str:
+    """The morning briefings' keys, in one slot (``{briefings}``): ``requests`` (a stream of the
+    briefings people asked for, read by the ``brief`` process's group), ``pending`` (a hash of
+    those not yet made, by request), ``failed`` (a list of the newest failures) and ``worker``
+    (the process's heartbeat, expiring)."""
+    return f"{PREFIX}:{{briefings}}:{part}"
+
+
 def audit() -> str:
     """Who opened which case-level or sensitive view, and when (bounded, oldest dropped)."""
     return f"{PREFIX}:audit"

@@ -118,6 +118,8 @@ class Supervisor:
             others.append(Child(f"aggregator:{feed}", ["aggregate", feed], env))
         if self.settings.delivery.routes:  # alerts beyond the screens
             others.append(Child("deliver", ["deliver"], env))
+        if self.settings.briefing.enabled:  # the morning briefings
+            others.append(Child("brief", ["brief"], env))
         return simulators, [*others, Child("relay", ["relay"], env), Child("web", ["web"], env)]
 
     def _demo_secrets(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ from ioc import (
     alert_history,
     annotation_pages,
     auth,
+    briefings,
     compression,
     embeds,
     export_pages,
@@ -29,14 +30,15 @@ from ioc.alert_rules import RuleBook
 from ioc.annotations import Annotations
 from ioc.api import kpi_blueprint
 from ioc.api_scorecard import scorecard_blueprint
+from ioc.briefings import Archive
 from ioc.cards import Cards, card_blueprint
 from ioc.config import PROJECT_ROOT, Settings
-from ioc.connector import connector_names
+from ioc.connector import connector_names, shown_specs
 from ioc.delivery_log import point_health
 from ioc.export_pages import Exports
-from ioc.feeds import FEED_SPECS
+from ioc.feeds import room_specs
 from ioc.fonts import Fonts
-from ioc.geo import installed_layer, load_layer, tile_layer
+from ioc.geo import room_layers
 from ioc.health import read_health
 from ioc.history import History
 from ioc.login import Login, user
@@ -78,11 +80,8 @@ def titled(name: str) -> Any:
 
 def create_app(settings: Settings, client: redis.Redis) -> Dash:
     units = UnitTable.configured(settings.boundaries)
-    level = "district" if settings.boundaries.scheme == "pre2025" else "former_district"
-    layer = load_layer(settings.boundaries.directory, settings.boundaries.scheme, level, units)
-    history = History(
-        settings.history.folder(settings.data_dir), settings.history.hourly_days, settings.history.daily_days
-    )
+    layer, communes = room_layers(settings.boundaries.directory, settings.boundaries.scheme, units)
+    history = History.configured(settings)
     reader = SnapshotReader(client, history)
     app = IocDash(
         __name__,
@@ -100,12 +99,6 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     secret = settings.secret()
     users = UserFile(settings.auth.users_file, units) if settings.auth.users_file else None
     Login(settings, client, users, units).install(server, secret)
-    # The communes' polygons where a province installed them; else, in the 2025 scheme, its 96
-    # communes as a schematic tile map (no openly licensed 2025 boundaries exist), which the maps
-    # colour as they would the polygons, with its names and a note that it is a diagram.
-    communes = installed_layer(settings.boundaries.directory, settings.boundaries.scheme, "commune", units)
-    if communes is None and settings.boundaries.scheme == "2025":
-        communes = tile_layer(settings.boundaries.directory, units)
     geojson_url = f"/geo/{layer.name}.geojson"
     communes_url = f"/geo/{communes.name}.geojson" if communes else ""
     layers = {layer.name: layer} | ({communes.name: communes} if communes else {})
@@ -162,14 +155,10 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
             sid=session.get("sid"),
         )
 
-    configured = connector_names(settings)  # none configured yet: the rooms show the first feed
-    shown = {feed: spec for feed, spec in FEED_SPECS.items() if feed in configured}
-    # The rooms show the feeds with KPIs; the alerts of the others (the national portal's index
-    # gone stale) reach the rooms' tickers all the same.
-    specs = {feed: spec for feed, spec in shown.items() if spec.has_kpis} or dict(
-        list(FEED_SPECS.items())[:1]
-    )
+    shown = shown_specs(settings)
+    specs = room_specs(shown)
     export_pages.install(server, Exports(reader, units, specs, goals, rules))
+    briefings.install(server, client, Archive.configured(settings.briefing, settings.data_dir), units)
     live = Live(
         port=settings.realtime.port,
         url=settings.realtime.public_url,

@@ -13,6 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 from dash import Patch
+from plotly.colors import sample_colorscale
 
 from ioc import fonts, tilemap
 from ioc.annotations import Annotation
@@ -141,6 +142,14 @@ def map_scale(kpi: Kpi, values: list[float | None], goal: float | None) -> MapSc
         return MapScale(scale, 0.0, top, kpi.unit)
     top = max([1.0, *present])
     return MapScale([[0, "#eef1f5"], [1, theme.SERIES_RECEIVED]], 0.0, top, kpi.unit)
+
+
+def scale_colour(scale: MapScale, value: float | None) -> str:
+    """The colour a map gives ``value`` (in display units) on ``scale``; no value: "no data"."""
+    if value is None:
+        return theme.NO_DATA
+    span = (scale.zmax - scale.zmin) or 1.0
+    return str(sample_colorscale(scale.colorscale, [min(1.0, max(0.0, (value - scale.zmin) / span))])[0])
 
 
 def choropleth(

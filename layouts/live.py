@@ -117,8 +117,13 @@ def header_tools() -> html.Div:
         else []
     )
     quiet = [html.A(_("Tạm tắt thông báo"), href="/silences", className="logout")] if user else []
+    brief = (
+        [html.A(_("Bản tin"), href="/briefings", className="logout", title=_("Bản tin giao ban"))]
+        if user
+        else []
+    )
     out = [html.A(_("Đăng xuất"), href="/logout", className="logout")] if user else []
-    return html.Div([*who, *log, *quiet, *out, lang_toggle()], className="header-tools")
+    return html.Div([*who, *log, *brief, *quiet, *out, lang_toggle()], className="header-tools")
 
 
 ROLE_NAMES = {"leader": N_("Lãnh đạo"), "officer": N_("Trực ban"), "admin": N_("Quản trị")}

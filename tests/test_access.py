@@ -115,7 +115,13 @@ MATRIX = {
     "/export/ranking.csv?feed=public_services": (302, 200, 200, 200),
     "/export/ranking.xlsx?feed=public_services&unit=706": (302, 200, 403, 200),
     "/export/alerts.csv": (302, 200, 200, 200),
-    "/api/v1/annotations": (401, 200, 200, 200),  # adding and removing: tests/test_annotations.py
+    "/api/v1/annotations": (401, 200, 200, 200),
+    "/briefings": (
+        302,
+        200,
+        200,
+        200,
+    ),  # each lists only what the person may see (tests/test_briefings.py)  # adding and removing: tests/test_annotations.py
     "/realtime/token": (401, 200, 200, 200),
     "/geo/pre2025-district.geojson": (401, 200, 200, 200),
     "/_dash-layout": (401, 200, 200, 200),
@@ -158,6 +164,7 @@ UNLISTED = {
     "/silences/<silence_id>/end",  # POSTs: tests/test_silences.py
     "/api/v1/silences/<silence_id>/end",
     "/api/v1/annotations/<annotation_id>",  # DELETE: tests/test_annotations.py
+    "/briefings/<day>/<name>.<fmt>",  # an archived briefing's files: tests/test_briefings.py
     "/_dash-update-component",
     "/_reload-hash",
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",

@@ -25,6 +25,8 @@ FORBIDDEN = (
     "ioc.silence_pages",
     "ioc.export_pages",
     "ioc.annotation_pages",
+    "ioc.briefings",
+    "jinja2",
     "xlsxwriter",
     "ioc.cards",
     "ioc.embeds",

@@ -1,0 +1,472 @@
+"""The morning briefings: made by the ``brief`` process, archived, listed and served by the web app.
+
+The ``brief`` process (``ioc brief``, started by ``ioc run``) makes each configured unit's briefing
+(``layouts.briefing``) once a day at ``briefing.at``, local time, and any unit's when someone asks
+for it on ``/briefings``. Each is printed by headless Chromium, the engine the rooms are tested in,
+from a self-contained page (fonts inline, no script, no request: its Content-Security-Policy
+forbids every fetch), to a one-page A4 PDF and a PNG of the same page.
+
+The archive is a folder (``briefing.directory``): one folder a day, three files a briefing,
+``<unit>-<HHMMSS>-<daily|asked>.pdf|png|json``, the JSON (what it was made for) written last, so
+a briefing is listed only once whole. Days older than ``briefing.keep_days`` are removed.
+
+Requests go through Redis (``keys.briefings``): a stream read by a consumer group, acknowledged
+once the files are there (a process killed mid-way leaves the request pending, and the next one
+makes it), a hash of those not yet made for the page, and a list of the newest failures.
+
+Who may see a briefing: whoever may see its unit's cases (``User.sees_cases``: a duty officer
+their own units and those inside them; the others every unit), since a briefing names alerts and
+counts overdue cases of the unit; every download is audited.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import redis
+from flask import Blueprint, Flask, redirect, request, send_file
+
+from ioc import admin, csrf, keys
+from ioc.access import User
+from ioc.alert_rules import RuleBook
+from ioc.config import BriefingSettings, ConfigError, Settings
+from ioc.connector import shown_specs
+from ioc.feeds import room_specs
+from ioc.geo import room_layers
+from ioc.history import History
+from ioc.kpis import TZ
+from ioc.login import audit_view, current_user
+from ioc.login import refused as refuse
+from ioc.snapshots import SnapshotReader
+from ioc.targets import Goals
+from ioc.units import UnitTable
+from layouts.briefing import Briefing, Sources, gather, page_html
+from layouts.embed import EmbedMaps
+from layouts.geography import record_keys
+
+log = logging.getLogger(__name__)
+
+GROUP = "brief"
+NAME = re.compile(r"^(?P<unit>[0-9A-Za-z]{1,12})-(?P<time>[0-9]{6})-(?P<kind>daily|asked)$")
+DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+FORMATS = {"pdf": "application/pdf", "png": "image/png"}
+PAGE_PX = (794, 1123)  # A4 at 96 px an inch: the PNG's page, drawn at twice that
+PRINT_TIMEOUT_S = 90
+PENDING_MAX = 20  # requests waiting at once, all units
+FAILURES_KEPT = 50
+HEARTBEAT_S = 120
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@dataclass(frozen=True)
+class Archived:
+    """One briefing of the archive: its day's folder and name, and what it was made for."""
+
+    day: str
+    name: str
+    unit: str
+    unit_name: str
+    made_at: datetime
+    kind: str
+    asked_by: str
+    window: str
+
+    @property
+    def href(self) -> str:
+        return f"/briefings/{self.day}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Archive:
+    directory: Path
+    keep_days: int
+
+    @classmethod
+    def configured(cls, settings: BriefingSettings, data_dir: Path) -> Archive:
+        return cls(settings.folder(data_dir), settings.keep_days)
+
+    def save(self, briefing: Briefing, pdf: bytes, png: bytes) -> Archived:
+        made = briefing.made_at.astimezone(TZ)
+        day = made.date().isoformat()
+        name = f"{briefing.unit}-{made:%H%M%S}-{briefing.kind}"
+        if not NAME.match(name):
+            raise ValueError(f"unit {briefing.unit!r}: not a name the archive can hold")
+        folder = self.directory / day
+        folder.mkdir(parents=True, exist_ok=True)
+        for ext, body in (("pdf", pdf), ("png", png), ("json", json.dumps(briefing.meta()).encode())):
+            part = folder / f".{name}.{ext}.part"
+            part.write_bytes(body)
+            os.replace(part, folder / f"{name}.{ext}")  # the JSON last: listed once whole
+        found = self.find(day, name)
+        assert found is not None
+        return found
+
+    def days(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            (p.name for p in self.directory.iterdir() if DAY.match(p.name) and p.is_dir()), reverse=True
+        )
+
+    def listed(self, day: str) -> list[Archived]:
+        if not DAY.match(day) or not (self.directory / day).is_dir():
+            return []
+        found = [self.find(day, p.stem) for p in (self.directory / day).glob("*.json")]
+        return sorted((a for a in found if a is not None), key=lambda a: a.made_at, reverse=True)
+
+    def find(self, day: str, name: str) -> Archived | None:
+        """The briefing ``name`` of ``day``, if both are well formed and it is whole."""
+        matched = NAME.match(name)
+        if not DAY.match(day) or matched is None:
+            return None
+        path = self.directory / day / f"{name}.json"
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return Archived(
+            day=day,
+            name=name,
+            unit=matched["unit"],
+            unit_name=str(meta.get("name", matched["unit"])),
+            made_at=datetime.fromisoformat(meta["made_at"]),
+            kind=matched["kind"],
+            asked_by=str(meta.get("asked_by", "")),
+            window=str(meta.get("window", "")),
+        )
+
+    def file(self, found: Archived, fmt: str) -> Path:
+        return self.directory / found.day / f"{found.name}.{fmt}"
+
+    def made(self, day: str, unit: str, kind: str) -> bool:
+        folder = self.directory / day
+        return folder.is_dir() and any(folder.glob(f"{unit}-[0-9]*-{kind}.json"))
+
+    def expire(self, today: date) -> list[str]:
+        """Remove the days older than the retention; the days removed."""
+        oldest = today - timedelta(days=self.keep_days - 1)
+        gone = [d for d in self.days() if date.fromisoformat(d) < oldest]
+        for day in gone:
+            shutil.rmtree(self.directory / day, ignore_errors=True)
+        return gone
+
+
+def find_chromium(configured: str) -> str:
+    """The Chromium to print with: the configured one, else the first on the PATH."""
+    if configured:
+        if not (shutil.which(configured) or Path(configured).is_file()):
+            raise ConfigError(f"briefing.chromium: {configured!r} is not an executable")
+        return shutil.which(configured) or configured
+    for name in CHROMIUM_NAMES:
+        if found := shutil.which(name):
+            return found
+    raise ConfigError(
+        f"briefing: no headless Chromium found ({', '.join(CHROMIUM_NAMES)} on the PATH); "
+        "install Chromium or set briefing.chromium"
+    )
+
+
+class PrintError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Printer:
+    """Headless Chromium: a page to a one-page A4 PDF, and to a PNG of the same page."""
+
+    chromium: str
+
+    def print(self, html: str) -> tuple[bytes, bytes]:
+        with tempfile.TemporaryDirectory(prefix="ioc-briefing-") as tmp:
+            folder = Path(tmp)
+            page = folder / "briefing.html"
+            page.write_text(html, encoding="utf-8")
+            pdf, png = folder / "briefing.pdf", folder / "briefing.png"
+            self._run(folder, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page)
+            self._run(
+                folder,
+                f"--screenshot={png}",
+                f"--window-size={PAGE_PX[0]},{PAGE_PX[1]}",
+                "--force-device-scale-factor=2",
+                "--hide-scrollbars",
+                page,
+            )
+            for out in (pdf, png):
+                if not out.is_file() or out.stat().st_size == 0:
+                    raise PrintError(f"{self.chromium} wrote no {out.suffix[1:].upper()}")
+            return pdf.read_bytes(), png.read_bytes()
+
+    def _run(self, folder: Path, *args: str | Path) -> None:
+        command = [
+            self.chromium,
+            "--headless",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-sync",
+            "--mute-audio",
+            f"--user-data-dir={folder / 'profile'}",
+            *(["--no-sandbox"] if os.geteuid() == 0 else []),  # Chromium's sandbox refuses root
+            *(str(a) if isinstance(a, str) else a.as_uri() for a in args),
+        ]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=PRINT_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PrintError(f"{self.chromium}: {exc}") from None
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            raise PrintError(f"{self.chromium} exited with {done.returncode}: {tail[0][:300]}")
+
+
+@dataclass
+class Briefer:
+    """The ``brief`` process: the day's briefings at the configured time, and those asked for."""
+
+    client: redis.Redis
+    sources: Sources
+    archive: Archive
+    printer: Printer
+    settings: BriefingSettings
+    consumer: str = "brief-1"
+
+    def due_units(self) -> list[str]:
+        units = self.sources.units
+        return [u for level in self.settings.levels for u in units.level_codes(level)]
+
+    def make(self, unit: str, now: datetime, kind: str, asked_by: str = "") -> Archived:
+        briefing = gather(self.sources, unit, now, kind=kind, asked_by=asked_by)
+        pdf, png = self.printer.print(page_html(briefing))
+        made = self.archive.save(briefing, pdf, png)
+        log.info("briefing of %s (%s) archived", unit, kind)
+        return made
+
+    def daily(self, now: datetime) -> int:
+        """The day's briefings not yet made, once the configured time has passed; how many."""
+        moment = now.astimezone(TZ)
+        if moment.time() < self.settings.at:
+            return 0
+        day, made = moment.date().isoformat(), 0
+        for unit in self.due_units():
+            if self.archive.made(day, unit, "daily"):
+                continue
+            try:
+                self.make(unit, now, "daily")
+                made += 1
+            except PrintError as exc:
+                self.failed(unit, "", str(exc), now)
+                return made  # Chromium is broken: the next step tries again, not 120 times now
+        if made:
+            self.archive.expire(moment.date())
+        return made
+
+    def ensure_group(self) -> None:
+        try:
+            self.client.xgroup_create(keys.briefings("requests"), GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def asked(self, block_ms: int) -> int:
+        """Make the briefings asked for: those this consumer left pending first (a process that
+        died mid-way), then new ones, waiting up to ``block_ms`` for one; how many were made."""
+        made = 0
+        for start in ("0", ">"):
+            found = cast(
+                list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+                self.client.xreadgroup(
+                    GROUP,
+                    self.consumer,
+                    {keys.briefings("requests"): start},
+                    count=10,
+                    block=block_ms if start == ">" else None,
+                ),
+            )
+            for _stream, entries in found or []:
+                for entry, fields in entries:
+                    asked = {k.decode(): v.decode() for k, v in fields.items()}
+                    now = datetime.now(UTC)
+                    try:
+                        self.make(asked["unit"], now, "asked", asked.get("by", ""))
+                        made += 1
+                    except PrintError as exc:
+                        self.failed(asked["unit"], asked.get("by", ""), str(exc), now)
+                    pipe = self.client.pipeline(transaction=True)
+                    pipe.xack(keys.briefings("requests"), GROUP, entry)
+                    pipe.hdel(keys.briefings("pending"), entry)
+                    pipe.execute()
+        return made
+
+    def failed(self, unit: str, by: str, error: str, now: datetime) -> None:
+        log.error("briefing of %s not made: %s", unit, error)
+        pipe = self.client.pipeline(transaction=True)
+        note = {
+            "unit": unit,
+            "by": by,
+            "error": error,
+            "at": now.astimezone(UTC).isoformat(timespec="seconds"),
+        }
+        pipe.lpush(keys.briefings("failed"), json.dumps(note, ensure_ascii=False))
+        pipe.ltrim(keys.briefings("failed"), 0, FAILURES_KEPT - 1)
+        pipe.execute()
+
+    def beat(self, now: datetime) -> None:
+        status = {"at": now.astimezone(UTC).isoformat(timespec="seconds"), "chromium": self.printer.chromium}
+        self.client.set(keys.briefings("worker"), json.dumps(status), ex=HEARTBEAT_S)
+
+    def run(self, stop: threading.Event, block_ms: int = 1_000) -> None:
+        self.ensure_group()
+        while not stop.is_set():
+            now = datetime.now(UTC)
+            self.beat(now)
+            self.daily(now)
+            self.asked(block_ms)
+
+
+def ask(client: redis.Redis, unit: str, by: str) -> str:
+    """Queue a briefing of ``unit`` for ``by``; the request's id."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    entry = client.xadd(keys.briefings("requests"), {"unit": unit, "by": by, "at": now}, maxlen=1000)
+    request_id = entry.decode() if isinstance(entry, bytes) else str(entry)
+    client.hset(keys.briefings("pending"), request_id, json.dumps({"unit": unit, "by": by, "at": now}))
+    return request_id
+
+
+def outside(unit: str) -> str:
+    return f"unit {unit!r} is outside your scope: a duty officer gets their own units' briefings"
+
+
+def install(server: Flask, client: redis.Redis, archive: Archive, units: UnitTable) -> None:
+    bp = Blueprint("briefings", __name__)
+    known = frozenset(units.codes)
+
+    def may_see(person: User, unit: str) -> bool:
+        """A unit of this scheme (an archive kept across a change of scheme holds others) that
+        ``person`` may see the cases of."""
+        return unit in known and person.sees_cases(unit, units)
+
+    def signed_in() -> User | Any:
+        person = current_user()
+        return refuse(401, "login required") if person is None else person
+
+    def pending(person: User) -> list[dict[str, str]]:
+        raw = cast(dict[bytes, bytes], client.hgetall(keys.briefings("pending")))
+        found = [json.loads(v) for v in raw.values()]
+        return sorted((p for p in found if may_see(person, p["unit"])), key=lambda p: p["at"])
+
+    def failures(person: User) -> list[dict[str, str]]:
+        raw = cast(list[bytes], client.lrange(keys.briefings("failed"), 0, 9))
+        found = [json.loads(v) for v in raw]
+        return [f for f in found if may_see(person, f["unit"])]
+
+    @bp.get("/briefings")
+    def page() -> Any:
+        person = signed_in()
+        if not isinstance(person, User):
+            return person
+        days = archive.days()
+        today = datetime.now(TZ).date().isoformat()
+        day = request.args.get("day", days[0] if days else today)
+        if not DAY.match(day):
+            return refuse(400, f"day: {day[:20]!r} is not a date (YYYY-MM-DD)")
+        shown = [a for a in archive.listed(day) if may_see(person, a.unit)]
+        worker = client.get(keys.briefings("worker"))
+        return admin.page(
+            "briefings.html",
+            day=day,
+            days=days[:60],
+            shown=shown,
+            choices=[(u, units.name(u)) for u in units.codes if may_see(person, u)],
+            pending=pending(person),
+            failures=failures(person),
+            worker=json.loads(worker) if worker else None,
+            names=units.names(),
+            asked=request.args.get("asked", ""),
+            local=lambda t: (
+                datetime.fromisoformat(t).astimezone(TZ).strftime("%H:%M %d/%m/%Y")
+                if isinstance(t, str)
+                else t.astimezone(TZ).strftime("%H:%M %d/%m/%Y")
+            ),
+        )
+
+    @bp.post("/briefings")
+    def ask_one() -> Any:
+        person = signed_in()
+        if not isinstance(person, User):
+            return person
+        if wrong := csrf.problem(request.form.get(csrf.FIELD)):
+            return refuse(400, f"the form's token is {wrong}: open the page again")
+        unit = request.form.get("unit", "")
+        if unit not in known:
+            return refuse(400, f"unit: unknown unit {unit[:20]!r} in scheme {units.scheme}")
+        if not may_see(person, unit):
+            return refuse(403, outside(unit))
+        waiting = [json.loads(v) for v in cast(list[bytes], client.hvals(keys.briefings("pending")))]
+        if not any(w["unit"] == unit for w in waiting):
+            if len(waiting) >= PENDING_MAX:
+                return refuse(
+                    503, f"{len(waiting)} briefings are waiting to be made: ask again in a few minutes"
+                )
+            ask(client, unit, person.login)
+        audit_view("briefing_asked", unit=unit)
+        return redirect(f"/briefings?asked={unit}")
+
+    @bp.get("/briefings/<day>/<name>.<fmt>")
+    def download(day: str, name: str, fmt: str) -> Any:
+        person = signed_in()
+        if not isinstance(person, User):
+            return person
+        if fmt not in FORMATS:
+            return refuse(404, f"no format {fmt[:10]!r}; formats: {', '.join(FORMATS)}")
+        found = archive.find(day, name)
+        if found is None:
+            return refuse(404, f"no briefing {name[:40]!r} on {day[:12]!r}")
+        if not may_see(person, found.unit):
+            return refuse(403, outside(found.unit))
+        audit_view("briefing", unit=found.unit, briefing=f"{day}/{name}", format=fmt)
+        response = send_file(
+            archive.file(found, fmt),
+            mimetype=FORMATS[fmt],
+            download_name=f"ban-tin-{found.unit}-{day}.{fmt}",
+            as_attachment=request.args.get("download") == "1",
+            max_age=0,
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    server.register_blueprint(bp)
+
+
+def briefer(settings: Settings, client: redis.Redis) -> Briefer:
+    """The ``brief`` process's worker: what the rooms read, from the same settings."""
+    units = UnitTable.configured(settings.boundaries)
+    layer, communes = room_layers(settings.boundaries.directory, settings.boundaries.scheme, units)
+    wanted = settings.briefing
+    sources = Sources(
+        reader=SnapshotReader(client, History.configured(settings)),
+        units=units,
+        specs=room_specs(shown_specs(settings)),
+        goals=Goals(settings.targets, units),
+        maps=EmbedMaps(units, layer if settings.boundaries.scheme == "pre2025" else None, communes),
+        rules=RuleBook(client, settings.alerts, units).current,
+        window=wanted.window,
+        counted_in=record_keys(units),
+    )
+    return Briefer(
+        client,
+        sources,
+        Archive.configured(wanted, Path(settings.data_dir)),
+        Printer(find_chromium(wanted.chromium)),
+        wanted,
+    )
