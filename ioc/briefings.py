@@ -40,7 +40,7 @@ from flask import Blueprint, Flask, redirect, request, send_file
 from ioc import admin, csrf, keys
 from ioc.access import User
 from ioc.alert_rules import RuleBook
-from ioc.config import BriefingSettings, ConfigError, Settings
+from ioc.config import BriefingSettings, Settings
 from ioc.connector import shown_specs
 from ioc.feeds import room_specs
 from ioc.geo import room_layers
@@ -63,10 +63,13 @@ DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FORMATS = {"pdf": "application/pdf", "png": "image/png"}
 PAGE_PX = (794, 1123)  # A4 at 96 px an inch: the PNG's page, drawn at twice that
 PRINT_TIMEOUT_S = 90
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RETRY_AFTER = timedelta(minutes=10)  # the day's briefings after a failure
+ASKED_PER_HOUR = 10  # briefings one person may ask for in an hour
+STALE_REQUEST = timedelta(hours=1)  # a request not made by then is dropped from the waiting list
 PENDING_MAX = 20  # requests waiting at once, all units
 FAILURES_KEPT = 50
 HEARTBEAT_S = 120
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Archive:
         made = briefing.made_at.astimezone(TZ)
         day = made.date().isoformat()
         name = f"{briefing.unit}-{made:%H%M%S}-{briefing.kind}"
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise ValueError(f"unit {briefing.unit!r}: not a name the archive can hold")
         folder = self.directory / day
         folder.mkdir(parents=True, exist_ok=True)
@@ -116,35 +119,34 @@ class Archive:
         if not self.directory.is_dir():
             return []
         return sorted(
-            (p.name for p in self.directory.iterdir() if DAY.match(p.name) and p.is_dir()), reverse=True
+            (p.name for p in self.directory.iterdir() if is_day(p.name) and p.is_dir()), reverse=True
         )
 
     def listed(self, day: str) -> list[Archived]:
-        if not DAY.match(day) or not (self.directory / day).is_dir():
+        if not is_day(day) or not (self.directory / day).is_dir():
             return []
         found = [self.find(day, p.stem) for p in (self.directory / day).glob("*.json")]
         return sorted((a for a in found if a is not None), key=lambda a: a.made_at, reverse=True)
 
     def find(self, day: str, name: str) -> Archived | None:
         """The briefing ``name`` of ``day``, if both are well formed and it is whole."""
-        matched = NAME.match(name)
-        if not DAY.match(day) or matched is None:
+        matched = NAME.fullmatch(name)
+        if not is_day(day) or matched is None:
             return None
-        path = self.directory / day / f"{name}.json"
         try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            meta = json.loads((self.directory / day / f"{name}.json").read_text(encoding="utf-8"))
+            return Archived(
+                day=day,
+                name=name,
+                unit=matched["unit"],
+                unit_name=str(meta.get("name", matched["unit"])),
+                made_at=datetime.fromisoformat(meta["made_at"]),
+                kind=matched["kind"],
+                asked_by=str(meta.get("asked_by", "")),
+                window=str(meta.get("window", "")),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # gone, or not ours
             return None
-        return Archived(
-            day=day,
-            name=name,
-            unit=matched["unit"],
-            unit_name=str(meta.get("name", matched["unit"])),
-            made_at=datetime.fromisoformat(meta["made_at"]),
-            kind=matched["kind"],
-            asked_by=str(meta.get("asked_by", "")),
-            window=str(meta.get("window", "")),
-        )
 
     def file(self, found: Archived, fmt: str) -> Path:
         return self.directory / found.day / f"{found.name}.{fmt}"
@@ -162,19 +164,21 @@ class Archive:
         return gone
 
 
-def find_chromium(configured: str) -> str:
-    """The Chromium to print with: the configured one, else the first on the PATH."""
-    if configured:
-        if not (shutil.which(configured) or Path(configured).is_file()):
-            raise ConfigError(f"briefing.chromium: {configured!r} is not an executable")
-        return shutil.which(configured) or configured
-    for name in CHROMIUM_NAMES:
-        if found := shutil.which(name):
-            return found
-    raise ConfigError(
-        f"briefing: no headless Chromium found ({', '.join(CHROMIUM_NAMES)} on the PATH); "
-        "install Chromium or set briefing.chromium"
-    )
+def is_day(text: str) -> bool:
+    """A day's folder name: a real date, ``YYYY-MM-DD``."""
+    if not DAY.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def describe(exc: Exception) -> str:
+    """A failure in one line for the page: its kind and message, cut short."""
+    text = str(exc) if isinstance(exc, PrintError) else f"{type(exc).__name__}: {exc}"
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 class PrintError(RuntimeError):
@@ -240,6 +244,8 @@ class Briefer:
     printer: Printer
     settings: BriefingSettings
     consumer: str = "brief-1"
+    resume_at: datetime = EPOCH  # after a failure, the day's briefings wait until then
+    expired: str = ""  # the day the archive was last cut to its retention
 
     def due_units(self) -> list[str]:
         units = self.sources.units
@@ -253,22 +259,26 @@ class Briefer:
         return made
 
     def daily(self, now: datetime) -> int:
-        """The day's briefings not yet made, once the configured time has passed; how many."""
+        """The day's briefings not yet made, once the configured time has passed (those asked for
+        in the meantime between them); old days removed; how many were made."""
         moment = now.astimezone(TZ)
-        if moment.time() < self.settings.at:
+        if moment.time() < self.settings.at or now < self.resume_at:
             return 0
         day, made = moment.date().isoformat(), 0
+        if self.expired != day:
+            self.archive.expire(moment.date())
+            self.expired = day
         for unit in self.due_units():
             if self.archive.made(day, unit, "daily"):
                 continue
             try:
                 self.make(unit, now, "daily")
                 made += 1
-            except PrintError as exc:
-                self.failed(unit, "", str(exc), now)
-                return made  # Chromium is broken: the next step tries again, not 120 times now
-        if made:
-            self.archive.expire(moment.date())
+            except Exception as exc:  # any unit's failure is said, and the rest go on later
+                self.failed(unit, "", describe(exc), now)
+                self.resume_at = now + RETRY_AFTER  # a broken printer: not 25 failures a second
+                return made
+            self.asked(None)  # a person's request does not wait for the whole morning
         return made
 
     def ensure_group(self) -> None:
@@ -278,7 +288,7 @@ class Briefer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def asked(self, block_ms: int) -> int:
+    def asked(self, block_ms: int | None) -> int:
         """Make the briefings asked for: those this consumer left pending first (a process that
         died mid-way), then new ones, waiting up to ``block_ms`` for one; how many were made."""
         made = 0
@@ -300,8 +310,8 @@ class Briefer:
                     try:
                         self.make(asked["unit"], now, "asked", asked.get("by", ""))
                         made += 1
-                    except PrintError as exc:
-                        self.failed(asked["unit"], asked.get("by", ""), str(exc), now)
+                    except Exception as exc:  # said on the page; the request is done with
+                        self.failed(asked.get("unit", "?"), asked.get("by", ""), describe(exc), now)
                     pipe = self.client.pipeline(transaction=True)
                     pipe.xack(keys.briefings("requests"), GROUP, entry)
                     pipe.hdel(keys.briefings("pending"), entry)
@@ -343,6 +353,15 @@ def ask(client: redis.Redis, unit: str, by: str) -> str:
     return request_id
 
 
+def readable(text: bytes | str) -> dict[str, Any] | None:
+    """A JSON object from Redis, or None for anything else (never a page's crash)."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def outside(unit: str) -> str:
     return f"unit {unit!r} is outside your scope: a duty officer gets their own units' briefings"
 
@@ -360,15 +379,29 @@ def install(server: Flask, client: redis.Redis, archive: Archive, units: UnitTab
         person = current_user()
         return refuse(401, "login required") if person is None else person
 
-    def pending(person: User) -> list[dict[str, str]]:
+    def waiting() -> list[dict[str, str]]:
+        """The requests not yet made; those older than an hour (no ``brief`` process took them)
+        are dropped, so a stopped process cannot fill the list for good."""
         raw = cast(dict[bytes, bytes], client.hgetall(keys.briefings("pending")))
-        found = [json.loads(v) for v in raw.values()]
-        return sorted((p for p in found if may_see(person, p["unit"])), key=lambda p: p["at"])
+        oldest = (datetime.now(UTC) - STALE_REQUEST).isoformat(timespec="seconds")
+        found, stale = [], []
+        for request_id, text in raw.items():
+            entry = readable(text)
+            if entry is None or str(entry.get("at", "")) < oldest:
+                stale.append(request_id)
+            else:
+                found.append(entry)
+        if stale:
+            client.hdel(keys.briefings("pending"), *stale)
+        return found
+
+    def pending(person: User) -> list[dict[str, str]]:
+        return sorted((p for p in waiting() if may_see(person, str(p.get("unit")))), key=lambda p: p["at"])
 
     def failures(person: User) -> list[dict[str, str]]:
         raw = cast(list[bytes], client.lrange(keys.briefings("failed"), 0, 9))
-        found = [json.loads(v) for v in raw]
-        return [f for f in found if may_see(person, f["unit"])]
+        found = [f for f in map(readable, raw) if f is not None]
+        return [f for f in found if may_see(person, str(f.get("unit")))]
 
     @bp.get("/briefings")
     def page() -> Any:
@@ -378,7 +411,7 @@ def install(server: Flask, client: redis.Redis, archive: Archive, units: UnitTab
         days = archive.days()
         today = datetime.now(TZ).date().isoformat()
         day = request.args.get("day", days[0] if days else today)
-        if not DAY.match(day):
+        if not is_day(day):
             return refuse(400, f"day: {day[:20]!r} is not a date (YYYY-MM-DD)")
         shown = [a for a in archive.listed(day) if may_see(person, a.unit)]
         worker = client.get(keys.briefings("worker"))
@@ -390,7 +423,7 @@ def install(server: Flask, client: redis.Redis, archive: Archive, units: UnitTab
             choices=[(u, units.name(u)) for u in units.codes if may_see(person, u)],
             pending=pending(person),
             failures=failures(person),
-            worker=json.loads(worker) if worker else None,
+            worker=readable(worker) if worker else None,
             names=units.names(),
             asked=request.args.get("asked", ""),
             local=lambda t: (
@@ -412,12 +445,18 @@ def install(server: Flask, client: redis.Redis, archive: Archive, units: UnitTab
             return refuse(400, f"unit: unknown unit {unit[:20]!r} in scheme {units.scheme}")
         if not may_see(person, unit):
             return refuse(403, outside(unit))
-        waiting = [json.loads(v) for v in cast(list[bytes], client.hvals(keys.briefings("pending")))]
-        if not any(w["unit"] == unit for w in waiting):
-            if len(waiting) >= PENDING_MAX:
+        queued = waiting()
+        if not any(w.get("unit") == unit for w in queued):
+            if len(queued) >= PENDING_MAX:
                 return refuse(
-                    503, f"{len(waiting)} briefings are waiting to be made: ask again in a few minutes"
+                    503, f"{len(queued)} briefings are waiting to be made: ask again in a few minutes"
                 )
+            hour = keys.briefings(f"asked:{person.login}:{datetime.now(UTC):%Y%m%d%H}")
+            pipe = client.pipeline(transaction=True)
+            pipe.incr(hour)
+            pipe.expire(hour, 3600)
+            if int(pipe.execute()[0]) > ASKED_PER_HOUR:
+                return refuse(429, f"at most {ASKED_PER_HOUR} briefings an hour each: ask again later")
             ask(client, unit, person.login)
         audit_view("briefing_asked", unit=unit)
         return redirect(f"/briefings?asked={unit}")
@@ -435,6 +474,8 @@ def install(server: Flask, client: redis.Redis, archive: Archive, units: UnitTab
         if not may_see(person, found.unit):
             return refuse(403, outside(found.unit))
         audit_view("briefing", unit=found.unit, briefing=f"{day}/{name}", format=fmt)
+        if not archive.file(found, fmt).is_file():  # removed by the retention since it was listed
+            return refuse(404, f"no briefing {name[:40]!r} on {day[:12]!r}")
         response = send_file(
             archive.file(found, fmt),
             mimetype=FORMATS[fmt],
@@ -467,6 +508,6 @@ def briefer(settings: Settings, client: redis.Redis) -> Briefer:
         client,
         sources,
         Archive.configured(wanted, Path(settings.data_dir)),
-        Printer(find_chromium(wanted.chromium)),
+        Printer(wanted.find_chromium()),
         wanted,
     )

@@ -6,6 +6,7 @@ Built once at start-up by :func:`load_settings` and passed down; nothing here ru
 from __future__ import annotations
 
 import os
+import shutil
 import tomllib
 from datetime import time
 from pathlib import Path
@@ -97,6 +98,9 @@ class HistorySettings(_Section):
         return self.directory or data_dir / "history"
 
 
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
 class BriefingSettings(_Section):
     at: time = Field(
         time(6, 30), description="Local time the day's morning briefings (bản tin giao ban) are made."
@@ -124,6 +128,21 @@ class BriefingSettings(_Section):
 
     def folder(self, data_dir: Path) -> Path:
         return self.directory or data_dir / "briefings"
+
+    def find_chromium(self) -> str:
+        """The Chromium that prints the briefings: the configured one, else the first on the PATH."""
+        if self.chromium:
+            found = shutil.which(self.chromium)
+            if found is None:
+                raise ConfigError(f"briefing.chromium: {self.chromium!r} is not an executable")
+            return found
+        for name in CHROMIUM_NAMES:
+            if found := shutil.which(name):
+                return found
+        raise ConfigError(
+            f"briefing: no headless Chromium found ({', '.join(CHROMIUM_NAMES)} on the PATH); "
+            "install Chromium or set briefing.chromium"
+        )
 
 
 class AggregatorSettings(_Section):

@@ -114,8 +114,9 @@ def annotation_events() -> str:
 def briefings(part: str) -> str:
     """The morning briefings' keys, in one slot (``{briefings}``): ``requests`` (a stream of the
     briefings people asked for, read by the ``brief`` process's group), ``pending`` (a hash of
-    those not yet made, by request), ``failed`` (a list of the newest failures) and ``worker``
-    (the process's heartbeat, expiring)."""
+    those not yet made, by request), ``failed`` (a list of the newest failures), ``worker``
+    (the process's heartbeat, expiring) and ``asked:<login>:<hour>`` (a person's requests in an
+    hour, expiring)."""
     return f"{PREFIX}:{{briefings}}:{part}"
 
 

@@ -118,8 +118,12 @@ class Supervisor:
             others.append(Child(f"aggregator:{feed}", ["aggregate", feed], env))
         if self.settings.delivery.routes:  # alerts beyond the screens
             others.append(Child("deliver", ["deliver"], env))
-        if self.settings.briefing.enabled:  # the morning briefings
-            others.append(Child("brief", ["brief"], env))
+        if self.settings.briefing.enabled:  # the morning briefings, where a Chromium prints them
+            try:
+                self.settings.briefing.find_chromium()
+                others.append(Child("brief", ["brief"], env))
+            except ConfigError as exc:
+                log.warning("no morning briefings: %s", exc)
         return simulators, [*others, Child("relay", ["relay"], env), Child("web", ["web"], env)]
 
     def _demo_secrets(self) -> dict[str, str]:

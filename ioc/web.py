@@ -227,9 +227,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
         layout=drill.drill_layout,
     )
     drill.register_drill(app)
-    wall = WallPage(
-        **{k: v for k, v in rooms.items() if k != "marks"}, settings=settings.wall, scorecards=scorecards
-    )
+    wall = WallPage(**rooms, settings=settings.wall, scorecards=scorecards)
     dash.register_page("wall", path="/wall", title=titled(i18n.N_("Màn hình tường")), layout=wall.layout)  # type: ignore[no-untyped-call]
     wall.register(app)
     feeds = connector_names(settings)

@@ -57,7 +57,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 WORST_SHOWN = 5
 GROUPS_SHOWN = 4  # agencies or sectors in each overdue table
 ALERTS_SHOWN = 8
-ALERTS_SCAN = 5_000  # newest events of each feed's log read for the last 24 hours
 HOURS = 24
 LEVEL_NAMES = {
     "province": N_("Tỉnh"),
@@ -293,37 +292,59 @@ def _map_and_ranking(sources: Sources, unit: str) -> tuple[MapPart | None, str, 
     rows = figures.ranked(
         list(zip(peers, data.values(kpi, peers, window), strict=True)), kpi, best_first=False
     )
+    # A commune's briefing shows no other commune's figures: its reader may be the commune's
+    # duty officer, who does not see its neighbours' (``User.sees_kpis``); it says where it ranks.
+    inside = {unit, *units.communes_of(unit)}
+
+    def open_to_reader(code: str) -> bool:
+        return code in inside or units.level(code) != "commune"
+
     ranking = [
         Ranked(units.name(code), figures.value_text(kpi, value), code == unit)
         for code, value in rows[:WORST_SHOWN]
-        if value is not None
+        if value is not None and open_to_reader(code)
     ]
     if unit in peers and all(not r.own for r in ranking):  # the unit itself, where it stands
         place = [code for code, _v in rows].index(unit)
-        ranking.append(
-            Ranked(f"{place + 1}. {units.name(unit)}", figures.value_text(kpi, rows[place][1]), True)
-        )
-    drawn = None if chosen is None else _drawing(sources, chosen[0], chosen[1] or unit, view, kpi, title)
+        own = f"{units.name(unit)}: {place + 1}/{len(rows)}"
+        ranking.append(Ranked(own, figures.value_text(kpi, rows[place][1]), True))
+    drawn = (
+        None
+        if chosen is None
+        else _drawing(sources, chosen[0], chosen[1] or unit, view, kpi, title, open_to_reader)
+    )
     return drawn, title, ranking
 
 
-def _drawing(sources: Sources, layer: Any, focus: str, view: FeedView, kpi: Kpi, title: str) -> MapPart:
+def _drawing(
+    sources: Sources,
+    layer: Any,
+    focus: str,
+    view: FeedView,
+    kpi: Kpi,
+    title: str,
+    shown: Callable[[str], bool],
+) -> MapPart:
+    """The layer coloured on ``kpi``; the units not ``shown`` grey, without their figure."""
     window = sources.window
     drawing = sources.maps.drawing(layer)
-    values = [figures.display_value(kpi, v) for v in view.data.values(kpi, layer.codes, window)]
+    raws = [
+        v if shown(c) else None
+        for c, v in zip(layer.codes, view.data.values(kpi, layer.codes, window), strict=True)
+    ]
+    values = [figures.display_value(kpi, v) for v in raws]
     scale = figures.map_scale(kpi, values, view.goal(kpi.name, sources.units.province))
+    names = sources.units.names()
     areas = [
         Area(
             code=code,
             path=drawing.paths.get(code, ""),
             fill=figures.scale_colour(scale, value),
-            name=sources.units.name(code) if code in sources.units.names() else layer.names.get(code, code),
-            text=figures.value_text(kpi, raw),
+            name=names.get(code) or layer.names.get(code, code),
+            text=figures.value_text(kpi, raw) if shown(code) else "",
             focus=code == focus,
         )
-        for code, value, raw in zip(
-            layer.codes, values, view.data.values(kpi, layer.codes, window), strict=True
-        )
+        for code, value, raw in zip(layer.codes, values, raws, strict=True)
     ]
     if layer.schematic and len(areas) <= LABELLED_TILES:
         areas = [replace(a, label=middle(a.path), name=short_name(a.name)) if a.path else a for a in areas]
@@ -353,24 +374,19 @@ def _overdue(sources: Sources, feed: str, unit: str) -> Overdue | None:
     if commune:
         found = [c for c in found if c["unit_code"] in sources.counted_in.get(unit, ())]
     cases = cast(list[dict[str, Any]], found)
-    by_agency = feed == "public_services"  # the only list that names a receiving agency
-    group = "agency" if by_agency else "sector"
+    group, head = CASE_TABLES[feed].counted_by
     counts = Counter(str(c.get(group) or "–") for c in cases)
     oldest: dict[str, str] = {}
     for c in cases:
         who = str(c.get(group) or "–")
         oldest[who] = min(oldest.get(who, c["deadline_at"]), c["deadline_at"])
-
-    def said(who: str) -> str:
-        return who if by_agency else _(theme.REPORT_SECTOR_LABELS.get(who, who))
-
     rows = [
-        (said(who), n, local(datetime.fromisoformat(oldest[who].replace("Z", "+00:00"))))
+        (_(theme.REPORT_SECTOR_LABELS.get(who, who)), n, local(datetime.fromisoformat(oldest[who])))
         for who, n in counts.most_common(GROUPS_SHOWN)
     ]
     return Overdue(
         title=_(CASE_TABLES[feed].title),
-        by=_("Cơ quan tiếp nhận") if by_agency else _("Lĩnh vực"),
+        by=_(head),
         total=len(cases),
         rows=rows,
         more=max(0, len(counts) - GROUPS_SHOWN),
@@ -389,15 +405,17 @@ def _alerts(sources: Sources, unit: str, now: datetime) -> list[AlertRow]:
     for feed in FEED_SPECS:
         for alert in alert_store.read_active(client, feed).values():
             if alert["since"] <= end:
-                occurrences[(alert["id"], alert["since"])] = {
-                    k: str(v) for k, v in alert.items() if v is not None
-                }
+                said = {k: str(v) for k, v in alert.items() if v is not None}
+                occurrences[(alert["id"], alert["since"])] = said
         raw = cast(
-            list[tuple[bytes, dict[bytes, bytes]]], client.xrevrange(keys.alert_log(feed), count=ALERTS_SCAN)
+            list[tuple[bytes, dict[bytes, bytes]]],
+            client.xrevrange(keys.alert_log(feed), count=alert_store.LOG_MAXLEN),
         )
-        for _entry, fields in reversed(raw):  # oldest first: an occurrence's events in order
-            event = {k.decode(): v.decode() for k, v in fields.items()}
-            if not start <= event["at"] <= end:
+        events = [{k.decode(): v.decode() for k, v in fields.items()} for _entry, fields in reversed(raw)]
+        # the occurrences on during the day: those still on, and those with an event in it ...
+        shown = set(occurrences) | {(e["id"], e["since"]) for e in events if start <= e["at"] <= end}
+        for event in events:  # ... with every event of theirs up to now (an earlier acknowledgement)
+            if (event["id"], event["since"]) not in shown or event["at"] > end:
                 continue
             seen = occurrences.setdefault((event["id"], event["since"]), {})
             for name in ("rule", "unit", "value", "threshold", "since"):

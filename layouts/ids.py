@@ -57,6 +57,7 @@ W_NUMBERS = "wall-numbers"
 W_MAP = "wall-map"
 W_BADGE = "wall-badge"
 W_PROGRESS = "wall-progress"
+W_MARKS = "wall-marks"
 W_TICK = "wall-tick"
 W_OPTIONS = "wall-options"  # store: {"keys", "offset"}
 W_VIEWPORT = "wall-viewport"  # store: the screen's size, for the map's zoom

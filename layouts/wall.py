@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from pydantic import ValidationError
 
+from ioc.annotations import Annotations, lineage
 from ioc.config import WallSettings
 from ioc.documents import ScorecardAnswer
 from ioc.feeds import FeedSpec
@@ -115,6 +116,7 @@ class WallPage:
     goals: Goals
     settings: WallSettings
     scorecards: Scorecards | None = None
+    marks: Annotations | None = None  # holidays, outages and events at the wall's moment
 
     def plan(self, at: datetime | None = None) -> WallPlan:
         return WallPlan(
@@ -176,6 +178,9 @@ class WallPage:
                                     className="wall-org",
                                 ),
                                 html.H1(scene.title, id=ids.W_TITLE, className="wall-title"),
+                                html.Div(
+                                    self.marks_at(scene, viewing.at), id=ids.W_MARKS, className="wall-marks"
+                                ),
                             ]
                         ),
                         html.Div(fresh_badge(scene.feed), id=ids.W_BADGE, className="wall-badge"),
@@ -243,6 +248,35 @@ class WallPage:
                 ),
             ],
         )
+
+    def marks_at(self, scene: Scene, at: datetime | None) -> list[html.Span]:
+        """What explains the figures at the wall's moment (now, or the instant it shows): the
+        holiday of the day, an outage of the scene's feed, the events about it and its unit."""
+        if self.marks is None:
+            return []
+        now = datetime.now(UTC)
+        moment = at or now
+        feeds = [scene.feed] if scene.feed in self.specs else list(self.specs)
+        unit = scene.focus or self.units.province
+        found = self.marks.between(
+            moment,
+            moment,
+            feeds,
+            now,
+            units=lineage(self.units, unit),
+            lang="en_US" if current() == "en" else "vi",
+        )
+        return [
+            html.Span(
+                [
+                    html.Span(className="wall-mark-dot", style={"background": theme.MARK_COLOURS[a.kind]}),
+                    a.title,
+                ],
+                className=f"wall-mark {a.kind}",
+                title=a.note or None,
+            )
+            for a in found
+        ]
 
     def numbers(self, scene: Scene) -> list[html.Div]:
         return [self._number(n) for n in scene.numbers]
@@ -362,6 +396,7 @@ class WallPage:
             Output(ids.W_PROGRESS, "children"),
             Output(ids.W_SCORECARD, "children"),
             Output(ids.W_MAIN, "className"),
+            Output(ids.W_MARKS, "children"),
             Input(ids.W_TICK, "n_intervals"),
             Input(ids.W_VIEWPORT, "data"),
             State(ids.W_OPTIONS, "data"),
@@ -378,6 +413,7 @@ class WallPage:
                 if not viewing.live:
                     past.use(viewing, plan.meta(scene.feed), {f: plan.meta(f) for f in self.specs})
                 numbers = self.numbers(scene)
+                marks = self.marks_at(scene, viewing.at)
                 board = self.scorecard_panel(scene, viewport or DEFAULT_VIEWPORT)
                 # the scorecard's scene covers the map: it keeps the last one it drew
                 fresh = (
@@ -401,7 +437,16 @@ class WallPage:
                 patch["layout"]["map"]["center"] = fresh.layout.map.center
                 patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
             progress = f"{index + 1} / {len(keys)}"
-            return scene.title, numbers, patch, fresh_badge(scene.feed), progress, board, main_class(scene)
+            return (
+                scene.title,
+                numbers,
+                patch,
+                fresh_badge(scene.feed),
+                progress,
+                board,
+                main_class(scene),
+                marks,
+            )
 
 
 def query_kept(query: dict[str, str]) -> dict[str, str]:

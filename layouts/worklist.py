@@ -58,6 +58,8 @@ class CaseTable:
     # a download's three columns after the id (layouts.sheets): their heads, and a case's values
     sheet_heads: tuple[str, str, str]
     sheet_cells: Callable[[dict[str, Any]], tuple[Any, Any, Any]]
+    # the morning briefing counts the cases by this field, under this head (``layouts.briefing``)
+    counted_by: tuple[str, str]
 
 
 CASE_TABLES = {
@@ -68,6 +70,7 @@ CASE_TABLES = {
         _dossier,
         (N_("Thủ tục"), N_("Lĩnh vực"), N_("Cơ quan")),
         _dossier_sheet,
+        ("agency", N_("Cơ quan tiếp nhận")),
     ),
     "citizen_feedback": CaseTable(
         N_("Phản ánh quá hạn xử lý"),
@@ -76,6 +79,7 @@ CASE_TABLES = {
         _report,
         (N_("Lĩnh vực"), N_("Mức độ"), N_("Nội dung")),
         _report_sheet,
+        ("sector", N_("Lĩnh vực")),
     ),
 }
 CASE_FEEDS = tuple(CASE_TABLES)

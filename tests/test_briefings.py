@@ -4,6 +4,7 @@ refused by the web app; asked for, and made once even when the worker dies mid-w
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,8 +17,8 @@ import pytest
 import redis
 
 from ioc import alert_store, keys
-from ioc.briefings import GROUP, Archive, Briefer, Printer, PrintError, ask, briefer, find_chromium
-from ioc.config import ConfigError, default_alert_rules
+from ioc.briefings import GROUP, Archive, Briefer, Printer, PrintError, ask, briefer
+from ioc.config import BriefingSettings, ConfigError, default_alert_rules
 from ioc.feeds import FEED_SPECS
 from ioc.web import create_app
 from layouts import figures
@@ -71,7 +72,10 @@ def made(history_run, redis_server, tmp_path_factory):  # noqa: F811
     )
     commit(client, NOW - timedelta(hours=40), condition("703", 0.81, rule))  # over before the day began
     commit(client, NOW - timedelta(hours=39))
-    commit(client, NOW - timedelta(hours=30), condition(OTHER, 0.85, rule))  # ended within the day
+    commit(client, NOW - timedelta(hours=30), condition(OTHER, 0.85, rule))  # ended within the day,
+    alert_store.acknowledge(  # acknowledged before it began
+        client, "public_services", f"{rule}|{OTHER}", "truc-706", NOW - timedelta(hours=28), "Đang kiểm tra"
+    )
     commit(client, NOW - timedelta(hours=20))
     commit(client, NOW - timedelta(hours=3), condition(DISTRICT, 0.874, rule))  # on, acknowledged
     alert_store.acknowledge(
@@ -131,7 +135,8 @@ def test_the_alerts_of_the_day_say_who_acknowledged_them(made, units) -> None:
     assert "87,4%" in district and "truc-705: Đã gọi bộ phận một cửa" in district, district
     assert "đang diễn ra" in district
     other = next(ln for ln in section.splitlines() if names[OTHER] in ln)
-    assert "chưa ai xác nhận" in other and "đang diễn ra" not in other, other  # it ended
+    ended = (NOW - timedelta(hours=20)).astimezone(RUNS[0].tzinfo).strftime("%H:%M %d/%m/%Y")
+    assert "truc-706: Đang kiểm tra" in other and ended in other, other
     assert names["703"] not in section, "an alert over before the last 24 hours is listed"
 
 
@@ -262,17 +267,62 @@ def test_a_chromium_that_fails_is_a_failure_on_the_page_not_a_crash(made, tmp_pa
     page = logged_in(app, "lanhdao").get("/briefings").text
     assert "Không lập được" in page and "exited with 3" in page
     with pytest.raises(ConfigError, match=r"briefing\.chromium"):
-        find_chromium(str(tmp_path / "none"))
+        BriefingSettings(chromium=str(tmp_path / "none")).find_chromium()
 
 
-def test_the_request_queue_is_bounded(made, redis_server) -> None:
+def test_requests_are_bounded_per_person_and_in_all(made, redis_server) -> None:
     client = redis.Redis.from_url(redis_server.url)
     app = made[4]
+    client.delete(keys.briefings("pending"), keys.briefings("requests"))
     leader = logged_in(app, "lanhdao")
     token = form_token(leader.get("/briefings").text)
-    communes = [u for u in made[0].sources.units.level_codes("commune")][:25]
-    for unit in communes[:20]:
-        ask(client, unit, "lanhdao")
-    reply = leader.post("/briefings", data={"csrf_token": token, "unit": communes[21]})
+    communes = made[0].sources.units.level_codes("commune")
+    for unit in communes[:10]:
+        assert leader.post("/briefings", data={"csrf_token": token, "unit": unit}).status_code == 302
+    reply = leader.post("/briefings", data={"csrf_token": token, "unit": communes[10]})
+    assert reply.status_code == 429 and "an hour" in reply.get_json()["error"]
+    for unit in communes[10:20]:
+        ask(client, unit, "quantri")
+    admin = logged_in(app, "quantri")
+    reply = admin.post(
+        "/briefings", data={"csrf_token": form_token(admin.get("/briefings").text), "unit": "72"}
+    )
     assert reply.status_code == 503 and "waiting" in reply.get_json()["error"]
+    # a request no process took within the hour leaves the list: a stopped process cannot fill it
+    stale = json.dumps({"unit": communes[0], "by": "quantri", "at": "2026-01-01T00:00:00+00:00"})
+    client.hset(keys.briefings("pending"), "0-1", stale)
+    client.hset(keys.briefings("pending"), "0-2", "not json")
+    admin.get("/briefings")
+    assert not client.hexists(keys.briefings("pending"), "0-1")
+    assert not client.hexists(keys.briefings("pending"), "0-2")
     client.delete(keys.briefings("pending"), keys.briefings("requests"))
+
+
+def test_a_communes_briefing_shows_no_other_communes_figures(made, units) -> None:
+    worker = made[0]
+    commune = units.children(DISTRICT)[0]
+    found = worker.make(commune, NOW, "asked", "truc-705")
+    text = pdf_text(worker.archive.file(found, "pdf"))
+    section = text[text.index("Đơn vị kém nhất") : text.index("Cảnh báo 24 giờ qua")]
+    names = units.names()
+    others = [names[c] for c in units.children(DISTRICT) if c != commune]
+    assert not [n for n in others if n in section], section
+    assert re.search(re.escape(names[commune]) + r": \d+/\d+", section), section
+
+
+def test_a_bad_request_or_a_junk_folder_stops_nothing(made, redis_server, tmp_path) -> None:
+    worker = made[0]
+    client = redis.Redis.from_url(redis_server.url)
+    worker.ensure_group()
+    ask(client, "99999", "lanhdao")  # a unit of no scheme (a queue kept across a change of scheme)
+    assert worker.asked(block_ms=50) == 0
+    assert client.xpending(keys.briefings("requests"), GROUP)["pending"] == 0  # done with
+    assert "99999" in client.lindex(keys.briefings("failed"), 0).decode()
+    archive = Archive(tmp_path, keep_days=1)
+    for junk in ("2025-99-99", "2026-11-2", "notes"):
+        (tmp_path / junk).mkdir()
+    (tmp_path / "2026-11-20").mkdir()
+    (tmp_path / "2026-11-20" / "72-101010-asked.json").write_text("[1, 2]")
+    assert archive.days() == ["2026-11-20"]
+    assert archive.listed("2026-11-20") == []
+    assert archive.expire(date(2026, 11, 22)) == ["2026-11-20"]
