@@ -178,13 +178,12 @@ class WallPage:
                                     className="wall-org",
                                 ),
                                 html.H1(scene.title, id=ids.W_TITLE, className="wall-title"),
-                                html.Div(
-                                    self.marks_at(scene, viewing.at), id=ids.W_MARKS, className="wall-marks"
-                                ),
                             ]
                         ),
                         html.Div(fresh_badge(scene.feed), id=ids.W_BADGE, className="wall-badge"),
                         html.Div(fmt.date_time(datetime.now(UTC)), id=ids.CLOCK, className="wall-clock"),
+                        # what explains the numbers now: a holiday, an outage, an event (a row of its own)
+                        html.Div(self.marks_at(scene, viewing.at), id=ids.W_MARKS, className="wall-marks"),
                     ],
                 ),
                 html.Main(

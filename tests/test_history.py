@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 
 from ioc import keys
+from ioc.annotations import Annotation, Annotations
 from ioc.config import PROJECT_ROOT
 from ioc.history import History, HistoryWriter
 from ioc.simulators.http import RecordListing, SimulatorServer
@@ -267,6 +269,15 @@ def test_the_wall_shows_what_it_showed_then(history_run, browser) -> None:  # no
     instant, it says so, and it takes no pushes."""
     api, folder, _records, redis_url = history_run
     at = "2026-11-20T09:30"
+    # an event a duty officer marked that morning: the wall names it (what explains its numbers)
+    store = Annotations(redis.Redis.from_url(redis_url), {})
+    event = Annotation(
+        start=datetime(2026, 11, 20, 8, tzinfo=TZ),
+        end=datetime(2026, 11, 20, 11, tzinfo=TZ),
+        title="Bảo trì Cổng dịch vụ công",
+        created_by="quantri",
+    )
+    store.add(event)
     with web_alone(folder.parent, redis_url, "history-wall-secret") as port:
         page = new_page(browser, port, viewport={"width": 1920, "height": 1080})
         page.goto(f"http://127.0.0.1:{port}/wall?at={at}&interval=600&dim=off")
@@ -278,4 +289,6 @@ def test_the_wall_shows_what_it_showed_then(history_run, browser) -> None:  # no
         assert shown == str(then["overdue_open"]["value"]), (shown, then)
         badge = page.locator("#wall-badge").inner_text()
         assert "không trực tiếp" in badge, badge
+        assert "Bảo trì Cổng dịch vụ công" in page.locator("#wall-marks").inner_text()
         page.screenshot(path=str(SHOTS / "wall-past.png"))
+    store.remove(event.id)
