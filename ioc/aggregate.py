@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 SCHEMAS_REMEMBERED = 64
 DELTAS_MAXLEN = 1000  # the relay reads them live; a screen that connects gets the snapshot
+WEEK = timedelta(days=7)  # the series overlaid when a room compares with last week
 
 
 class LeaseLost(Exception):
@@ -67,6 +68,7 @@ class Aggregator:
         self.client = client
         self.alerts = alerts
         self.history = history
+        self.week_before_start: datetime | None = None  # the series' start its week before was written for
         self.spec = spec
         self.units = units
         self.settings = settings
@@ -300,10 +302,32 @@ class Aggregator:
             self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )
         raised = self._alerts(snapshot, as_of, delta)
-        self._transaction(state if durable else None, snapshot, series_docs, delta, acks, poison, raised)
+        week_before = self._week_before(records, start, hours)
+
+        def also(pipe: Any) -> None:
+            if raised is not None:
+                raised(pipe)
+            if week_before:
+                pipe.hset(keys.series_week_before(self.spec.name), mapping=week_before)
+
+        self._transaction(state if durable else None, snapshot, series_docs, delta, acks, poison, also)
+        if week_before:
+            self.week_before_start = start
         self.published, self.published_series = snapshot, series_docs
         if self.history is not None:  # once an hour: what was just published, as it was known
             self.history.offer(as_of, snapshot)
+
+    def _week_before(self, records: pl.LazyFrame, start: datetime, hours: int) -> dict[str, str]:
+        """The series' hours a week earlier, each unit's (what a room overlays when it compares with
+        last week), when the series' first hour has moved since they were last written: whole
+        hours, which change after that only by late records, counted again an hour later."""
+        if not self.spec.measures or self.week_before_start == start:
+            return {}
+        begin = start - WEEK
+        end = begin + timedelta(hours=hours, microseconds=-1)
+        counted = self.spec.series(records, self.rollup, end, days=self.settings.series_days)
+        frame = counted.filter(pl.col("hour") >= begin).collect()
+        return series_documents(frame, self.units.codes, begin, hours, self.spec.measures)
 
     def _alerts(
         self, snapshot: dict[str, str], as_of: datetime, delta: DeltaDocument

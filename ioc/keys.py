@@ -54,6 +54,12 @@ def series(feed: str) -> str:
     return _feed(feed, "series")
 
 
+def series_week_before(feed: str) -> str:
+    """Hash of each unit's hourly series over the same hours a week earlier (the rooms' overlay
+    when they compare with last week), rewritten once an hour."""
+    return _feed(feed, "series:week_before")
+
+
 def deltas(feed: str) -> str:
     """What each aggregator commit changed, for the realtime relay (bounded)."""
     return _feed(feed, "deltas")

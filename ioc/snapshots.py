@@ -206,3 +206,8 @@ class SnapshotReader:
     def series(self, feed: str, unit: str) -> SeriesDocument | None:
         raw = self.client.hget(keys.series(feed), unit)
         return None if raw is None else cast(SeriesDocument, json.loads(raw))
+
+    def series_week_before(self, feed: str, unit: str) -> SeriesDocument | None:
+        """``unit``'s series over the same hours a week earlier (the rooms' overlay), or None."""
+        raw = self.client.hget(keys.series_week_before(feed), unit)
+        return None if raw is None else cast(SeriesDocument, json.loads(raw))

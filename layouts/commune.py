@@ -29,7 +29,7 @@ from layouts.district import (
 from layouts.geography import APPROXIMATE_TITLE
 from layouts.i18n import _
 from layouts.live import fresh_badge
-from layouts.province import series_marks, series_panel
+from layouts.province import series_marks, series_panel, week_before
 from layouts.room_data import DEFAULT_WINDOW, feed_query, fetch_room
 
 OUTLINE_PX = 4  # the commune's own outline among its neighbours'
@@ -135,7 +135,7 @@ class CommunePage(UnitRoom):
             fresh_badge(spec.name),
             dcc.Graph(
                 id=ids.C_SERIES,
-                figure=self.series_figure(room),
+                figure=self.series_figure(room, choice.compare),
                 config={"displayModeBar": False, "locale": "vi"},
             ),
             html.Ul(about, className="commune-about"),
@@ -143,13 +143,16 @@ class CommunePage(UnitRoom):
         ]
 
     def side_update(self, room: RoomRead, choice: Choice) -> Any:
-        return self.series_figure(room)
+        return self.series_figure(room, choice.compare)
 
-    def series_figure(self, room: RoomRead) -> Any:
+    def series_figure(self, room: RoomRead, compare: str = "") -> Any:
+        """The commune's hourly series; comparing with last week, the week before under it."""
         doc = room.view.data.series.get(room.code)
         as_of = (room.view.data.meta or {}).get("as_of")
         marks = series_marks(self.marks, room.view.spec.name, doc, as_of, self.units, room.code)
-        figure = figures.hourly_series(doc, as_of, series_panel(room.view.spec), past.series_note(), marks)
+        before = week_before(self.reader, room.view.spec.name, room.code, compare if doc else "")
+        panel = series_panel(room.view.spec)
+        figure = figures.hourly_series(doc, as_of, panel, past.series_note(), marks, before)
         figure.update_layout(height=SERIES_HEIGHT_PX)
         return figure
 

@@ -416,10 +416,12 @@ def hourly_series(
     panel: SeriesPanel,
     missing: str = "",
     marks: Sequence[Annotation] = (),
+    week_before: dict[str, Any] | None = None,
 ) -> go.Figure:
     """A feed's hourly measures (dossiers received and resolved, ...), with today shaded and
     ``marks`` (holidays, outages, events) as labelled bands; ``missing``: what the panel says
-    without a series (none yet, or a room in the past)."""
+    without a series (none yet, or a room in the past); ``week_before``: the same hours a week
+    earlier, drawn dotted over them (after the measures' traces, which pushes patch by index)."""
     unit = _(panel.unit)
     figure = go.Figure()
     if not doc:  # an axis without dates: nothing to shade either
@@ -433,17 +435,27 @@ def hourly_series(
             font={"color": theme.MUTED},
         )
         as_of_iso = None
-    if doc and panel.measures:
-        x = series_axis(doc["start"], len(doc[panel.measures[0][0]]))
+    drawn = [(doc, 0, "{measure}", False)] if doc else []
+    if doc and week_before:  # the same hours a week earlier, moved onto this week's, dotted
+        drawn.append((week_before, 7, _("{measure}, tuần trước"), True))
+    for series, days_back, naming, dotted in drawn:
+        begin = (datetime.fromisoformat(series["start"]) + timedelta(days=days_back)).isoformat()
+        x = series_axis(begin, len(series[panel.measures[0][0]])) if panel.measures else []
         for key, label, role in panel.measures:
-            name = _(label)
+            name = naming.format(measure=_(label))
             figure.add_trace(
                 go.Scatter(
                     x=x,
-                    y=doc[key],
+                    y=series[key],
                     name=name,
                     mode="lines",
-                    line={"color": theme.SERIES_COLOURS[role], "width": 1.6, "shape": "hv"},
+                    opacity=0.55 if dotted else 1.0,
+                    line={
+                        "color": theme.SERIES_COLOURS[role],
+                        "width": 1.2 if dotted else 1.6,
+                        "shape": "hv",
+                        "dash": "dot" if dotted else "solid",
+                    },
                     hovertemplate="%{x|%d/%m %H:00}: %{y} "
                     + unit.split(" /")[0]
                     + "<extra>"

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
@@ -222,7 +222,7 @@ class ProvincePage:
                                 fresh_badge(feed),
                                 dcc.Graph(
                                     id=ids.SERIES,
-                                    figure=self.series_figure(view),
+                                    figure=self.series_figure(view, comparison.kind if comparison else ""),
                                     config={"displayModeBar": False, "locale": "vi"},
                                 ),
                             ],
@@ -327,7 +327,7 @@ class ProvincePage:
             "ranking", feed=feed, unit=self.units.province, kpi=kpi, window=window, at=viewing.text or ""
         )
 
-    def series_figure(self, view: FeedView) -> Any:
+    def series_figure(self, view: FeedView, compare: str = "") -> Any:
         doc = view.data.series.get(self.units.province)
         as_of = (view.data.meta or {}).get("as_of")
         panel = series_panel(view.spec)
@@ -337,6 +337,7 @@ class ProvincePage:
             panel,
             past.series_note(),
             series_marks(self.marks, view.spec.name, doc, as_of, self.units, self.units.province),
+            week_before(self.reader, view.spec.name, self.units.province, compare if doc else ""),
         )
 
     def register(self, app: Dash) -> None:
@@ -374,6 +375,21 @@ class ProvincePage:
                 fresh, ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar")
             )
             return shown, patch, self.ranking(view, kpi, window, comparison), links
+
+        # Comparing with last week: the series panel draws the week before under this one.
+        @app.callback(
+            Output(ids.SERIES, "figure", allow_duplicate=True),
+            Input(ids.COMPARE, "value"),
+            State(ids.FEED, "data"),
+            State(ids.AT, "data"),
+            prevent_initial_call=True,
+        )
+        def overlay(compare: Any, feed: str, at: str | None) -> Any:
+            viewing = past.Viewing.of(at)
+            if not viewing.live:  # the history keeps no series: the panel says so, unchanged
+                return no_update
+            view = self.fetch(feed, DEFAULT_WINDOW, series=True)
+            return self.series_figure(view, compare if isinstance(compare, str) else "")
 
         # A click on a unit of the map opens its room, with the same feed (report dots have no
         # location).
@@ -436,6 +452,13 @@ def series_marks(
     start = datetime.fromisoformat(doc["start"])
     language = "en_US" if current() == "en" else "vi"
     return marks.between(start, end, [feed], datetime.now(UTC), units=lineage(units, unit), lang=language)
+
+
+def week_before(reader: SnapshotReader, feed: str, unit: str, compare: str) -> dict[str, Any] | None:
+    """The series a week earlier when the room compares with last week (and is live)."""
+    if compare != "week":
+        return None
+    return cast(dict[str, Any] | None, reader.series_week_before(feed, unit))
 
 
 def series_panel(spec: FeedSpec) -> SeriesPanel:

@@ -16,10 +16,14 @@ import redis
 from ioc import keys
 from ioc.annotations import Annotation, Annotations
 from ioc.config import PROJECT_ROOT
+from ioc.feeds import FEED_SPECS
 from ioc.history import History, HistoryWriter
 from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.snapshots import SnapshotReader
 from ioc.web import create_app
+from layouts import figures
 from layouts.past import Viewing
+from layouts.province import series_panel
 from tests import oracle
 from tests.pipeline import Pipeline
 from tests.processes import app_settings, logged_in, web_alone
@@ -292,3 +296,30 @@ def test_the_wall_shows_what_it_showed_then(history_run, browser) -> None:  # no
         assert "Bảo trì Cổng dịch vụ công" in page.locator("#wall-marks").inner_text()
         page.screenshot(path=str(SHOTS / "wall-past.png"))
     store.remove(event.id)
+
+
+def test_the_series_a_week_before_counts_the_same_hours_seven_days_earlier(history_run) -> None:
+    """What a room overlays when it compares with last week: each hour of the week before the
+    series' hours, counted from the records known now, and drawn dotted on the same hours."""
+    _api, _folder, records, redis_url = history_run
+    reader = SnapshotReader(redis.Redis.from_url(redis_url))
+    now = reader.series("public_services", "72")
+    before = reader.series_week_before("public_services", "72")
+    assert now is not None and before is not None, "no series a week before was written"
+    begin = datetime.fromisoformat(before["start"])
+    assert begin == datetime.fromisoformat(now["start"]) - timedelta(days=7)
+    hours = len(before["received"])
+    received, resolved = [0] * hours, [0] * hours
+    for r in known_at(records, RUNS[-1]):
+        for counts, when in ((received, r["ngay_tiep_nhan"]), (resolved, r["ngay_tra_ket_qua"])):
+            slot = (datetime.fromisoformat(when) - begin) // timedelta(hours=1) if when else -1
+            if 0 <= slot < hours:
+                counts[slot] += 1
+    assert sum(received) > 0, "the records put nothing in the week before: the test checks nothing"
+    assert before["received"] == received and before["resolved"] == resolved
+    figure = figures.hourly_series(
+        now, RUNS[-1].isoformat(), series_panel(FEED_SPECS["public_services"]), week_before=before
+    )
+    drawn, overlay = figure.data[0], figure.data[2]
+    assert len(figure.data) == 4 and overlay.line.dash == "dot" and "tuần trước" in overlay.name
+    assert list(overlay.x) == list(drawn.x)[: len(overlay.x)] and list(overlay.y) == received
