@@ -116,7 +116,7 @@ def test_every_choice_is_in_the_url_and_a_shared_link_restores_it(browser, demo)
 
 @pytest.mark.browser
 def test_a_search_is_answered_while_changes_pour_in(browser, demo) -> None:  # noqa: F811
-    """Changes pushed faster than the room's server answers (one every 40 ms) do not keep the
+    """Changes pushed faster than the room's server answers (one every 150 ms) do not keep the
     answer to a search off the screen (Dash drops an answer when the same callback is asked again
     before it has answered): the room hands the pushes over one at a time, the newest standing for
     those it replaced."""
@@ -126,21 +126,23 @@ def test_a_search_is_answered_while_changes_pour_in(browser, demo) -> None:  # n
     page.wait_for_selector(".communes tbody tr", timeout=20_000)
     stream = keys.deltas("public_services")
     [(_id, newest)] = client.xrevrange(stream, count=1)
-    # a small change of the room's feed, pushed again and again (a whole delta, sent 25 times a
-    # second, would have the relay cut a slow browser off for its buffer, not test the room)
+    # a small change of the room's feed, pushed again and again, faster than a loaded machine's
+    # server answers (a whole delta, sent 25 times a second, would have the relay cut a slow
+    # browser off for its buffer; 25 small ones a second kept a loaded CI's browser too busy to
+    # take a keystroke: neither tests the room)
     small = {"feed": "public_services", "meta": json.loads(newest[b"d"])["meta"], "kpis": {}, "series": {}}
     fields = {"d": json.dumps(small)}
     done = threading.Event()
 
     def pour() -> None:
-        while not done.wait(0.04):
+        while not done.wait(0.15):
             client.xadd(stream, fields, maxlen=1000, approximate=True)
 
     pouring = threading.Thread(target=pour, daemon=True)
     pouring.start()
     try:
         start = page.evaluate("() => window.ioc_rt.state.deltas")
-        page.wait_for_function(f"() => window.ioc_rt.state.deltas > {start + 25}", timeout=30_000)
+        page.wait_for_function(f"() => window.ioc_rt.state.deltas > {start + 15}", timeout=30_000)
         page.locator("#district-search").fill("tan hoa")
         page.wait_for_function(  # a callback or two: seconds on a loaded machine, never starved
             "() => document.querySelectorAll('.communes tbody tr').length === 1", timeout=30_000
