@@ -216,6 +216,22 @@ def test_no_page_breaks_its_content_security_policy(browser, demo) -> None:
         page.context.close()
 
 
+def follow(page, selector: str, url_glob: str, tries: int = 3) -> None:
+    """Click the link ``selector`` and wait for its page. A room redraws its tables when figures
+    are pushed: on a loaded machine a click can land while the link is being replaced and open
+    nothing, as a person's would; like the person, click again (at most ``tries`` times)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        page.click(selector)
+        try:
+            page.wait_for_url(url_glob, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def new_page(browser, port: int, user: str = "lanhdao", **context_args):
     """A page in its own browser context, logged in as one of the tests' accounts through the
     app's login form (its POST, as the browser sends it)."""

@@ -24,7 +24,7 @@ from ioc.web import create_app
 from layouts import format as fmt
 from tests.processes import API, acting_as, app_settings, get, logged_in, running_demo
 from tests.test_access import room_callback, text_of
-from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
+from tests.test_browser import browser, follow, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, counted_cases
 from tests.test_wall import scenes_shown
 
@@ -196,8 +196,7 @@ def test_the_demo_runs_in_the_2025_scheme_by_configuration(browser, demo_2025, n
     assert page.locator("#ranking td.num", has_text="≈").count() >= 1  # 705 took part of a split commune
     assert "geoBoundaries" in page.inner_text(".attribution")
 
-    page.click("#ranking a[href='/area/705']")  # Khu vực Tân Biên cũ
-    page.wait_for_url("**/area/705", timeout=20_000)
+    follow(page, "#ranking a[href='/area/705']", "**/area/705")  # Khu vực Tân Biên cũ
     page.wait_for_selector(".communes tbody tr", timeout=30_000)
     assert page.inner_text(".breadcrumb").replace("\n", "") == "Tỉnh Tây Ninh › Khu vực Tân Biên cũ"
     rows = page.locator(".communes tbody tr")
@@ -209,8 +208,7 @@ def test_the_demo_runs_in_the_2025_scheme_by_configuration(browser, demo_2025, n
     assert "Xã Tân Phú cũng gồm một phần Huyện Tân Châu cũ." in page.inner_text(".split-note")
     page.wait_for_selector("#district-cases .cases", timeout=20_000)
 
-    page.click(".communes a[href='/commune/25486']")  # Xã Tân Biên
-    page.wait_for_url("**/commune/25486", timeout=20_000)
+    follow(page, ".communes a[href='/commune/25486']", "**/commune/25486")  # Xã Tân Biên
     page.wait_for_selector("#commune-series .js-plotly-plot", timeout=30_000)
     crumbs = page.inner_text(".breadcrumb").replace("\n", "")
     assert crumbs == "Tỉnh Tây Ninh › Khu vực Tân Biên cũ › Xã Tân Biên"
