@@ -235,18 +235,21 @@ def test_the_rooms_links_download_what_the_screen_shows(browser, demo) -> None: 
     page, errors = open_page(browser, f"http://127.0.0.1:{port}/district/{TAN_CHAU}")
     page.wait_for_selector(".communes tbody tr", timeout=20_000)
     page.locator("#district-search").fill("tan")
-    page.wait_for_function(
-        "() => document.querySelector('[data-table=ranking] a').href.includes('q=tan')", timeout=10_000
+    page.wait_for_function(  # the room's answer: seconds on a loaded machine
+        "() => document.querySelector('[data-table=ranking] a').href.includes('q=tan')", timeout=30_000
     )
-    shown = page.locator(".communes tbody tr td:nth-child(2)").all_inner_texts()
-    with page.expect_download() as got:
-        page.locator("[data-table=ranking] a", has_text="CSV").click()
-    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8-sig"))))
+    for _attempt in range(3):  # pushed figures may reorder the ranking between the look and the file
+        shown = page.locator(".communes tbody tr td:nth-child(2)").all_inner_texts()
+        with page.expect_download() as got:
+            page.locator("[data-table=ranking] a", has_text="CSV").click()
+        rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8-sig"))))
+        if [r["Đơn vị"] for r in rows] == shown:
+            break
     assert [r["Đơn vị"] for r in rows] == shown and len(shown) > 1
     page.locator("#district-case-filter").fill("ho tich")
     link = ".cases[data-feed='public_services'] [data-table=cases] a"
     page.wait_for_function(
-        f"() => document.querySelector(\"{link}\").href.includes('f=ho+tich')", timeout=10_000
+        f"() => document.querySelector(\"{link}\").href.includes('f=ho+tich')", timeout=30_000
     )
     with page.expect_download() as got:
         page.locator(link, has_text="CSV").click()
