@@ -18,7 +18,7 @@ from ioc import (
     alert_history,
     annotation_pages,
     auth,
-    briefings,
+    briefing_pages,
     compression,
     embeds,
     export_pages,
@@ -158,7 +158,7 @@ def create_app(settings: Settings, client: redis.Redis) -> Dash:
     shown = shown_specs(settings)
     specs = room_specs(shown)
     export_pages.install(server, Exports(reader, units, specs, goals, rules))
-    briefings.install(server, client, Archive.configured(settings.briefing, settings.data_dir), units)
+    briefing_pages.install(server, client, Archive.configured(settings.briefing, settings.data_dir), units)
     live = Live(
         port=settings.realtime.port,
         url=settings.realtime.public_url,

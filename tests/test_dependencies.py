@@ -25,6 +25,7 @@ FORBIDDEN = (
     "ioc.silence_pages",
     "ioc.export_pages",
     "ioc.annotation_pages",
+    "ioc.briefing_pages",
     "ioc.briefings",
     "jinja2",
     "xlsxwriter",
