@@ -33,6 +33,7 @@ from ioc.history import HistoryWriter
 from ioc.index766 import FIELD_PREFIX, INDEX_META
 from ioc.indicators import indicator_documents
 from ioc.kpis import TZ
+from ioc.ledger import Ledger
 from ioc.snapshots import delta_document, series_documents
 from ioc.state import State, with_arrival
 from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame, schema_message
@@ -88,6 +89,7 @@ class Aggregator:
         self.rollup_frame = units.rollup()
         self.rollup = self.rollup_frame.lazy()
         self.state: State | None = None
+        self.ledger: Ledger | None = None  # the incremental KPIs' partial sums, with the state
         self.published: dict[str, str] = {}  # snapshot fields as last committed
         self.published_series: dict[str, str] = {}
         self.unacked: list[bytes] = []  # applied and published, acknowledged at the next checkpoint
@@ -143,7 +145,7 @@ class Aggregator:
                     log.warning("%s: lease lost to another worker; standing by", self.spec.name)
                     if ahead is not None:
                         ahead.result()  # left pending, not acknowledged: the new owner's
-                    ahead, self.state, self.unacked = None, None, []
+                    ahead, self.state, self.ledger, self.unacked = None, None, None, []
             left = ahead.result() if ahead is not None else []
         if self.state is not None:
             self.cycle(checkpoint=True, entries=left)  # a clean stop leaves nothing to redo
@@ -175,6 +177,8 @@ class Aggregator:
             self.spec.version,
             self.spec.buckets(self.settings.state_buckets),
         )
+        if self.spec.incremental is not None:
+            self.ledger = Ledger.build(self.spec.incremental, self.state.frame)
         self.published = _texts(self.client.hgetall(keys.snapshot(self.spec.name)))
         self.published_series = _texts(self.client.hgetall(keys.series(self.spec.name)))
         self.unacked, self.last_checkpoint = [], time.monotonic()
@@ -210,15 +214,18 @@ class Aggregator:
         if not entries and not due and not pending_work:
             self._renew()  # nothing new, or nothing at all: an all-zero snapshot would mislead
             return 0
-        state = self.state.merge(new) if new is not None else self.state
+        state, ledger = self.state, self.ledger
+        if new is not None:
+            state, added, replaced = self.state.apply(new)
+            ledger = ledger.update(added, replaced) if ledger is not None else None
         as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
         acks = self.unacked if durable else []
-        self._commit(state, as_of, acks, poison, durable=durable)
+        self._commit(state, ledger, as_of, acks, poison, durable=durable)
         if durable:
             self.entries_acked += len(acks)
             self.unacked, self.last_checkpoint = [], now
             state = state.clean()
-        self.state = state
+        self.state, self.ledger = state, ledger
         self.last_compute = now
         self.cycles += 1
         self.records_applied += new.height if new is not None else 0
@@ -260,10 +267,21 @@ class Aggregator:
         return True
 
     def _commit(
-        self, state: State, as_of: datetime, acks: list[bytes], poison: dict[bytes, str], *, durable: bool
+        self,
+        state: State,
+        ledger: Ledger | None,
+        as_of: datetime,
+        acks: list[bytes],
+        poison: dict[bytes, str],
+        *,
+        durable: bool,
     ) -> None:
         records = state.records()
-        table = self.spec.compute(records, self.rollup, as_of)
+        table = (  # from the partial sums where the feed keeps them, else from the whole state
+            ledger.kpis(records, self.rollup, as_of)
+            if ledger is not None
+            else self.spec.compute(records, self.rollup, as_of)
+        )
         hours = self.settings.series_days * 24
         start = (as_of - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
         series = self.spec.series(records, self.rollup, as_of, days=self.settings.series_days)

@@ -13,6 +13,7 @@ import polars as pl
 from ioc import cases, doses, hotspots, indicators, keys, kpis
 from ioc.documents import KpiEntries, MapPoint
 from ioc.kpis import Kpi
+from ioc.ledger import Incremental
 from ioc.registry import FEEDS, load
 from ioc.schemas import (
     CITIZEN_FEEDBACK_SCHEMA,
@@ -172,6 +173,9 @@ class FeedSpec:
     # The indicators of the national 766 index it computes (``ioc.indicators``): per unit and kept
     # period, published with every snapshot as ``_index766|<unit>|<period>`` documents.
     indicators: KpiFunction | None = None
+    # Its KPIs from partial sums kept per commune and day, updated by what each cycle changed
+    # (``ioc.ledger``); None: computed from the whole state at every cycle (``compute``).
+    incremental: Incremental | None = None
 
     def kpi(self, name: str) -> Kpi | None:
         """The feed's KPI called ``name`` (a path's base name), if it has one."""
@@ -200,6 +204,7 @@ PUBLIC_SERVICES = FeedSpec(
     version="updated_at",
     kpis=kpis.PUBLIC_SERVICES_KPIS,
     compute=kpis.public_services_kpis,
+    incremental=Incremental(kpis.PUBLIC_SERVICES_TIMED, kpis.public_services_finish),
     series=kpis.hourly_series,
     measures=("received", "resolved"),
     contract="ioc.feed_contracts:PublicServicesContract",

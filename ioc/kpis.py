@@ -7,6 +7,7 @@ one row per (unit, window) with a column per KPI; rates also carry ``<kpi>__num`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -91,24 +92,64 @@ def report_overdue(as_of: datetime) -> pl.Expr:
     return pl.col("status").is_in(["da_tiep_nhan", "dang_xu_ly"]) & (pl.col("deadline_at") < as_of)
 
 
-def public_services_counts(as_of: datetime) -> dict[str, pl.Expr]:
-    """Per record and window: what each count of FEEDS.md §1 adds (1 or 0), and the processing
-    seconds of a resolved dossier (for the mean)."""
-    received = in_window("received_at", as_of)
-    resolved = (pl.col("status") == "da_tra_ket_qua") & in_window("returned_at", as_of)
-    return {
-        "received": received,
-        "resolved": resolved,
-        "on_time": resolved & (pl.col("returned_at") <= pl.col("deadline_at")),
-        "overdue_open": dossier_overdue(as_of),
-        "online": received & (pl.col("channel") == "truc_tuyen"),
-        "fee_due": received & pl.col("fee_due"),
-        "paid_online": received & pl.col("fee_due") & pl.col("paid_online").fill_null(False),
-        "digitised": received & pl.col("digitised"),
-        "processing_s": pl.when(resolved).then(
-            (pl.col("returned_at") - pl.col("received_at")).dt.total_seconds()
-        ),
+@dataclass(frozen=True)
+class Timed:
+    """Measures a record adds (each 1/0 or a number, not depending on the time of the figures)
+    that count in a window when the record's ``column`` falls in it; ``before``: counted when
+    ``column`` is before the time of the figures, in every window alike (a deadline passed).
+
+    A feed whose additive KPIs are all such measures has them computed either from its whole
+    state (:func:`timed_sums`) or from partial sums kept per commune and day (``ioc.ledger``):
+    both from this one definition."""
+
+    column: str
+    measures: dict[str, pl.Expr]
+    before: bool = False
+
+    def counted(self, as_of: datetime) -> pl.Expr:
+        """Whether a record counts at ``as_of`` (in the row's window, or before ``as_of``)."""
+        if self.before:
+            return pl.col(self.column).is_not_null() & (pl.col(self.column) < as_of)
+        return in_window(self.column, as_of)
+
+
+def timed_sums(
+    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, timed: tuple[Timed, ...]
+) -> pl.LazyFrame:
+    """Per unit and window, the sum of each measure of ``timed`` over the whole state."""
+    measures = {
+        name: pl.when(part.counted(as_of)).then(expr)
+        for part in timed
+        for name, expr in part.measures.items()
     }
+    return summed_by_unit(records, rollup, as_of, measures)
+
+
+_DONE = pl.col("status") == "da_tra_ket_qua"
+# FEEDS.md §1: what each dossier adds, by the time that places it in a window.
+PUBLIC_SERVICES_TIMED = (
+    Timed(
+        "received_at",
+        {
+            "received": pl.col("received_at").is_not_null(),
+            "online": pl.col("channel") == "truc_tuyen",
+            "fee_due": pl.col("fee_due"),
+            "paid_online": pl.col("fee_due") & pl.col("paid_online").fill_null(False),
+            "digitised": pl.col("digitised"),
+        },
+    ),
+    Timed(
+        "returned_at",
+        {
+            "resolved": _DONE,
+            "on_time": _DONE & (pl.col("returned_at") <= pl.col("deadline_at")),
+            "processing_s": pl.when(_DONE).then(
+                (pl.col("returned_at") - pl.col("received_at")).dt.total_seconds()
+            ),
+        },
+    ),
+    Timed("deadline_at", {"overdue_open": pl.col("status").is_in(["tiep_nhan", "dang_xu_ly"])}, before=True),
+)
 
 
 def rate(num: str, den: str, name: str) -> list[pl.Expr]:
@@ -117,7 +158,7 @@ def rate(num: str, den: str, name: str) -> list[pl.Expr]:
 
 
 def summed_by_unit(
-    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, measures: dict[str, pl.Expr]
+    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, measures: Mapping[str, pl.Expr]
 ) -> pl.LazyFrame:
     """Per unit and window, the sum of each measure over the records that count for the unit."""
     per_code = (
@@ -146,10 +187,14 @@ def rolled_up(per_code: pl.LazyFrame, rollup: pl.LazyFrame, by: list[str], sums:
 def public_services_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """All eight KPIs of FEEDS.md §1 for every unit and window."""
     as_of = as_of.astimezone(UTC)
-    measures = public_services_counts(as_of)
-    counts = [name for name in measures if name != "processing_s"]
+    return public_services_finish(timed_sums(records, rollup, as_of, PUBLIC_SERVICES_TIMED), rollup, as_of)
+
+
+def public_services_finish(summed: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The KPIs of FEEDS.md §1 from the sums of :data:`PUBLIC_SERVICES_TIMED` per unit and window."""
+    counts = [name for part in PUBLIC_SERVICES_TIMED for name in part.measures if name != "processing_s"]
     return (
-        filled(summed_by_unit(records, rollup, as_of, measures), rollup, as_of, counts)
+        filled(summed, rollup, as_of.astimezone(UTC), counts)
         .select(
             "unit",
             "window",

@@ -116,10 +116,15 @@ class State:
     replace: bool = False  # the whole checkpoint is rewritten (bucketing changed)
 
     def merge(self, new: pl.DataFrame) -> State:
-        """A new State with ``new`` applied: each key's newest row is compared with the row held
-        for it (a join, not a sort of both), and replaces it where it is later."""
+        """A new State with ``new`` applied (see :meth:`apply`)."""
+        return self.apply(new)[0]
+
+    def apply(self, new: pl.DataFrame) -> tuple[State, pl.DataFrame, pl.DataFrame]:
+        """A new State with ``new`` applied, with the rows that changed: (state, the rows put in,
+        the rows they replaced). Each key's newest row is compared with the row held for it (a
+        join, not a sort of both), and replaces it where it is later."""
         if new.height == 0:
-            return self
+            return self, self.frame.clear(), self.frame.clear()
         newest = (  # bucketed after the batch's own duplicates are gone: fewer rows to hash
             latest_versions(new, self.key, self.version)
             .with_columns(self.bucketing.expr())
@@ -131,10 +136,13 @@ class State:
             .filter(newer_than_held(self.version))
             .select(self.frame.columns)
         )
-        untouched = self.frame.join(winners.select(self.key), on=self.key, how="anti")
+        keys = winners.select(self.key)
+        replaced = self.frame.join(keys, on=self.key, how="semi")
+        untouched = self.frame.join(keys, on=self.key, how="anti")
         merged = pl.concat([untouched, winners])
         touched = set(winners[BUCKET].unique().to_list())
-        return State(self.key, self.version, self.bucketing, merged, self.dirty | touched, self.replace)
+        state = State(self.key, self.version, self.bucketing, merged, self.dirty | touched, self.replace)
+        return state, winners, replaced
 
     def records(self) -> pl.LazyFrame:
         return self.frame.lazy().drop(BUCKET, *ARRIVAL)

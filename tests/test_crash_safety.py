@@ -11,6 +11,7 @@ import pytest
 from connectors.public_services import PublicServicesConfig, PublicServicesConnector
 from ioc import keys
 from ioc.connector import Context
+from ioc.feeds import FEED_SPECS
 from ioc.runner import ConnectorRunner
 from ioc.simulators.http import SimulatorServer
 from ioc.simulators.public_services import PublicServicesWorld
@@ -22,7 +23,10 @@ FEED = "public_services"
 
 @pytest.mark.timeout(240)
 def test_sigkill_mid_run_then_restart_equals_ground_truth(r, redis_server, units) -> None:
-    """Three SIGKILLs at different points of a run; the final KPIs equal the oracle's."""
+    """Three SIGKILLs at different points of a run; the final KPIs equal the oracle's. The feed's
+    KPIs are incremental (partial sums updated cycle by cycle, ``ioc.ledger``): each restart
+    rebuilds them from the checkpoint, and they end exact."""
+    assert FEED_SPECS[FEED].incremental is not None, "this test is the incremental path's crash test"
     clock = Clock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=3))
     world = PublicServicesWorld(units, seed=7, clock=clock, history_days=12, daily_dossiers=250)
     server = SimulatorServer({"/api/v1/hoso": world}).start()
