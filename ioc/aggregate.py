@@ -26,7 +26,7 @@ import redis
 
 from ioc import alert_store, keys
 from ioc.alerts import Alerts
-from ioc.config import AggregatorSettings
+from ioc.config import AggregatorSettings, ConfigError
 from ioc.documents import DeltaDocument, SnapshotMeta
 from ioc.feeds import FeedSpec
 from ioc.history import HistoryWriter
@@ -35,7 +35,7 @@ from ioc.indicators import indicator_documents
 from ioc.kpis import TZ
 from ioc.ledger import Ledger
 from ioc.snapshots import delta_document, series_documents
-from ioc.state import State, with_arrival
+from ioc.state import ARRIVAL, State, with_arrival
 from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame, schema_message
 from ioc.units import UnitTable
 
@@ -90,6 +90,9 @@ class Aggregator:
         self.rollup = self.rollup_frame.lazy()
         self.state: State | None = None
         self.ledger: Ledger | None = None  # the incremental KPIs' partial sums, with the state
+        self.horizon = _horizon(spec, settings)
+        self.late: dict[bytes, str] = {}  # dead letters of rows past the horizon, written when acknowledged
+        self.folded = 0  # records dropped from the state past the horizon, their sums kept
         self.published: dict[str, str] = {}  # snapshot fields as last committed
         self.published_series: dict[str, str] = {}
         self.unacked: list[bytes] = []  # applied and published, acknowledged at the next checkpoint
@@ -145,7 +148,7 @@ class Aggregator:
                     log.warning("%s: lease lost to another worker; standing by", self.spec.name)
                     if ahead is not None:
                         ahead.result()  # left pending, not acknowledged: the new owner's
-                    ahead, self.state, self.ledger, self.unacked = None, None, None, []
+                    ahead, self.state, self.ledger, self.unacked, self.late = None, None, None, [], {}
             left = ahead.result() if ahead is not None else []
         if self.state is not None:
             self.cycle(checkpoint=True, entries=left)  # a clean stop leaves nothing to redo
@@ -178,7 +181,7 @@ class Aggregator:
             self.spec.buckets(self.settings.state_buckets),
         )
         if self.spec.incremental is not None:
-            self.ledger = Ledger.build(self.spec.incremental, self.state.frame)
+            self.ledger = Ledger.restore(self.spec.incremental, saved, self.state.frame)
         self.published = _texts(self.client.hgetall(keys.snapshot(self.spec.name)))
         self.published_series = _texts(self.client.hgetall(keys.series(self.spec.name)))
         self.unacked, self.last_checkpoint = [], time.monotonic()
@@ -214,17 +217,25 @@ class Aggregator:
         if not entries and not due and not pending_work:
             self._renew()  # nothing new, or nothing at all: an all-zero snapshot would mislead
             return 0
-        state, ledger = self.state, self.ledger
+        as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
+        state, ledger, folded = self.state, self.ledger, 0
+        if new is not None and self.horizon is not None:
+            new = self._within_horizon(new, as_of - self.horizon)
         if new is not None:
             state, added, replaced = self.state.apply(new)
             ledger = ledger.update(added, replaced) if ledger is not None else None
-        as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
+        if durable and self.horizon is not None and ledger is not None:
+            # past the horizon a row can no longer be re-delivered: its sums stay, the row goes
+            state, folded = state.drop_before(self.spec.horizon_column or "", as_of - self.horizon)
+            ledger = ledger.compact(as_of)
         acks = self.unacked if durable else []
         self._commit(state, ledger, as_of, acks, poison, durable=durable)
         if durable:
             self.entries_acked += len(acks)
-            self.unacked, self.last_checkpoint = [], now
+            self.unacked, self.last_checkpoint, self.late = [], now, {}
+            self.folded += folded
             state = state.clean()
+            ledger = ledger.clean() if ledger is not None else None
         self.state, self.ledger = state, ledger
         self.last_compute = now
         self.cycles += 1
@@ -253,6 +264,29 @@ class Aggregator:
         if not any(f.height for f in frames):
             return None, poison
         return with_arrival(frames, ids), poison
+
+    def _within_horizon(self, new: pl.DataFrame, cutoff: datetime) -> pl.DataFrame | None:
+        """The rows of ``new`` whose time is within the feed's re-delivery horizon; each entry
+        with rows past it gets a dead letter (written when the entry is acknowledged): such a
+        row's period was folded into the sums (or is about to be), it cannot replace the row it
+        re-delivers, and counting it again would count it twice."""
+        column = pl.col(self.spec.horizon_column or "")
+        late = (column < cutoff).fill_null(False)
+        past = new.filter(late)
+        if past.height == 0:
+            return new
+        when = cutoff.astimezone(TZ).isoformat(timespec="minutes")
+        per_entry = past.group_by(ARRIVAL[0], (pl.col(ARRIVAL[1]) // 1_000_000).alias("seq")).agg(
+            pl.len().alias("rows"), column.min().alias("first")
+        )
+        for ms, seq, rows, first in per_entry.iter_rows():
+            self.late[f"{ms}-{seq}".encode()] = (
+                f"{rows} row(s) with {self.spec.horizon_column} before the re-delivery horizon ({when}, "
+                f"{self.horizon}), the earliest {_iso(first)}: that period is counted in the sums already "
+                "and its rows are no longer held, so they were not counted again"
+            )
+        kept = new.filter(~late)
+        return kept if kept.height else None
 
     def _schema_ok(self, blob: bytes, frame: pl.DataFrame) -> bool:
         """The batch has the feed's schema; checked once per distinct IPC schema message (comparing
@@ -284,7 +318,7 @@ class Aggregator:
         )
         hours = self.settings.series_days * 24
         start = (as_of - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
-        series = self.spec.series(records, self.rollup, as_of, days=self.settings.series_days)
+        series = self._series(records, ledger, as_of, self.settings.series_days)
         frames = [
             table,
             series.filter(pl.col("hour") >= start),
@@ -320,7 +354,7 @@ class Aggregator:
             self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )
         raised = self._alerts(snapshot, as_of, delta)
-        week_before = self._week_before(records, start, hours)
+        week_before = self._week_before(records, ledger, start, hours)
 
         def also(pipe: Any) -> None:
             if raised is not None:
@@ -328,14 +362,34 @@ class Aggregator:
             if week_before:
                 pipe.hset(keys.series_week_before(self.spec.name), mapping=week_before)
 
-        self._transaction(state if durable else None, snapshot, series_docs, delta, acks, poison, also)
+        self._transaction(
+            state if durable else None,
+            ledger if durable else None,
+            snapshot,
+            series_docs,
+            delta,
+            acks,
+            poison,
+            also,
+        )
         if week_before:
             self.week_before_start = start
         self.published, self.published_series = snapshot, series_docs
         if self.history is not None:  # once an hour: what was just published, as it was known
             self.history.offer(as_of, snapshot)
 
-    def _week_before(self, records: pl.LazyFrame, start: datetime, hours: int) -> dict[str, str]:
+    def _series(
+        self, records: pl.LazyFrame, ledger: Ledger | None, as_of: datetime, days: int
+    ) -> pl.LazyFrame:
+        """The hourly series: from the sums where they are kept per instant (the records of a
+        counter feed are not held past its horizon), else from the records."""
+        if ledger is not None and ledger.incremental.series is not None:
+            return ledger.hourly(self.rollup, as_of, days=days)
+        return self.spec.series(records, self.rollup, as_of, days=days)
+
+    def _week_before(
+        self, records: pl.LazyFrame, ledger: Ledger | None, start: datetime, hours: int
+    ) -> dict[str, str]:
         """The series' hours a week earlier, each unit's (what a room overlays when it compares with
         last week), when the series' first hour has moved since they were last written: whole
         hours, which change after that only by late records, counted again an hour later."""
@@ -343,7 +397,7 @@ class Aggregator:
             return {}
         begin = start - WEEK
         end = begin + timedelta(hours=hours, microseconds=-1)
-        counted = self.spec.series(records, self.rollup, end, days=self.settings.series_days)
+        counted = self._series(records, ledger, end, self.settings.series_days)
         frame = counted.filter(pl.col("hour") >= begin).collect()
         return series_documents(frame, self.units.codes, begin, hours, self.spec.measures)
 
@@ -365,6 +419,7 @@ class Aggregator:
     def _transaction(
         self,
         state: State | None,
+        ledger: Ledger | None,
         snapshot: dict[str, str],
         series: dict[str, str],
         delta: DeltaDocument,
@@ -375,11 +430,18 @@ class Aggregator:
         feed = self.spec.name
         changed = {k: v for k, v in snapshot.items() if self.published.get(k) != v}
         changed_series = {u: v for u, v in series.items() if self.published_series.get(u) != v}
+        saved, emptied = ledger.checkpoint_fields() if ledger is not None and ledger.dirty else ({}, [])
         with self._leased() as pipe:
             if state is not None and state.replace:
                 pipe.delete(keys.checkpoint(feed))
+                saved, emptied = ledger.everything().checkpoint_fields() if ledger is not None else ({}, [])
             if state is not None and state.dirty:
                 pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())
+                emptied = [*emptied, *state.emptied_fields()]
+            if saved:  # the sums no record holds any more, with the state they go with
+                pipe.hset(keys.checkpoint(feed), mapping=saved)
+            if emptied:
+                pipe.hdel(keys.checkpoint(feed), *emptied)
             if changed:
                 pipe.hset(keys.snapshot(feed), mapping=changed)
             if gone := set(self.published) - set(snapshot):  # units no longer counted (a new scheme)
@@ -392,6 +454,9 @@ class Aggregator:
             if also is not None:
                 also(pipe)
             self.reader.ack_pipeline(pipe, acks)
+            if acks:
+                for entry_id, reason in self.late.items():
+                    self.reader.dead_letter(pipe, entry_id, reason, acknowledge=False)
             for entry_id, reason in poison.items():
                 self.reader.dead_letter(pipe, entry_id, reason)
 
@@ -417,6 +482,20 @@ class Aggregator:
                 pipe.execute()
             except redis.WatchError:
                 raise LeaseLost(self.spec.name) from None
+
+
+def _horizon(spec: FeedSpec, settings: AggregatorSettings) -> timedelta | None:
+    """The feed's re-delivery horizon, if it has one; a configuration error where its records
+    cannot be dropped (a feed whose sums are not all kept per instant)."""
+    hours = settings.horizons_h.get(spec.name)
+    if hours is None:
+        return None
+    if spec.horizon_column is None or spec.incremental is None or not spec.incremental.saved:
+        raise ConfigError(
+            f"aggregator.horizons_h.{spec.name}: the {spec.name} feed's KPIs need its records; only "
+            "a counter feed (whose sums are kept per period, as mobile_data's) can have a horizon"
+        )
+    return timedelta(hours=hours)
 
 
 def _texts(mapping: Any) -> dict[str, str]:

@@ -190,6 +190,22 @@ class AggregatorSettings(_Section):
     series_days: int = Field(
         7, ge=1, le=60, description="Days of hourly history kept for the time-series panels."
     )
+    horizons_h: dict[str, float] = Field(
+        {"mobile_data": 48.0},
+        description="Per counter feed, hours after a period's start during which a re-delivered row "
+        "still replaces the one held; past it the rows are dropped from the state and only their "
+        "sums kept, and a row that late is a dead letter (never counted twice). Only counter feeds "
+        "(mobile_data) can have one.",
+    )
+
+    @model_validator(mode="after")
+    def _known_horizons(self) -> AggregatorSettings:
+        for feed, hours in self.horizons_h.items():
+            if feed not in FEEDS:
+                raise ValueError(f"horizons_h: {feed!r} is not a feed ({', '.join(sorted(FEEDS))})")
+            if not hours >= 1:
+                raise ValueError(f"horizons_h.{feed}: {hours} hours; a horizon is at least 1 hour")
+        return self
 
 
 class SimulatorSettings(_Section):

@@ -176,6 +176,9 @@ class FeedSpec:
     # Its KPIs from partial sums kept per commune and day, updated by what each cycle changed
     # (``ioc.ledger``); None: computed from the whole state at every cycle (``compute``).
     incremental: Incremental | None = None
+    # A counter feed's time after which its rows can no longer be re-delivered (and are dropped
+    # from the state past ``aggregator.horizons_h``, their sums kept).
+    horizon_column: str | None = None
 
     def kpi(self, name: str) -> Kpi | None:
         """The feed's KPI called ``name`` (a path's base name), if it has one."""
@@ -265,6 +268,8 @@ MOBILE_DATA = FeedSpec(
     version="period_start",  # the same for every delivery of a row: the latest delivery wins
     kpis=kpis.MOBILE_DATA_KPIS,
     compute=kpis.mobile_data_kpis,
+    incremental=Incremental(kpis.MOBILE_DATA_TIMED, kpis.mobile_data_finish, kpis.mobile_data_series_finish),
+    horizon_column="period_start",
     series=kpis.mobile_data_series,
     measures=("traffic_gb", "subscribers"),  # the subscribers: what public views are guarded by
     contract="ioc.feed_contracts:MobileContract",

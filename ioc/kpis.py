@@ -105,6 +105,10 @@ class Timed:
     column: str
     measures: dict[str, pl.Expr]
     before: bool = False
+    # Kept per instant of ``column`` (a counter's period start, shared by many rows), not per
+    # day: every window is then exact from the sums alone, with no record at hand (``ioc.ledger``
+    # folds such records away past their feed's horizon).
+    exact: bool = False
 
     def counted(self, as_of: datetime) -> pl.Expr:
         """Whether a record counts at ``as_of`` (in the row's window, or before ``as_of``)."""
@@ -329,24 +333,32 @@ MOBILE_DATA_KPIS = (
 )
 
 
+_VOLUME = pl.col("down_mb") + pl.col("up_mb")
+# FEEDS.md §3: what each counter row adds, by its period's start.
+MOBILE_DATA_TIMED = (
+    Timed(
+        "period_start",
+        {
+            "volume_mb": _VOLUME,
+            "volume_5g_mb": pl.when(pl.col("technology") == "5G").then(_VOLUME),
+            "subscribers": pl.col("subscribers"),
+        },
+        exact=True,
+    ),
+)
+
+
 def mobile_data_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """The KPIs of FEEDS.md §3 over the periods starting in each window."""
     as_of = as_of.astimezone(UTC)
-    inside = in_window("period_start", as_of)
-    volume = pl.col("down_mb") + pl.col("up_mb")
-    counted = summed_by_unit(
-        records,
-        rollup,
-        as_of,
-        {
-            "volume_mb": pl.when(inside).then(volume),
-            "volume_5g_mb": pl.when(inside & (pl.col("technology") == "5G")).then(volume),
-            "subscribers": pl.when(inside).then(pl.col("subscribers")),
-        },
-    )
+    return mobile_data_finish(timed_sums(records, rollup, as_of, MOBILE_DATA_TIMED), rollup, as_of)
+
+
+def mobile_data_finish(summed: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The KPIs of FEEDS.md §3 from the sums of :data:`MOBILE_DATA_TIMED` per unit and window."""
     population = rollup.select("unit", "unit_pop").unique()
     return (
-        filled(counted, rollup, as_of, ["subscribers"])
+        filled(summed, rollup, as_of.astimezone(UTC), ["subscribers"])
         .with_columns(pl.col("volume_mb", "volume_5g_mb").fill_null(0.0))
         .join(population, on="unit", how="left")
         .select(
@@ -373,10 +385,13 @@ def mobile_data_series(
     per_code = (
         records.filter(pl.col("period_start").is_between(since, as_of))
         .group_by("unit_code", pl.col("period_start").dt.truncate("1h").alias("hour"))
-        .agg((pl.col("down_mb") + pl.col("up_mb")).sum().alias("volume_mb"), pl.col("subscribers").sum())
+        .agg(_VOLUME.sum().alias("volume_mb"), pl.col("subscribers").sum())
     )
-    return (
-        rolled_up(per_code, rollup, ["hour"], ["volume_mb", "subscribers"])
-        .select("unit", "hour", (pl.col("volume_mb") / 1024).round(3).alias("traffic_gb"), "subscribers")
-        .sort("unit", "hour")
-    )
+    return mobile_data_series_finish(rolled_up(per_code, rollup, ["hour"], ["volume_mb", "subscribers"]))
+
+
+def mobile_data_series_finish(summed: pl.LazyFrame) -> pl.LazyFrame:
+    """The series' figures from the sums per unit and hour."""
+    return summed.select(
+        "unit", "hour", (pl.col("volume_mb") / 1024).round(3).alias("traffic_gb"), "subscribers"
+    ).sort("unit", "hour")

@@ -9,53 +9,88 @@ its partial days: the day of the time of the figures, and the first day of a win
 not start at midnight (7 and 30 days). Those are found by comparing one time column of the
 state with two instants each, which is all that still reads the whole state.
 
-The sums are exactly those of the state: integers (seconds, not days), rebuilt from the state
-whenever the state is restored (a worker taking over, a restart), never saved on their own. A
-crash loses them with the state and both come back together from the checkpoint.
+An ``exact`` time (a counter's period start, shared by thousands of rows) is kept per instant
+instead of per day, so every window is exact from the sums alone: such a feed needs no record
+to count, and its records are dropped from the state once past the feed's re-delivery horizon
+(``aggregator.horizons_h``), their sums kept. Those sums are then the only copy: they are saved
+with the checkpoint, a field per day, in the same transaction as the state, and instants older
+than :data:`EXACT_DAYS` are merged into their day (every window that reaches that far back
+starts at a midnight).
+
+The sums are exactly those of the state: integers (seconds, not days) where the measures are;
+sums of a float measure (megabytes) may differ from the whole state's in the last bits. A day
+ledger is rebuilt from the state whenever the state is restored, never saved on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
+import polars.selectors as cs
 
-from ioc.kpis import TZ, Timed, rolled_up, window_start_times
+from ioc.kpis import TZ, UTC_TIME, Timed, rolled_up, window_start_times
+from ioc.streams import decode_frame, encode_frame
 
 DAY = "_day"
+AT = "_at"  # the instant of an exact time; null on a day's row
+EXACT_DAYS = 35  # instants kept before they are merged into days: past the 30-day window's start
+FIELD = b"l:"  # checkpoint fields of a saved ledger: l:<part>:<day ordinal>
+META = b"lmeta"
 Finish = Callable[[pl.LazyFrame, pl.LazyFrame, datetime], pl.LazyFrame]
 
 
 @dataclass(frozen=True)
 class Incremental:
-    """How a feed's KPIs are computed from partial sums: its timed measures, and ``finish``,
-    which turns the sums per unit and window into the KPI table (the full computation's last
-    step, shared with it)."""
+    """How a feed's KPIs are computed from partial sums: its timed measures, ``finish``, which
+    turns the sums per unit and window into the KPI table (the full computation's last step,
+    shared with it), and for a feed whose time is exact, ``series``: the same for its hourly
+    series from the sums per unit and hour."""
 
     timed: tuple[Timed, ...]
     finish: Finish
+    series: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
 
     @property
     def names(self) -> list[str]:
         return [name for part in self.timed for name in part.measures]
+
+    @property
+    def saved(self) -> bool:
+        """The sums are saved with the checkpoint: some of them are of records no longer held."""
+        return any(part.exact for part in self.timed)
 
 
 def _local_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=TZ).astimezone(UTC)
 
 
+def _local_day(column: str) -> pl.Expr:
+    return pl.col(column).dt.convert_time_zone(str(TZ)).dt.date()
+
+
+def _sums(part: Timed) -> list[pl.Expr]:
+    return [expr.sum().alias(name) for name, expr in part.measures.items()]
+
+
+def _whole_numbers(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Counts as Int64 (a sum of flags is unsigned: it must go below zero when taken out)."""
+    return frame.with_columns(cs.integer().cast(pl.Int64))
+
+
 def _contributions(frame: pl.DataFrame, part: Timed) -> pl.DataFrame:
-    """What ``frame``'s records add to each commune and local day of ``part.column``."""
+    """What ``frame``'s records add to each commune and local day (and instant, if exact) of
+    ``part.column``."""
+    at = pl.col(part.column) if part.exact else pl.lit(None, UTC_TIME)
     return (
         frame.lazy()
         .filter(pl.col(part.column).is_not_null())
-        .group_by(
-            "unit_code",
-            pl.col(part.column).dt.convert_time_zone(str(TZ)).dt.date().alias(DAY),
-        )
-        .agg(*[expr.cast(pl.Int64).sum().alias(name) for name, expr in part.measures.items()])
+        .group_by("unit_code", _local_day(part.column).alias(DAY), at.alias(AT))
+        .agg(*_sums(part))
+        .pipe(_whole_numbers)
         .filter(_nonzero(list(part.measures)))
         .collect()
     )
@@ -86,15 +121,35 @@ def _spans(part: Timed, starts: dict[str, datetime]) -> list[Span]:
 
 @dataclass(frozen=True)
 class Ledger:
-    """The partial sums of one feed: per timed column, a frame of (unit_code, day, measures)."""
+    """The partial sums of one feed: per timed column, a frame of (unit_code, day, instant,
+    measures); ``dirty``: the (part, day) saved sums that changed since the last checkpoint."""
 
     incremental: Incremental
     parts: tuple[pl.DataFrame, ...]
+    dirty: frozenset[tuple[int, date]] = field(default=frozenset())
 
     @classmethod
     def build(cls, incremental: Incremental, records: pl.DataFrame) -> Ledger:
-        """The sums of a whole state (at a restore)."""
-        return cls(incremental, tuple(_contributions(records, part) for part in incremental.timed))
+        """The sums of a whole state (at a restore, for a ledger not saved)."""
+        parts = tuple(_contributions(records, part) for part in incremental.timed)
+        return cls(incremental, parts, _days(parts) if incremental.saved else frozenset())
+
+    @classmethod
+    def restore(cls, incremental: Incremental, saved: dict[bytes, bytes], records: pl.DataFrame) -> Ledger:
+        """A saved ledger from the checkpoint's fields; built from ``records`` (the state) if the
+        checkpoint has none (written before the ledger was saved: then nothing was dropped)."""
+        if not incremental.saved or META not in saved:
+            return cls.build(incremental, records)
+        blobs: dict[int, list[pl.DataFrame]] = {}
+        for name, blob in saved.items():
+            if name.startswith(FIELD):
+                index = int(name.split(b":")[1])
+                blobs.setdefault(index, []).append(decode_frame(blob))
+        empty = cls.build(incremental, records.clear()).parts
+        parts = tuple(
+            pl.concat([empty[i], *blobs.get(i, [])], how="vertical_relaxed") for i in range(len(empty))
+        )
+        return cls(incremental, parts)
 
     def update(self, added: pl.DataFrame, removed: pl.DataFrame) -> Ledger:
         """The sums once ``removed`` (the versions replaced) are taken out and ``added`` (those
@@ -102,13 +157,65 @@ class Ledger:
         if added.height == 0 and removed.height == 0:
             return self
         parts = []
-        for part, held in zip(self.incremental.timed, self.parts, strict=True):
+        changed: set[tuple[int, date]] = set()
+        for index, (part, held) in enumerate(zip(self.incremental.timed, self.parts, strict=True)):
             names = list(part.measures)
+            came = _contributions(added, part)
             gone = _contributions(removed, part).with_columns(-pl.col(names))
-            moved = pl.concat([held, _contributions(added, part), gone])
-            summed = moved.group_by("unit_code", DAY).agg(pl.col(names).sum())
+            moved = pl.concat([held, came, gone])
+            summed = moved.group_by("unit_code", DAY, AT).agg(pl.col(names).sum())
             parts.append(summed.filter(_nonzero(names)))  # a day whose records all moved away
-        return Ledger(self.incremental, tuple(parts))
+            if self.incremental.saved:
+                changed |= {(index, d) for d in pl.concat([came[DAY], gone[DAY]]).unique().to_list()}
+        return Ledger(self.incremental, tuple(parts), self.dirty | changed)
+
+    def compact(self, as_of: datetime) -> Ledger:
+        """Instants of exact times older than :data:`EXACT_DAYS` merged into their days."""
+        before = as_of.astimezone(TZ).date() - timedelta(days=EXACT_DAYS)
+        parts = []
+        changed: set[tuple[int, date]] = set()
+        for index, (part, held) in enumerate(zip(self.incremental.timed, self.parts, strict=True)):
+            old = pl.col(AT).is_not_null() & (pl.col(DAY) < before)
+            if not part.exact or not held.select(old.any()).item():
+                parts.append(held)
+                continue
+            names = list(part.measures)
+            merged = (
+                held.filter(old)
+                .group_by("unit_code", DAY)
+                .agg(pl.col(names).sum())
+                .select("unit_code", DAY, pl.lit(None, UTC_TIME).alias(AT), *names)
+            )
+            changed |= {(index, d) for d in merged[DAY].unique().to_list()}
+            parts.append(pl.concat([held.filter(~old), merged]))
+        if not changed:
+            return self
+        return Ledger(self.incremental, tuple(parts), self.dirty | changed)
+
+    def everything(self) -> Ledger:
+        """The same sums, every saved day to be written (the checkpoint is rewritten whole)."""
+        return Ledger(
+            self.incremental, self.parts, _days(self.parts) if self.incremental.saved else frozenset()
+        )
+
+    def clean(self) -> Ledger:
+        return Ledger(self.incremental, self.parts)
+
+    def checkpoint_fields(self) -> tuple[dict[bytes, bytes], list[bytes]]:
+        """The saved days that changed since the last checkpoint, ready for HSET, and the fields
+        of days now empty, for HDEL (nothing for a ledger not saved)."""
+        if not self.incremental.saved:
+            return {}, []
+        fields: dict[bytes, bytes] = {META: json.dumps({"exact_days": EXACT_DAYS}).encode()}
+        emptied: list[bytes] = []
+        for index, day in sorted(self.dirty):
+            name = FIELD + f"{index}:{day.toordinal()}".encode()
+            rows = self.parts[index].filter(pl.col(DAY) == day)
+            if rows.height:
+                fields[name] = encode_frame(rows)
+            else:
+                emptied.append(name)
+        return fields, emptied
 
     @property
     def rows(self) -> int:
@@ -116,7 +223,8 @@ class Ledger:
 
     def sums(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """Per unit and window, each measure's sum over the records that count at ``as_of``:
-        whole days from the ledger, the rest from ``records`` (the state) by their times."""
+        whole days (and instants) from the ledger, the rest from ``records`` (the state) by
+        their times."""
         as_of = as_of.astimezone(UTC)
         today = as_of.astimezone(TZ).date()
         midnight = _local_midnight(today)
@@ -124,41 +232,85 @@ class Ledger:
         frames: list[pl.LazyFrame] = []
         for part, held in zip(self.incremental.timed, self.parts, strict=True):
             names = list(part.measures)
-            when = pl.col(part.column)
             spans = _spans(part, starts)
-            whole = [
+            days = pl.col(AT).is_null()
+            frames += [
                 held.lazy()
-                .filter(pl.col(DAY).is_between(first, today - timedelta(days=1)))
+                .filter(days & pl.col(DAY).is_between(first, today - timedelta(days=1)))
                 .group_by("unit_code")
                 .agg(pl.col(names).sum())
                 .with_columns(pl.lit(window).alias("window"))
-                for window, first, _begins, _start in spans
+                for window, first, _begins, _opens in spans
             ]
-            # The records of the partial days: today's, and those before a window's first whole day.
-            partial = when >= midnight
-            for _window, _first, begins, opens in spans:
-                if opens is not None and opens < begins:
-                    partial = partial | when.is_between(opens, begins, closed="left")
-            edge = records.filter(when.is_not_null() & partial).collect().lazy()
-            counted = pl.col(part.column) < as_of if part.before else pl.col(part.column) <= as_of
-            for window, _first, begins, opens in spans:
-                inside = counted & ~when.is_between(begins, midnight, closed="left")
-                if opens is not None:
-                    inside = inside & (when >= opens)
-                frames.append(
-                    edge.filter(inside)
+            if part.exact:  # every instant compared with the window itself: no record needed
+                frames += [
+                    held.lazy()
+                    .filter(~days & (pl.col(AT) >= opens) & (pl.col(AT) <= as_of))
                     .group_by("unit_code")
-                    .agg(*[expr.cast(pl.Int64).sum().alias(name) for name, expr in part.measures.items()])
+                    .agg(pl.col(names).sum())
                     .with_columns(pl.lit(window).alias("window"))
-                )
-            frames.extend(whole)
+                    for window, _first, _begins, opens in spans
+                    if opens is not None
+                ]
+                continue
+            frames += self._partial_days(part, records, spans, midnight, as_of)
         per_code = (
-            pl.concat(frames, how="diagonal")
+            pl.concat(frames, how="diagonal_relaxed")
             .group_by("unit_code", "window")
             .agg(pl.col(self.incremental.names).sum())
         )
         return rolled_up(per_code, rollup, ["window"], self.incremental.names)
 
+    def _partial_days(
+        self, part: Timed, records: pl.LazyFrame, spans: list[Span], midnight: datetime, as_of: datetime
+    ) -> list[pl.LazyFrame]:
+        """Per window, the sums of the records of its partial days: today's, and those before
+        its first whole day."""
+        when = pl.col(part.column)
+        partial = when >= midnight
+        for _window, _first, begins, opens in spans:
+            if opens is not None and opens < begins:
+                partial = partial | when.is_between(opens, begins, closed="left")
+        edge = records.filter(when.is_not_null() & partial).collect().lazy()
+        counted = when < as_of if part.before else when <= as_of
+        frames = []
+        for window, _first, begins, opens in spans:
+            inside = counted & ~when.is_between(begins, midnight, closed="left")
+            if opens is not None:
+                inside = inside & (when >= opens)
+            frames.append(
+                edge.filter(inside)
+                .group_by("unit_code")
+                .agg(*_sums(part))
+                .pipe(_whole_numbers)
+                .with_columns(pl.lit(window).alias("window"))
+            )
+        return frames
+
     def kpis(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """The KPI table, as the feed's full computation gives it."""
         return self.incremental.finish(self.sums(records, rollup, as_of), rollup, as_of)
+
+    def hourly(self, rollup: pl.LazyFrame, as_of: datetime, *, days: int) -> pl.LazyFrame:
+        """The hourly series over the ``days`` before ``as_of``, from the instants of an exact
+        time (what ``FeedSpec.series`` gives from the records)."""
+        finish = self.incremental.series
+        exact = [i for i, part in enumerate(self.incremental.timed) if part.exact]
+        if finish is None or not exact:
+            raise ValueError("an hourly series needs an exact time and the feed's series step")
+        as_of = as_of.astimezone(UTC)
+        since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+        part = self.incremental.timed[exact[0]]
+        names = list(part.measures)
+        per_code = (
+            self.parts[exact[0]]
+            .lazy()
+            .filter(pl.col(AT).is_between(since, as_of))
+            .group_by("unit_code", pl.col(AT).dt.truncate("1h").alias("hour"))
+            .agg(pl.col(names).sum())
+        )
+        return finish(rolled_up(per_code, rollup, ["hour"], names))
+
+
+def _days(parts: Iterable[pl.DataFrame]) -> frozenset[tuple[int, date]]:
+    return frozenset((i, d) for i, part in enumerate(parts) for d in part[DAY].unique().to_list())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -153,12 +154,33 @@ class State:
         touched = self.frame.filter(pl.col(BUCKET).is_in(sorted(self.dirty)))
         for (bucket, *_), part in touched.partition_by(BUCKET, as_dict=True).items():
             fields[f"b:{bucket}".encode()] = encode_frame(part)
-        for bucket in self.dirty:
-            fields.setdefault(f"b:{bucket}".encode(), encode_frame(self.frame.clear()))
+        if self.bucketing.seconds is None:  # a hash bucket emptied stays, a time slice goes
+            for bucket in self.dirty:
+                fields.setdefault(f"b:{bucket}".encode(), encode_frame(self.frame.clear()))
         fields[META] = json.dumps(
             {"buckets": self.bucketing.describe(), "polars": pl.__version__, "rows": self.frame.height}
         ).encode()
         return fields
+
+    def emptied_fields(self) -> list[bytes]:
+        """The checkpoint's time slices left with no record (dropped past a horizon), for HDEL."""
+        if self.bucketing.seconds is None or not self.dirty:
+            return []
+        held = set(self.frame.filter(pl.col(BUCKET).is_in(sorted(self.dirty)))[BUCKET].unique().to_list())
+        return [f"b:{bucket}".encode() for bucket in sorted(self.dirty - held)]
+
+    def drop_before(self, column: str, cutoff: datetime) -> tuple[State, int]:
+        """A new State without the records whose ``column`` is before ``cutoff``, and how many
+        they were (a counter feed's rows past its re-delivery horizon: their sums are kept)."""
+        old = (pl.col(column) < cutoff.astimezone(UTC)).fill_null(False)
+        gone = self.frame.filter(old)
+        if gone.height == 0:
+            return self, 0
+        touched = set(gone[BUCKET].unique().to_list())
+        kept = self.frame.filter(~old)
+        return State(
+            self.key, self.version, self.bucketing, kept, self.dirty | touched, self.replace
+        ), gone.height
 
     def clean(self) -> State:
         return State(self.key, self.version, self.bucketing, self.frame, set())

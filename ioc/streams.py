@@ -276,11 +276,15 @@ class GroupReader:
         if ids:
             pipe.xack(self.stream, keys.AGGREGATOR_GROUP, *ids)
 
-    def dead_letter(self, pipe: Any, entry_id: bytes, reason: str, source: str = "aggregator") -> None:
-        """Queue, on ``pipe``, the move of one entry to the dead letters with its reason."""
+    def dead_letter(
+        self, pipe: Any, entry_id: bytes, reason: str, source: str = "aggregator", *, acknowledge: bool = True
+    ) -> None:
+        """Queue, on ``pipe``, the move of one entry to the dead letters with its reason (or, not
+        ``acknowledge``, a letter about some of its rows, the entry acknowledged as processed)."""
         letter = DeadLetter(reason=reason, record={"stream_entry": entry_id.decode()}, source=source)
         pipe.xadd(keys.dead_letters(self.feed), letter.fields(), maxlen=self.dead_maxlen, approximate=True)
-        pipe.xack(self.stream, keys.AGGREGATOR_GROUP, entry_id)
+        if acknowledge:
+            pipe.xack(self.stream, keys.AGGREGATOR_GROUP, entry_id)
         self.dead_lettered += 1
 
     def _retire_poison(self, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:

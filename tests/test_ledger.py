@@ -163,3 +163,103 @@ def test_incremental_kpis_equal_the_oracle_after_every_cycle(units, as_of, data)
     rebuilt = Ledger.build(INCREMENTAL, state.frame)  # a restore sums the state again: the same
     for kept, again in zip(ledger.parts, rebuilt.parts, strict=True):
         assert_frame_equal(kept.sort("unit_code", "_day"), again.sort("unit_code", "_day"))
+
+
+# ---- counters kept per period, folded past a horizon (mobile data) -------------------------
+
+MOBILE = FEED_SPECS["mobile_data"]
+assert MOBILE.incremental is not None and MOBILE.incremental.saved
+HORIZON = timedelta(hours=48)
+
+
+def periods(as_of: datetime) -> st.SearchStrategy[datetime]:
+    """Period starts (whole quarter hours) near the windows' edges, the horizon, and months back
+    (merged into days past ``EXACT_DAYS``)."""
+    edges_ = [*edges(as_of), as_of - HORIZON, as_of - timedelta(days=40)]
+    return st.builds(
+        lambda edge, step: (
+            edge.replace(minute=(edge.minute // 15) * 15, second=0) + timedelta(minutes=15 * step)
+        ),
+        st.sampled_from(edges_),
+        st.integers(-2, 2),
+    )
+
+
+def counters(as_of: datetime) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {
+            "operator": st.just("Viettel"),
+            "cell": st.sampled_from(["c1", "c2", "c3"]),
+            "technology": st.sampled_from(["4G", "5G"]),
+            "period_start": periods(as_of),
+            "minutes": st.just(15),
+            "down_mb": st.floats(0, 5000, allow_nan=False).map(lambda v: round(v, 3)),
+            "up_mb": st.floats(0, 500, allow_nan=False).map(lambda v: round(v, 3)),
+            "subscribers": st.integers(0, 400),
+            "unit_code": st.sampled_from(COMMUNES),
+        }
+    ).map(lambda row: row | {"key": f"{row['operator']}|{row['cell']}|{row['period_start'].isoformat()}"})
+
+
+def mobile_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{name: row.get(name) for name in MOBILE.schema} for row in rows], schema=MOBILE.schema
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_counters_folded_past_the_horizon_count_as_if_every_row_were_held(units, data) -> None:
+    """Cycle by cycle: rows re-delivered (the latest delivery wins), rows past the horizon
+    refused, held rows dropped past it and instants merged into days; the sums (and those saved
+    and restored) give the KPIs of every accepted row's latest delivery, as if all were held."""
+    as_of = AS_OFS[data.draw(st.integers(0, 1), label="as_of")]
+    incremental = MOBILE.incremental
+    assert incremental is not None
+    rollup = units.rollup().lazy()
+    cutoff = (as_of - HORIZON).astimezone(UTC)
+    state = State.empty(MOBILE.schema, MOBILE.key, MOBILE.version, MOBILE.buckets(16))
+    ledger = Ledger.build(incremental, state.frame)
+    saved: dict[bytes, bytes] = {}
+    truth: dict[str, dict[str, Any]] = {}  # the latest accepted delivery of every row
+    cycles = data.draw(
+        st.lists(st.lists(counters(as_of), min_size=1, max_size=6), min_size=1, max_size=4), label="cycles"
+    )
+    for number, cycle in enumerate(cycles):
+        accepted = [row for row in cycle if row["period_start"] >= cutoff or number == 0]
+        truth |= {row["key"]: row for row in accepted}  # the first cycle came before the horizon passed
+        if accepted:
+            state, added, replaced = state.apply(
+                with_arrival([mobile_frame(accepted)], [f"{number + 1}-0".encode()])
+            )
+            ledger = ledger.update(added, replaced)
+        state, _dropped = state.drop_before("period_start", cutoff)
+        ledger = ledger.compact(as_of)
+        fields, emptied = ledger.checkpoint_fields()
+        saved |= fields
+        for name in emptied:
+            saved.pop(name, None)
+        ledger = ledger.clean()
+        assert state.frame.filter(pl.col("period_start") < cutoff).height == 0
+        expected = MOBILE.compute(mobile_frame(list(truth.values())).lazy(), rollup, as_of).collect()
+        got = ledger.kpis(state.records(), rollup, as_of).collect()
+        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
+    restored = Ledger.restore(incremental, saved, state.frame)
+    assert_frame_equal(
+        restored.kpis(state.records(), rollup, as_of).collect(),
+        ledger.kpis(state.records(), rollup, as_of).collect(),
+        check_exact=False,
+        rel_tol=1e-9,
+        abs_tol=1e-9,
+    )
+    whole = (  # an hour of rows adding nothing is not kept in the sums (the documents fill zeros)
+        MOBILE.series(mobile_frame(list(truth.values())).lazy(), rollup, as_of, days=7)
+        .filter((pl.col("traffic_gb") != 0) | (pl.col("subscribers") != 0))
+        .collect()
+    )
+    hourly = (
+        ledger.hourly(rollup, as_of, days=7)
+        .filter((pl.col("traffic_gb") != 0) | (pl.col("subscribers") != 0))
+        .collect()
+    )
+    assert_frame_equal(hourly, whole, check_exact=False, abs_tol=1e-3, check_row_order=False)
