@@ -145,7 +145,9 @@ def aggregate(r, units, feed: str, records: pl.DataFrame) -> None:
         maxlen=10**6,
         dead_maxlen=10,
     )
-    settings = AggregatorSettings(read_count=100, interval_s=0.05)  # type: ignore[call-arg]
+    # A year loaded at once, as a backfill: the re-delivery horizon of mobile data opened to the
+    # whole year, or its rows older than 48 hours would be refused (tests/test_horizon.py)
+    settings = AggregatorSettings(read_count=100, interval_s=0.05, horizons_h={"mobile_data": 400 * 24})  # type: ignore[call-arg]
     worker = Aggregator(r, spec, units, settings, clock=lambda: AS_OF.astimezone(UTC))
     assert worker.open()
     worker.drain()
