@@ -191,7 +191,7 @@ class AggregatorSettings(_Section):
         7, ge=1, le=60, description="Days of hourly history kept for the time-series panels."
     )
     horizons_h: dict[str, float] = Field(
-        {"mobile_data": 48.0},
+        {"mobile_data": 24.0},
         description="Per counter feed, hours after a period's start during which a re-delivered row "
         "still replaces the one held; past it the rows are dropped from the state and only their "
         "sums kept, and a row that late is a dead letter (never counted twice). Only counter feeds "

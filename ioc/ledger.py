@@ -119,6 +119,18 @@ def _spans(part: Timed, starts: dict[str, datetime]) -> list[Span]:
     return spans
 
 
+def _span_table(spans: list[Span]) -> pl.LazyFrame:
+    return pl.LazyFrame(
+        {
+            "window": [s[0] for s in spans],
+            "first": [s[1] for s in spans],
+            "begins": [s[2] for s in spans],
+            "opens": [s[3] for s in spans],
+        },
+        schema={"window": pl.String, "first": pl.Date, "begins": UTC_TIME, "opens": UTC_TIME},
+    )
+
+
 @dataclass(frozen=True)
 class Ledger:
     """The partial sums of one feed: per timed column, a frame of (unit_code, day, instant,
@@ -233,27 +245,16 @@ class Ledger:
         for part, held in zip(self.incremental.timed, self.parts, strict=True):
             names = list(part.measures)
             spans = _spans(part, starts)
-            days = pl.col(AT).is_null()
-            frames += [
-                held.lazy()
-                .filter(days & pl.col(DAY).is_between(first, today - timedelta(days=1)))
-                .group_by("unit_code")
-                .agg(pl.col(names).sum())
-                .with_columns(pl.lit(window).alias("window"))
-                for window, first, _begins, _opens in spans
-            ]
+            table = _span_table(spans)
+            ledger = held.lazy().join(table, how="cross")
+            whole = pl.col(AT).is_null() & pl.col(DAY).is_between("first", today - timedelta(days=1))
             if part.exact:  # every instant compared with the window itself: no record needed
-                frames += [
-                    held.lazy()
-                    .filter(~days & (pl.col(AT) >= opens) & (pl.col(AT) <= as_of))
-                    .group_by("unit_code")
-                    .agg(pl.col(names).sum())
-                    .with_columns(pl.lit(window).alias("window"))
-                    for window, _first, _begins, opens in spans
-                    if opens is not None
-                ]
-                continue
-            frames += self._partial_days(part, records, spans, midnight, as_of)
+                whole = whole | (
+                    pl.col(AT).is_not_null() & (pl.col(AT) >= pl.col("opens")) & (pl.col(AT) <= as_of)
+                )
+            frames.append(ledger.filter(whole).group_by("unit_code", "window").agg(pl.col(names).sum()))
+            if not part.exact:
+                frames.append(self._partial_days(part, records, spans, midnight, as_of))
         per_code = (
             pl.concat(frames, how="diagonal_relaxed")
             .group_by("unit_code", "window")
@@ -263,7 +264,7 @@ class Ledger:
 
     def _partial_days(
         self, part: Timed, records: pl.LazyFrame, spans: list[Span], midnight: datetime, as_of: datetime
-    ) -> list[pl.LazyFrame]:
+    ) -> pl.LazyFrame:
         """Per window, the sums of the records of its partial days: today's, and those before
         its first whole day."""
         when = pl.col(part.column)
@@ -273,19 +274,18 @@ class Ledger:
                 partial = partial | when.is_between(opens, begins, closed="left")
         edge = records.filter(when.is_not_null() & partial).collect().lazy()
         counted = when < as_of if part.before else when <= as_of
-        frames = []
-        for window, _first, begins, opens in spans:
-            inside = counted & ~when.is_between(begins, midnight, closed="left")
-            if opens is not None:
-                inside = inside & (when >= opens)
-            frames.append(
-                edge.filter(inside)
-                .group_by("unit_code")
-                .agg(*_sums(part))
-                .pipe(_whole_numbers)
-                .with_columns(pl.lit(window).alias("window"))
-            )
-        return frames
+        inside = (
+            counted
+            & ~when.is_between(pl.col("begins"), midnight, closed="left")
+            & (pl.col("opens").is_null() | (when >= pl.col("opens")))
+        )
+        return (
+            edge.join(_span_table(spans), how="cross")
+            .filter(inside)
+            .group_by("unit_code", "window")
+            .agg(*_sums(part))
+            .pipe(_whole_numbers)
+        )
 
     def kpis(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """The KPI table, as the feed's full computation gives it."""

@@ -131,14 +131,16 @@ class State:
             .with_columns(self.bucketing.expr())
             .select(self.frame.columns)
         )
-        held = self.frame.select(self.key, self.version, *ARRIVAL)
+        # The rows held for the batch's keys first (the state probed against a table of the
+        # batch's keys, not a table built of the whole state), then compared with them.
+        held = self.frame.join(newest.select(self.key), on=self.key, how="semi")
         winners = (
-            newest.join(held, on=self.key, how="left", suffix="_held")
+            newest.join(held.select(self.key, self.version, *ARRIVAL), on=self.key, how="left", suffix="_held")
             .filter(newer_than_held(self.version))
             .select(self.frame.columns)
         )
         keys = winners.select(self.key)
-        replaced = self.frame.join(keys, on=self.key, how="semi")
+        replaced = held.join(keys, on=self.key, how="semi")
         untouched = self.frame.join(keys, on=self.key, how="anti")
         merged = pl.concat([untouched, winners])
         touched = set(winners[BUCKET].unique().to_list())

@@ -55,8 +55,8 @@ def test_past_the_horizon_rows_go_their_sums_stay_and_a_late_row_is_not_counted_
     assert before == (1536 / 1024, 150), "the two valid rows of 08:00 are counted"
     assert pipeline.aggregator.state.frame.height == 2
 
-    pipeline.clock.now = START + timedelta(hours=49)  # the 48-hour horizon has passed 08:00
-    drop(pipeline.folder, "viettel_202611241000.csv", row("A", "5G", "08:00", 10, 0, 7).replace("22T", "24T"))
+    pipeline.clock.now = START + timedelta(hours=25)  # the 24-hour horizon has passed 08:00 of the 22nd
+    drop(pipeline.folder, "viettel_202611231000.csv", row("A", "5G", "08:00", 10, 0, 7).replace("22T", "23T"))
     pipeline.sync()
     aggregator = pipeline.aggregator
     assert aggregator.folded == 2, "the rows of the 22nd were not dropped past the horizon"

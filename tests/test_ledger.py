@@ -169,7 +169,7 @@ def test_incremental_kpis_equal_the_oracle_after_every_cycle(units, as_of, data)
 
 MOBILE = FEED_SPECS["mobile_data"]
 assert MOBILE.incremental is not None and MOBILE.incremental.saved
-HORIZON = timedelta(hours=48)
+HORIZON = timedelta(hours=24)
 
 
 def periods(as_of: datetime) -> st.SearchStrategy[datetime]:
