@@ -175,9 +175,9 @@ def sizes(client: redis.Redis, aggregator: Aggregator) -> dict[str, Any]:
         "ledger_rows": ledger.rows if ledger is not None else 0,
         "ledger_mb": round(sum(p.estimated_size() for p in ledger.parts) / 1e6, 2) if ledger else 0,
         "folded_rows": aggregator.folded,
-        "checkpoint_mb": round((client.memory_usage(keys.checkpoint(feed)) or 0) / 1e6, 1),
+        "checkpoint_mb": round((client.memory_usage(keys.checkpoint(feed), samples=0) or 0) / 1e6, 1),
         "snapshot_mb": round(
-            sum(client.memory_usage(k) or 0 for k in (keys.snapshot(feed), keys.series(feed))) / 1e6, 2
+            sum(client.memory_usage(k, samples=0) or 0 for k in (keys.snapshot(feed), keys.series(feed))) / 1e6, 2
         ),
     }
 
