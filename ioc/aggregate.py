@@ -209,25 +209,26 @@ class Aggregator:
         now = time.monotonic()
         self.unacked += [e.id for e in entries if e.id not in poison]
         durable = checkpoint or now - self.last_checkpoint >= self.settings.checkpoint_s
-        pending_work = bool(self.unacked or self.state.dirty) and durable
+        as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
+        pending_work = bool(self.unacked or self.state.dirty or self._foldable(as_of)) and durable
         rules_moved = self.alerts is not None and self.alerts.moved()  # rules or silences
-        due = (
-            now - self.last_compute >= self.settings.recompute_s or rules_moved
-        ) and self.state.frame.height > 0
+        counted = self.state.frame.height > 0 or (self.ledger is not None and self.ledger.rows > 0)
+        due = (now - self.last_compute >= self.settings.recompute_s or rules_moved) and counted
         if not entries and not due and not pending_work:
             self._renew()  # nothing new, or nothing at all: an all-zero snapshot would mislead
             return 0
-        as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
         state, ledger, folded = self.state, self.ledger, 0
-        if new is not None and self.horizon is not None:
-            new = self._within_horizon(new, as_of - self.horizon)
+        if new is not None and ledger is not None and ledger.folded_before is not None:
+            new = self._within_horizon(new, ledger.folded_before)  # only what was dropped: not the clock's
         if new is not None:
             state, added, replaced = self.state.apply(new)
             ledger = ledger.update(added, replaced) if ledger is not None else None
         if durable and self.horizon is not None and ledger is not None:
-            # past the horizon a row can no longer be re-delivered: its sums stay, the row goes
-            state, folded = state.drop_before(self.spec.horizon_column or "", as_of - self.horizon)
-            ledger = ledger.compact(as_of)
+            # past the horizon a row can no longer be re-delivered: its sums stay, the row goes;
+            # where rows were dropped is saved with the sums (a worker's clock may lag another's)
+            cutoff = max(as_of - self.horizon, ledger.folded_before or as_of - self.horizon)
+            state, folded = state.drop_before(self.spec.horizon_column or "", cutoff)
+            ledger = ledger.fold(cutoff).compact(as_of, self.settings.series_days + 8)
         acks = self.unacked if durable else []
         self._commit(state, ledger, as_of, acks, poison, durable=durable)
         if durable:
@@ -265,6 +266,13 @@ class Aggregator:
             return None, poison
         return with_arrival(frames, ids), poison
 
+    def _foldable(self, as_of: datetime) -> bool:
+        """Some record held is past the feed's re-delivery horizon (to drop at a checkpoint)."""
+        if self.horizon is None or self.state is None or self.state.frame.height == 0:
+            return False
+        oldest = self.state.frame[self.spec.horizon_column or ""].min()
+        return isinstance(oldest, datetime) and oldest < as_of - self.horizon
+
     def _within_horizon(self, new: pl.DataFrame, cutoff: datetime) -> pl.DataFrame | None:
         """The rows of ``new`` whose time is within the feed's re-delivery horizon; each entry
         with rows past it gets a dead letter (written when the entry is acknowledged): such a
@@ -275,15 +283,16 @@ class Aggregator:
         past = new.filter(late)
         if past.height == 0:
             return new
-        when = cutoff.astimezone(TZ).isoformat(timespec="minutes")
+        when = cutoff.astimezone(TZ).isoformat(timespec="seconds")
         per_entry = past.group_by(ARRIVAL[0], (pl.col(ARRIVAL[1]) // 1_000_000).alias("seq")).agg(
             pl.len().alias("rows"), column.min().alias("first")
         )
         for ms, seq, rows, first in per_entry.iter_rows():
             self.late[f"{ms}-{seq}".encode()] = (
-                f"{rows} row(s) with {self.spec.horizon_column} before the re-delivery horizon ({when}, "
-                f"{self.horizon}), the earliest {_iso(first)}: that period is counted in the sums already "
-                "and its rows are no longer held, so they were not counted again"
+                f"{rows} row(s) with {self.spec.horizon_column} before the re-delivery horizon (rows "
+                f"before {when} were counted and are no longer held, aggregator.horizons_h "
+                f"{self.horizon}), the earliest {_iso(first)}: it may re-deliver a row counted already, "
+                "so it was not counted"
             )
         kept = new.filter(~late)
         return kept if kept.height else None
@@ -430,7 +439,7 @@ class Aggregator:
         feed = self.spec.name
         changed = {k: v for k, v in snapshot.items() if self.published.get(k) != v}
         changed_series = {u: v for u, v in series.items() if self.published_series.get(u) != v}
-        saved, emptied = ledger.checkpoint_fields() if ledger is not None and ledger.dirty else ({}, [])
+        saved, emptied = ledger.checkpoint_fields() if ledger is not None else ({}, [])
         with self._leased() as pipe:
             if state is not None and state.replace:
                 pipe.delete(keys.checkpoint(feed))
@@ -490,7 +499,8 @@ def _horizon(spec: FeedSpec, settings: AggregatorSettings) -> timedelta | None:
     hours = settings.horizons_h.get(spec.name)
     if hours is None:
         return None
-    if spec.horizon_column is None or spec.incremental is None or not spec.incremental.saved:
+    timed = spec.incremental.timed if spec.incremental is not None else ()
+    if spec.horizon_column is None or not timed or not all(part.exact for part in timed):
         raise ConfigError(
             f"aggregator.horizons_h.{spec.name}: the {spec.name} feed's KPIs need its records; only "
             "a counter feed (whose sums are kept per period, as mobile_data's) can have a horizon"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -139,6 +139,9 @@ class Ledger:
     incremental: Incremental
     parts: tuple[pl.DataFrame, ...]
     dirty: frozenset[tuple[int, date]] = field(default=frozenset())
+    # The records of exact times before this instant have been dropped from the state (their sums
+    # are here): a row from before it may have been counted already. Saved with the sums.
+    folded_before: datetime | None = None
 
     @classmethod
     def build(cls, incremental: Incremental, records: pl.DataFrame) -> Ledger:
@@ -152,6 +155,12 @@ class Ledger:
         checkpoint has none (written before the ledger was saved: then nothing was dropped)."""
         if not incremental.saved or META not in saved:
             return cls.build(incremental, records)
+        meta = json.loads(saved[META])
+        if meta.get("measures", incremental.names) != incremental.names:
+            raise ValueError(
+                f"the checkpoint's saved sums are of the measures {meta['measures']}, the feed's are "
+                f"{incremental.names}: sums of records no longer held cannot be recounted"
+            )
         blobs: dict[int, list[pl.DataFrame]] = {}
         for name, blob in saved.items():
             if name.startswith(FIELD):
@@ -161,7 +170,8 @@ class Ledger:
         parts = tuple(
             pl.concat([empty[i], *blobs.get(i, [])], how="vertical_relaxed") for i in range(len(empty))
         )
-        return cls(incremental, parts)
+        folded = meta.get("folded_before")
+        return cls(incremental, parts, folded_before=datetime.fromisoformat(folded) if folded else None)
 
     def update(self, added: pl.DataFrame, removed: pl.DataFrame) -> Ledger:
         """The sums once ``removed`` (the versions replaced) are taken out and ``added`` (those
@@ -175,15 +185,26 @@ class Ledger:
             came = _contributions(added, part)
             gone = _contributions(removed, part).with_columns(-pl.col(names))
             moved = pl.concat([held, came, gone])
-            summed = moved.group_by("unit_code", DAY, AT).agg(pl.col(names).sum())
+            summed = (  # megabytes to the micro: what is taken out leaves no residue behind
+                moved.group_by("unit_code", DAY, AT)
+                .agg(pl.col(names).sum())
+                .with_columns(cs.float().round(6))
+            )
             parts.append(summed.filter(_nonzero(names)))  # a day whose records all moved away
             if self.incremental.saved:
                 changed |= {(index, d) for d in pl.concat([came[DAY], gone[DAY]]).unique().to_list()}
-        return Ledger(self.incremental, tuple(parts), self.dirty | changed)
+        return replace(self, parts=tuple(parts), dirty=self.dirty | changed)
 
-    def compact(self, as_of: datetime) -> Ledger:
-        """Instants of exact times older than :data:`EXACT_DAYS` merged into their days."""
-        before = as_of.astimezone(TZ).date() - timedelta(days=EXACT_DAYS)
+    def fold(self, cutoff: datetime) -> Ledger:
+        """The same sums, the records before ``cutoff`` being dropped from the state."""
+        if self.folded_before is not None and self.folded_before >= cutoff:
+            return self
+        return replace(self, folded_before=cutoff.astimezone(UTC))
+
+    def compact(self, as_of: datetime, days: int = EXACT_DAYS) -> Ledger:
+        """Instants of exact times older than ``days`` (at least :data:`EXACT_DAYS`) merged into
+        their days."""
+        before = as_of.astimezone(TZ).date() - timedelta(days=max(days, EXACT_DAYS))
         parts = []
         changed: set[tuple[int, date]] = set()
         for index, (part, held) in enumerate(zip(self.incremental.timed, self.parts, strict=True)):
@@ -202,23 +223,23 @@ class Ledger:
             parts.append(pl.concat([held.filter(~old), merged]))
         if not changed:
             return self
-        return Ledger(self.incremental, tuple(parts), self.dirty | changed)
+        return replace(self, parts=tuple(parts), dirty=self.dirty | changed)
 
     def everything(self) -> Ledger:
         """The same sums, every saved day to be written (the checkpoint is rewritten whole)."""
-        return Ledger(
-            self.incremental, self.parts, _days(self.parts) if self.incremental.saved else frozenset()
-        )
+        return replace(self, dirty=_days(self.parts) if self.incremental.saved else frozenset())
 
     def clean(self) -> Ledger:
-        return Ledger(self.incremental, self.parts)
+        return replace(self, dirty=frozenset())
 
     def checkpoint_fields(self) -> tuple[dict[bytes, bytes], list[bytes]]:
         """The saved days that changed since the last checkpoint, ready for HSET, and the fields
         of days now empty, for HDEL (nothing for a ledger not saved)."""
         if not self.incremental.saved:
             return {}, []
-        fields: dict[bytes, bytes] = {META: json.dumps({"exact_days": EXACT_DAYS}).encode()}
+        folded = self.folded_before.isoformat() if self.folded_before else None
+        meta = {"exact_days": EXACT_DAYS, "measures": self.incremental.names, "folded_before": folded}
+        fields: dict[bytes, bytes] = {META: json.dumps(meta).encode()}
         emptied: list[bytes] = []
         for index, day in sorted(self.dirty):
             name = FIELD + f"{index}:{day.toordinal()}".encode()

@@ -135,7 +135,9 @@ class State:
         # batch's keys, not a table built of the whole state), then compared with them.
         held = self.frame.join(newest.select(self.key), on=self.key, how="semi")
         winners = (
-            newest.join(held.select(self.key, self.version, *ARRIVAL), on=self.key, how="left", suffix="_held")
+            newest.join(
+                held.select(self.key, self.version, *ARRIVAL), on=self.key, how="left", suffix="_held"
+            )
             .filter(newer_than_held(self.version))
             .select(self.frame.columns)
         )

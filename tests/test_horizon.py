@@ -47,7 +47,9 @@ def figures(pipeline: Any, window: str = "7d") -> tuple[float, int]:
     return kpis["traffic_gb"]["value"], kpis["subscribers"]["value"]
 
 
-def test_past_the_horizon_rows_go_their_sums_stay_and_a_late_row_is_not_counted_twice(r, units, pipeline) -> None:
+def test_past_the_horizon_rows_go_their_sums_stay_and_a_late_row_is_not_counted_twice(
+    r, units, pipeline
+) -> None:
     spec = FEED_SPECS["mobile_data"]
     drop(pipeline.folder, "viettel_202611220800.csv", FIRST)
     pipeline.sync()
@@ -90,9 +92,57 @@ def test_past_the_horizon_rows_go_their_sums_stay_and_a_late_row_is_not_counted_
 
 def test_a_horizon_only_for_a_feed_whose_sums_stand_alone(r, units) -> None:
     settings = AggregatorSettings(horizons_h={"public_services": 48})  # type: ignore[call-arg]
-    with pytest.raises(ConfigError, match=r"horizons_h\.public_services: the public_services feed's KPIs need"):
+    with pytest.raises(
+        ConfigError, match=r"horizons_h\.public_services: the public_services feed's KPIs need"
+    ):
         Aggregator(r, FEED_SPECS["public_services"], units, settings)
     with pytest.raises(ValueError, match="'nope' is not a feed"):
         AggregatorSettings(horizons_h={"nope": 48})  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="a horizon is at least 1 hour"):
         AggregatorSettings(horizons_h={"mobile_data": 0.5})  # type: ignore[call-arg]
+
+
+def test_a_worker_whose_clock_lags_refuses_what_another_dropped(r, units, pipeline) -> None:
+    """Where rows were dropped is saved with the sums: a worker that takes over with a clock two
+    hours behind still refuses a re-delivery of a dropped row (its own clock would take it)."""
+    spec = FEED_SPECS["mobile_data"]
+    drop(pipeline.folder, "viettel_202611221000.csv", row("A", "5G", "10:00", 100, 0, 20))
+    pipeline.sync()
+    pipeline.clock.now = START + timedelta(hours=25, minutes=30)  # the 10:00 row is dropped
+    pipeline.aggregator.drain()
+    assert pipeline.aggregator.state.frame.height == 0 and pipeline.aggregator.folded == 1
+    assert figures(pipeline) == (100 / 1024, 20)
+    pipeline.aggregator.release()
+
+    lagging = Clock(START + timedelta(hours=23, minutes=30))  # 10:00 of the 22nd within its 24 h
+    again = Aggregator(r, spec, units, AggregatorSettings(interval_s=0.05), clock=lagging)  # type: ignore[call-arg]
+    assert again.open()
+    pipeline.aggregator = again
+    drop(
+        pipeline.folder,
+        "viettel_202611221000.csv",
+        row("A", "5G", "10:00", 100, 0, 20).replace(",100,", ",101,"),
+    )
+    pipeline.sync()
+    assert figures(pipeline) == (100 / 1024, 20), "a re-delivery of a dropped row was counted again"
+    assert [d for d in pipeline.dead_letters() if "horizon" in d["reason"]], "no dead letter says why"
+
+
+def test_figures_move_on_with_the_clock_once_every_row_is_dropped(r, units, pipeline) -> None:
+    """With no row held (a weekend without files), the sums still answer: a new day's cycle
+    publishes a new time of figures and today's window empties."""
+    drop(pipeline.folder, "viettel_202611220800.csv", FIRST)
+    pipeline.sync()
+    pipeline.clock.now = START + timedelta(days=2)
+    pipeline.aggregator.drain()
+    aggregator = pipeline.aggregator
+    assert aggregator.state.frame.height == 0 and aggregator.ledger.rows > 0
+    pipeline.clock.now = START + timedelta(days=3)
+    aggregator.last_compute = 0.0  # the recompute interval has passed
+    aggregator.cycle(entries=[])
+    snapshot = json.loads(r.hget(keys.snapshot(FEED_SPECS["mobile_data"].name), keys.META_FIELD))
+    assert datetime.fromisoformat(snapshot["as_of"]) == START + timedelta(days=3), (
+        "no cycle once the state emptied"
+    )
+    assert figures(pipeline, "today") == (0.0, 0)
+    assert figures(pipeline, "mtd") == (1536 / 1024, 150)
