@@ -177,7 +177,9 @@ def sizes(client: redis.Redis, aggregator: Aggregator) -> dict[str, Any]:
         "folded_rows": aggregator.folded,
         "checkpoint_mb": round((client.memory_usage(keys.checkpoint(feed), samples=0) or 0) / 1e6, 1),
         "snapshot_mb": round(
-            sum(client.memory_usage(k, samples=0) or 0 for k in (keys.snapshot(feed), keys.series(feed))) / 1e6, 2
+            sum(client.memory_usage(k, samples=0) or 0 for k in (keys.snapshot(feed), keys.series(feed)))
+            / 1e6,
+            2,
         ),
     }
 
