@@ -25,8 +25,9 @@ import polars as pl
 import redis
 
 from ioc import alert_store, keys
+from ioc import horizon as horizons
 from ioc.alerts import Alerts
-from ioc.config import AggregatorSettings, ConfigError
+from ioc.config import AggregatorSettings
 from ioc.documents import DeltaDocument, SnapshotMeta
 from ioc.feeds import FeedSpec
 from ioc.history import HistoryWriter
@@ -35,7 +36,7 @@ from ioc.indicators import indicator_documents
 from ioc.kpis import TZ
 from ioc.ledger import Ledger
 from ioc.snapshots import delta_document, series_documents
-from ioc.state import ARRIVAL, State, with_arrival
+from ioc.state import State, with_arrival
 from ioc.streams import FIELD_BATCH, Entry, GroupReader, decode_frame, schema_message
 from ioc.units import UnitTable
 
@@ -90,7 +91,8 @@ class Aggregator:
         self.rollup = self.rollup_frame.lazy()
         self.state: State | None = None
         self.ledger: Ledger | None = None  # the incremental KPIs' partial sums, with the state
-        self.horizon = _horizon(spec, settings)
+        self.horizon = horizons.configured(spec, settings)
+        self.horizon_column = spec.horizon_column or ""  # set wherever a horizon is
         self.late: dict[bytes, str] = {}  # dead letters of rows past the horizon, written when acknowledged
         self.folded = 0  # records dropped from the state past the horizon, their sums kept
         self.published: dict[str, str] = {}  # snapshot fields as last committed
@@ -210,7 +212,10 @@ class Aggregator:
         self.unacked += [e.id for e in entries if e.id not in poison]
         durable = checkpoint or now - self.last_checkpoint >= self.settings.checkpoint_s
         as_of = self.clock().astimezone(UTC).replace(microsecond=0)  # as shown and served
-        pending_work = bool(self.unacked or self.state.dirty or self._foldable(as_of)) and durable
+        foldable = self.horizon is not None and horizons.foldable(
+            self.state.frame, self.horizon_column, as_of - self.horizon
+        )
+        pending_work = bool(self.unacked or self.state.dirty or foldable) and durable
         rules_moved = self.alerts is not None and self.alerts.moved()  # rules or silences
         counted = self.state.frame.height > 0 or (self.ledger is not None and self.ledger.rows > 0)
         due = (now - self.last_compute >= self.settings.recompute_s or rules_moved) and counted
@@ -219,7 +224,9 @@ class Aggregator:
             return 0
         state, ledger, folded = self.state, self.ledger, 0
         if new is not None and ledger is not None and ledger.folded_before is not None:
-            new = self._within_horizon(new, ledger.folded_before)  # only what was dropped: not the clock's
+            # only what was dropped is refused, not what this worker's clock says is past
+            new, late = horizons.refused(new, self.horizon_column, ledger.folded_before, self.horizon)
+            self.late |= late
         if new is not None:
             state, added, replaced = self.state.apply(new)
             ledger = ledger.update(added, replaced) if ledger is not None else None
@@ -227,7 +234,7 @@ class Aggregator:
             # past the horizon a row can no longer be re-delivered: its sums stay, the row goes;
             # where rows were dropped is saved with the sums (a worker's clock may lag another's)
             cutoff = max(as_of - self.horizon, ledger.folded_before or as_of - self.horizon)
-            state, folded = state.drop_before(self.spec.horizon_column or "", cutoff)
+            state, folded = state.drop_before(self.horizon_column, cutoff)
             ledger = ledger.fold(cutoff).compact(as_of, self.settings.series_days + 8)
         acks = self.unacked if durable else []
         self._commit(state, ledger, as_of, acks, poison, durable=durable)
@@ -265,37 +272,6 @@ class Aggregator:
         if not any(f.height for f in frames):
             return None, poison
         return with_arrival(frames, ids), poison
-
-    def _foldable(self, as_of: datetime) -> bool:
-        """Some record held is past the feed's re-delivery horizon (to drop at a checkpoint)."""
-        if self.horizon is None or self.state is None or self.state.frame.height == 0:
-            return False
-        oldest = self.state.frame[self.spec.horizon_column or ""].min()
-        return isinstance(oldest, datetime) and oldest < as_of - self.horizon
-
-    def _within_horizon(self, new: pl.DataFrame, cutoff: datetime) -> pl.DataFrame | None:
-        """The rows of ``new`` whose time is within the feed's re-delivery horizon; each entry
-        with rows past it gets a dead letter (written when the entry is acknowledged): such a
-        row's period was folded into the sums (or is about to be), it cannot replace the row it
-        re-delivers, and counting it again would count it twice."""
-        column = pl.col(self.spec.horizon_column or "")
-        late = (column < cutoff).fill_null(False)
-        past = new.filter(late)
-        if past.height == 0:
-            return new
-        when = cutoff.astimezone(TZ).isoformat(timespec="seconds")
-        per_entry = past.group_by(ARRIVAL[0], (pl.col(ARRIVAL[1]) // 1_000_000).alias("seq")).agg(
-            pl.len().alias("rows"), column.min().alias("first")
-        )
-        for ms, seq, rows, first in per_entry.iter_rows():
-            self.late[f"{ms}-{seq}".encode()] = (
-                f"{rows} row(s) with {self.spec.horizon_column} before the re-delivery horizon (rows "
-                f"before {when} were counted and are no longer held, aggregator.horizons_h "
-                f"{self.horizon}), the earliest {_iso(first)}: it may re-deliver a row counted already, "
-                "so it was not counted"
-            )
-        kept = new.filter(~late)
-        return kept if kept.height else None
 
     def _schema_ok(self, blob: bytes, frame: pl.DataFrame) -> bool:
         """The batch has the feed's schema; checked once per distinct IPC schema message (comparing
@@ -439,11 +415,12 @@ class Aggregator:
         feed = self.spec.name
         changed = {k: v for k, v in snapshot.items() if self.published.get(k) != v}
         changed_series = {u: v for u, v in series.items() if self.published_series.get(u) != v}
+        if ledger is not None and state is not None and state.replace:
+            ledger = ledger.everything()  # the checkpoint is rewritten whole
         saved, emptied = ledger.checkpoint_fields() if ledger is not None else ({}, [])
         with self._leased() as pipe:
             if state is not None and state.replace:
                 pipe.delete(keys.checkpoint(feed))
-                saved, emptied = ledger.everything().checkpoint_fields() if ledger is not None else ({}, [])
             if state is not None and state.dirty:
                 pipe.hset(keys.checkpoint(feed), mapping=state.checkpoint_fields())
                 emptied = [*emptied, *state.emptied_fields()]
@@ -491,21 +468,6 @@ class Aggregator:
                 pipe.execute()
             except redis.WatchError:
                 raise LeaseLost(self.spec.name) from None
-
-
-def _horizon(spec: FeedSpec, settings: AggregatorSettings) -> timedelta | None:
-    """The feed's re-delivery horizon, if it has one; a configuration error where its records
-    cannot be dropped (a feed whose sums are not all kept per instant)."""
-    hours = settings.horizons_h.get(spec.name)
-    if hours is None:
-        return None
-    timed = spec.incremental.timed if spec.incremental is not None else ()
-    if spec.horizon_column is None or not timed or not all(part.exact for part in timed):
-        raise ConfigError(
-            f"aggregator.horizons_h.{spec.name}: the {spec.name} feed's KPIs need its records; only "
-            "a counter feed (whose sums are kept per period, as mobile_data's) can have a horizon"
-        )
-    return timedelta(hours=hours)
 
 
 def _texts(mapping: Any) -> dict[str, str]:

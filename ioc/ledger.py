@@ -275,38 +275,13 @@ class Ledger:
                 )
             frames.append(ledger.filter(whole).group_by("unit_code", "window").agg(pl.col(names).sum()))
             if not part.exact:
-                frames.append(self._partial_days(part, records, spans, midnight, as_of))
+                frames.append(_partial_days(part, records, spans, table, midnight, as_of))
         per_code = (
             pl.concat(frames, how="diagonal_relaxed")
             .group_by("unit_code", "window")
             .agg(pl.col(self.incremental.names).sum())
         )
         return rolled_up(per_code, rollup, ["window"], self.incremental.names)
-
-    def _partial_days(
-        self, part: Timed, records: pl.LazyFrame, spans: list[Span], midnight: datetime, as_of: datetime
-    ) -> pl.LazyFrame:
-        """Per window, the sums of the records of its partial days: today's, and those before
-        its first whole day."""
-        when = pl.col(part.column)
-        partial = when >= midnight
-        for _window, _first, begins, opens in spans:
-            if opens is not None and opens < begins:
-                partial = partial | when.is_between(opens, begins, closed="left")
-        edge = records.filter(when.is_not_null() & partial).collect().lazy()
-        counted = when < as_of if part.before else when <= as_of
-        inside = (
-            counted
-            & ~when.is_between(pl.col("begins"), midnight, closed="left")
-            & (pl.col("opens").is_null() | (when >= pl.col("opens")))
-        )
-        return (
-            edge.join(_span_table(spans), how="cross")
-            .filter(inside)
-            .group_by("unit_code", "window")
-            .agg(*_sums(part))
-            .pipe(_whole_numbers)
-        )
 
     def kpis(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """The KPI table, as the feed's full computation gives it."""
@@ -331,6 +306,37 @@ class Ledger:
             .agg(pl.col(names).sum())
         )
         return finish(rolled_up(per_code, rollup, ["hour"], names))
+
+
+def _partial_days(
+    part: Timed,
+    records: pl.LazyFrame,
+    spans: list[Span],
+    table: pl.LazyFrame,
+    midnight: datetime,
+    as_of: datetime,
+) -> pl.LazyFrame:
+    """Per window, the sums of the records of its partial days: today's, and those before
+    its first whole day."""
+    when = pl.col(part.column)
+    partial = when >= midnight
+    for _window, _first, begins, opens in spans:
+        if opens is not None and opens < begins:
+            partial = partial | when.is_between(opens, begins, closed="left")
+    edge = records.filter(when.is_not_null() & partial).collect().lazy()
+    counted = when < as_of if part.before else when <= as_of
+    inside = (
+        counted
+        & ~when.is_between(pl.col("begins"), midnight, closed="left")
+        & (pl.col("opens").is_null() | (when >= pl.col("opens")))
+    )
+    return (
+        edge.join(table, how="cross")
+        .filter(inside)
+        .group_by("unit_code", "window")
+        .agg(*_sums(part))
+        .pipe(_whole_numbers)
+    )
 
 
 def _days(parts: Iterable[pl.DataFrame]) -> frozenset[tuple[int, date]]:
