@@ -5,8 +5,9 @@ each part alone (best of three, no Redis): merging the changed records into the 
 KPIs from the partial sums kept per commune and day (updating them by what changed, then every
 unit and window: ``ioc.ledger``) against the same KPIs computed from the whole state (the
 baseline, as every cycle did before), and the other parts still computed from the whole state:
-the hourly series, the work lists, the 766 index's indicators (durable commits only) and the
-JSON documents. Issue 19: a cycle's cost should follow what changed, not the state's size.
+the hourly series, the work lists (what changed in them: ``ioc.cases``), the 766 index's
+indicators (durable commits only) and the JSON documents. Issue 19: a cycle's cost should follow
+what changed, not the state's size.
 
     uv run python -m bench.cycle [--records 100000 1000000] [--changed 10000]
 
@@ -26,6 +27,7 @@ import polars as pl
 from bench.common import emit
 from bench.common import units as bench_units
 from bench.ingest import pool
+from ioc.cases import CaseBook, placed
 from ioc.feeds import FEED_SPECS
 from ioc.ledger import Ledger
 from ioc.snapshots import series_documents
@@ -80,9 +82,16 @@ def parts(size: int, changed: int) -> dict[str, float]:
     timed["series_documents"], _s = best_ms(
         lambda: series_documents(series, units.codes, start, SERIES_HOURS, spec.measures)
     )
-    if spec.cases is not None:
-        cases = spec.cases
-        timed["work_lists"], _c = best_ms(lambda: cases(records, rollup_frame, as_of))
+    if spec.cases is not None:  # the work lists: what changed in them since the last commit
+        overdue = spec.cases
+        book = CaseBook()
+        book.committed(
+            book.changes(placed(overdue(held.records(), as_of), rollup_frame).collect(), rollup_frame)
+        )
+        timed["work_lists"], lists = best_ms(
+            lambda: book.changes(placed(overdue(records, as_of), rollup_frame).collect(), rollup_frame)
+        )
+        timed["work_list_cases_written"] = lists.count
     if spec.indicators is not None:
         indicators = spec.indicators
         timed["indicators_766"], _i = best_ms(lambda: indicators(records, rollup, as_of).collect())

@@ -25,6 +25,7 @@ import polars as pl
 import redis
 
 from ioc import alert_store, keys
+from ioc import cases as case_lists
 from ioc import horizon as horizons
 from ioc.alerts import Alerts
 from ioc.config import AggregatorSettings
@@ -97,6 +98,7 @@ class Aggregator:
         self.folded = 0  # records dropped from the state past the horizon, their sums kept
         self.published: dict[str, str] = {}  # snapshot fields as last committed
         self.published_series: dict[str, str] = {}
+        self.case_book = case_lists.CaseBook()  # what the work lists hold, as last committed
         self.unacked: list[bytes] = []  # applied and published, acknowledged at the next checkpoint
         self.last_checkpoint = time.monotonic()
         self.stopping = threading.Event()
@@ -186,6 +188,7 @@ class Aggregator:
             self.ledger = Ledger.restore(self.spec.incremental, saved, self.state.frame)
         self.published = _texts(self.client.hgetall(keys.snapshot(self.spec.name)))
         self.published_series = _texts(self.client.hgetall(keys.series(self.spec.name)))
+        self.case_book = case_lists.CaseBook()  # unknown: the first commit rewrites the lists
         self.unacked, self.last_checkpoint = [], time.monotonic()
         log.info("%s: took the lease, restored %d records", self.spec.name, self.state.frame.height)
         self.reader.forget_idle_consumers()
@@ -311,10 +314,14 @@ class Aggregator:
         ]
         # The 766 index's indicators: with every durable commit (the state they count is the one
         # checkpointed), and at a worker's first; between them the last ones stay as published.
+        if self.spec.cases is not None:  # every overdue case in each list that holds it
+            frames.append(case_lists.placed(self.spec.cases(records, as_of), self.rollup_frame))
         counting = self.spec.indicators is not None and (durable or INDEX_META not in self.published)
         if counting and self.spec.indicators is not None:
             frames.append(self.spec.indicators(records, self.rollup, as_of))
-        table_df, series_df, newest, *indicators = pl.collect_all(frames)
+        table_df, series_df, newest, *more = pl.collect_all(frames)
+        overdue = more.pop(0) if self.spec.cases is not None else None
+        indicators = more
         meta: SnapshotMeta = {
             "as_of": as_of.astimezone(TZ).isoformat(timespec="seconds"),
             "records": state.frame.height,
@@ -322,8 +329,7 @@ class Aggregator:
             "series_start": start.astimezone(TZ).isoformat(),
         }
         snapshot = self.spec.documents(self.spec, table_df, records, self.rollup_frame, as_of)
-        if self.spec.cases is not None:
-            snapshot |= self.spec.cases(records, self.rollup_frame, as_of)
+        lists = None if overdue is None else self.case_book.changes(overdue, self.rollup_frame)
         if indicators:
             snapshot |= indicator_documents(indicators[0])
             snapshot[INDEX_META] = json.dumps({"as_of": meta["as_of"]})
@@ -338,12 +344,20 @@ class Aggregator:
         delta = delta_document(
             self.spec.name, meta, self.published, snapshot, self.published_series, series_docs
         )
-        raised = self._alerts(snapshot, as_of, delta)
+        raised = self._alerts(snapshot, as_of, delta, overdue)
         week_before = self._week_before(records, ledger, start, hours)
+
+        stale = (  # a worker's first commit: the lists as another left them go
+            list(self.client.scan_iter(match=keys.case_list(self.spec.name, "*")))
+            if lists is not None and lists.rewrite is not None
+            else []
+        )
 
         def also(pipe: Any) -> None:
             if raised is not None:
                 raised(pipe)
+            if lists is not None:
+                lists.write(pipe, self.spec.name, stale)
             if week_before:
                 pipe.hset(keys.series_week_before(self.spec.name), mapping=week_before)
 
@@ -359,6 +373,8 @@ class Aggregator:
         )
         if week_before:
             self.week_before_start = start
+        if lists is not None:
+            self.case_book.committed(lists)
         self.published, self.published_series = snapshot, series_docs
         if self.history is not None:  # once an hour: what was just published, as it was known
             self.history.offer(as_of, snapshot)
@@ -387,15 +403,21 @@ class Aggregator:
         return series_documents(frame, self.units.codes, begin, hours, self.spec.measures)
 
     def _alerts(
-        self, snapshot: dict[str, str], as_of: datetime, delta: DeltaDocument
+        self, snapshot: dict[str, str], as_of: datetime, delta: DeltaDocument, overdue: pl.DataFrame | None
     ) -> Callable[[Any], None] | None:
-        """Evaluate the feed's rules; the delta carries the active list when it changed, and the
-        returned writer queues the changes on the commit's transaction."""
+        """Evaluate the feed's rules (on the figures and on ``overdue``, the work lists' cases);
+        the delta carries the active list when it changed, and the returned writer queues the
+        changes on the commit's transaction."""
         if self.alerts is None:
             return None
         feed = self.spec.name
         previous = alert_store.read_active(self.client, feed)
-        changes = alert_store.reconcile(previous, self.alerts.evaluate(self.client, snapshot, as_of), as_of)
+
+        def listed(unit: str) -> list[dict[str, Any]] | None:
+            return None if overdue is None else case_lists.cases_of(overdue, unit)
+
+        found = self.alerts.evaluate(self.client, snapshot, as_of, listed)
+        changes = alert_store.reconcile(previous, found, as_of)
         shown = {k: alert_store.with_ack(v, previous.get(k)) for k, v in changes.active.items()}
         if shown != previous:
             delta["alerts"] = list(shown.values())

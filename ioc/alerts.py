@@ -12,19 +12,21 @@ aggregator.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
 from ioc import keys
 from ioc.alert_rules import RuleBook, check_all
-from ioc.cases import cases_field
 from ioc.config import AlertRule, ConfigError
 from ioc.documents import AlertCondition, entry_of, kpis_of
 from ioc.silences import Silences
 from ioc.units import UnitTable
+
+CaseLists = Callable[[str], list[dict[str, Any]] | None]  # a unit's overdue cases, None: no list
 
 
 @dataclass
@@ -58,13 +60,18 @@ class Alerts:
         return {name: rule for name, rule in self.book.current().items() if rule.feed == self.feed}
 
     def evaluate(
-        self, client: redis.Redis, snapshot: dict[str, str], as_of: datetime
+        self,
+        client: redis.Redis,
+        snapshot: dict[str, str],
+        as_of: datetime,
+        cases: CaseLists | None = None,
     ) -> dict[str, AlertCondition]:
-        """Every condition that holds now, by alert id."""
+        """Every condition that holds now, by alert id. ``cases``: a unit's work list (a case rule
+        counts in it), None where the unit has none."""
         found: dict[str, AlertCondition] = {}
         names = self.units.names()
         for name, rule in self.in_force().items():
-            for unit, value, threshold in self._check(client, rule, snapshot, as_of):
+            for unit, value, threshold in self._check(client, rule, snapshot, as_of, cases):
                 found[f"{name}|{unit}"] = {
                     "id": f"{name}|{unit}",
                     "rule": name,
@@ -86,7 +93,12 @@ class Alerts:
         return found
 
     def _check(
-        self, client: redis.Redis, rule: AlertRule, snapshot: dict[str, str], as_of: datetime
+        self,
+        client: redis.Redis,
+        rule: AlertRule,
+        snapshot: dict[str, str],
+        as_of: datetime,
+        cases: CaseLists | None,
     ) -> list[tuple[str, float, float]]:
         if rule.kind == "stale":
             return self._stale(client, rule, as_of)
@@ -97,10 +109,10 @@ class Alerts:
                 entry = entry_of(kpis_of(doc), rule.kpi or "") if doc else None
                 value = entry["value"] if entry else None
             else:
-                cases = snapshot.get(cases_field(unit))
-                if cases is None:
+                listed = cases(unit) if cases is not None else None
+                if listed is None:
                     continue
-                value = sum(all(c.get(k) == v for k, v in rule.where.items()) for c in json.loads(cases))
+                value = sum(all(c.get(k) == v for k, v in rule.where.items()) for c in listed)
             if not isinstance(value, int | float):
                 continue
             threshold = rule.below if rule.below is not None else rule.above

@@ -1,31 +1,50 @@
 """The case lists behind the overdue counts: the duty officer's work list.
 
-For every unit above the communes (the districts and the province), every overdue dossier and
-every overdue field report filed in it, newest breach first. The lists use the very predicates
-the ``overdue_open`` and ``overdue`` KPIs count, so a list and its count never disagree; they are
-never truncated. A case's ``unit_code`` is its record key (``ioc.units.record_key``); the API says
-it as the plain code and its scheme (:func:`said_case`).
+For every unit above the communes (the districts or areas, and the province), every overdue
+dossier and every overdue field report filed in it, newest breach first. The lists use the very
+predicates the ``overdue_open`` and ``overdue`` KPIs count, so a list and its count never
+disagree; they are never truncated. A case's ``unit_code`` is its record key
+(``ioc.units.record_key``); the API says it as the plain code and its scheme (:func:`said_case`).
+
+Each list is a Redis hash of its own (``keys.case_list``): one field per case, its JSON, and the
+mark field ``_`` (a list that is there and empty has only the mark; a unit without a list, a
+commune, has no hash). The aggregator writes them by change (:class:`CaseBook`): a commit writes
+the cases that entered a list or changed, and deletes those that left, in the transaction that
+publishes the figures counting them; only a worker's first commit rewrites every list. A reader
+sorts a list when it reads it (:func:`read_list`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 
-from ioc import kpis
+from ioc import keys, kpis
 from ioc.documents import Case
 from ioc.units import key_code
 
 CASES_FIELD = "_cases"
-CasesFunction = Callable[[pl.LazyFrame, pl.DataFrame, datetime], dict[str, str]]
+MARK = "_"  # the field every list's hash holds, so that an empty list is there
+TIMES = ("opened_at", "deadline_at")
+TIME_TEXT = "%Y-%m-%dT%H:%M:%SZ"
+CasesFunction = Callable[[pl.LazyFrame, datetime], pl.LazyFrame]
 
 
 def cases_field(unit: str) -> str:
-    """The snapshot field holding a unit's overdue cases."""
+    """The name a unit's work list goes by beside the KPI documents (``RoomData.extras``,
+    ``SnapshotReader.extra``)."""
     return f"{CASES_FIELD}|{unit}"
+
+
+def listed_unit(name: str) -> str | None:
+    """The unit of a :func:`cases_field` name; None for any other name."""
+    prefix = f"{CASES_FIELD}|"
+    return name[len(prefix) :] if name.startswith(prefix) else None
 
 
 def said_case(case: Case) -> Case:
@@ -35,56 +54,141 @@ def said_case(case: Case) -> Case:
     return cast(Case, {**case, "unit_code": code, "unit_scheme": scheme})
 
 
-def overdue_dossiers(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime) -> dict[str, str]:
-    """Each unit's overdue dossiers, as JSON lists of ``ioc.documents.DossierCase``."""
-    return lists_by_unit(
-        records.filter(kpis.dossier_overdue(as_of.astimezone(UTC))).select(
-            "id",
-            pl.col("procedure_code").alias("procedure"),
-            "sector",
-            pl.col("agency_code").alias("agency"),
-            "unit_code",
-            "status",
-            pl.col("received_at").alias("opened_at"),
-            "deadline_at",
-        ),
-        rollup,
+def overdue_dossiers(records: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The overdue dossiers as a work list shows them (``ioc.documents.DossierCase``)."""
+    return records.filter(kpis.dossier_overdue(as_of.astimezone(UTC))).select(
+        "id",
+        pl.col("procedure_code").alias("procedure"),
+        "sector",
+        pl.col("agency_code").alias("agency"),
+        "unit_code",
+        "status",
+        pl.col("received_at").alias("opened_at"),
+        "deadline_at",
     )
 
 
-def overdue_reports(records: pl.LazyFrame, rollup: pl.DataFrame, as_of: datetime) -> dict[str, str]:
-    """Each unit's overdue field reports, as JSON lists of ``ioc.documents.ReportCase``."""
-    return lists_by_unit(
-        records.filter(kpis.report_overdue(as_of.astimezone(UTC))).select(
-            "id",
-            "sector",
-            "severity",
-            "unit_code",
-            "status",
-            pl.col("created_at").alias("opened_at"),
-            "deadline_at",
-            pl.col("text").str.slice(0, 160),  # already redacted by the connector
-        ),
-        rollup,
+def overdue_reports(records: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The overdue field reports as a work list shows them (``ioc.documents.ReportCase``)."""
+    return records.filter(kpis.report_overdue(as_of.astimezone(UTC))).select(
+        "id",
+        "sector",
+        "severity",
+        "unit_code",
+        "status",
+        pl.col("created_at").alias("opened_at"),
+        "deadline_at",
+        pl.col("text").str.slice(0, 160),  # already redacted by the connector
     )
 
 
-def lists_by_unit(
-    cases: pl.LazyFrame, rollup: pl.DataFrame, *, times: tuple[str, ...] = ("opened_at", "deadline_at")
-) -> dict[str, str]:
-    """One document per unit that has communes below it; an empty list where nothing is overdue,
-    so a list that emptied replaces the one before it."""
-    # The province and its districts or areas (an area's code may be a province's own, any length).
-    parents = sorted(rollup.filter(pl.col("unit_level") != "commune")["unit"].unique().to_list())
+def list_units(rollup: pl.DataFrame) -> list[str]:
+    """The units that have a work list: the province and its districts or areas (an area's
+    code may be a province's own, any length)."""
+    return sorted(rollup.filter(pl.col("unit_level") != "commune")["unit"].unique().to_list())
+
+
+def placed(cases: pl.LazyFrame, rollup: pl.DataFrame) -> pl.LazyFrame:
+    """Each case once in each list that holds it: ``unit``, ``id``, ``case`` (a struct of the
+    case's fields as its JSON says them, times in text) and ``hash`` (of the case: a case whose
+    hash has not changed is not written again)."""
     columns = cases.collect_schema().names()
-    as_text = [pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%SZ") if c in times else pl.col(c) for c in columns]
-    lists = (  # each case written as JSON once by Polars, then joined into each of its units' lists
-        cases.select("unit_code", "deadline_at", "id", pl.struct(as_text).struct.json_encode().alias("json"))
+    as_text = [pl.col(c).dt.to_string(TIME_TEXT) if c in TIMES else pl.col(c) for c in columns]
+    return (
+        cases.select("unit_code", "id", pl.struct(as_text).alias("case"))
+        .with_columns(pl.col("case").hash().alias("hash"))
         .join(rollup.lazy().select("code", "unit"), left_on="unit_code", right_on="code")
-        .filter(pl.col("unit").is_in(parents))
-        .group_by("unit")
-        .agg(pl.col("json").sort_by(["deadline_at", "id"], descending=[True, False]).str.join(","))
-        .collect()
+        .filter(pl.col("unit").is_in(list_units(rollup)))
+        .select("unit", "id", "case", "hash")
     )
-    grouped = dict(zip(lists["unit"].to_list(), lists["json"].to_list(), strict=True))
-    return {cases_field(unit): f"[{grouped.get(unit, '')}]" for unit in parents}
+
+
+def ordered(cases: Iterable[Case]) -> list[Case]:
+    """A work list's order: newest breach first (deadline, to the second, latest first), then by
+    identifier."""
+    out = sorted(cases, key=lambda c: c["id"])
+    out.sort(key=lambda c: c["deadline_at"], reverse=True)
+    return out
+
+
+def lists_by_unit(cases: pl.LazyFrame, rollup: pl.DataFrame) -> dict[str, list[Case]]:
+    """Every unit's whole work list, computed at once (what the lists in Redis hold, read)."""
+    frame = placed(cases, rollup).collect()
+    found: dict[str, list[Case]] = {unit: [] for unit in list_units(rollup)}
+    for unit, case in zip(frame["unit"].to_list(), frame["case"].to_list(), strict=True):
+        found[unit].append(case)
+    return {unit: ordered(listed) for unit, listed in found.items()}
+
+
+def read_list(raw: dict[bytes, bytes] | Any) -> list[Case] | None:
+    """A work list from its hash as Redis answers it (HGETALL), in order; None: no list."""
+    if not raw:
+        return None
+    return ordered(json.loads(v) for k, v in raw.items() if k != MARK.encode())
+
+
+@dataclass(frozen=True)
+class ListChanges:
+    """What one commit writes to the work lists."""
+
+    written: dict[str, dict[str, str]]  # unit -> case id -> the case's JSON
+    removed: dict[str, list[str]]  # unit -> ids of the cases that left its list
+    rewrite: list[str] | None  # the units whose lists are written whole (a worker's first commit)
+    held: pl.DataFrame = field(repr=False)  # unit, id, hash of every case listed once committed
+
+    @property
+    def count(self) -> int:
+        return sum(map(len, self.written.values())) + sum(map(len, self.removed.values()))
+
+    def write(self, pipe: Any, feed: str, stale: Iterable[bytes | str] = ()) -> None:
+        """Queue the changes on ``pipe`` (the commit's transaction). ``stale``: the lists' keys
+        there were before a rewrite, deleted first."""
+        if self.rewrite is not None:
+            if gone := list(stale):
+                pipe.delete(*gone)
+            for unit in self.rewrite:
+                pipe.hset(keys.case_list(feed, unit), MARK, "")
+        for unit, ids in self.removed.items():
+            pipe.hdel(keys.case_list(feed, unit), *ids)
+        for unit, cases in self.written.items():
+            pipe.hset(keys.case_list(feed, unit), mapping=cases)
+
+
+class CaseBook:
+    """What the work lists in Redis hold, as this worker last committed them: per list, each
+    case's id and hash. Unknown (None) at a worker's start: its first commit rewrites them."""
+
+    def __init__(self) -> None:
+        self.held: pl.DataFrame | None = None
+
+    def changes(self, now: pl.DataFrame, rollup: pl.DataFrame) -> ListChanges:
+        """What to write for the lists to hold ``now`` (the feed's overdue cases, :func:`placed`
+        and collected)."""
+        if self.held is None:
+            fresh, gone = now, now.clear().select("unit", "id")
+        else:
+            fresh = now.join(self.held, on=["unit", "id", "hash"], how="anti")
+            gone = self.held.join(now, on=["unit", "id"], how="anti").select("unit", "id")
+        texts = fresh.select("unit", "id", pl.col("case").struct.json_encode().alias("json"))
+        written: dict[str, dict[str, str]] = {}
+        for unit, case_id, text in texts.iter_rows():
+            written.setdefault(unit, {})[case_id] = text
+        removed: dict[str, list[str]] = {}
+        for unit, case_id in gone.iter_rows():
+            removed.setdefault(unit, []).append(case_id)
+        return ListChanges(
+            written,
+            removed,
+            list_units(rollup) if self.held is None else None,
+            now.select("unit", "id", "hash"),
+        )
+
+    def committed(self, changes: ListChanges) -> None:
+        """The changes are in Redis: they are what the lists hold."""
+        self.held = changes.held
+
+
+def cases_of(now: pl.DataFrame, unit: str) -> list[dict[str, Any]]:
+    """``unit``'s cases in ``now`` (:func:`placed`, collected) as dictionaries, as its list's
+    JSON says them."""
+    return cast(list[dict[str, Any]], now.filter(pl.col("unit") == unit)["case"].to_list())

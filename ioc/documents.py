@@ -97,7 +97,7 @@ class SnapshotMeta(TypedDict):
 
 
 class DossierCase(TypedDict):
-    """An overdue dossier of a work list (``_cases|<unit>``; ``ioc.cases``).
+    """An overdue dossier of a work list (``keys.case_list``; ``ioc.cases``).
 
     ``unit_code`` is the record key (``ioc.units.record_key``: ``2025:<code>`` for a 2025 code); in
     the API's answer (``ioc.cases.said_case``) it is the plain code, and ``unit_scheme`` its scheme.

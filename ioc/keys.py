@@ -49,6 +49,11 @@ def snapshot(feed: str) -> str:
     return _feed(feed, "kpis")
 
 
+def case_list(feed: str, unit: str) -> str:
+    """Hash of ``unit``'s work list: one field per overdue case (its JSON), and ``_`` (``ioc.cases``)."""
+    return _feed(feed, f"cases:{unit}")
+
+
 def series(feed: str) -> str:
     """Hash of hourly history documents, one field per unit."""
     return _feed(feed, "series")

@@ -14,7 +14,7 @@ import polars as pl
 import redis
 
 from ioc import keys
-from ioc.cases import cases_field
+from ioc.cases import listed_unit, read_list
 from ioc.documents import (
     Case,
     DeltaDocument,
@@ -195,13 +195,15 @@ class SnapshotReader:
 
     def extra(self, feed: str, name: str) -> ExtraDocument | None:
         """A feed's non-KPI document (``_points``, ``_cases|<unit>``), or None."""
+        if (unit := listed_unit(name)) is not None:
+            return cast(ExtraDocument | None, self.cases(feed, unit))
         raw = self.client.hget(keys.snapshot(feed), name)
         return None if raw is None else cast(ExtraDocument, json.loads(raw))
 
     def cases(self, feed: str, unit: str) -> list[Case] | None:
-        """A district's or the province's work list (``ioc.cases``), or None (a commune has none)."""
-        raw = self.client.hget(keys.snapshot(feed), cases_field(unit))
-        return None if raw is None else cast(list[Case], json.loads(raw))
+        """A district's, an area's or the province's work list (``ioc.cases``), newest breach
+        first, or None (a commune has none; nothing computed yet)."""
+        return read_list(self.client.hgetall(keys.case_list(feed, unit)))
 
     def series(self, feed: str, unit: str) -> SeriesDocument | None:
         raw = self.client.hget(keys.series(feed), unit)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ioc import keys
+from ioc.cases import listed_unit, read_list
 from ioc.feeds import FEED_SPECS, FeedSpec
 from ioc.kpis import Kpi
 from ioc.snapshots import SnapshotReader
@@ -108,14 +109,22 @@ def fetch_room(
     units = list(dict.fromkeys(series))
     if at is not None:
         return past_room(reader, feed, pairs, at)
-    fields = [keys.META_FIELD, *(keys.snapshot_field(u, w) for u, w in pairs), *named]
+    lists = {n: unit for n in named if (unit := listed_unit(n)) is not None}  # work lists: a hash each
+    plain = [n for n in named if n not in lists]
+    fields = [keys.META_FIELD, *(keys.snapshot_field(u, w) for u, w in pairs), *plain]
     with reader.client.pipeline(transaction=True) as pipe:
         pipe.hmget(keys.snapshot(feed), fields)
         if units:
             pipe.hmget(keys.series(feed), units)
+        for unit in lists.values():
+            pipe.hgetall(keys.case_list(feed, unit))
         found = pipe.execute()
     meta, *values = found[0]
     hourly = found[1] if units else []
+    extras = {n: json.loads(v) for n, v in zip(plain, values[len(pairs) :], strict=True) if v is not None}
+    for name, raw in zip(lists, found[2 if units else 1 :], strict=True):
+        if (cases := read_list(raw)) is not None:
+            extras[name] = cases
     return RoomData(
         feed=feed,
         meta=None if meta is None else json.loads(meta),
@@ -125,7 +134,7 @@ def fetch_room(
             if v is not None
         },
         series={u: json.loads(v) for u, v in zip(units, hourly, strict=True) if v is not None},
-        extras={n: json.loads(v) for n, v in zip(named, values[len(pairs) :], strict=True) if v is not None},
+        extras=extras,
     )
 
 

@@ -238,9 +238,9 @@ def test_a_long_work_list_shows_its_newest_100_and_says_how_many_more(r, units) 
     from dash import html
 
     from ioc import keys
-    from ioc.cases import cases_field
     from ioc.snapshots import SnapshotReader
     from layouts import worklist
+    from tests.worklists import put_lists
 
     cases = [
         {
@@ -256,10 +256,8 @@ def test_a_long_work_list_shows_its_newest_100_and_says_how_many_more(r, units) 
         for n in range(260)
     ]
     meta = {"as_of": AS_OF.isoformat(), "records": 260}
-    r.hset(
-        keys.snapshot("public_services"),
-        mapping={keys.META_FIELD: json.dumps(meta), cases_field("705"): json.dumps(cases)},
-    )
+    r.hset(keys.snapshot("public_services"), mapping={keys.META_FIELD: json.dumps(meta)})
+    put_lists(r, "public_services", {"705": cases})
     read = worklist.fetch_cases(SnapshotReader(r), ["public_services"], "705")
     found = worklist.case_lists(read, "705", units.names(), "")
     text = json.dumps(found[0].to_plotly_json(), default=lambda c: c.to_plotly_json(), ensure_ascii=False)

@@ -51,6 +51,7 @@ from ioc.documents import (
     series_values,
 )
 from ioc.feeds import FEED_SPECS
+from ioc.snapshots import SnapshotReader
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.web import create_app
 from tests.pipeline import FeedPipeline, Pipeline
@@ -206,12 +207,12 @@ def test_kpi_documents_and_the_meta_are_their_types(written) -> None:
     } <= seen
 
 
-def test_case_lists_and_map_points_are_their_types(written) -> None:
-    dossiers = texts(written.client.hgetall(keys.snapshot("public_services")))
+def test_case_lists_and_map_points_are_their_types(written, units) -> None:
     reports = texts(written.client.hgetall(keys.snapshot("citizen_feedback")))
+    reader = SnapshotReader(written.client)
     lists = {
-        DossierCase: [json.loads(v) for k, v in dossiers.items() if k.startswith("_cases|")],
-        ReportCase: [json.loads(v) for k, v in reports.items() if k.startswith("_cases|")],
+        kind: [reader.cases(feed, unit) for unit in [units.province, *units.level_codes("district")]]
+        for kind, feed in ((DossierCase, "public_services"), (ReportCase, "citizen_feedback"))
     }
     for kind, found in lists.items():
         assert any(found), f"no {kind.__name__} written"

@@ -15,7 +15,7 @@ from dash import page_registry
 from ioc import auth, keys
 from ioc.aggregate import Aggregator
 from ioc.api import outside
-from ioc.cases import cases_field
+from tests.worklists import put_lists
 from ioc.config import AggregatorSettings, ConfigError
 from ioc.crosswalk import CROSSWALK_FILE
 from ioc.feeds import FEED_SPECS
@@ -241,7 +241,8 @@ K = "/api/v1/kpis?feed=public_services&window=7d&unit="
 
 
 def overdue_case(case_id: str, key: str) -> dict:
-    """An overdue dossier as the aggregator lists it: ``unit_code`` its record key."""
+    """An overdue dossier as the aggregator lists it: ``unit_code`` its record key; the later the
+    number, the earlier its deadline (a list is newest breach first)."""
     return {
         "id": case_id,
         "procedure": "1.004227",
@@ -250,7 +251,7 @@ def overdue_case(case_id: str, key: str) -> dict:
         "unit_code": key,
         "status": "dang_xu_ly",
         "opened_at": "2026-11-10T01:00:00Z",
-        "deadline_at": f"2026-11-2{case_id[-1]}T01:00:00Z",
+        "deadline_at": f"2026-11-2{5 - int(case_id[-1])}T01:00:00Z",
     }
 
 
@@ -286,10 +287,9 @@ def areas(redis_server, new):
         mapping={
             keys.META_FIELD: json.dumps({"as_of": AS_OF.isoformat(), "records": 4}),
             **docs,
-            **{cases_field(area): json.dumps(found) for area, found in CASES.items()},
-            cases_field("80"): json.dumps(everything),
         },
     )
+    put_lists(client, "public_services", {**CASES, "80": everything})
     client.hset(keys.series("public_services"), mapping={c: json.dumps(hourly) for c in new.codes})
     settings = app_settings(redis_server, boundaries={"scheme": "2025"})
     yield create_app(settings, client)

@@ -12,7 +12,6 @@ import redis
 from dash import page_registry
 
 from ioc import keys
-from ioc.cases import cases_field
 from ioc.config_scorecard import default_targets
 from ioc.feeds import FEED_SPECS, POINTS_FIELD
 from ioc.targets import Goals
@@ -21,6 +20,7 @@ from layouts.communes import ranked_communes
 from layouts.room_data import RoomData
 from tests.processes import acting_as, app_settings, logged_in
 from tests.test_access import district_callback, room_callback
+from tests.worklists import put_lists
 
 FEEDS = ("public_services", "citizen_feedback")
 SENT: list[tuple[str, ...]] = []  # every command the recording client sent, in order
@@ -57,8 +57,9 @@ def app(redis_server, units) -> Iterator:
     for feed in FEEDS:
         mapping = {keys.META_FIELD: json.dumps({"as_of": "2026-11-22T10:00:00+07:00"})}
         mapping |= {keys.snapshot_field(u, w): json.dumps(doc) for u in units.codes for w in ("today", "7d")}
-        mapping |= {POINTS_FIELD: "[]", cases_field("706"): "[]", cases_field("703"): "[]"}
+        mapping |= {POINTS_FIELD: "[]"}
         client.hset(keys.snapshot(feed), mapping=mapping)
+        put_lists(client, feed, {"706": [], "703": []})
         measures = dict.fromkeys(FEED_SPECS[feed].measures, [1] * 168)
         client.hset(keys.series(feed), mapping={u: json.dumps(hourly | measures) for u in units.codes})
     settings = app_settings(redis_server, connectors={f: {"url": "http://127.0.0.1:9"} for f in FEEDS})
