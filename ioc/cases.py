@@ -6,9 +6,9 @@ predicates the ``overdue_open`` and ``overdue`` KPIs count, so a list and its co
 disagree; they are never truncated. A case's ``unit_code`` is its record key
 (``ioc.units.record_key``); the API says it as the plain code and its scheme (:func:`said_case`).
 
-Each list is a Redis hash of its own (``keys.case_list``): one field per case, its JSON, and the
-mark field ``_`` (a list that is there and empty has only the mark; a unit without a list, a
-commune, has no hash). The aggregator writes them by change (:class:`CaseBook`): a commit writes
+Each list is a Redis hash of its own (``keys.case_list``): one field per case, its id naming its
+JSON, and the mark, a field with an empty name, which no id can have (a list that is there and
+empty has only the mark; a unit without a list, a commune, has no hash). The aggregator writes them by change (:class:`CaseBook`): a commit writes
 the cases that entered a list or changed, and deletes those that left, in the transaction that
 publishes the figures counting them; only a worker's first commit rewrites every list. A reader
 sorts a list when it reads it (:func:`read_list`).
@@ -29,7 +29,7 @@ from ioc.documents import Case
 from ioc.units import key_code
 
 CASES_FIELD = "_cases"
-MARK = "_"  # the field every list's hash holds, so that an empty list is there
+MARK = ""  # the field every list's hash holds, so that an empty list is there (an id is never empty)
 TIMES = ("opened_at", "deadline_at")
 TIME_TEXT = "%Y-%m-%dT%H:%M:%SZ"
 CasesFunction = Callable[[pl.LazyFrame, datetime], pl.LazyFrame]

@@ -75,6 +75,21 @@ def test_a_commit_writes_only_the_cases_that_changed(recorded, units) -> None:
     pipe.sync()
     assert case_commands() == Counter({("HDEL", "703", 1): 1, ("HDEL", "72", 1): 1}), case_commands()
     assert {u: reader.cases(FEED, u) for u in before} == before
+    # An id that could pass for the mark of a list ("_", "0") is a case like any other.
+    for odd in ("_", "0"):
+        listing.put(dossier(odd, "25459", "02T08:00:00", "03T08:00:00", "dang_xu_ly", "22T09:59:31"))
+    pipe.sync()
+    assert [c["id"] for c in reader.cases(FEED, "703") or []] == ["B", "0", "_"]
+    listing.put(
+        dossier("_", "25459", "02T08:00:00", "03T08:00:00", "da_tra_ket_qua", "22T09:59:32")
+        | {"ngay_tra_ket_qua": "2026-11-22T09:00:00+07:00"}
+    )
+    listing.put(
+        dossier("0", "25459", "02T08:00:00", "03T08:00:00", "da_tra_ket_qua", "22T09:59:32")
+        | {"ngay_tra_ket_qua": "2026-11-22T09:00:00+07:00"}
+    )
+    pipe.sync()
+    assert {u: reader.cases(FEED, u) for u in before} == before
     # A commit that changes no case writes none.
     SENT.clear()
     listing.put(dossier("D2", "705", "22T08:30:00", "25T08:30:00", "tiep_nhan", "22T09:59:40"))
@@ -87,7 +102,7 @@ def test_a_new_worker_rewrites_the_lists_and_removes_those_of_units_gone(recorde
     load_cases(listing, pipe)
     reader = SnapshotReader(client)
     before = {u: reader.cases(FEED, u) for u in ["72", *units.level_codes("district")]}
-    client.hset(keys.case_list(FEED, "999"), mapping={"_": "", "X": "{}"})  # a list no unit has now
+    client.hset(keys.case_list(FEED, "999"), mapping={"": "", "X": "{}"})  # a list no unit has now
     client.hdel(keys.case_list(FEED, "703"), "B")  # a list that lost a case behind the worker's back
     pipe.aggregator.release()
     assert pipe.aggregator.open()  # takes the lease again: what the lists hold is unknown
