@@ -8,10 +8,11 @@ disagree; they are never truncated. A case's ``unit_code`` is its record key
 
 Each list is a Redis hash of its own (``keys.case_list``): one field per case, its id naming its
 JSON, and the mark, a field with an empty name, which no id can have (a list that is there and
-empty has only the mark; a unit without a list, a commune, has no hash). The aggregator writes them by change (:class:`CaseBook`): a commit writes
-the cases that entered a list or changed, and deletes those that left, in the transaction that
-publishes the figures counting them; only a worker's first commit rewrites every list. A reader
-sorts a list when it reads it (:func:`read_list`).
+empty has only the mark; a unit without a list, a commune, has no hash). The aggregator writes
+them by change (:class:`CaseBook`): a commit writes the cases that entered a list or changed,
+and deletes those that left, in the transaction that publishes the figures counting them; only
+a worker's first commit rewrites every list. A reader sorts a list when it reads it
+(:func:`read_list`).
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ from ioc.documents import (
     series_values,
 )
 from ioc.feeds import FEED_SPECS
-from ioc.snapshots import SnapshotReader
 from ioc.simulators.http import RecordListing, SimulatorServer
+from ioc.snapshots import SnapshotReader
 from ioc.web import create_app
 from tests.pipeline import FeedPipeline, Pipeline
 from tests.processes import app_settings, logged_in

@@ -15,7 +15,6 @@ from dash import page_registry
 from ioc import auth, keys
 from ioc.aggregate import Aggregator
 from ioc.api import outside
-from tests.worklists import put_lists
 from ioc.config import AggregatorSettings, ConfigError
 from ioc.crosswalk import CROSSWALK_FILE
 from ioc.feeds import FEED_SPECS
@@ -27,6 +26,7 @@ from tests.test_access import room_callback, text_of
 from tests.test_browser import browser, follow, new_page  # noqa: F401  (the fixture)
 from tests.test_kpis import AS_OF, counted_cases
 from tests.test_wall import scenes_shown
+from tests.worklists import put_lists
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ code with its scheme (codes are reused: 25459 is old Phường 3 and new Phườ
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from collections import Counter
 from datetime import UTC, datetime
