@@ -45,9 +45,10 @@ class RedisSettings(_Section):
     )
     cluster: bool = Field(False, description="The URL names one node of a Redis or Valkey Cluster.")
     stream_maxlen: int = Field(
-        100_000,
+        25_000,
         ge=1_000,
-        description="Approximate bound (MAXLEN ~) of every raw stream, in entries (micro-batches).",
+        description="Approximate bound (MAXLEN ~) of every raw stream, in entries (micro-batches of up "
+        "to 2,000 records: 50 million records at most).",
     )
     dead_letter_maxlen: int = Field(
         100_000, ge=100, description="Approximate bound of every dead-letter stream, in entries."
@@ -162,9 +163,9 @@ class AggregatorSettings(_Section):
         "of the entries it covers are written this often, in seconds.",
     )
     read_count: int = Field(
-        2000,
+        500,
         ge=1,
-        description="Most stream entries read per cycle (micro-batches of ≤ 500 records); while a read "
+        description="Most stream entries read per cycle (micro-batches of ≤ 2,000 records); while a read "
         "returns this many, the next one runs while the cycle computes.",
     )
     claim_idle_s: float = Field(

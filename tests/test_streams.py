@@ -12,6 +12,7 @@ import redis
 from ioc import keys
 from ioc.redis_server import EmbeddedRedis, redis_binaries
 from ioc.streams import (
+    BATCH_ROWS,
     DeadLetter,
     GroupReader,
     Publication,
@@ -72,11 +73,11 @@ def test_the_schema_message_is_the_same_for_every_batch_of_one_schema() -> None:
 
 
 def test_publish_splits_into_micro_batches_and_sets_cursor(r) -> None:
-    """1,234 records become 3 entries of at most 500 rows; the cursor is stored with them."""
-    pub = Publication(FEED, "c", frame(1234), [DeadLetter("bad", {"k": 1}, "c")], "2026-11-22T10:00:00+07:00")
+    """4,321 records become 3 entries of at most 2,000 rows; the cursor is stored with them."""
+    pub = Publication(FEED, "c", frame(4321), [DeadLetter("bad", {"k": 1}, "c")], "2026-11-22T10:00:00+07:00")
     assert publish(r, pub, maxlen=10_000, dead_maxlen=100) == 3
     rows = [int(f[b"n"]) for _id, f in r.xrange(keys.raw_stream(FEED))]
-    assert rows == [500, 500, 234]
+    assert rows == [2000, 2000, 321]
     assert read_cursor(r, FEED, "c") == "2026-11-22T10:00:00+07:00"
     assert r.xlen(keys.dead_letters(FEED)) == 1
 
@@ -91,7 +92,7 @@ def test_dead_letter_seen_once(r) -> None:
 
 def test_dead_consumer_entries_are_taken_over(r) -> None:
     """Entries read by a consumer that never acknowledges are claimed by another after the idle time."""
-    publish(r, Publication(FEED, "c", frame(1000), [], None), maxlen=1000, dead_maxlen=100)
+    publish(r, Publication(FEED, "c", frame(2 * BATCH_ROWS), [], None), maxlen=1000, dead_maxlen=100)
     dead = reader(r, "dead")
     assert len(dead.read(10, 10)) == 2
     alive = reader(r, "alive")
@@ -103,7 +104,7 @@ def test_dead_consumer_entries_are_taken_over(r) -> None:
 
 def test_trimmed_pending_entry_is_dead_lettered(r) -> None:
     """A pending entry trimmed from the stream before processing is reported, not lost silently."""
-    publish(r, Publication(FEED, "c", frame(1000), [], None), maxlen=1000, dead_maxlen=100)
+    publish(r, Publication(FEED, "c", frame(2 * BATCH_ROWS), [], None), maxlen=1000, dead_maxlen=100)
     first = reader(r, "first").read(10, 10)
     r.xdel(keys.raw_stream(FEED), first[0].id)
     time.sleep(0.15)
@@ -158,7 +159,7 @@ def test_a_consumer_never_takes_back_nor_retires_its_own_entries_in_flight(r) ->
 def test_a_consumer_that_takes_the_lease_again_reads_its_own_pending_entries_first(r) -> None:
     """Entries read before a lease was lost are this consumer's history: read again first when it
     takes the lease back (a trimmed one to the dead letters), then new ones."""
-    publish(r, Publication(FEED, "c", frame(1500), [], None), maxlen=1000, dead_maxlen=100)
+    publish(r, Publication(FEED, "c", frame(3 * BATCH_ROWS), [], None), maxlen=1000, dead_maxlen=100)
     worker = reader(r, "w", idle_ms=60_000)
     first = worker.read(2, 10)
     r.xdel(keys.raw_stream(FEED), first[0].id)
