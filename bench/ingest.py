@@ -262,11 +262,13 @@ def main() -> None:
         server.close()
 
     lags = [lag for _t, _sent, lag in samples]
-    sustained = (offered - lags[-1]) / samples[-1][0] if samples else 0.0
+    # Both at the last sample: what had been sent then, less what was still behind then.
+    last_s, last_sent = (samples[-1][0], samples[-1][1]) if samples else (1.0, 0)
+    sustained = (last_sent - lags[-1]) / last_s if samples else 0.0
     # Counted into the published figures, at least: everything read but the one read a worker
     # takes ahead while it computes (aggregator.read_count entries).
     ahead = AggregatorSettings().read_count * BATCH_ROWS  # type: ignore[call-arg]
-    counted = (offered - unread[-1] - ahead) / samples[-1][0] if samples else 0.0
+    counted = (last_sent - unread[-1] - ahead) / last_s if samples else 0.0
     growth = lag_growth(samples[len(samples) // 2 :])
     bounded = growth <= LAG_GROWTH_ALLOWED * offered / measured_s
     emit(
