@@ -55,7 +55,7 @@ def load_year(client: redis.Redis, units: UnitTable, dossiers: int) -> float:
     for chunk in records.iter_slices(50_000):
         publish(client, Publication(FEED, "bench", chunk, [], None), maxlen=10_000_000, dead_maxlen=1000)
     started = time.perf_counter()
-    settings = AggregatorSettings(read_count=2000, interval_s=0.05)  # type: ignore[call-arg]
+    settings = AggregatorSettings(read_count=500, interval_s=0.05)  # type: ignore[call-arg]
     worker = Aggregator(client, FEED_SPECS[FEED], units, settings)
     assert worker.open()
     worker.drain()

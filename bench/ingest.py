@@ -17,7 +17,7 @@ half of the run the lag grows by less than 2 % of the offered rate. The lag is w
 acknowledged, and a worker acknowledges with its checkpoint (every 5 s), so "sustained", taken
 from the lag at the end, undercounts by what was counted since the last checkpoint; the
 benchmark also gives what was at least counted into the published figures by then (everything
-read, less the one read a worker takes ahead).
+read, less the read a worker computes and the one it takes ahead meanwhile).
 """
 
 from __future__ import annotations
@@ -168,9 +168,10 @@ def lag_records(client: redis.Redis) -> int:
     return (progress["undelivered"] + progress["pending"]) * BATCH_ROWS
 
 
-def unread_records(client: redis.Redis) -> int:
-    """Records the aggregator has not read yet."""
-    return stream_progress(client, FEED)["undelivered"] * BATCH_ROWS
+def behind(client: redis.Redis) -> tuple[int, int]:
+    """Records not yet acknowledged (:func:`lag_records`) and, of them, not yet read, at once."""
+    progress = stream_progress(client, FEED)
+    return (progress["undelivered"] + progress["pending"]) * BATCH_ROWS, progress["undelivered"] * BATCH_ROWS
 
 
 def wait_drained(client: redis.Redis, workers: list[subprocess.Popen[bytes]], timeout_s: float) -> float:
@@ -245,8 +246,10 @@ def main() -> None:
         unread: list[int] = []
         while (elapsed := time.monotonic() - started) < args.seconds:
             time.sleep(1.0)
-            samples.append((round(elapsed, 1), sent.value, lag_records(client)))
-            unread.append(unread_records(client))
+            offered_then = sent.value
+            lag, not_read = behind(client)
+            samples.append((round(elapsed, 1), offered_then, lag))
+            unread.append(not_read)
         stop.set()
         for p in producers:
             p.join()
@@ -265,9 +268,10 @@ def main() -> None:
     # Both at the last sample: what had been sent then, less what was still behind then.
     last_s, last_sent = (samples[-1][0], samples[-1][1]) if samples else (1.0, 0)
     sustained = (last_sent - lags[-1]) / last_s if samples else 0.0
-    # Counted into the published figures, at least: everything read but the one read a worker
-    # takes ahead while it computes (aggregator.read_count entries).
-    ahead = AggregatorSettings().read_count * BATCH_ROWS  # type: ignore[call-arg]
+    # Counted into the published figures, at least: everything read but what a worker holds
+    # unpublished, the read it computes and the one it takes ahead meanwhile (aggregator.read_count
+    # entries each).
+    ahead = 2 * AggregatorSettings().read_count * BATCH_ROWS  # type: ignore[call-arg]
     counted = (last_sent - unread[-1] - ahead) / last_s if samples else 0.0
     growth = lag_growth(samples[len(samples) // 2 :])
     bounded = growth <= LAG_GROWTH_ALLOWED * offered / measured_s

@@ -53,7 +53,7 @@ CAMPAIGN_DOSES = 50_000
 CELLS, OPERATORS = 5_000, ("Viettel", "VNPT", "MobiFone")
 PERIODS_A_DAY = 96
 CHANGED = 10_000
-SETTINGS = AggregatorSettings(read_count=2000, interval_s=0.05)
+SETTINGS = AggregatorSettings(read_count=500, interval_s=0.05)
 
 
 def _times(rng: np.random.Generator, end: datetime, days: float, count: int) -> pl.Series:

@@ -278,7 +278,7 @@ class Aggregator:
 
     def _schema_ok(self, blob: bytes, frame: pl.DataFrame) -> bool:
         """The batch has the feed's schema; checked once per distinct IPC schema message (comparing
-        Polars schemas in Python costs more than decoding a 500-row batch)."""
+        Polars schemas in Python costs more than decoding a small batch)."""
         head = schema_message(blob)
         if head is not None and head in self.schemas_seen:
             return True
@@ -312,10 +312,10 @@ class Aggregator:
             series.filter(pl.col("hour") >= start),
             records.select(pl.col(self.spec.version).max()),
         ]
-        # The 766 index's indicators: with every durable commit (the state they count is the one
-        # checkpointed), and at a worker's first; between them the last ones stay as published.
         if self.spec.cases is not None:  # every overdue case in each list that holds it
             frames.append(case_lists.placed(self.spec.cases(records, as_of), self.rollup_frame))
+        # The 766 index's indicators: with every durable commit (the state they count is the one
+        # checkpointed), and at a worker's first; between them the last ones stay as published.
         counting = self.spec.indicators is not None and (durable or INDEX_META not in self.published)
         if counting and self.spec.indicators is not None:
             frames.append(self.spec.indicators(records, self.rollup, as_of))
@@ -329,7 +329,10 @@ class Aggregator:
             "series_start": start.astimezone(TZ).isoformat(),
         }
         snapshot = self.spec.documents(self.spec, table_df, records, self.rollup_frame, as_of)
-        lists = None if overdue is None else self.case_book.changes(overdue, self.rollup_frame)
+        lists = None
+        if overdue is not None:
+            self.case_book.check(self.client, self.spec.name)
+            lists = self.case_book.changes(overdue, self.rollup_frame)
         if indicators:
             snapshot |= indicator_documents(indicators[0])
             snapshot[INDEX_META] = json.dumps({"as_of": meta["as_of"]})
@@ -347,17 +350,11 @@ class Aggregator:
         raised = self._alerts(snapshot, as_of, delta, overdue)
         week_before = self._week_before(records, ledger, start, hours)
 
-        stale = (  # a worker's first commit: the lists as another left them go
-            list(self.client.scan_iter(match=keys.case_list(self.spec.name, "*")))
-            if lists is not None and lists.rewrite is not None
-            else []
-        )
-
         def also(pipe: Any) -> None:
             if raised is not None:
                 raised(pipe)
             if lists is not None:
-                lists.write(pipe, self.spec.name, stale)
+                lists.write(pipe, self.spec.name)
             if week_before:
                 pipe.hset(keys.series_week_before(self.spec.name), mapping=week_before)
 
@@ -413,8 +410,10 @@ class Aggregator:
         feed = self.spec.name
         previous = alert_store.read_active(self.client, feed)
 
-        def listed(unit: str) -> list[dict[str, Any]] | None:
-            return None if overdue is None else case_lists.cases_of(overdue, unit)
+        units = set(case_lists.list_units(self.rollup_frame))
+
+        def listed(unit: str) -> list[dict[str, Any]] | None:  # a commune has no list
+            return None if overdue is None else case_lists.cases_of(overdue, units, unit)
 
         found = self.alerts.evaluate(self.client, snapshot, as_of, listed)
         changes = alert_store.reconcile(previous, found, as_of)

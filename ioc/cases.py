@@ -10,14 +10,17 @@ Each list is a Redis hash of its own (``keys.case_list``): one field per case, i
 JSON, and the mark, a field with an empty name, which no id can have (a list that is there and
 empty has only the mark; a unit without a list, a commune, has no hash). The aggregator writes
 them by change (:class:`CaseBook`): a commit writes the cases that entered a list or changed,
-and deletes those that left, in the transaction that publishes the figures counting them; only
-a worker's first commit rewrites every list. A reader sorts a list when it reads it
-(:func:`read_list`).
+and deletes those that left, in the transaction that publishes the figures counting them. Every
+list is rewritten whole when what Redis holds may not be what the worker last wrote: at a
+worker's first commit, when the generation counted up by every commit is not the one it wrote
+(a failover that lost a commit, a list deleted by hand or evicted with its index), and once an
+hour whatever happened. A reader sorts a list when it reads it (:func:`read_list`).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +36,7 @@ CASES_FIELD = "_cases"
 MARK = ""  # the field every list's hash holds, so that an empty list is there (an id is never empty)
 TIMES = ("opened_at", "deadline_at")
 TIME_TEXT = "%Y-%m-%dT%H:%M:%SZ"
+REWRITE_S = 3600.0  # every list is written whole at least this often, whatever happened
 CasesFunction = Callable[[pl.LazyFrame, datetime], pl.LazyFrame]
 
 
@@ -96,7 +100,8 @@ def placed(cases: pl.LazyFrame, rollup: pl.DataFrame) -> pl.LazyFrame:
     columns = cases.collect_schema().names()
     as_text = [pl.col(c).dt.to_string(TIME_TEXT) if c in TIMES else pl.col(c) for c in columns]
     return (
-        cases.select("unit_code", "id", pl.struct(as_text).alias("case"))
+        cases.filter(pl.col("id").is_not_null() & (pl.col("id") != MARK))  # the mark's name is no id
+        .select("unit_code", "id", pl.struct(as_text).alias("case"))
         .with_columns(pl.col("case").hash().alias("hash"))
         .join(rollup.lazy().select("code", "unit"), left_on="unit_code", right_on="code")
         .filter(pl.col("unit").is_in(list_units(rollup)))
@@ -134,33 +139,50 @@ class ListChanges:
 
     written: dict[str, dict[str, str]]  # unit -> case id -> the case's JSON
     removed: dict[str, list[str]]  # unit -> ids of the cases that left its list
-    rewrite: list[str] | None  # the units whose lists are written whole (a worker's first commit)
+    rewrite: list[str] | None  # the units whose lists are written whole (None: by change)
     held: pl.DataFrame = field(repr=False)  # unit, id, hash of every case listed once committed
+    generation: int = 0  # the lists' generation once committed
+    before: tuple[str, ...] = ()  # the units that had lists before a rewrite (their lists go)
 
     @property
     def count(self) -> int:
         return sum(map(len, self.written.values())) + sum(map(len, self.removed.values()))
 
-    def write(self, pipe: Any, feed: str, stale: Iterable[bytes | str] = ()) -> None:
-        """Queue the changes on ``pipe`` (the commit's transaction). ``stale``: the lists' keys
-        there were before a rewrite, deleted first."""
+    def write(self, pipe: Any, feed: str) -> None:
+        """Queue the changes on ``pipe`` (the commit's transaction)."""
         if self.rewrite is not None:
-            if gone := list(stale):
-                pipe.delete(*gone)
+            if gone := [keys.case_list(feed, u) for u in dict.fromkeys([*self.before, *self.rewrite])]:
+                pipe.unlink(*gone)  # freed in the background: a long list is not deleted in line
             for unit in self.rewrite:
                 pipe.hset(keys.case_list(feed, unit), MARK, "")
+            pipe.hset(keys.case_index(feed), "units", json.dumps(self.rewrite))
         for unit, ids in self.removed.items():
             pipe.hdel(keys.case_list(feed, unit), *ids)
         for unit, cases in self.written.items():
             pipe.hset(keys.case_list(feed, unit), mapping=cases)
+        pipe.hset(keys.case_index(feed), "generation", str(self.generation))
 
 
 class CaseBook:
     """What the work lists in Redis hold, as this worker last committed them: per list, each
-    case's id and hash. Unknown (None) at a worker's start: its first commit rewrites them."""
+    case's id and hash, and the lists' generation. Unknown (None) at a worker's start: its first
+    commit rewrites them."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.held: pl.DataFrame | None = None
+        self.generation = 0
+        self.before: tuple[str, ...] = ()
+        self.whole_at = 0.0  # when the lists were last written whole (``clock``)
+        self.clock = clock
+
+    def check(self, client: Any, feed: str) -> None:
+        """Forget what the lists hold, so the next commit rewrites them, when Redis's generation
+        is not the one last written here, or the last rewrite is an hour old."""
+        generation, units = client.hmget(keys.case_index(feed), ["generation", "units"])
+        self.before = tuple(json.loads(units)) if units else ()
+        stale = self.clock() - self.whole_at >= REWRITE_S
+        if stale or int(generation or 0) != self.generation:
+            self.held = None
 
     def changes(self, now: pl.DataFrame, rollup: pl.DataFrame) -> ListChanges:
         """What to write for the lists to hold ``now`` (the feed's overdue cases, :func:`placed`
@@ -182,14 +204,20 @@ class CaseBook:
             removed,
             list_units(rollup) if self.held is None else None,
             now.select("unit", "id", "hash"),
+            self.generation + 1,
+            self.before,
         )
 
     def committed(self, changes: ListChanges) -> None:
         """The changes are in Redis: they are what the lists hold."""
-        self.held = changes.held
+        self.held, self.generation = changes.held, changes.generation
+        if changes.rewrite is not None:
+            self.whole_at = self.clock()
 
 
-def cases_of(now: pl.DataFrame, unit: str) -> list[dict[str, Any]]:
+def cases_of(now: pl.DataFrame, units: Iterable[str], unit: str) -> list[dict[str, Any]] | None:
     """``unit``'s cases in ``now`` (:func:`placed`, collected) as dictionaries, as its list's
-    JSON says them."""
+    JSON says them; None for a unit not of ``units`` (those with a list: :func:`list_units`)."""
+    if unit not in units:
+        return None
     return cast(list[dict[str, Any]], now.filter(pl.col("unit") == unit)["case"].to_list())

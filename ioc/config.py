@@ -45,10 +45,10 @@ class RedisSettings(_Section):
     )
     cluster: bool = Field(False, description="The URL names one node of a Redis or Valkey Cluster.")
     stream_maxlen: int = Field(
-        25_000,
+        100_000,
         ge=1_000,
         description="Approximate bound (MAXLEN ~) of every raw stream, in entries (micro-batches of up "
-        "to 2,000 records: 50 million records at most).",
+        "to 2,000 records; a source writes one per poll or push).",
     )
     dead_letter_maxlen: int = Field(
         100_000, ge=100, description="Approximate bound of every dead-letter stream, in entries."

@@ -50,8 +50,15 @@ def snapshot(feed: str) -> str:
 
 
 def case_list(feed: str, unit: str) -> str:
-    """Hash of ``unit``'s work list: one field per overdue case (its JSON), and ``_`` (``ioc.cases``)."""
+    """Hash of ``unit``'s work list: one field per overdue case (its JSON), and a field with an
+    empty name, the mark that the list is there (``ioc.cases``)."""
     return _feed(feed, f"cases:{unit}")
+
+
+def case_index(feed: str) -> str:
+    """Hash of what the work lists are: ``units`` (JSON: the units that have one) and
+    ``generation`` (counted up by every commit that writes them; ``ioc.cases.CaseBook``)."""
+    return _feed(feed, "case-index")
 
 
 def series(feed: str) -> str:

@@ -331,7 +331,7 @@ class GroupReader:
         return stream_progress(self.client, self.feed)
 
 
-COUNT_UNDELIVERED_AT_MOST = 1000
+COUNT_UNDELIVERED_AT_MOST = 250
 
 
 def stream_progress(client: redis.Redis, feed: str) -> dict[str, int]:

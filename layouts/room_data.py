@@ -101,7 +101,8 @@ def fetch_room(
     at: datetime | None = None,
 ) -> RoomData:
     """Everything a render draws of ``feed``, in one round trip: one HMGET of its snapshot (meta,
-    the (unit, window) documents, the named ``extras``) and one of its series, in a transaction.
+    the (unit, window) documents, the named ``extras``), one of its series and an HGETALL of each
+    named work list (``ioc.cases``), in a transaction.
     ``at``: as they were known at that instant (the history's snapshot; it keeps neither series
     nor extras)."""
     pairs = list(dict.fromkeys(docs))

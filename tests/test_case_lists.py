@@ -6,6 +6,7 @@ moving deadlines past, and a worker's restart."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ioc import keys
-from ioc.cases import CaseBook, lists_by_unit, overdue_dossiers, placed
+from ioc.cases import CaseBook, cases_of, list_units, lists_by_unit, overdue_dossiers, placed
 from ioc.simulators.http import RecordListing, SimulatorServer
 from ioc.snapshots import SnapshotReader
 from tests.pipeline import Pipeline
@@ -102,7 +103,9 @@ def test_a_new_worker_rewrites_the_lists_and_removes_those_of_units_gone(recorde
     load_cases(listing, pipe)
     reader = SnapshotReader(client)
     before = {u: reader.cases(FEED, u) for u in ["72", *units.level_codes("district")]}
-    client.hset(keys.case_list(FEED, "999"), mapping={"": "", "X": "{}"})  # a list no unit has now
+    # A list of a unit the scheme no longer has, as a worker of that scheme left it.
+    client.hset(keys.case_list(FEED, "999"), mapping={"": "", "X": "{}"})
+    client.hset(keys.case_index(FEED), "units", json.dumps([*before, "999"]))
     client.hdel(keys.case_list(FEED, "703"), "B")  # a list that lost a case behind the worker's back
     pipe.aggregator.release()
     assert pipe.aggregator.open()  # takes the lease again: what the lists hold is unknown
@@ -111,6 +114,43 @@ def test_a_new_worker_rewrites_the_lists_and_removes_those_of_units_gone(recorde
     assert not client.exists(keys.case_list(FEED, "999"))
     assert {u: reader.cases(FEED, u) for u in before} == before
     assert reader.cases(FEED, "25459") is None  # a commune has no list of its own
+
+
+def test_lists_that_are_not_what_the_worker_wrote_are_written_again(recorded, units) -> None:
+    """A failover that lost a commit (Redis's generation is not the worker's): the next commit
+    rewrites every list. A list changed without the generation (by hand, say) is written again
+    within the hour."""
+    listing, pipe, client = recorded
+    load_cases(listing, pipe)
+    reader = SnapshotReader(client)
+    before = {u: reader.cases(FEED, u) for u in ["72", *units.level_codes("district")]}
+    resolved = {"N": keys.case_list(FEED, "703"), "N2": keys.case_list(FEED, "72")}
+    for case_id, key in resolved.items():  # the lost commit's state: a case since resolved, listed
+        client.hset(key, case_id, json.dumps({"id": case_id, "deadline_at": "2026-11-20T00:00:00Z"}))
+    client.hdel(keys.case_list(FEED, "703"), "B")  # and a case since overdue, not
+    client.hincrby(keys.case_index(FEED), "generation", -1)
+    listing.put(dossier("D2", "705", "22T08:30:00", "25T08:30:00", "tiep_nhan", "22T09:59:40"))
+    pipe.sync()
+    assert {u: reader.cases(FEED, u) for u in before} == before
+    client.hdel(keys.case_list(FEED, "72"), "B")  # behind the worker's back, the generation kept
+    pipe.sync()
+    assert reader.cases(FEED, "72") != before["72"]  # by change: nothing changed, nothing written
+    book = pipe.aggregator.case_book
+    later = book.whole_at + 3600
+    book.clock = lambda: later
+    listing.put(dossier("D3", "705", "22T08:30:00", "25T08:30:00", "tiep_nhan", "22T09:59:50"))
+    pipe.sync()
+    assert {u: reader.cases(FEED, u) for u in before} == before
+
+
+def test_a_case_without_an_id_is_not_listed(units) -> None:
+    """A plugin that hands over records itself could leave an id null or empty; neither may be
+    taken for the list's mark, nor stop the commit."""
+    due = datetime(2026, 11, 1, tzinfo=UTC)
+    cases = pl.LazyFrame(
+        {"id": [None, "", "ok"], "unit_code": ["25459"] * 3}, schema={"id": pl.String, "unit_code": pl.String}
+    ).with_columns(pl.lit(due).alias("opened_at"), pl.lit(due).alias("deadline_at"))
+    assert [c["id"] for c in lists_by_unit(cases, units.rollup())["703"]] == ["ok"]
 
 
 # ---- the property: by change equals whole --------------------------------------------------
@@ -175,15 +215,55 @@ def test_lists_written_by_change_are_the_lists_computed_whole(r, units, steps) -
         else:
             book = CaseBook()
         cases = overdue_dossiers(dossiers(held).lazy(), as_of)
+        book.check(r, feed)
         changes = book.changes(placed(cases, rollup).collect(), rollup)
-        stale = list(r.scan_iter(match=f"{prefix}*")) if changes.rewrite is not None else []
         with r.pipeline(transaction=True) as pipe:
-            changes.write(pipe, feed, stale)
+            changes.write(pipe, feed)
             pipe.execute()
         book.committed(changes)
-        whole = lists_by_unit(cases, rollup)
+        whole = oracle(held, as_of, units)
         for unit, expected in whole.items():
             assert reader.cases(feed, unit) == expected, (unit, kind, as_of)
         assert {k.decode().removeprefix(prefix) for k in r.scan_iter(match=f"{prefix}*")} == set(whole)
-    for key in r.scan_iter(match=f"{prefix}*"):
+    for key in [*r.scan_iter(match=f"{prefix}*"), keys.case_index(feed)]:
         r.delete(key)
+
+
+def oracle(held: dict[int, tuple[int, int, int, int]], as_of: datetime, units) -> dict[str, list[dict]]:
+    """The lists worked out one dossier at a time, in plain Python: an open dossier past its
+    deadline goes to its district's list and the province's, newest breach first, then by id."""
+    lists: dict[str, list[dict]] = {units.province: [], **{d: [] for d in units.level_codes("district")}}
+    for n, (commune, hours, state, version) in held.items():
+        deadline = T0 + timedelta(hours=hours, seconds=n % 2)
+        if state == 2 or deadline >= as_of:
+            continue
+        case = {
+            "id": f"H{n:02d}",
+            "procedure": f"P{version % 3}",
+            "sector": "Đất đai",
+            "agency": "BPMC",
+            "unit_code": COMMUNES[commune],
+            "status": "dang_xu_ly",
+            "opened_at": (T0 - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "deadline_at": deadline.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for unit in (units.parent(COMMUNES[commune]), units.province):
+            lists[unit].append(case)
+    return {
+        unit: sorted(cases, key=lambda c: (-datetime.fromisoformat(c["deadline_at"]).timestamp(), c["id"]))
+        for unit, cases in lists.items()
+    }
+
+
+def test_a_case_rule_counts_in_lists_and_skips_communes(units) -> None:
+    """What a case alert rule counts in: a district's list (empty: none), never a commune's,
+    which has no list (a rule there is skipped as it was when the lists were documents)."""
+    due = datetime(2026, 11, 1, tzinfo=UTC)
+    cases = pl.LazyFrame({"id": ["a"], "unit_code": ["25459"]}).with_columns(
+        pl.lit(due).alias("opened_at"), pl.lit(due).alias("deadline_at")
+    )
+    rollup = units.rollup()
+    now, listed = placed(cases, rollup).collect(), list_units(rollup)
+    assert [c["id"] for c in cases_of(now, listed, "703") or []] == ["a"]
+    assert cases_of(now, listed, "705") == []
+    assert cases_of(now, listed, "25459") is None
