@@ -29,6 +29,12 @@ from tests.pipeline import Pipeline
 from tests.processes import app_settings, logged_in, web_alone
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 
+MAP_DRAWN = """() => {
+  const gd = document.querySelector('#wall-map .js-plotly-plot');
+  const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  return !!(sub && sub.map && sub.map.loaded());
+}"""
+
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SHOTS = PROJECT_ROOT / "tests" / "screenshots"
 COMMUNES = ["25456", "25459", "25480", "25507", "25516"]
@@ -294,6 +300,7 @@ def test_the_wall_shows_what_it_showed_then(history_run, browser) -> None:  # no
         badge = page.locator("#wall-badge").inner_text()
         assert "không trực tiếp" in badge, badge
         assert "Bảo trì Cổng dịch vụ công" in page.locator("#wall-marks").inner_text()
+        page.wait_for_function(MAP_DRAWN, timeout=20_000)  # the picture shows the map, not its frame
         page.screenshot(path=str(SHOTS / "wall-past.png"))
     store.remove(event.id)
 
