@@ -38,7 +38,7 @@ from ioc import keys
 from ioc.redis_server import EmbeddedRedis, free_port
 from ioc.simulators.http import SimulatorServer
 from tests.planted import Rows, leaked
-from tests.processes import LEADER, PASSWORD, start_app, stop, users_file, wait_for
+from tests.processes import LEADER, PASSWORD, descendants, start_app, stop, users_file, wait_for
 from tests.redis_text import everything
 
 TZ = "+07:00"
@@ -123,8 +123,8 @@ class Stage:
         return (self.root / "app.log").read_text(encoding="utf-8", errors="replace")
 
     def web_process(self) -> psutil.Process:
-        for child in psutil.Process(self.app.pid).children(recursive=True):
-            if " web" in " ".join(child.cmdline()):
+        for child, command in descendants(self.app.pid):
+            if " web" in command:
                 return child
         raise LookupError("no web process under the app")
 

@@ -87,10 +87,22 @@ def demo_env(data: Path, *, history_days: int, **settings: str) -> tuple[int, di
     return port, env
 
 
+def descendants(pid: int) -> list[tuple[psutil.Process, str]]:
+    """``pid``'s running descendants with their command lines (a child that has just ended, a
+    zombie or gone by the time it is asked, is not running)."""
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            found.append((child, " ".join(child.cmdline())))
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return found
+
+
 def child_port(process: subprocess.Popen[bytes], needle: str) -> int:
     """The port a child of the app listens on, found by its command line."""
-    for child in psutil.Process(process.pid).children(recursive=True):
-        if needle in " ".join(child.cmdline()):
+    for child, command in descendants(process.pid):
+        if needle in command:
             return next(c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN)
     raise AssertionError(f"no child process running {needle!r}")
 

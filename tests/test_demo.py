@@ -17,7 +17,17 @@ from ioc.privacy import CITIZEN_ID, PHONE
 from ioc.redis_server import free_port
 from ioc.registry import FEEDS
 from ioc.simulators.http import RecordListing, SimulatorServer
-from tests.processes import API, child_port, demo_env, demo_password, get, start_app, stop, wait_for
+from tests.processes import (
+    API,
+    child_port,
+    demo_env,
+    demo_password,
+    descendants,
+    get,
+    start_app,
+    stop,
+    wait_for,
+)
 from tests.redis_text import everything
 from tests.test_kpis import A1, B, C, D
 from tests.wait import wait_until
@@ -62,7 +72,7 @@ def test_production_mode_polls_the_configured_source_only(tmp_path, r, redis_ser
     try:
         body = wait_for(API.format(port=port, unit="72", window="ytd"), process=process).json()
         assert body["kpis"]["received"]["value"] == 4
-        names = [" ".join(p.cmdline()) for p in psutil.Process(process.pid).children(recursive=True)]
+        names = [command for _child, command in descendants(process.pid)]
         assert not any("simulate" in n for n in names)
         assert any("connector public_services" in n for n in names)
         assert not any("redis-server" in n for n in names)  # the configured Redis, no embedded one
