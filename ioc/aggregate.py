@@ -99,6 +99,7 @@ class Aggregator:
         self.published: dict[str, str] = {}  # snapshot fields as last committed
         self.published_series: dict[str, str] = {}
         self.case_book = case_lists.CaseBook()  # what the work lists hold, as last committed
+        self.list_units = set(case_lists.list_units(self.rollup_frame))  # the units with a work list
         self.unacked: list[bytes] = []  # applied and published, acknowledged at the next checkpoint
         self.last_checkpoint = time.monotonic()
         self.stopping = threading.Event()
@@ -320,7 +321,7 @@ class Aggregator:
         if counting and self.spec.indicators is not None:
             frames.append(self.spec.indicators(records, self.rollup, as_of))
         table_df, series_df, newest, *more = pl.collect_all(frames)
-        overdue = more.pop(0) if self.spec.cases is not None else None
+        overdue = more.pop(0) if self.spec.cases is not None else None  # then the indicators, if counted
         indicators = more
         meta: SnapshotMeta = {
             "as_of": as_of.astimezone(TZ).isoformat(timespec="seconds"),
@@ -410,10 +411,8 @@ class Aggregator:
         feed = self.spec.name
         previous = alert_store.read_active(self.client, feed)
 
-        units = set(case_lists.list_units(self.rollup_frame))
-
         def listed(unit: str) -> list[dict[str, Any]] | None:  # a commune has no list
-            return None if overdue is None else case_lists.cases_of(overdue, units, unit)
+            return None if overdue is None else case_lists.cases_of(overdue, self.list_units, unit)
 
         found = self.alerts.evaluate(self.client, snapshot, as_of, listed)
         changes = alert_store.reconcile(previous, found, as_of)
