@@ -237,6 +237,9 @@ CITIZEN_FEEDBACK = FeedSpec(
     version="updated_at",
     kpis=kpis.CITIZEN_FEEDBACK_KPIS,
     compute=kpis.citizen_feedback_kpis,
+    incremental=Incremental(
+        kpis.CITIZEN_FEEDBACK_TIMED, kpis.citizen_feedback_finish, medians=kpis.CITIZEN_FEEDBACK_MEDIANS
+    ),
     series=kpis.citizen_feedback_series,
     measures=("new", "closed"),
     contract="ioc.feed_contracts:FeedbackContract",

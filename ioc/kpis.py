@@ -102,7 +102,7 @@ class Timed:
     state (:func:`timed_sums`) or from partial sums kept per commune and day (``ioc.ledger``):
     both from this one definition."""
 
-    column: str
+    column: str | None  # None: counted whatever the record's times (W ignored, e.g. "open")
     measures: dict[str, pl.Expr]
     before: bool = False
     # Kept per instant of ``column`` (a counter's period start, shared by many rows), not per
@@ -112,6 +112,8 @@ class Timed:
 
     def counted(self, as_of: datetime) -> pl.Expr:
         """Whether a record counts at ``as_of`` (in the row's window, or before ``as_of``)."""
+        if self.column is None:
+            return pl.lit(True)
         if self.before:
             return pl.col(self.column).is_not_null() & (pl.col(self.column) < as_of)
         return in_window(self.column, as_of)
@@ -154,6 +156,42 @@ PUBLIC_SERVICES_TIMED = (
     ),
     Timed("deadline_at", {"overdue_open": pl.col("status").is_in(["tiep_nhan", "dang_xu_ly"])}, before=True),
 )
+
+
+@dataclass(frozen=True)
+class Median:
+    """A KPI that is the median of ``value`` over the records ``counted`` whose ``column`` falls
+    in the window (an even count: the mean of the two middle values). It does not add up, so
+    it is computed either from the whole state (:func:`medians_by_unit`) or from the values kept
+    per unit and window (``ioc.medians``): both from this one definition."""
+
+    name: str
+    column: str
+    value: str
+    counted: pl.Expr
+
+
+def medians_by_unit(
+    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, medians: tuple[Median, ...]
+) -> pl.LazyFrame:
+    """Per unit and window, each median over the whole state: the counted records themselves go
+    to every unit they count for."""
+    frames = [
+        per_unit_window(records.filter(m.counted), rollup, as_of)
+        .filter(in_window(m.column, as_of))
+        .group_by("unit", "window")
+        .agg(pl.col(m.value).median().alias(m.name))
+        for m in medians
+    ]
+    joined = frames[0]
+    for more in frames[1:]:
+        joined = joined.join(more, on=["unit", "window"], how="full", coalesce=True)
+    return joined
+
+
+def with_medians(summed: pl.LazyFrame, medians: pl.LazyFrame) -> pl.LazyFrame:
+    """The sums per unit and window with each unit's medians beside them (null: nothing counted)."""
+    return summed.join(medians, on=["unit", "window"], how="full", coalesce=True)
 
 
 def rate(num: str, den: str, name: str) -> list[pl.Expr]:
@@ -253,29 +291,40 @@ CITIZEN_FEEDBACK_KPIS = (
 OPEN_REPORT = ["moi", "da_tiep_nhan", "dang_xu_ly", "cho_bo_sung"]
 
 
+_CLOSED = pl.col("status") == "da_xu_ly"
+_RATED = _CLOSED & pl.col("rating").is_not_null()
+# FEEDS.md §2: what each report adds, by the time that places it in a window.
+CITIZEN_FEEDBACK_TIMED = (
+    Timed(None, {"open": pl.col("status").is_in(OPEN_REPORT)}),
+    Timed("created_at", {"new": pl.col("created_at").is_not_null()}),
+    Timed("deadline_at", {"overdue": pl.col("status").is_in(["da_tiep_nhan", "dang_xu_ly"])}, before=True),
+    Timed(
+        "closed_at",
+        {
+            "closed": _CLOSED,
+            "on_time": _CLOSED & (pl.col("closed_at") <= pl.col("deadline_at")),
+            "rated": _RATED,
+            "rating_sum": pl.when(_RATED).then(pl.col("rating")),
+        },
+    ),
+)
+CITIZEN_FEEDBACK_MEDIANS = (Median("median_hours", "closed_at", "handling_hours", _CLOSED),)
+
+
 def citizen_feedback_kpis(records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """The KPIs of FEEDS.md §2 but hotspots (see :mod:`ioc.hotspots`) for every unit and window."""
     as_of = as_of.astimezone(UTC)
-    closed = (pl.col("status") == "da_xu_ly") & in_window("closed_at", as_of)
-    rated = closed & pl.col("rating").is_not_null()
-    counts = {
-        "new": in_window("created_at", as_of),
-        "open": pl.col("status").is_in(OPEN_REPORT),
-        "overdue": report_overdue(as_of),
-        "closed": closed,
-        "on_time": closed & (pl.col("closed_at") <= pl.col("deadline_at")),
-        "rated": rated,
-    }
-    summed = summed_by_unit(records, rollup, as_of, counts | {"rating_sum": pl.when(rated).then("rating")})
-    medians = (  # a median does not add up: the closed reports themselves go to every unit
-        per_unit_window(records.filter(pl.col("status") == "da_xu_ly"), rollup, as_of)
-        .filter(in_window("closed_at", as_of))
-        .group_by("unit", "window")
-        .agg(pl.col("handling_hours").median().alias("median_hours"))
-    )
+    summed = timed_sums(records, rollup, as_of, CITIZEN_FEEDBACK_TIMED)
+    medians = medians_by_unit(records, rollup, as_of, CITIZEN_FEEDBACK_MEDIANS)
+    return citizen_feedback_finish(with_medians(summed, medians), rollup, as_of)
+
+
+def citizen_feedback_finish(summed: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The KPIs of FEEDS.md §2 from the sums of :data:`CITIZEN_FEEDBACK_TIMED` and the medians of
+    :data:`CITIZEN_FEEDBACK_MEDIANS` per unit and window."""
+    counts = [name for part in CITIZEN_FEEDBACK_TIMED for name in part.measures if name != "rating_sum"]
     return (
-        filled(summed, rollup, as_of, list(counts))
-        .join(medians, on=["unit", "window"], how="left")
+        filled(summed, rollup, as_of.astimezone(UTC), counts)
         .select(
             "unit",
             "window",

@@ -32,7 +32,8 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import polars.selectors as cs
 
-from ioc.kpis import TZ, UTC_TIME, Timed, rolled_up, window_start_times
+from ioc.kpis import TZ, UTC_TIME, Median, Timed, rolled_up, window_start_times, with_medians
+from ioc.medians import MedianBook
 from ioc.streams import decode_frame, encode_frame
 
 DAY = "_day"
@@ -53,6 +54,9 @@ class Incremental:
     timed: tuple[Timed, ...]
     finish: Finish
     series: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    # KPIs that are medians (they do not add up): their values kept per unit and window in a
+    # book (``ioc.medians``), given to ``finish`` beside the sums
+    medians: tuple[Median, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -83,12 +87,16 @@ def _whole_numbers(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def _contributions(frame: pl.DataFrame, part: Timed) -> pl.DataFrame:
     """What ``frame``'s records add to each commune and local day (and instant, if exact) of
-    ``part.column``."""
-    at = pl.col(part.column) if part.exact else pl.lit(None, UTC_TIME)
+    ``part.column`` (a part counted whatever the times: all on one day, ``date.min``)."""
+    if part.column is None:
+        timed, day = pl.lit(True), pl.lit(date.min)
+    else:
+        timed, day = pl.col(part.column).is_not_null(), _local_day(part.column)
+    at = pl.col(part.column) if part.exact and part.column is not None else pl.lit(None, UTC_TIME)
     return (
         frame.lazy()
-        .filter(pl.col(part.column).is_not_null())
-        .group_by("unit_code", _local_day(part.column).alias(DAY), at.alias(AT))
+        .filter(timed)
+        .group_by("unit_code", day.alias(DAY), at.alias(AT))
         .agg(*_sums(part))
         .pipe(_whole_numbers)
         .filter(_nonzero(list(part.measures)))
@@ -109,7 +117,7 @@ def _spans(part: Timed, starts: dict[str, datetime]) -> list[Span]:
     instant that day begins, and the instant the window opens (None: counted since ever)."""
     spans: list[Span] = []
     for window, opens in starts.items():
-        if part.before:
+        if part.before or part.column is None:
             spans.append((window, date.min, datetime.min.replace(tzinfo=UTC), None))
             continue
         first = opens.astimezone(TZ).date()
@@ -139,6 +147,10 @@ class Ledger:
     incremental: Incremental
     parts: tuple[pl.DataFrame, ...]
     dirty: frozenset[tuple[int, date]] = field(default=frozenset())
+    # The medians' values (None: the feed has no median KPI), and the book's version this ledger
+    # was updated to: a book that moved on without it is not its own (``ioc.medians``).
+    book: MedianBook | None = None
+    book_version: int = 0
     # The records of exact times before this instant have been dropped from the state (their sums
     # are here): a row from before it may have been counted already. Saved with the sums.
     folded_before: datetime | None = None
@@ -147,7 +159,8 @@ class Ledger:
     def build(cls, incremental: Incremental, records: pl.DataFrame) -> Ledger:
         """The sums of a whole state (at a restore, for a ledger not saved)."""
         parts = tuple(_contributions(records, part) for part in incremental.timed)
-        return cls(incremental, parts, _days(parts) if incremental.saved else frozenset())
+        book = MedianBook(incremental.medians) if incremental.medians else None
+        return cls(incremental, parts, _days(parts) if incremental.saved else frozenset(), book)
 
     @classmethod
     def restore(cls, incremental: Incremental, saved: dict[bytes, bytes], records: pl.DataFrame) -> Ledger:
@@ -193,7 +206,13 @@ class Ledger:
             parts.append(summed.filter(_nonzero(names)))  # a day whose records all moved away
             if self.incremental.saved:
                 changed |= {(index, d) for d in pl.concat([came[DAY], gone[DAY]]).unique().to_list()}
-        return replace(self, parts=tuple(parts), dirty=self.dirty | changed)
+        book = self.book
+        if book is not None:
+            if book.version != self.book_version:  # another ledger of the line moved it on
+                book = MedianBook(self.incremental.medians)
+            book.apply(added, removed)
+        version = book.version if book is not None else 0
+        return replace(self, parts=tuple(parts), dirty=self.dirty | changed, book=book, book_version=version)
 
     def fold(self, cutoff: datetime) -> Ledger:
         """The same sums, the records before ``cutoff`` being dropped from the state."""
@@ -256,8 +275,8 @@ class Ledger:
 
     def sums(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """Per unit and window, each measure's sum over the records that count at ``as_of``:
-        whole days (and instants) from the ledger, the rest from ``records`` (the state) by
-        their times."""
+        whole days (and instants) from the ledger, the rest from ``records`` (the state this
+        ledger was updated to) by their times; and each median, from the book."""
         as_of = as_of.astimezone(UTC)
         today = as_of.astimezone(TZ).date()
         midnight = _local_midnight(today)
@@ -274,14 +293,21 @@ class Ledger:
                     pl.col(AT).is_not_null() & (pl.col(AT) >= pl.col("opens")) & (pl.col(AT) <= as_of)
                 )
             frames.append(ledger.filter(whole).group_by("unit_code", "window").agg(pl.col(names).sum()))
-            if not part.exact:
+            if not part.exact and part.column is not None:
                 frames.append(_partial_days(part, records, spans, table, midnight, as_of))
         per_code = (
             pl.concat(frames, how="diagonal_relaxed")
             .group_by("unit_code", "window")
             .agg(pl.col(self.incremental.names).sum())
         )
-        return rolled_up(per_code, rollup, ["window"], self.incremental.names)
+        summed = rolled_up(per_code, rollup, ["window"], self.incremental.names)
+        if self.book is None:
+            return summed
+        book = self.book
+        if book.version != self.book_version:  # not this ledger's line: its own, from the state
+            book = MedianBook(self.incremental.medians)
+        book.advance(records, rollup, as_of)
+        return with_medians(summed, book.frame())
 
     def kpis(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """The KPI table, as the feed's full computation gives it."""
@@ -318,6 +344,7 @@ def _partial_days(
 ) -> pl.LazyFrame:
     """Per window, the sums of the records of its partial days: today's, and those before
     its first whole day."""
+    assert part.column is not None, "a part counted whatever the times has no partial day"
     when = pl.col(part.column)
     partial = when >= midnight
     for _window, _first, begins, opens in spans:

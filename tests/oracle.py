@@ -85,3 +85,41 @@ def same(got: dict[str, Any], expected: dict[str, Any]) -> bool:
     import pytest
 
     return got.keys() == expected.keys() and all(got[k] == pytest.approx(expected[k]) for k in expected)
+
+
+def citizen_feedback(records: list[dict[str, Any]], as_of: datetime, window: str) -> dict[str, Any]:
+    """FEEDS.md §2 (all but hotspots) over reports in the aggregator's field names."""
+    start = window_start(window, as_of)
+
+    def inside(moment: datetime | None) -> bool:
+        return moment is not None and start <= moment <= as_of
+
+    closed = [r for r in records if r["status"] == "da_xu_ly" and inside(r["closed_at"])]
+    on_time = [r for r in closed if r["deadline_at"] is not None and r["closed_at"] <= r["deadline_at"]]
+    hours = sorted(r["handling_hours"] for r in closed if r["handling_hours"] is not None)
+    ratings = [r["rating"] for r in closed if r["rating"] is not None]
+    median = None
+    if hours:
+        low, high = hours[(len(hours) - 1) // 2], hours[len(hours) // 2]
+        median = round(low + (high - low) / 2, 2)
+    return {
+        "new": {"value": sum(inside(r["created_at"]) for r in records)},
+        "open": {
+            "value": sum(r["status"] in ("moi", "da_tiep_nhan", "dang_xu_ly", "cho_bo_sung") for r in records)
+        },
+        "overdue": {
+            "value": sum(
+                r["status"] in ("da_tiep_nhan", "dang_xu_ly")
+                and r["deadline_at"] is not None
+                and r["deadline_at"] < as_of
+                for r in records
+            )
+        },
+        "on_time_rate": {
+            "value": len(on_time) / len(closed) if closed else None,
+            "numerator": len(on_time),
+            "denominator": len(closed),
+        },
+        "median_handling_hours": {"value": median},
+        "satisfaction": {"value": round(sum(ratings) / len(ratings), 2) if ratings else None},
+    }

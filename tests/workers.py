@@ -24,7 +24,7 @@ class Clock:
         return self.now
 
 
-def start_aggregator(redis_url: str) -> subprocess.Popen[bytes]:
+def start_aggregator(redis_url: str, feed: str = FEED) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         IOC_REDIS__URL=redis_url,
@@ -37,15 +37,15 @@ def start_aggregator(redis_url: str) -> subprocess.Popen[bytes]:
         IOC_LOG_LEVEL="WARNING",
     )
     env.pop("IOC_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "ioc.cli", "aggregate", FEED], env=env, cwd=PROJECT_ROOT)
+    return subprocess.Popen([sys.executable, "-m", "ioc.cli", "aggregate", feed], env=env, cwd=PROJECT_ROOT)
 
 
-def progress(r) -> dict[str, int]:
-    return stream_progress(r, FEED)
+def progress(r, feed: str = FEED) -> dict[str, int]:
+    return stream_progress(r, feed)
 
 
-def settled(r) -> bool:
-    now = progress(r)
+def settled(r, feed: str = FEED) -> bool:
+    now = progress(r, feed)
     return now["length"] > 0 and now["pending"] == 0 and now["undelivered"] == 0
 
 
