@@ -1,8 +1,9 @@
 """Where a commit's time goes, by part, at a state of N dossiers or field reports (in process).
 
 The state is a year of dossiers (``--feed citizen_feedback``: of field reports, whose median
-handling time is kept per unit and window by ``ioc.medians``); a cycle brings ``--changed`` of
-them in a new version. Timed,
+handling time is kept per unit and window by ``ioc.medians``; ``--feed vaccination``: of dose
+records, whose people are counted by ``ioc.people``); a cycle brings ``--changed`` of them in a
+new version. Timed,
 each part alone (best of three, no Redis): merging the changed records into the state, the
 KPIs from the partial sums kept per commune and day (updating them by what changed, then every
 unit and window: ``ioc.ledger``) against the same KPIs computed from the whole state (the
@@ -29,7 +30,7 @@ import polars as pl
 from bench.common import emit
 from bench.common import units as bench_units
 from bench.ingest import pool
-from bench.year import reports
+from bench.year import doses, reports
 from ioc.cases import CaseBook, placed
 from ioc.feeds import FEED_SPECS
 from ioc.ledger import Ledger
@@ -51,6 +52,14 @@ def best_ms(run: Callable[[], Any], repeats: int = 3) -> tuple[float, Any]:
 def year_of(feed: str, units: Any, size: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A year of ``size`` records and ``changed`` of them in a new version: a tenth resolved (or
     closed) since, the rest only touched."""
+    if feed == "vaccination":  # a tenth corrected to another dose number, the rest re-sent
+        year = doses(units, datetime.now(UTC), 365, seed=7).head(size)
+        return year, year.with_columns(
+            pl.col("updated_at") + pl.duration(seconds=1),
+            dose_number=pl.when(pl.int_range(pl.len()) % 10 == 0)
+            .then(pl.col("dose_number") % 3 + 1)
+            .otherwise("dose_number"),
+        )
     if feed == "citizen_feedback":
         year = reports(units, size, datetime.now(UTC), 365, seed=7)
         done, when, since = pl.lit("da_xu_ly"), "closed_at", "accepted_at"
@@ -118,7 +127,9 @@ def parts(feed: str, size: int, changed: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--feed", choices=["public_services", "citizen_feedback"], default="public_services")
+    parser.add_argument(
+        "--feed", choices=["public_services", "citizen_feedback", "vaccination"], default="public_services"
+    )
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--changed", type=int, default=10_000)
     args = parser.parse_args()

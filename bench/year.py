@@ -12,10 +12,10 @@ period), its last 2 days at full pace (2.9 million rows; the state holds the las
 
 Then, per feed: the aggregator's frames in memory (state, ledger), the checkpoint's and the
 snapshot's size in Redis, the time a new worker takes to restore and publish after a restart;
-the process's memory with all four. And the cycle of 10,000 changed dossiers through Redis on
-the year's state, against the same cycle computing every KPI from the whole state (the
-baseline, in the same run, as every cycle did before issue 19), and the same for 10,000 new
-mobile-data rows.
+the process's memory with all four. And a cycle of 10,000 changed dossiers, field reports and
+dose records through Redis on each year's state, against the same cycle computing every KPI
+from the whole state (the baseline, in the same run, as every cycle did before issue 19), and a
+cycle of 10,000 new mobile-data rows.
 
     uv run python -m bench.year [--days 365]
 
@@ -226,10 +226,12 @@ def main() -> None:
         returned_at=pl.lit(None, pl.Datetime("us", "UTC")),
         updated_at="received_at",
     )
+    year_reports = reports(units, REPORTS_A_DAY * days, end, days, seed=4)
+    year_doses = doses(units, end, days, seed=5)
     for spec_name, first, last in (
         ("public_services", opened, dossier_pool),
-        ("citizen_feedback", None, reports(units, REPORTS_A_DAY * days, end, days, seed=4)),
-        ("vaccination", None, doses(units, end, days, seed=5)),
+        ("citizen_feedback", None, year_reports),
+        ("vaccination", None, year_doses),
     ):
         spec = FEED_SPECS[spec_name]
         if first is not None:
@@ -269,31 +271,47 @@ def main() -> None:
         seconds, workers[name] = restore_s(client, aggregator, units)
         out["feeds"][name]["restore_s"] = round(seconds, 2)
 
-    # A cycle of 10,000 changed dossiers on the year's state, incremental against whole-state.
-    changed = (
-        dossier_pool.sample(CHANGED, seed=9)
+    # A cycle of 10,000 changed records on each year's state, incremental against whole-state.
+    changed = {
+        "dossiers": dossier_pool.sample(CHANGED, seed=9)
         .with_columns(pl.col("updated_at").max() + pl.duration(seconds=1))
         .with_columns(
             status=pl.lit("da_tra_ket_qua"),
             returned_at=pl.coalesce("returned_at", pl.col("received_at") + pl.duration(days=1)),
-        )
-    )
-    incremental = workers["public_services"]
-    out["cycle_10000_dossiers_ms"] = changed_cycle_ms(client, incremental, changed)
-    incremental.release()
-    whole_spec = dataclasses.replace(FEED_SPECS["public_services"], incremental=None)
-    whole = worker(client, whole_spec, units, lambda: end)
-    whole.drain()
-    again = changed.with_columns(pl.col("updated_at") + pl.duration(seconds=1))
-    out["baseline_cycle_10000_dossiers_whole_state_ms"] = changed_cycle_ms(client, whole, again)
-    whole.release()
+        ),
+        "reports": year_reports.sample(CHANGED, seed=9)
+        .with_columns(pl.col("updated_at").max() + pl.duration(seconds=1))
+        .with_columns(
+            status=pl.lit("da_xu_ly"),
+            closed_at=pl.coalesce("closed_at", pl.col("accepted_at") + pl.duration(days=1)),
+            handling_hours=pl.col("handling_hours").fill_null(7.5),
+        ),
+        "doses": year_doses.sample(CHANGED, seed=9)
+        .with_columns(pl.col("updated_at").max() + pl.duration(seconds=1))
+        .with_columns(dose_number=pl.col("dose_number") % 3 + 1),
+    }
+    for what, feed in (
+        ("dossiers", "public_services"),
+        ("reports", "citizen_feedback"),
+        ("doses", "vaccination"),
+    ):
+        incremental = workers[feed]
+        out[f"cycle_10000_{what}_ms"] = changed_cycle_ms(client, incremental, changed[what])
+        incremental.release()
+        whole_spec = dataclasses.replace(FEED_SPECS[feed], incremental=None)
+        whole = worker(client, whole_spec, units, lambda: end)
+        whole.drain()
+        again = changed[what].with_columns(pl.col("updated_at") + pl.duration(seconds=1))
+        out[f"baseline_cycle_10000_{what}_whole_state_ms"] = changed_cycle_ms(client, whole, again)
+        whole.release()
     later = [now[0] + timedelta(minutes=15 * p) for p in range(2)]
     out["cycle_10000_mobile_rows_ms"] = changed_cycle_ms(
         client, workers["mobile_data"], counters(units, later, 5000, 99)
     )
-    out["ratio_incremental_to_whole_state"] = round(
-        out["cycle_10000_dossiers_ms"] / out["baseline_cycle_10000_dossiers_whole_state_ms"], 2
-    )
+    out["ratio_incremental_to_whole_state"] = {
+        what: round(out[f"cycle_10000_{what}_ms"] / out[f"baseline_cycle_10000_{what}_whole_state_ms"], 2)
+        for what in changed
+    }
     client.close()
     server.close()
     emit("year", out)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from ioc.kpis import Kpi, hourly_counts, in_window, rate, rolled_up, units_by_window, window_starts
+from ioc.kpis import Kpi, Timed, hourly_counts, rate, timed_sums, units_by_window
 
 VACCINATION_KPIS = (
     Kpi("doses", "count", "Mũi tiêm", "mũi"),
@@ -29,6 +29,36 @@ def doses_and_split(counts: pl.LazyFrame, *keys: str) -> pl.LazyFrame:
     )
 
 
+# FEEDS.md §4: each dose record adds one dose of its vaccine and number, when it was given.
+VACCINATION_TIMED = (
+    Timed("given_at", {"n": pl.col("given_at").is_not_null()}, by=("vaccine", "dose_number")),
+)
+PEOPLE = ("people_first_dose", "dose1", "dose3")
+
+
+def people_by_unit(records: pl.LazyFrame, rollup: pl.LazyFrame) -> pl.LazyFrame:
+    """Per unit and vaccine, all time: the distinct people with a dose, with a first dose and with
+    a third (a person counts for each unit their records count for). Units without a record of
+    the vaccine have no row."""
+    person = pl.col("person")
+    return (
+        records.join(rollup, left_on="unit_code", right_on="code")
+        .group_by("unit", "vaccine")
+        .agg(
+            person.n_unique().alias("people_first_dose"),
+            person.filter(pl.col("dose_number") == 1).n_unique().alias("dose1"),
+            person.filter(pl.col("dose_number") == 3).n_unique().alias("dose3"),
+        )
+        .with_columns(pl.col(PEOPLE).cast(pl.Int64))
+    )
+
+
+def with_people(summed: pl.LazyFrame, people: pl.LazyFrame) -> pl.LazyFrame:
+    """The doses' sums per unit, window, vaccine and dose number, and below them the people per
+    unit and vaccine (their ``window`` null), as :func:`vaccination_finish` takes them."""
+    return pl.concat([summed, people], how="diagonal_relaxed")
+
+
 def vaccination_kpis(
     records: pl.LazyFrame,
     rollup: pl.LazyFrame,
@@ -41,19 +71,31 @@ def vaccination_kpis(
     ``doses_by_dose_number`` is a list of {dose, doses}; people counts ignore the window.
     """
     as_of = as_of.astimezone(UTC)
-    base = records.join(rollup, left_on="unit_code", right_on="code")
-    given = records.join(window_starts(as_of), how="cross").filter(in_window("given_at", as_of))
+    summed = with_people(
+        timed_sums(records, rollup, as_of, VACCINATION_TIMED), people_by_unit(records, rollup)
+    )
+    return vaccination_finish(summed, rollup, as_of, three_dose=three_dose)
+
+
+def vaccination_finish(
+    summed: pl.LazyFrame,
+    rollup: pl.LazyFrame,
+    as_of: datetime,
+    *,
+    three_dose: tuple[str, ...] = THREE_DOSE_VACCINES,
+) -> pl.LazyFrame:
+    """The KPIs of FEEDS.md §4 from the doses' sums and the people (:func:`with_people`). The
+    vaccines shown are those with a record in the province."""
+    as_of = as_of.astimezone(UTC)
     split = ["window", "vaccine", "dose_number"]
-    by_dose = rolled_up(given.group_by("unit_code", *split).agg(pl.len().alias("n")), rollup, split, ["n"])
+    by_dose = summed.filter(pl.col("window").is_not_null() & (pl.col("n") > 0)).select(
+        "unit", *split, pl.col("n").cast(pl.Int64)
+    )
+    people = summed.filter(pl.col("window").is_null()).select("unit", "vaccine", *PEOPLE)
     all_vaccines = by_dose.group_by("unit", "window", "dose_number").agg(pl.col("n").sum())
     per_vaccine = doses_and_split(by_dose, "vaccine")
     overall = doses_and_split(all_vaccines.with_columns(pl.lit(ALL_VACCINES).alias("vaccine")), "vaccine")
-    people = base.group_by("unit", "vaccine").agg(
-        pl.col("person").n_unique().alias("people_first_dose"),
-        pl.col("person").filter(pl.col("dose_number") == 1).n_unique().alias("dose1"),
-        pl.col("person").filter(pl.col("dose_number") == 3).n_unique().alias("dose3"),
-    )
-    vaccines = records.select("vaccine").unique()
+    vaccines = people.select("vaccine").unique()
     grid = units_by_window(rollup, as_of).join(
         pl.concat([vaccines, pl.LazyFrame({"vaccine": [ALL_VACCINES]})]), how="cross"
     )
@@ -67,7 +109,7 @@ def vaccination_kpis(
         )
         .join(people, on=["unit", "vaccine"], how="left")
         .join(population, on="unit", how="left")
-        .with_columns(pl.col("doses", "people_first_dose", "dose1", "dose3").fill_null(0).cast(pl.Int64))
+        .with_columns(pl.col("doses", *PEOPLE).fill_null(0).cast(pl.Int64))
         .with_columns(
             (pl.col("dose1") - pl.col("dose3")).alias("dropped"),
             pl.col("unit_pop").fill_null(0).cast(pl.Int64).alias("population"),

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import cast
 
 import polars as pl
@@ -14,6 +15,8 @@ from ioc import cases, doses, hotspots, indicators, keys, kpis
 from ioc.documents import KpiEntries, MapPoint
 from ioc.kpis import Kpi
 from ioc.ledger import Incremental
+from ioc.medians import MedianBook
+from ioc.people import PeopleBook
 from ioc.registry import FEEDS, load
 from ioc.schemas import (
     CITIZEN_FEEDBACK_SCHEMA,
@@ -238,7 +241,9 @@ CITIZEN_FEEDBACK = FeedSpec(
     kpis=kpis.CITIZEN_FEEDBACK_KPIS,
     compute=kpis.citizen_feedback_kpis,
     incremental=Incremental(
-        kpis.CITIZEN_FEEDBACK_TIMED, kpis.citizen_feedback_finish, medians=kpis.CITIZEN_FEEDBACK_MEDIANS
+        kpis.CITIZEN_FEEDBACK_TIMED,
+        kpis.citizen_feedback_finish,
+        book=partial(MedianBook, kpis.CITIZEN_FEEDBACK_MEDIANS),
     ),
     series=kpis.citizen_feedback_series,
     measures=("new", "closed"),
@@ -301,6 +306,7 @@ VACCINATION = FeedSpec(
     version="updated_at",
     kpis=doses.VACCINATION_KPIS,
     compute=doses.vaccination_kpis,
+    incremental=Incremental(doses.VACCINATION_TIMED, doses.vaccination_finish, book=PeopleBook),
     series=doses.vaccination_series,
     measures=("doses",),
     contract="ioc.feed_contracts:VaccinationContract",

@@ -109,6 +109,9 @@ class Timed:
     # day: every window is then exact from the sums alone, with no record at hand (``ioc.ledger``
     # folds such records away past their feed's horizon).
     exact: bool = False
+    # Columns the sums are kept by besides the commune (e.g. vaccine and dose number); every part
+    # of a feed has the same.
+    by: tuple[str, ...] = ()
 
     def counted(self, as_of: datetime) -> pl.Expr:
         """Whether a record counts at ``as_of`` (in the row's window, or before ``as_of``)."""
@@ -122,13 +125,14 @@ class Timed:
 def timed_sums(
     records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, timed: tuple[Timed, ...]
 ) -> pl.LazyFrame:
-    """Per unit and window, the sum of each measure of ``timed`` over the whole state."""
+    """Per unit and window (and the parts' ``by``), the sum of each measure of ``timed`` over the
+    whole state."""
     measures = {
         name: pl.when(part.counted(as_of)).then(expr)
         for part in timed
         for name, expr in part.measures.items()
     }
-    return summed_by_unit(records, rollup, as_of, measures)
+    return summed_by_unit(records, rollup, as_of, measures, by=timed[0].by)
 
 
 _DONE = pl.col("status") == "da_tra_ket_qua"
@@ -200,15 +204,20 @@ def rate(num: str, den: str, name: str) -> list[pl.Expr]:
 
 
 def summed_by_unit(
-    records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime, measures: Mapping[str, pl.Expr]
+    records: pl.LazyFrame,
+    rollup: pl.LazyFrame,
+    as_of: datetime,
+    measures: Mapping[str, pl.Expr],
+    by: tuple[str, ...] = (),
 ) -> pl.LazyFrame:
-    """Per unit and window, the sum of each measure over the records that count for the unit."""
+    """Per unit and window (and ``by``), the sum of each measure over the records that count for
+    the unit."""
     per_code = (
         records.join(window_starts(as_of), how="cross")
-        .group_by("unit_code", "window")
+        .group_by("unit_code", "window", *by)
         .agg(*[expr.sum().alias(name) for name, expr in measures.items()])
     )
-    return rolled_up(per_code, rollup, ["window"], list(measures))
+    return rolled_up(per_code, rollup, ["window", *by], list(measures))
 
 
 def rolled_up(per_code: pl.LazyFrame, rollup: pl.LazyFrame, by: list[str], sums: list[str]) -> pl.LazyFrame:

@@ -28,12 +28,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import polars as pl
 import polars.selectors as cs
 
-from ioc.kpis import TZ, UTC_TIME, Median, Timed, rolled_up, window_start_times, with_medians
-from ioc.medians import MedianBook
+from ioc.kpis import TZ, UTC_TIME, Timed, rolled_up, window_start_times
 from ioc.streams import decode_frame, encode_frame
 
 DAY = "_day"
@@ -42,6 +42,25 @@ EXACT_DAYS = 35  # instants kept before they are merged into days: past the 30-d
 FIELD = b"l:"  # checkpoint fields of a saved ledger: l:<part>:<day ordinal>
 META = b"lmeta"
 Finish = Callable[[pl.LazyFrame, pl.LazyFrame, datetime], pl.LazyFrame]
+
+
+class Book(Protocol):
+    """What a feed keeps beside its sums for the KPIs that do not add up (a median: ``ioc.medians``;
+    distinct people: ``ioc.people``), changed by what each cycle changed. A book changes in
+    place: ``version`` counts the changes applied, so that a ledger that is not the latest of its
+    line never uses a book that moved on without it."""
+
+    version: int
+
+    def apply(self, added: pl.DataFrame, removed: pl.DataFrame) -> None:
+        """The versions ``removed`` (replaced) taken out and ``added`` put in."""
+
+    def advance(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> None:
+        """Ready for the figures at ``as_of`` of ``records`` (the state, with the changes applied);
+        built from them if not yet."""
+
+    def attach(self, summed: pl.LazyFrame) -> pl.LazyFrame:
+        """The sums per unit and window with what the book keeps, as ``finish`` takes them."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +73,12 @@ class Incremental:
     timed: tuple[Timed, ...]
     finish: Finish
     series: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
-    # KPIs that are medians (they do not add up): their values kept per unit and window in a
-    # book (``ioc.medians``), given to ``finish`` beside the sums
-    medians: tuple[Median, ...] = ()
+    # A new, empty book for the KPIs that do not add up (built from the state when first asked)
+    book: Callable[[], Book] | None = None
+
+    def __post_init__(self) -> None:
+        if len({part.by for part in self.timed}) > 1:
+            raise ValueError("every timed part of a feed keeps its sums by the same columns")
 
     @property
     def names(self) -> list[str]:
@@ -96,7 +118,7 @@ def _contributions(frame: pl.DataFrame, part: Timed) -> pl.DataFrame:
     return (
         frame.lazy()
         .filter(timed)
-        .group_by("unit_code", day.alias(DAY), at.alias(AT))
+        .group_by("unit_code", *part.by, day.alias(DAY), at.alias(AT))
         .agg(*_sums(part))
         .pipe(_whole_numbers)
         .filter(_nonzero(list(part.measures)))
@@ -147,9 +169,9 @@ class Ledger:
     incremental: Incremental
     parts: tuple[pl.DataFrame, ...]
     dirty: frozenset[tuple[int, date]] = field(default=frozenset())
-    # The medians' values (None: the feed has no median KPI), and the book's version this ledger
-    # was updated to: a book that moved on without it is not its own (``ioc.medians``).
-    book: MedianBook | None = None
+    # What the feed keeps beside the sums (None: everything adds up), and the book's version this
+    # ledger was updated to: a book that moved on without it is not its own.
+    book: Book | None = None
     book_version: int = 0
     # The records of exact times before this instant have been dropped from the state (their sums
     # are here): a row from before it may have been counted already. Saved with the sums.
@@ -159,7 +181,7 @@ class Ledger:
     def build(cls, incremental: Incremental, records: pl.DataFrame) -> Ledger:
         """The sums of a whole state (at a restore, for a ledger not saved)."""
         parts = tuple(_contributions(records, part) for part in incremental.timed)
-        book = MedianBook(incremental.medians) if incremental.medians else None
+        book = incremental.book() if incremental.book is not None else None
         return cls(incremental, parts, _days(parts) if incremental.saved else frozenset(), book)
 
     @classmethod
@@ -199,17 +221,15 @@ class Ledger:
             gone = _contributions(removed, part).with_columns(-pl.col(names))
             moved = pl.concat([held, came, gone])
             summed = (  # megabytes to the micro: what is taken out leaves no residue behind
-                moved.group_by("unit_code", DAY, AT)
+                moved.group_by("unit_code", *part.by, DAY, AT)
                 .agg(pl.col(names).sum())
                 .with_columns(cs.float().round(6))
             )
             parts.append(summed.filter(_nonzero(names)))  # a day whose records all moved away
             if self.incremental.saved:
                 changed |= {(index, d) for d in pl.concat([came[DAY], gone[DAY]]).unique().to_list()}
-        book = self.book
+        book = self._own_book()
         if book is not None:
-            if book.version != self.book_version:  # another ledger of the line moved it on
-                book = MedianBook(self.incremental.medians)
             book.apply(added, removed)
         version = book.version if book is not None else 0
         return replace(self, parts=tuple(parts), dirty=self.dirty | changed, book=book, book_version=version)
@@ -234,9 +254,9 @@ class Ledger:
             names = list(part.measures)
             merged = (
                 held.filter(old)
-                .group_by("unit_code", DAY)
+                .group_by("unit_code", *part.by, DAY)
                 .agg(pl.col(names).sum())
-                .select("unit_code", DAY, pl.lit(None, UTC_TIME).alias(AT), *names)
+                .select("unit_code", *part.by, DAY, pl.lit(None, UTC_TIME).alias(AT), *names)
             )
             changed |= {(index, d) for d in merged[DAY].unique().to_list()}
             parts.append(pl.concat([held.filter(~old), merged]))
@@ -282,6 +302,7 @@ class Ledger:
         midnight = _local_midnight(today)
         starts = window_start_times(as_of)
         frames: list[pl.LazyFrame] = []
+        by = self.incremental.timed[0].by
         for part, held in zip(self.incremental.timed, self.parts, strict=True):
             names = list(part.measures)
             spans = _spans(part, starts)
@@ -292,22 +313,27 @@ class Ledger:
                 whole = whole | (
                     pl.col(AT).is_not_null() & (pl.col(AT) >= pl.col("opens")) & (pl.col(AT) <= as_of)
                 )
-            frames.append(ledger.filter(whole).group_by("unit_code", "window").agg(pl.col(names).sum()))
+            frames.append(ledger.filter(whole).group_by("unit_code", *by, "window").agg(pl.col(names).sum()))
             if not part.exact and part.column is not None:
                 frames.append(_partial_days(part, records, spans, table, midnight, as_of))
         per_code = (
             pl.concat(frames, how="diagonal_relaxed")
-            .group_by("unit_code", "window")
+            .group_by("unit_code", "window", *by)
             .agg(pl.col(self.incremental.names).sum())
         )
-        summed = rolled_up(per_code, rollup, ["window"], self.incremental.names)
-        if self.book is None:
+        summed = rolled_up(per_code, rollup, ["window", *by], self.incremental.names)
+        book = self._own_book()
+        if book is None:
             return summed
-        book = self.book
-        if book.version != self.book_version:  # not this ledger's line: its own, from the state
-            book = MedianBook(self.incremental.medians)
         book.advance(records, rollup, as_of)
-        return with_medians(summed, book.frame())
+        return book.attach(summed)
+
+    def _own_book(self) -> Book | None:
+        """The book, or a new one (built from the state when asked) if another ledger of the line
+        moved it on."""
+        if self.book is None or self.book.version == self.book_version or self.incremental.book is None:
+            return self.book
+        return self.incremental.book()
 
     def kpis(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """The KPI table, as the feed's full computation gives it."""
@@ -360,7 +386,7 @@ def _partial_days(
     return (
         edge.join(table, how="cross")
         .filter(inside)
-        .group_by("unit_code", "window")
+        .group_by("unit_code", *part.by, "window")
         .agg(*_sums(part))
         .pipe(_whole_numbers)
     )

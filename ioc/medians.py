@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import polars as pl
 from sortedcontainers import SortedList
 
-from ioc.kpis import UTC_TIME, Median, window_start_times
+from ioc.kpis import UTC_TIME, Median, window_start_times, with_medians
 
 log = logging.getLogger(__name__)
 Bounds = dict[str, tuple[datetime, datetime]]  # per window: its first and last instant
@@ -137,6 +137,9 @@ class MedianBook:
         # built again from the state at the next figures
         log.error("median book: %s; built again from the state", lost)
         self.bounds, self.lists = None, {}
+
+    def attach(self, summed: pl.LazyFrame) -> pl.LazyFrame:
+        return with_medians(summed, self.frame())
 
     def frame(self) -> pl.LazyFrame:
         """Per unit and window, each median (units and windows with no value have no row)."""

@@ -123,3 +123,23 @@ def citizen_feedback(records: list[dict[str, Any]], as_of: datetime, window: str
         "median_handling_hours": {"value": median},
         "satisfaction": {"value": round(sum(ratings) / len(ratings), 2) if ratings else None},
     }
+
+
+def vaccination(records: list[dict[str, Any]], as_of: datetime, window: str, vaccine: str) -> dict[str, Any]:
+    """FEEDS.md §4 for one vaccine (``*``: doses of all) over dose records in the aggregator's
+    field names: doses in the window by dose number, and people over all time."""
+    start = window_start(window, as_of)
+    mine = records if vaccine == "*" else [r for r in records if r["vaccine"] == vaccine]
+    given = [r for r in mine if r["given_at"] is not None and start <= r["given_at"] <= as_of]
+    numbers = sorted({r["dose_number"] for r in given})
+    people = {r["person"] for r in mine}
+    first = {r["person"] for r in mine if r["dose_number"] == 1}
+    third = {r["person"] for r in mine if r["dose_number"] == 3}
+    return {
+        "doses": len(given),
+        "doses_by_dose_number": [
+            {"dose": n, "doses": sum(r["dose_number"] == n for r in given)} for n in numbers
+        ],
+        "people_first_dose": len(people) if vaccine != "*" else None,
+        "dropout": (len(first) - len(third), len(first)) if vaccine != "*" else None,
+    }
