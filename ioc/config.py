@@ -44,6 +44,14 @@ class RedisSettings(_Section):
         "redis-server on a free port with its data in `data_dir`.",
     )
     cluster: bool = Field(False, description="The URL names one node of a Redis or Valkey Cluster.")
+    timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long a client waits for Redis's answer to one command or transaction, in "
+        "seconds. An aggregator's first commit rewrites its whole checkpoint (a year of dossiers: "
+        "about 60 MB, several seconds on a busy server); redis-py's own default, 5 s, made such a "
+        "commit fail and the worker give its lease up.",
+    )
     stream_maxlen: int = Field(
         100_000,
         ge=1_000,

@@ -180,8 +180,10 @@ def medians_by_unit(
 ) -> pl.LazyFrame:
     """Per unit and window, each median over the whole state: the counted records themselves go
     to every unit they count for."""
-    frames = [
-        per_unit_window(records.filter(m.counted), rollup, as_of)
+    frames = [  # NaN is not a value (a source's error), as null is not
+        per_unit_window(
+            records.filter(m.counted & pl.col(m.value).is_not_nan().fill_null(True)), rollup, as_of
+        )
         .filter(in_window(m.column, as_of))
         .group_by("unit", "window")
         .agg(pl.col(m.value).median().alias(m.name))

@@ -206,7 +206,12 @@ class Ledger:
             pl.concat([empty[i], *blobs.get(i, [])], how="vertical_relaxed") for i in range(len(empty))
         )
         folded = meta.get("folded_before")
-        return cls(incremental, parts, folded_before=datetime.fromisoformat(folded) if folded else None)
+        return cls(
+            incremental,
+            parts,
+            folded_before=datetime.fromisoformat(folded) if folded else None,
+            book=incremental.book() if incremental.book is not None else None,
+        )
 
     def update(self, added: pl.DataFrame, removed: pl.DataFrame) -> Ledger:
         """The sums once ``removed`` (the versions replaced) are taken out and ``added`` (those

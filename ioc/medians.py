@@ -25,6 +25,10 @@ from sortedcontainers import SortedList
 from ioc.kpis import UTC_TIME, Median, window_start_times, with_medians
 
 log = logging.getLogger(__name__)
+# More changed values than this in one go (a calendar window starting again at midnight, the
+# first of a month or of a year; a backfill): the lists are built again from the state, in
+# Polars, instead of changed value by value in Python.
+REBUILD_ROWS = 20_000
 Bounds = dict[str, tuple[datetime, datetime]]  # per window: its first and last instant
 
 
@@ -77,6 +81,10 @@ class MedianBook:
         bounds = self.bounds
         if bounds is None:
             return
+        if added.height + removed.height > REBUILD_ROWS:
+            self.bounds, self.lists = None, {}  # built from the state at the next figures
+            return
+        self.bounds = None  # until the change is done: an error half-way leaves it to be rebuilt
         try:
             for index, median in enumerate(self.medians):
                 self._change(
@@ -90,6 +98,8 @@ class MedianBook:
                 )
         except _NotHeld as lost:
             self._forget(lost)
+            return
+        self.bounds = bounds
 
     def advance(self, records: pl.DataFrame | pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> None:
         """The windows moved to the figures at ``as_of`` (``records``: the state the book holds)."""
@@ -99,15 +109,20 @@ class MedianBook:
         before, after = self.bounds, bounds_at(as_of)
         if before == after:
             return
+        self.bounds = None  # until the windows have moved: an error half-way leaves it to be rebuilt
         try:
             self._move(records, before, after)
         except _NotHeld as lost:
             self._forget(lost)
             self.build(records, rollup, as_of)
             return
+        except _Many:
+            self.build(records, rollup, as_of)
+            return
         self.bounds = after
 
     def _move(self, records: pl.DataFrame | pl.LazyFrame, before: Bounds, after: Bounds) -> None:
+        moves: list[tuple[int, pl.LazyFrame]] = []
         for index, median in enumerate(self.medians):
             time = pl.col(median.column)
             inside = {w: (time.is_between(*before[w]), time.is_between(*after[w])) for w in after}
@@ -117,9 +132,11 @@ class MedianBook:
                 .select("unit_code", median.column, pl.col(median.value).alias("value"))
                 .collect()
             )
+            if moved.height > REBUILD_ROWS:
+                raise _Many
             if moved.height == 0:
                 continue
-            changes = [
+            windows = [
                 moved.lazy()
                 .filter(was != now)
                 .select(
@@ -130,7 +147,9 @@ class MedianBook:
                 )
                 for window, (was, now) in inside.items()
             ]
-            self._change(index, pl.concat(changes))
+            moves.append((index, pl.concat(windows)))
+        for index, changes in moves:  # only once none is too many
+            self._change(index, changes)
 
     def _forget(self, lost: _NotHeld) -> None:
         # cannot happen while versions are applied in order; if it did, the book is wrong: it is
@@ -199,10 +218,11 @@ class MedianBook:
                 added.setdefault(key, []).extend([value] * sign)
                 continue
             values = self.lists.get(key)
-            if values is None or values.count(value) < -sign:
-                raise _NotHeld(f"{-sign} × {value!r} not held for {key}")
-            for _ in range(-sign):
-                values.remove(value)
+            try:
+                for _ in range(-sign):
+                    values.remove(value)  # type: ignore[union-attr]
+            except (AttributeError, ValueError):  # no list, or not in it
+                raise _NotHeld(f"{-sign} × {value!r} not held for {key}") from None
             if not values:
                 del self.lists[key]
         for key, values in added.items():
@@ -210,7 +230,13 @@ class MedianBook:
 
 
 def _counted(median: Median) -> pl.Expr:
-    return median.counted & pl.col(median.value).is_not_null() & pl.col(median.column).is_not_null()
+    """A record counted in a median: NaN is not a value (it would break the lists' order)."""
+    value = pl.col(median.value)
+    return median.counted & value.is_not_null() & value.is_not_nan() & pl.col(median.column).is_not_null()
+
+
+class _Many(Exception):
+    """Too many values move at once: the lists are built again from the state."""
 
 
 class _NotHeld(Exception):

@@ -49,9 +49,10 @@ class PeopleBook:
         if self.pending is None:
             return
         added, removed = self.pending
-        self.pending = None
+        people, self.people, self.pending = self.people, None, None  # an error half-way: rebuilt
         touched = pl.concat([added.select(WHO), removed.select(WHO)]).unique()
         if touched.height == 0:
+            self.people = people
             return
         now = records.lazy().join(touched.lazy(), on=WHO, how="semi", nulls_equal=True).collect()
         before = pl.concat(
@@ -64,7 +65,7 @@ class PeopleBook:
             [
                 people_by_unit(now.lazy(), rollup),
                 people_by_unit(before.lazy(), rollup).with_columns(-pl.col(PEOPLE)),
-                self.people.lazy(),
+                people.lazy(),
             ]
         )
         self.people = (

@@ -26,12 +26,14 @@ def _url(settings: RedisSettings) -> str:
 def connect(settings: RedisSettings) -> redis.Redis:
     """A client for the configured server; on a cluster, one that routes by key slot (the same
     commands, typed as :class:`redis.Redis` for the code that uses it)."""
+    timeout = settings.timeout_s
     if settings.cluster:
-        return cast(redis.Redis, RedisCluster.from_url(_url(settings)))
-    return redis.Redis.from_url(_url(settings))
+        return cast(redis.Redis, RedisCluster.from_url(_url(settings), socket_timeout=timeout))
+    return redis.Redis.from_url(_url(settings), socket_timeout=timeout)
 
 
 def connect_async(settings: RedisSettings) -> aioredis.Redis:
+    timeout = settings.timeout_s
     if settings.cluster:
-        return cast(aioredis.Redis, AsyncRedisCluster.from_url(_url(settings)))
-    return aioredis.Redis.from_url(_url(settings))
+        return cast(aioredis.Redis, AsyncRedisCluster.from_url(_url(settings), socket_timeout=timeout))
+    return aioredis.Redis.from_url(_url(settings), socket_timeout=timeout)

@@ -96,7 +96,7 @@ def citizen_feedback(records: list[dict[str, Any]], as_of: datetime, window: str
 
     closed = [r for r in records if r["status"] == "da_xu_ly" and inside(r["closed_at"])]
     on_time = [r for r in closed if r["deadline_at"] is not None and r["closed_at"] <= r["deadline_at"]]
-    hours = sorted(r["handling_hours"] for r in closed if r["handling_hours"] is not None)
+    hours = sorted(h for r in closed if (h := r["handling_hours"]) is not None and h == h)  # not NaN
     ratings = [r["rating"] for r in closed if r["rating"] is not None]
     median = None
     if hours:

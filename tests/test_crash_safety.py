@@ -106,9 +106,10 @@ def test_books_killed_mid_run_end_equal_to_their_whole_state(
 ) -> None:
     """Field reports' and doses' KPIs are incremental too, with what does not add up kept in a
     book beside the sums (medians per unit and window, ``ioc.medians``; people per unit and
-    vaccine, ``ioc.people``) as the days pass: after three SIGKILLs and restarts, every published
-    document is the one the whole checkpointed state gives, which holds every record the source
-    has, once."""
+    vaccine, ``ioc.people``): over three of the source's days (reports closing, doses corrected),
+    after three SIGKILLs and restarts, every published document is the one the whole checkpointed
+    state gives, which holds every record the source has, once. (The aggregator runs on the real
+    clock: its windows slide by seconds here; tests/test_ledger.py moves them.)"""
     spec = FEED_SPECS[feed]
     assert spec.incremental is not None and spec.incremental.book, "this test is the books' crash test"
     clock = Clock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=3))
@@ -120,7 +121,7 @@ def test_books_killed_mid_run_end_equal_to_their_whole_state(
     kills = 0
     try:
         for day in range(3):
-            clock.now += timedelta(days=1) if day else timedelta(0)  # records change, windows slide
+            clock.now += timedelta(days=1) if day else timedelta(0)  # the source's records change
             while runner.run_once():
                 pass
             base = progress(r, feed)["done"]
