@@ -21,6 +21,7 @@ from ioc.simulators.http import SimulatorServer
 from ioc.simulators.public_services import PublicServicesWorld
 from ioc.simulators.vaccination import VaccinationWorld
 from ioc.state import State
+from ioc.streams import FIELD_BATCH, decode_frame
 from tests.wait import wait_until
 from tests.workers import Clock, matches_truth, progress, settled, start_aggregator
 
@@ -149,9 +150,20 @@ def test_books_killed_mid_run_end_equal_to_their_whole_state(
     assert kills == 3
     state = State.restore(saved, spec.schema, spec.key, spec.version, spec.buckets(16))
     meta = json.loads(snapshot[keys.META_FIELD])
+    # A stream entry pending through every kill is delivered again to each new worker; with the
+    # tests' settings (claim after 0.5 s, at most 5 deliveries) a slow machine may retire one to
+    # the dead letters as "delivered 5 times": its records are there, in the stream, not counted.
+    retired: set[str] = set()
+    for _id, letter in r.xrange(keys.dead_letters(feed)):
+        reason = letter[b"reason"].decode()
+        assert reason.startswith("delivered "), f"a dead letter that is not a retired entry: {reason}"
+        entry = json.loads(letter[b"record"])["stream_entry"]
+        (_same, fields), *_ = r.xrange(keys.raw_stream(feed), entry, entry)
+        retired |= set(decode_frame(fields[FIELD_BATCH])["id"].to_list())
     ids = {record[id_field] for record in world.latest()}
-    dead = r.xlen(keys.dead_letters(feed))
-    assert meta["records"] == state.frame.height == len(ids) - dead, (meta["records"], len(ids), dead)
+    held = set(state.frame["id"].to_list())
+    assert meta["records"] == state.frame.height
+    assert held <= ids and ids - held <= retired, (len(ids - held), len(retired))
     as_of = datetime.fromisoformat(meta["as_of"])
     rollup = units.rollup()
     whole = spec.compute(state.records(), rollup.lazy(), as_of).collect()
