@@ -80,6 +80,9 @@ class Incremental:
         if len({part.by for part in self.timed}) > 1:
             raise ValueError("every timed part of a feed keeps its sums by the same columns")
 
+    def new_book(self) -> Book | None:
+        return self.book() if self.book is not None else None
+
     @property
     def names(self) -> list[str]:
         return [name for part in self.timed for name in part.measures]
@@ -181,8 +184,9 @@ class Ledger:
     def build(cls, incremental: Incremental, records: pl.DataFrame) -> Ledger:
         """The sums of a whole state (at a restore, for a ledger not saved)."""
         parts = tuple(_contributions(records, part) for part in incremental.timed)
-        book = incremental.book() if incremental.book is not None else None
-        return cls(incremental, parts, _days(parts) if incremental.saved else frozenset(), book)
+        return cls(
+            incremental, parts, _days(parts) if incremental.saved else frozenset(), incremental.new_book()
+        )
 
     @classmethod
     def restore(cls, incremental: Incremental, saved: dict[bytes, bytes], records: pl.DataFrame) -> Ledger:
@@ -210,7 +214,7 @@ class Ledger:
             incremental,
             parts,
             folded_before=datetime.fromisoformat(folded) if folded else None,
-            book=incremental.book() if incremental.book is not None else None,
+            book=incremental.new_book(),
         )
 
     def update(self, added: pl.DataFrame, removed: pl.DataFrame) -> Ledger:
@@ -301,7 +305,7 @@ class Ledger:
     def sums(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """Per unit and window, each measure's sum over the records that count at ``as_of``:
         whole days (and instants) from the ledger, the rest from ``records`` (the state this
-        ledger was updated to) by their times; and each median, from the book."""
+        ledger was updated to) by their times; beside them, what the book keeps."""
         as_of = as_of.astimezone(UTC)
         today = as_of.astimezone(TZ).date()
         midnight = _local_midnight(today)
@@ -336,9 +340,9 @@ class Ledger:
     def _own_book(self) -> Book | None:
         """The book, or a new one (built from the state when asked) if another ledger of the line
         moved it on."""
-        if self.book is None or self.book.version == self.book_version or self.incremental.book is None:
+        if self.book is None or self.book.version == self.book_version:
             return self.book
-        return self.incremental.book()
+        return self.incremental.new_book()
 
     def kpis(self, records: pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         """The KPI table, as the feed's full computation gives it."""

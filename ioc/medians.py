@@ -49,14 +49,9 @@ class MedianBook:
         self.medians = medians
         self.version = 0
         self.bounds: Bounds | None = None  # None: not built yet
-        self.codes = pl.DataFrame(
-            schema={"code": pl.String, "unit": pl.String}
-        )  # each unit a commune counts for
+        # each unit a commune counts for (the rollup's code and unit)
+        self.codes = pl.DataFrame(schema={"code": pl.String, "unit": pl.String})
         self.lists: dict[tuple[int, str, str], SortedList] = {}
-
-    @property
-    def built(self) -> bool:
-        return self.bounds is not None
 
     def build(self, records: pl.DataFrame | pl.LazyFrame, rollup: pl.LazyFrame, as_of: datetime) -> None:
         """Every list from the whole state (``records``), for the figures at ``as_of``."""
@@ -112,11 +107,9 @@ class MedianBook:
         self.bounds = None  # until the windows have moved: an error half-way leaves it to be rebuilt
         try:
             self._move(records, before, after)
-        except _NotHeld as lost:
-            self._forget(lost)
-            self.build(records, rollup, as_of)
-            return
-        except _Many:
+        except (_NotHeld, _Many) as moved:
+            if isinstance(moved, _NotHeld):
+                self._forget(moved)
             self.build(records, rollup, as_of)
             return
         self.bounds = after
@@ -218,11 +211,10 @@ class MedianBook:
                 added.setdefault(key, []).extend([value] * sign)
                 continue
             values = self.lists.get(key)
-            try:
-                for _ in range(-sign):
-                    values.remove(value)  # type: ignore[union-attr]
-            except (AttributeError, ValueError):  # no list, or not in it
-                raise _NotHeld(f"{-sign} × {value!r} not held for {key}") from None
+            if values is None or values.count(value) < -sign:  # no NaN here: it is not counted
+                raise _NotHeld(f"{-sign} × {value!r} not held for {key}")
+            for _ in range(-sign):
+                values.remove(value)
             if not values:
                 del self.lists[key]
         for key, values in added.items():
