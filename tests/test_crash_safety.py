@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -22,8 +21,7 @@ from ioc.simulators.public_services import PublicServicesWorld
 from ioc.simulators.vaccination import VaccinationWorld
 from ioc.state import State
 from ioc.streams import FIELD_BATCH, decode_frame
-from tests.wait import wait_until
-from tests.workers import Clock, matches_truth, progress, settled, start_aggregator
+from tests.workers import Clock, killed_three_times, matches_truth
 
 FEED = "public_services"
 
@@ -42,32 +40,11 @@ def test_sigkill_mid_run_then_restart_equals_ground_truth(r, redis_server, units
     runner = ConnectorRunner(
         r, PublicServicesConnector(config, context=Context(units=units, http=http, clock=clock)), interval_s=1
     )
-    worker = start_aggregator(redis_server.url)
-    kills = 0
     try:
-        for day in range(3):
-            clock.now += timedelta(days=1) if day else timedelta(0)
-            while runner.run_once():
-                pass
-            # Kill once the worker has acknowledged some entries of this round but not all.
-            base = progress(r)["done"]
-            wait_until(
-                lambda base=base: progress(r)["done"] >= base + 3,
-                60,
-                "the worker acknowledged nothing",
-                interval=0.02,
-            )
-            assert not settled(r), "the worker finished before it could be killed mid-run"
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            kills += 1
-            worker = start_aggregator(redis_server.url)
-        wait_until(lambda: settled(r), 120, "the restarted worker did not finish the stream", interval=0.1)
-        # Settled: every entry acknowledged, which its cycle's snapshot was committed with.
-        snapshot = {k.decode(): v for k, v in r.hgetall(keys.snapshot(FEED)).items()}
+        with killed_three_times(r, redis_server.url, runner, clock) as kills:
+            # Settled: every entry acknowledged, which its cycle's snapshot was committed with.
+            snapshot = {k.decode(): v for k, v in r.hgetall(keys.snapshot(FEED)).items()}
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(20)
         server.close()
         http.close()
     assert kills == 3
@@ -118,33 +95,11 @@ def test_books_killed_mid_run_end_equal_to_their_whole_state(
     world, path, id_field, connector = source(units, geodata, clock, http)
     server = SimulatorServer({path: world}).start()
     runner = ConnectorRunner(r, connector(server.url), interval_s=1)
-    worker = start_aggregator(redis_server.url, feed)
-    kills = 0
     try:
-        for day in range(3):
-            clock.now += timedelta(days=1) if day else timedelta(0)  # the source's records change
-            while runner.run_once():
-                pass
-            base = progress(r, feed)["done"]
-            wait_until(
-                lambda base=base: progress(r, feed)["done"] >= base + 3,
-                60,
-                "the worker acknowledged nothing",
-                interval=0.02,
-            )
-            assert not settled(r, feed), "the worker finished before it could be killed mid-run"
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            kills += 1
-            worker = start_aggregator(redis_server.url, feed)
-        wait_until(
-            lambda: settled(r, feed), 120, "the restarted worker did not finish the stream", interval=0.1
-        )
-        snapshot = {k.decode(): v for k, v in r.hgetall(keys.snapshot(feed)).items()}
-        saved = r.hgetall(keys.checkpoint(feed))
+        with killed_three_times(r, redis_server.url, runner, clock, feed) as kills:
+            snapshot = {k.decode(): v for k, v in r.hgetall(keys.snapshot(feed)).items()}
+            saved = r.hgetall(keys.checkpoint(feed))
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(20)
         server.close()
         http.close()
     assert kills == 3

@@ -9,6 +9,7 @@ what the slow oracle (tests/oracle.py) counts from the latest versions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -322,6 +323,26 @@ def feedback_values(table: pl.DataFrame, unit: str, window: str) -> dict[str, An
     }
 
 
+def sent(
+    state: State,
+    ledger: Ledger,
+    frame_of: Callable[[list[dict[str, Any]]], pl.DataFrame],
+    batch: list[dict[str, Any]],
+    number: int,
+    truth: dict[str, dict[str, Any]],
+) -> tuple[State, Ledger]:
+    """One cycle's stream entry (if any record) merged into the state and the ledger; ``truth``
+    keeps each record's latest version, a later arrival winning a tie, as the state does."""
+    if not batch:
+        return state, ledger
+    state, added, replaced = state.apply(with_arrival([frame_of(batch)], [f"{number + 1}-0".encode()]))
+    for row in batch:
+        held = truth.get(row["id"])
+        if held is None or row["updated_at"] >= held["updated_at"]:
+            truth[row["id"]] = row
+    return state, ledger.update(added, replaced)
+
+
 def later(base: datetime) -> st.SearchStrategy[datetime]:
     """The time of a cycle's figures: a second on, an hour, across local midnight, a week and a
     month on (windows sliding past records), or back (another worker's clock)."""
@@ -355,15 +376,7 @@ def test_field_reports_sums_and_medians_equal_the_oracle_as_time_moves(units, as
     ledger = Ledger.build(incremental, state.frame)
     truth: dict[str, dict[str, Any]] = {}  # the latest version of each report (later arrival wins ties)
     for number, (batch, when, look) in enumerate(cycles):
-        if batch:
-            state, added, replaced = state.apply(
-                with_arrival([report_frame(batch)], [f"{number + 1}-0".encode()])
-            )
-            ledger = ledger.update(added, replaced)
-            for row in batch:
-                held = truth.get(row["id"])
-                if held is None or row["updated_at"] >= held["updated_at"]:
-                    truth[row["id"]] = row
+        state, ledger = sent(state, ledger, report_frame, batch, number, truth)
         if not look and number < len(cycles) - 1:
             continue  # the next cycle updates again before any figures
         got = ledger.kpis(state.records(), rollup, when).collect()
@@ -453,15 +466,7 @@ def test_doses_and_people_equal_the_oracle_after_every_cycle(units, as_of, data)
     ledger = Ledger.build(incremental, state.frame)
     truth: dict[str, dict[str, Any]] = {}
     for number, (batch, when, look) in enumerate(cycles):
-        if batch:
-            state, added, replaced = state.apply(
-                with_arrival([dose_frame(batch)], [f"{number + 1}-0".encode()])
-            )
-            ledger = ledger.update(added, replaced)
-            for row in batch:
-                held = truth.get(row["id"])
-                if held is None or row["updated_at"] >= held["updated_at"]:
-                    truth[row["id"]] = row
+        state, ledger = sent(state, ledger, dose_frame, batch, number, truth)
         if not look and number < len(cycles) - 1:
             continue  # the next cycle updates again before any figures
         got = ledger.kpis(state.records(), rollup, when).collect()
@@ -525,8 +530,7 @@ def test_a_ledger_left_behind_counts_with_a_book_of_its_own(units, monkeypatch, 
     later_ = [report("a", 3.0, updated_at=as_of - timedelta(days=2)), report("b", 5.5)]
 
     def step(state: State, ledger: Ledger, rows: list[dict[str, Any]], n: int) -> tuple[State, Ledger]:
-        state, added, replaced = state.apply(with_arrival([report_frame(rows)], [f"{n}-0".encode()]))
-        return state, ledger.update(added, replaced)
+        return sent(state, ledger, report_frame, rows, n - 1, {})  # stream entry n
 
     def exact(state: State, ledger: Ledger, when: datetime) -> None:
         assert_frame_equal(

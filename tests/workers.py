@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
 
 from ioc import keys
 from ioc.config import PROJECT_ROOT
 from ioc.streams import stream_progress
 from tests import oracle
+from tests.wait import wait_until
 
 FEED = "public_services"
 
@@ -47,6 +52,40 @@ def progress(r, feed: str = FEED) -> dict[str, int]:
 def settled(r, feed: str = FEED) -> bool:
     now = progress(r, feed)
     return now["length"] > 0 and now["pending"] == 0 and now["undelivered"] == 0
+
+
+@contextmanager
+def killed_three_times(r, redis_url: str, runner: Any, clock: Clock, feed: str = FEED) -> Iterator[int]:
+    """Three of the source's days, each polled to its end, the aggregator SIGKILLed once it has
+    acknowledged some entries of the round but not all, and started again; yields the kills once
+    the last worker has settled the stream (every entry acknowledged, with the snapshot of its
+    cycle), and stops that worker on leaving."""
+    worker = start_aggregator(redis_url, feed)
+    kills = 0
+    try:
+        for day in range(3):
+            clock.now += timedelta(days=1) if day else timedelta(0)  # the source's records change
+            while runner.run_once():
+                pass
+            base = progress(r, feed)["done"]
+            wait_until(
+                lambda base=base: progress(r, feed)["done"] >= base + 3,
+                60,
+                "the worker acknowledged nothing",
+                interval=0.02,
+            )
+            assert not settled(r, feed), "the worker finished before it could be killed mid-run"
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            kills += 1
+            worker = start_aggregator(redis_url, feed)
+        wait_until(
+            lambda: settled(r, feed), 120, "the restarted worker did not finish the stream", interval=0.1
+        )
+        yield kills
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)
 
 
 def matches_truth(snapshot: dict[str, bytes], truth: list[dict], units) -> None:
