@@ -9,7 +9,7 @@ open the panel a second time. A forged, expired, spent or out-of-scope token get
 that says which.
 
 Headers: an embed may be framed by this host and by ``embed.frame_ancestors`` alone
-(``Content-Security-Policy: frame-ancestors``, with ``worker-src blob:`` for maps); every other
+(``Content-Security-Policy: frame-ancestors``); every other
 answer of the app says ``X-Frame-Options: SAMEORIGIN``.
 """
 
@@ -112,7 +112,7 @@ def install(server: Flask, settings: Settings, cards: Cards, client: redis.Redis
         if request.path.startswith("/embed/"):
             response.headers["Content-Security-Policy"] = (
                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                f"font-src 'self'; connect-src 'self' {relay_origin(settings)}; worker-src blob:; "
+                f"font-src 'self'; connect-src 'self' {relay_origin(settings)}; "
                 f"frame-ancestors {ancestors}"
             )
             response.headers["Cache-Control"] = "no-store"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import shapely
 from pyogrio.errors import DataSourceError
 
 from ioc import tilemap
@@ -34,6 +35,10 @@ LAYER_FILES = {
 # its former districts are finer than its province, and their (pre-2025) codes count for it.
 LEVELS_FINEST_FIRST = ("commune", "district", "former_district", "province")
 SIMPLIFY_DEG = 0.0003  # about 30 m: invisible at province zoom, a third fewer vertices
+# The maps draw a layer's polygons on a sphere (Plotly's geo maps, d3-geo), where a ring's
+# direction says which side is inside: an outer ring must run clockwise, its holes the other
+# way. GeoJSON's own advice (RFC 7946, "should") is the opposite, and a file may follow either:
+# every layer served is turned so, or a commune would draw as the whole world less the commune.
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,9 @@ def load_layer(directory: Path, scheme: str, level: str, units: UnitTable) -> La
     invalid = frame[~frame.geometry.is_valid]
     if len(invalid):
         frame.loc[invalid.index, "geometry"] = invalid.geometry.make_valid()
-    frame["geometry"] = frame.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True)
+    frame["geometry"] = shapely.orient_polygons(
+        frame.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True), exterior_cw=True
+    )
     keep = [c for c in ("code", "name", "level", "parent_code", "type", "pop_2019") if c in frame.columns]
     data = json.loads(frame[[*keep, "geometry"]].to_json(drop_id=True))
     minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
@@ -187,7 +194,8 @@ def tile_layer(directory: Path, units: UnitTable) -> Layer:
                     "parent_code": found.areas[code],
                     "label": tilemap.short_name(names[code]),
                 },
-                "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+                # clockwise, as every layer's outer rings (above)
+                "geometry": {"type": "Polygon", "coordinates": [[[w, s], [w, n], [e, n], [e, s], [w, s]]]},
             }
         )
     total = (

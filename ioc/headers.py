@@ -2,12 +2,12 @@
 
 Headers: a Content-Security-Policy for every page but the embeds (which set their own, with the
 framing origins they are allowed, see :mod:`ioc.embeds`): scripts from this host only, plus
-Dash's few inline scripts by their hashes; styles from this host and inline (Plotly and MapLibre
-write ``<style>`` rules and ``style`` attributes as they draw); fonts, images, GeoJSON and the
-relay's websocket from this host; ``worker-src blob:`` for MapLibre's workers; framed by this
-host alone. And on every answer ``X-Content-Type-Options: nosniff``,
-``Referrer-Policy: same-origin`` (an embed's address carries its token) and, when the cookies
-are HTTPS-only (``auth.secure_cookies``), ``Strict-Transport-Security``.
+Dash's few inline scripts by their hashes; styles from this host and inline (Plotly writes
+``<style>`` rules and ``style`` attributes as it draws); fonts, images, GeoJSON and the relay's
+websocket from this host; no workers; framed by this host alone. And on every answer
+``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (an embed's address
+carries its token) and, when the cookies are HTTPS-only (``auth.secure_cookies``),
+``Strict-Transport-Security``.
 
 The client's address (the audit log, the login throttle) is the peer's unless the app is told
 how many reverse proxies stand in front (``web.trusted_proxies``, and optionally which:
@@ -41,11 +41,9 @@ def rooms_policy(script_hashes: Sequence[str], relay: str) -> str:
             "default-src 'self'",
             " ".join(["script-src 'self'", *script_hashes]),
             "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data: blob:",
+            "img-src 'self' data:",
             "font-src 'self'",
             f"connect-src 'self' {relay}",
-            "worker-src blob:",
-            "child-src blob:",
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",

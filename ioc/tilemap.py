@@ -7,7 +7,7 @@ roughly the places their areas have on the real map. Pure geometry: no file, no 
 the standard one, the same answer for the same input.
 
 Coordinates are planar: x is the longitude, y the Web Mercator ordinate in degrees
-(:func:`mercator_y`), so that a square of the grid is a square on the rooms' MapLibre maps.
+(:func:`mercator_y`), so that a square of the grid is a square on the rooms' Mercator maps.
 
 The layout is a greedy region growing, deterministic. The areas are placed one after the other,
 from the middle of the map outwards (those pushed from their places are then the ones at the edge,

@@ -165,8 +165,9 @@ class CommunePage(UnitRoom):
             figure["data"].insert(
                 2,
                 {
-                    "type": "choroplethmap",
+                    "type": "choropleth",
                     "geojson": self.communes_url,
+                    "locationmode": "geojson-id",
                     "featureidkey": "properties.code",
                     "locations": [room.code],
                     "z": [0],

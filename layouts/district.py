@@ -325,9 +325,10 @@ class UnitRoom(ABC):
             inside = self.keys.get(room.code, frozenset())
             found = room.view.data.extras.get(POINTS_FIELD) or []
             points = [p for p in found if p.get("unit_code") in inside]
+        bounded = self._bounded(unit, codes if url == self.communes_url else [])
         figure = figures.district_map(
             geojson_url=self.geojson_url,
-            layer=self._bounded(unit, codes if url == self.communes_url else []),
+            layer=bounded,
             code=unit,
             names=self.layer.names | names,
             focus=figures.choropleth(
@@ -345,7 +346,8 @@ class UnitRoom(ABC):
             # Tiles are not where the communes lie: no real boundaries beside them, names on them.
             figure["data"][0] |= {"locations": [], "z": [], "customdata": [], "hoverinfo": "skip"}
             figure["data"][0].pop("hovertemplate", None)
-            figures.schematic(figure, self.communes, figure["layout"]["map"]["zoom"], codes=codes)
+            zoom = figures.district_zoom(bounded.feature_bounds[unit], MAP_WIDTH_PX)
+            figures.schematic(figure, self.communes, zoom, codes=codes)
             return figure
         level = self.neighbours.strip("/")  # the grey units open their rooms: say which
         hint = f"<br>{_(NEIGHBOUR_HINTS[level])}" if level in NEIGHBOUR_HINTS else ""

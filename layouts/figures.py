@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ import plotly.io as pio
 from dash import Patch
 from plotly.colors import sample_colorscale
 
-from ioc import fonts, tilemap
+from ioc import tilemap
 from ioc.annotations import Annotation
 from ioc.feeds import SeriesPanel
 from ioc.geo import Layer
@@ -36,19 +37,13 @@ pio.templates["ioc"] = go.layout.Template(
         "hoverlabel": {"align": "left"},
         "coloraxis": {"colorbar": {"outlinewidth": 0, "ticks": ""}},
     },
-    data={"choroplethmap": [go.Choroplethmap(colorbar={"outlinewidth": 0, "ticks": ""})]},
+    data={"choropleth": [go.Choropleth(colorbar={"outlinewidth": 0, "ticks": ""})]},
 )
 pio.templates.default = "ioc"
 
 SEPARATORS = {"vi": ",.", "en": ".,"}  # Plotly's decimal then thousands separator, by language
-# Names on a map (the schematic tiles') are drawn by MapLibre from the rooms' own font, fetched
-# from this host (the style's "font-faces"): no glyph server. Plotly names the font stack of a
-# map's text from a list of its own; this one of them stands for Be Vietnam Pro Medium.
-LABEL_FONT = "Open Sans Semibold"
-LABEL_FACES = [
-    {"url": f"/fonts/{fonts.file_name(500, part)}", "unicode-range": ranges.split(", ")}
-    for part, ranges in fonts.SUBSETS.items()
-]
+LABEL_WEIGHT = 500  # names on a map: the rooms' own font (Be Vietnam Pro), its Medium
+TILE_PX = 512  # a web map's tile at zoom 0: the zooms below are those of a web map (MapLibre's)
 
 
 @dataclass(frozen=True)
@@ -166,8 +161,9 @@ def choropleth(
     shown = [display_value(kpi, v) for v in values]
     scale = map_scale(kpi, shown, goal)
     return {
-        "type": "choroplethmap",
+        "type": "choropleth",
         "geojson": geojson_url,
+        "locationmode": "geojson-id",
         "featureidkey": "properties.code",
         "locations": codes,
         "z": shown,
@@ -191,14 +187,16 @@ def province_map(
     goal: float | None,
     center: tuple[float, float],
     zoom: float,
+    box_px: tuple[float, float],
 ) -> go.Figure:
-    """The districts coloured by one KPI (against ``goal``), on a blank offline map style."""
-    trace = go.Choroplethmap(
+    """The districts coloured by one KPI (against ``goal``) on a blank map: what a web map
+    shows at ``zoom`` around ``center`` in a box of ``box_px``."""
+    trace = go.Choropleth(
         choropleth(geojson_url=geojson_url, codes=codes, names=names, values=values, kpi=kpi, goal=goal)
     )
     figure = go.Figure(trace)
     figure.update_layout(
-        map={"style": "white-bg", "center": {"lat": center[0], "lon": center[1]}, "zoom": zoom},
+        geo=geo_layout(center, zoom, box_px),
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         paper_bgcolor="rgba(0,0,0,0)",
         font={"family": theme.FONT, "color": theme.INK},
@@ -207,28 +205,72 @@ def province_map(
     return figure
 
 
-def blank_style(background: str = "#ffffff") -> dict[str, Any]:
-    """A blank MapLibre style: a background, no tiles, nothing fetched but the rooms' font for
-    the names a map writes. Its "sources" is not empty on purpose (see ``theme.WALL_MAP_STYLE``)."""
+def geo_view(center: tuple[float, float], zoom: float, box_px: tuple[float, float]) -> dict[str, Any]:
+    """What a web map (Web Mercator, 512-pixel tiles) shows at ``zoom`` around ``center`` (lat,
+    lon) in a box of ``box_px`` (width, height), as the longitudes and latitudes of Plotly's geo
+    map in the Mercator projection. Plotly fits that box to the graph's size."""
+    world = TILE_PX * 2**zoom  # pixels around the equator
+    lat, lon = center
+    half_lon = box_px[0] / 2 * 360 / world
+    y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    half_y = box_px[1] / 2 * 2 * math.pi / world
+
+    def latitude(v: float) -> float:
+        return math.degrees(2 * math.atan(math.exp(v)) - math.pi / 2)
+
     return {
-        "version": 8,
-        "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
-        "layers": [{"id": "background", "type": "background", "paint": {"background-color": background}}],
-        "font-faces": {LABEL_FONT: LABEL_FACES},
+        "lonaxis": {"range": [lon - half_lon, lon + half_lon]},
+        "lataxis": {"range": [latitude(y - half_y), latitude(y + half_y)]},
     }
 
 
-def outlines(source: str | dict[str, Any], ink: str = theme.INK, width: float = 1.5) -> dict[str, Any]:
-    """A map layer drawing the outlines of ``source`` (a GeoJSON or its address) over the units:
-    the groups (areas) of the units a map colours."""
+def geo_layout(
+    center: tuple[float, float], zoom: float, box_px: tuple[float, float], background: str = "#ffffff"
+) -> dict[str, Any]:
+    """A blank map (nothing but ``background`` under the traces: no land, coasts or frame, nothing
+    fetched) showing :func:`geo_view`. Drawn by Plotly in SVG: no WebGL, no map library."""
     return {
-        "sourcetype": "geojson",
-        "source": source,
-        "type": "line",
-        "color": ink,
+        "projection": {"type": "mercator"},
+        "visible": False,
+        "bgcolor": background,
+        **geo_view(center, zoom, box_px),
+    }
+
+
+def line_trace(geojson: bytes | str, ink: str = theme.INK, width: float = 1.5) -> dict[str, Any]:
+    """A trace drawing the lines of ``geojson`` (LineStrings, or the rings of polygons) over the
+    units: the groups (areas) of the units a map colours. Not clickable, no hover."""
+    lon, lat = _lines(geojson if isinstance(geojson, bytes) else geojson.encode())
+    return {
+        "type": "scattergeo",
+        "mode": "lines",
+        "lon": lon,
+        "lat": lat,
+        "line": {"color": ink, "width": width},
         "opacity": 0.55,
-        "line": {"width": width},
+        "hoverinfo": "skip",
+        "showlegend": False,
     }
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(geojson: bytes) -> tuple[list[float | None], list[float | None]]:
+    """Every line of a GeoJSON as one path: longitudes and latitudes, None between lines."""
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    for feature in json.loads(geojson)["features"]:
+        geometry = feature["geometry"]
+        kind, coordinates = geometry["type"], geometry["coordinates"]
+        lines = {
+            "LineString": [coordinates],
+            "MultiLineString": coordinates,
+            "Polygon": coordinates,
+            "MultiPolygon": [ring for polygon in coordinates for ring in polygon],
+        }.get(kind, [])
+        for line in lines:
+            lon += [x for x, _y in line] + [None]
+            lat += [y for _x, y in line] + [None]
+    return lon, lat
 
 
 def tile_px(layer: Layer, zoom: float) -> float:
@@ -246,21 +288,21 @@ def schematic(
     ink: str = theme.INK,
     background: str = "#ffffff",
 ) -> Any:
-    """A map of the schematic tiles (``layer``, coloured by a choroplethmap trace of ``figure``: a
+    """A map of the schematic tiles (``layer``, coloured by a choropleth trace of ``figure``: a
     ``go.Figure`` or its plain dict) made readable as one: the short name of each tile of
     ``codes`` (default: all) written on it by a trace over the choropleths (under any points),
-    sized to the tiles at ``zoom``;
-    the areas' outlines over the tiles; the note, on the map, that it is a diagram."""
+    sized to the tiles at ``zoom``; the areas' outlines over the tiles (under the names); the
+    note, on the map, that it is a diagram."""
     size = max(9.0, min(16.0, tile_px(layer, zoom) * 0.23))
     shown = layer.codes if codes is None else [c for c in layer.codes if c in set(codes)]
     boxes = [layer.feature_bounds[c] for c in shown]
     labels = {
-        "type": "scattermap",
+        "type": "scattergeo",
         "lon": [(b[0] + b[2]) / 2 for b in boxes],
         "lat": [(b[1] + b[3]) / 2 for b in boxes],
         "mode": "text",
         "text": [tilemap.short_name(layer.names[c]).replace("\n", "<br>") for c in shown],
-        "textfont": {"family": LABEL_FONT, "size": round(size, 1), "color": ink},
+        "textfont": {"family": theme.FONT, "weight": LABEL_WEIGHT, "size": round(size, 1), "color": ink},
         "hoverinfo": "skip",
         "showlegend": False,
     }
@@ -278,25 +320,25 @@ def schematic(
         "opacity": 0.9,
         "borderpad": 4,
     }
-    style = blank_style(background)
-    lines = [outlines(json.loads(layer.outlines), ink, max(1.5, size / 6))]
+    lines = line_trace(layer.outlines, ink, max(1.5, size / 6))
     if isinstance(figure, go.Figure):
-        figure.add_trace(go.Scattermap(labels))
-        *traces, added = figure.data
-        figure.data = _over_choropleths([*traces], added, lambda t: t.type)
-        figure.update_layout(map_style=style, map_layers=lines)
+        figure.add_traces([go.Scattergeo(lines), go.Scattergeo(labels)])
+        *traces, outline, names = figure.data
+        figure.data = _over_choropleths([*traces], [outline, names], lambda t: t.type)
+        figure.update_layout(geo_bgcolor=background)
         figure.add_annotation(note)
         return figure
-    figure["data"] = _over_choropleths(figure["data"], labels, lambda t: t["type"])
-    figure["layout"]["map"] |= {"style": style, "layers": lines}
+    figure["data"] = _over_choropleths(figure["data"], [lines, labels], lambda t: t["type"])
+    figure["layout"]["geo"]["bgcolor"] = background
     figure["layout"]["annotations"] = [*figure["layout"].get("annotations", []), note]
     return figure
 
 
-def _over_choropleths(traces: list[Any], added: Any, kind: Callable[[Any], str]) -> list[Any]:
-    """``traces`` with ``added`` right after the last choropleth: over the tiles, under points."""
-    last = max((i for i, t in enumerate(traces) if kind(t) == "choroplethmap"), default=-1)
-    return [*traces[: last + 1], added, *traces[last + 1 :]]
+def _over_choropleths(traces: list[Any], added: list[Any], kind: Callable[[Any], str]) -> list[Any]:
+    """``traces`` with ``added`` right after the last choropleth: over the tiles, under points
+    (and after them in the list, which keeps a click's trace number)."""
+    last = max((i for i, t in enumerate(traces) if kind(t) == "choropleth"), default=-1)
+    return [*traces[: last + 1], *added, *traces[last + 1 :]]
 
 
 def district_map(
@@ -317,8 +359,9 @@ def district_map(
     of the district room's answer time)."""
     others = [c for c in layer.codes if c != code]
     grey = {
-        "type": "choroplethmap",
+        "type": "choropleth",
         "geojson": geojson_url,
+        "locationmode": "geojson-id",
         "featureidkey": "properties.code",
         "locations": others,
         "z": [0] * len(others),
@@ -335,11 +378,9 @@ def district_map(
     bounds = layer.feature_bounds[code]
     minx, miny, maxx, maxy = bounds
     layout = {
-        "map": {
-            "style": "white-bg",
-            "center": {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2},
-            "zoom": fit_zoom(bounds, width_px, width_px / 1.3),
-        },
+        "geo": geo_layout(
+            ((miny + maxy) / 2, (minx + maxx) / 2), district_zoom(bounds, width_px), district_box(width_px)
+        ),
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": theme.FONT, "color": theme.INK},
@@ -350,13 +391,26 @@ def district_map(
     return {"data": data, "layout": layout}
 
 
-def reference_map(*, geojson_url: str, layer: Any, zoom: float, dark: bool = False) -> go.Figure:
+def district_box(width_px: float) -> tuple[float, float]:
+    """The box a district's (an area's) map is fitted to, in pixels."""
+    return width_px, width_px / 1.3
+
+
+def district_zoom(bounds: tuple[float, float, float, float], width_px: float) -> float:
+    """The zoom of a district's map: its box (min lon, min lat, max lon, max lat) fitted."""
+    return fit_zoom(bounds, *district_box(width_px))
+
+
+def reference_map(
+    *, geojson_url: str, layer: Any, zoom: float, box_px: tuple[float, float], dark: bool = False
+) -> go.Figure:
     """The former districts (2025 scheme: no district units, no commune polygons), grey and named,
     for orientation only: nothing on it is a KPI."""
     fill = "#1b2940" if dark else "#e6e9ed"
     names = [layer.names.get(c, c) for c in layer.codes]
-    trace = go.Choroplethmap(
+    trace = go.Choropleth(
         geojson=geojson_url,
+        locationmode="geojson-id",
         featureidkey="properties.code",
         locations=layer.codes,
         z=[0] * len(layer.codes),
@@ -370,7 +424,7 @@ def reference_map(*, geojson_url: str, layer: Any, zoom: float, dark: bool = Fal
     )
     figure = go.Figure(trace)
     figure.update_layout(
-        map={"style": "white-bg", "center": {"lat": layer.center[0], "lon": layer.center[1]}, "zoom": zoom},
+        geo=geo_layout(layer.center, zoom, box_px, theme.WALL_BACKGROUND if dark else "#ffffff"),
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         paper_bgcolor="rgba(0,0,0,0)",
         font={"family": theme.FONT, "color": theme.WALL_INK if dark else theme.INK},
@@ -498,11 +552,11 @@ def hourly_series(
     return figure
 
 
-def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> list[go.Scattermap]:
+def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> list[go.Scattergeo]:
     """Open field reports as dots (overdue in red) and hotspots as rings sized by their count."""
 
-    def dots(rows: list[dict[str, Any]], colour: str, name: str) -> go.Scattermap:
-        return go.Scattermap(
+    def dots(rows: list[dict[str, Any]], colour: str, name: str) -> go.Scattergeo:
+        return go.Scattergeo(
             lat=[p["lat"] for p in rows],
             lon=[p["lon"] for p in rows],
             mode="markers",
@@ -516,7 +570,7 @@ def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> 
     layers = [dots([p for p in points if not p.get("overdue")], theme.REPORT_POINT, _("Đang mở"))]
     layers.append(dots(late, theme.REPORT_OVERDUE, _("Quá hạn")))
     layers.append(
-        go.Scattermap(
+        go.Scattergeo(
             lat=[s["lat"] for s in spots],
             lon=[s["lon"] for s in spots],
             mode="markers",

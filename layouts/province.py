@@ -147,14 +147,17 @@ class ProvincePage:
                 goal=view.goal(kpi, self.units.province),
                 center=self.map_layer.center,
                 zoom=zoom,
+                box_px=MAP_BOX_PX,
             )
             if self.map_layer.schematic:  # names on the tiles, areas outlined, "a diagram"
                 figures.schematic(figure, self.map_layer, zoom)
             elif self.map_layer is not self.layer and map_areas(self.units, self.layer)[1]:
                 # the communes' polygons, their areas (the former districts) outlined
-                figure.update_layout(map_layers=[figures.outlines(self.geojson_url)])
+                figure.add_trace(figures.line_trace(self.layer.geojson))
         else:  # no unit of the scheme has polygons: the former districts, for orientation
-            figure = figures.reference_map(geojson_url=self.geojson_url, layer=self.layer, zoom=zoom)
+            figure = figures.reference_map(
+                geojson_url=self.geojson_url, layer=self.layer, zoom=zoom, box_px=MAP_BOX_PX
+            )
         if view.spec.has_points:
             points = visible_points(view.data.extras.get(POINTS_FIELD) or [], self.units)
             spots = entry(view.data.doc(self.units.province, window), "hotspots").get("value") or []

@@ -78,14 +78,6 @@ WALL_DISTRICT_NUMBERS = [
 WALL_BACKGROUND = "#0b1220"
 WALL_INK = "#e6edf5"
 WALL_LINE = "#0b1220"
-# A blank dark MapLibre style: no tiles, no glyphs, nothing fetched. Its "sources" is not empty
-# on purpose: an empty {} is dropped on the way through Dash's Patch, Plotly then sees a changed
-# style on every update and MapLibre refuses the one without sources ("Map error.").
-WALL_MAP_STYLE = {
-    "version": 8,
-    "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
-    "layers": [{"id": "background", "type": "background", "paint": {"background-color": WALL_BACKGROUND}}],
-}
 
 
 def messages() -> list[str]:

@@ -325,15 +325,14 @@ class WallPage:
         none: the former districts, grey, and the numbers say where), from what ``plan`` read for
         the scene."""
         if not map_areas(self.units, self.layer)[1]:
-            figure = figures.reference_map(geojson_url=self.geojson_url, layer=self.layer, zoom=0, dark=True)
-            bounds = self.layer.bounds
-            figure.update_layout(
-                map_style=theme.WALL_MAP_STYLE,
-                map_zoom=figures.fit_zoom(
-                    bounds, viewport["w"] * MAP_WIDTH_SHARE, viewport["h"] * MAP_HEIGHT_SHARE, 0.15
-                ),
+            box = (viewport["w"] * MAP_WIDTH_SHARE, viewport["h"] * MAP_HEIGHT_SHARE)
+            return figures.reference_map(
+                geojson_url=self.geojson_url,
+                layer=self.layer,
+                zoom=figures.fit_zoom(self.layer.bounds, *box, 0.15),
+                box_px=box,
+                dark=True,
             )
-            return figure
         kpi = plan.kpi(scene.feed, scene.map_kpi) or Kpi(scene.map_kpi, "count", scene.map_kpi, "")
         goal = self.goals.goal(scene.feed, scene.map_kpi, self.units.province)
         docs = plan.docs(scene.feed, scene.window)
@@ -353,6 +352,7 @@ class WallPage:
             goal=goal,
             center=((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2),
             zoom=figures.fit_zoom(bounds, width, height, pad=0.8 if zoomed else 0.15),
+            box_px=(width, height),
         )
         focused = [c == scene.focus for c in codes]
         figure.update_traces(
@@ -372,8 +372,8 @@ class WallPage:
             },
         )
         figure.update_layout(
-            map_domain={"x": [LEGEND_SHARE, 1], "y": [0, 1]},
-            map_style=theme.WALL_MAP_STYLE,
+            geo_domain={"x": [LEGEND_SHARE, 1], "y": [0, 1]},
+            geo_bgcolor=theme.WALL_BACKGROUND,
             font={"color": theme.WALL_INK, "size": max(14, viewport["h"] / 60)},
             uirevision=None,
         )
@@ -433,8 +433,8 @@ class WallPage:
                     "marker",
                 )
                 patch = figures.trace_patch(fresh.data[0], props)
-                patch["layout"]["map"]["center"] = fresh.layout.map.center
-                patch["layout"]["map"]["zoom"] = fresh.layout.map.zoom
+                patch["layout"]["geo"]["lonaxis"]["range"] = fresh.layout.geo.lonaxis.range
+                patch["layout"]["geo"]["lataxis"]["range"] = fresh.layout.geo.lataxis.range
             progress = f"{index + 1} / {len(keys)}"
             return (
                 scene.title,

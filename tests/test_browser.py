@@ -52,7 +52,7 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", lambda res: failed.append(res.url) if res.status >= 400 else None)
     page.goto(base + "/")
-    page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
     page.wait_for_function(
         "() => { const gd = document.querySelector('#province-map .js-plotly-plot');"
         " return gd && gd.data && gd.data[0].z.length === 9 }",
@@ -83,7 +83,7 @@ def test_provincial_page_shows_live_map_and_tiles(browser, demo, tmp_path) -> No
 
     assert errors == []
     assert failed == []
-    outside = [u for u in requests if not re.match(rf"^(blob:)?http://127\.0\.0\.1:{port}/|^data:", u)]
+    outside = [u for u in requests if not re.match(rf"^http://127\.0\.0\.1:{port}/|^data:", u)]
     assert outside == []
 
 
@@ -92,7 +92,7 @@ def test_kpi_selector_recolours_the_map(browser, demo) -> None:
     port = demo[0]
     page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
     page.goto(f"http://127.0.0.1:{port}/")
-    page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
     page.locator(".kpi-pick").click()
     page.get_by_text("Nộp trực tuyến", exact=True).last.click()
     page.wait_for_function(
@@ -156,7 +156,7 @@ def test_every_page_fetches_only_from_this_host(browser, demo) -> None:
                 };
             }"""
         )
-        local = rf"^(blob:)?http://127\.0\.0\.1:{port}/|^data:|^ws://127\.0\.0\.1:\d+/"
+        local = rf"^http://127\.0\.0\.1:{port}/|^data:|^ws://127\.0\.0\.1:\d+/"
         assert [u for u in requests if not re.match(local, u)] == [], path
         assert any(u.startswith("ws://") for u in requests), path  # live: the relay was reached
         assert failed == [] and errors == [], (path, failed, errors)
@@ -183,8 +183,8 @@ document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(
 
 
 def test_no_page_breaks_its_content_security_policy(browser, demo) -> None:
-    """The provincial room (its map drawn by MapLibre's workers, live over the relay), the wall
-    and an embed run under the policies they are sent with no violation reported."""
+    """The provincial room (its map drawn in SVG, live over the relay), the wall and an embed
+    run under the policies they are sent with no violation reported."""
     port = demo[0]
     base = f"http://127.0.0.1:{port}"
     minted = httpx.post(
@@ -206,10 +206,10 @@ def test_no_page_breaks_its_content_security_policy(browser, demo) -> None:
         errors: list[str] = []
         page.on("console", lambda msg, e=errors: e.append(msg.text) if msg.type == "error" else None)
         policy = page.goto(base + path).headers["content-security-policy"]
-        assert "default-src 'self'" in policy and "worker-src blob:" in policy, path
+        assert "default-src 'self'" in policy and "blob:" not in policy, path
         page.wait_for_function(ready, timeout=30_000)
         if path == "/":
-            page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+            page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
             page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)  # the relay's socket
         assert page.evaluate("() => window.__csp") == [], path
         assert [e for e in errors if "Content Security Policy" in e] == [], path

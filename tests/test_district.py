@@ -43,15 +43,15 @@ def test_province_to_an_overdue_case_in_two_clicks(browser, demo, geodata) -> No
     holds exactly as many overdue dossiers as the API counts, each with how late it is."""
     port = demo[0]
     page, errors = open_page(browser, f"http://127.0.0.1:{port}/")
-    page.wait_for_selector(".maplibregl-canvas", timeout=20_000)
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
     page.wait_for_timeout(1500)  # the map has drawn its polygons
     districts = gpd.read_file(geodata / LAYER_FILES[("pre2025", "district")])
     inside = districts[districts["code"] == TAN_CHAU].geometry.iloc[0].representative_point()
     x, y = page.evaluate(
         "([lon, lat]) => { const gd = document.querySelector('#province-map .js-plotly-plot');"
-        " const p = gd._fullLayout.map._subplot.map.project([lon, lat]);"
-        " const box = gd.querySelector('.maplibregl-canvas').getBoundingClientRect();"
-        " return [box.left + p.x, box.top + p.y]; }",
+        " const p = gd._fullLayout.geo._subplot.projection([lon, lat]);"
+        " const box = gd.querySelector('.main-svg').getBoundingClientRect();"
+        " return [box.left + p[0], box.top + p[1]]; }",
         [inside.x, inside.y],
     )
     for _attempt in range(3):  # a click before the map has wired its handlers is lost: click again

@@ -183,7 +183,7 @@ def test_the_demo_runs_in_the_2025_scheme_by_configuration(browser, demo_2025, n
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(base + "/")
     page.wait_for_selector(".fresh-badge.fresh-ok", timeout=30_000)
-    page.wait_for_selector(".maplibregl-canvas", timeout=30_000)
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=30_000)
     assert page.inner_text(".side h2 >> nth=1") == "Xếp hạng khu vực"
     links = page.locator("#ranking .ranking tr td:nth-child(2) a")
     assert links.count() == 24

@@ -31,8 +31,7 @@ from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
 
 MAP_DRAWN = """() => {
   const gd = document.querySelector('#wall-map .js-plotly-plot');
-  const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-  return !!(sub && sub.map && sub.map.loaded());
+  return !!(gd && gd.querySelector('path.choroplethlocation'));
 }"""
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

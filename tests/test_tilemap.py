@@ -235,12 +235,12 @@ def test_without_polygons_the_2025_rooms_colour_the_tiles(r, redis_server, new) 
         page = page_registry["province"]["layout"]()
         area = page_registry["area"]["layout"](code="802")
     figure = _find(page, ids.MAP).figure
-    choropleth, labels = figure.data[0], figure.data[1]
+    choropleth, outlines, labels = figure.data
     assert choropleth.geojson == f"/geo/{TILES_LAYER}.geojson"
     assert sorted(choropleth.locations) == sorted(new.level_codes("commune"))
     assert labels.mode == "text" and "D.M.<br>Châu" in labels.text and len(labels.text) == 96
     assert [a.text for a in figure.layout.annotations] == [NOTE]
-    assert figure.layout.map.layers[0].type == "line"  # the areas' outlines
+    assert outlines.mode == "lines" and outlines.hoverinfo == "skip"  # the areas' outlines
     text = json.dumps(page.to_plotly_json(), default=lambda c: c.to_plotly_json(), ensure_ascii=False)
     assert "viền đậm bao các xã, phường của một khu vực" in text
     # the area room colours its communes' tiles and zooms to them
@@ -254,12 +254,14 @@ def test_without_polygons_the_2025_rooms_colour_the_tiles(r, redis_server, new) 
 
 
 def test_the_tiles_names_lie_over_the_tiles_and_under_the_reports(tiles) -> None:
-    points = {"type": "scattermap", "mode": "markers", "lon": [106.1], "lat": [11.3]}
-    tile = {"type": "choroplethmap", "locations": tiles.codes[:3], "z": [1, 2, 3]}
-    figure = schematic({"data": [tile, points], "layout": {"map": {}}}, tiles, 9.0)
-    assert [t.get("mode") for t in figure["data"]] == [None, "text", "markers"]
-    drawn = schematic(go.Figure([go.Choroplethmap(tile), go.Scattermap(points)]), tiles, 9.0)
-    assert [t.mode for t in drawn.data[1:]] == ["text", "markers"]
+    """Outlines then names right after the tiles, before the points: drawn over the tiles and
+    under the points, and the points' trace numbers (a click's) follow them."""
+    points = {"type": "scattergeo", "mode": "markers", "lon": [106.1], "lat": [11.3]}
+    tile = {"type": "choropleth", "locations": tiles.codes[:3], "z": [1, 2, 3]}
+    figure = schematic({"data": [tile, points], "layout": {"geo": {}}}, tiles, 9.0)
+    assert [t.get("mode") for t in figure["data"]] == [None, "lines", "text", "markers"]
+    drawn = schematic(go.Figure([go.Choropleth(tile), go.Scattergeo(points)]), tiles, 9.0)
+    assert [t.mode for t in drawn.data[1:]] == ["lines", "text", "markers"]
 
 
 def test_installed_polygons_are_coloured_instead_of_the_tiles(r, redis_server, new, tmp_path) -> None:
@@ -273,10 +275,19 @@ def test_installed_polygons_are_coloured_instead_of_the_tiles(r, redis_server, n
     assert len(json.loads(client.get("/geo/2025-commune.geojson").data)["features"]) == 96
     with acting_as(app, "lanhdao"):
         figure = _find(page_registry["province"]["layout"](), ids.MAP).figure
-    assert len(figure.data) == 1 and figure.data[0].geojson == "/geo/2025-commune.geojson"
-    assert sorted(figure.data[0].locations) == sorted(new.level_codes("commune"))
+    coloured, outlines = figure.data
+    assert coloured.geojson == "/geo/2025-commune.geojson"
+    assert sorted(coloured.locations) == sorted(new.level_codes("commune"))
     assert not figure.layout.annotations  # real polygons: no "diagram" note
-    assert figure.layout.map.layers[0].source == "/geo/2025-former_district.geojson"  # areas outlined
+    # the areas (the former districts) outlined: every ring of their polygons, each its own line
+    districts = json.loads(client.get("/geo/2025-former_district.geojson").data)["features"]
+    rings = sum(
+        len(f["geometry"]["coordinates"])
+        if f["geometry"]["type"] == "Polygon"
+        else sum(len(p) for p in f["geometry"]["coordinates"])
+        for f in districts
+    )
+    assert outlines.mode == "lines" and outlines.lon.count(None) == rings
 
 
 def test_the_fixture_polygons_cover_the_province_once(geodata) -> None:
@@ -399,7 +410,7 @@ def test_the_province_room_colours_all_96_communes_with_the_apis_values(
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(base + "/")
-    page.wait_for_selector(".maplibregl-canvas", timeout=30_000)
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=30_000)
     page.wait_for_function(
         "() => { const gd = document.querySelector('#province-map .js-plotly-plot');"
         " return gd && gd.data && gd.data[0].locations.length === 96 }",
@@ -420,16 +431,16 @@ def test_the_province_room_colours_all_96_communes_with_the_apis_values(
         assert shown == pytest.approx(api * 100, abs=2), code  # live: may move a little meanwhile
     assert coloured >= 90, f"only {coloured} of 96 communes have a rate"
     if drawn == "tiles":
-        labels = traces[1]
+        labels = traces[2]
         assert len(labels["text"]) == 96 and "D.M.<br>Châu" in labels["text"]
         assert page.get_by_text(NOTE, exact=True).first.is_visible()
         # a click on a tile opens its commune's room, with the same feed
         i = labels["text"].index("D.M.<br>Châu")
         x, y = page.evaluate(  # below the name, on the tile
             "([lon, lat]) => { const gd = document.querySelector('#province-map .js-plotly-plot');"
-            " const p = gd._fullLayout.map._subplot.map.project([lon, lat]);"
-            " const box = gd.querySelector('.maplibregl-canvas').getBoundingClientRect();"
-            " return [box.left + p.x, box.top + p.y + 12] }",
+            " const p = gd._fullLayout.geo._subplot.projection([lon, lat]);"
+            " const box = gd.querySelector('.main-svg').getBoundingClientRect();"
+            " return [box.left + p[0], box.top + p[1] + 12] }",
             [labels["lon"][i], labels["lat"][i]],
         )
         code = next(c for c in communes if new.name(c) == "Xã Dương Minh Châu")
@@ -437,5 +448,6 @@ def test_the_province_room_colours_all_96_communes_with_the_apis_values(
         page.mouse.click(x, y)
         page.wait_for_url(f"{base}/commune/{code}", timeout=20_000)
     else:
-        assert len(traces) == 1 and page.get_by_text(NOTE).count() == 0
+        # the coloured polygons and their areas' outlines: no names, no note
+        assert len(traces) == 2 and traces[1].get("text") is None and page.get_by_text(NOTE).count() == 0
     assert errors == []

@@ -188,7 +188,7 @@ def open_wall(browser, port: int, query: str, width: int = 1920, height: int = 1
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"http://127.0.0.1:{port}/wall?{query}")
     page.wait_for_selector(".wall-number-value", timeout=30_000)
-    page.wait_for_selector(".maplibregl-canvas", timeout=30_000)
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=30_000)
     return page, errors
 
 
@@ -354,20 +354,17 @@ def test_night_dimming_pixel_shift_and_soft_reload(browser, demo) -> None:  # no
 JS_HEAP_TYPES = {"object", "closure", "array", "string", "concatenated string", "sliced string", "number"}
 
 
-# Counts of what a page that leaks piles up: the wall map's MapLibre listeners (lasting and
-# one-time), Plotly's events on its graph, the plots, the canvases and the map's layers.
+# Counts of what a page that leaks piles up: Plotly's events on the wall map's graph, the plots,
+# the map's drawn shapes and its layers of traces.
 PAGE_STRUCTURE = """() => {
   const gd = document.querySelector('#wall-map .js-plotly-plot');
-  const map = gd._fullLayout.map._subplot.map;
   const count = (registry) => Object.values(registry || {}).reduce(
     (n, v) => n + (Array.isArray(v) ? v.length : 1), 0);
   return {
-    map_listeners: count(map._listeners),
-    map_once_listeners: count(map._oneTimeListeners),
     plotly_events: count(gd._ev && gd._ev._events),
     plots: document.querySelectorAll('.js-plotly-plot').length,
-    canvases: document.querySelectorAll('canvas').length,
-    map_layers: map.style._order.length,
+    map_paths: gd.querySelectorAll('path').length,
+    map_traces: gd.querySelectorAll('g.trace').length,
   };
 }"""
 
@@ -435,12 +432,11 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
     cdp = page.context.new_cdp_session(page)
 
     def measure() -> tuple[int, int, int, dict[str, int]]:
-        # Always on the same scene: a district's zoomed map holds more of MapLibre's tiles than
-        # the province's, so snapshots of different scenes differ by ±150 kB.
+        # Always on the same scene: scenes draw different maps (a district's zoomed, the
+        # province's), so snapshots of different scenes differ.
         page.wait_for_function("() => document.getElementById('wall-progress').textContent === '1 / 15'")
         page.evaluate("window.dash_clientside.set_props('wall-tick', {disabled: true})")
-        # The scene in flight lands and MapLibre finishes re-tiling it (1.5 s left ±100 kB of
-        # its buffers in the snapshot); three snapshots, the smallest one counted.
+        # The scene in flight lands and is drawn; three snapshots, the smallest one counted.
         page.wait_for_timeout(3_000)
         objects = min(js_object_bytes(cdp) for _ in range(3))
         used = cdp.send("Runtime.getHeapUsage")["usedSize"]
@@ -461,16 +457,16 @@ def test_a_compressed_long_run_keeps_the_js_heap_flat(browser, demo) -> None:  #
     )
     print(f"wall long run: {report}")
     assert deltas > 10
-    # What the page holds, counted: Plotly's and MapLibre's listeners, the plots, canvases and
-    # map layers are as many after some 160 scenes as before (without wall.js's trim, Plotly's
-    # one-time map listeners alone grew by five a scene).
+    # What the page holds, counted: Plotly's listeners, the plots and what the map draws are as
+    # many after some 160 scenes as before (with MapLibre, until December 2026, its one-time
+    # listeners grew by five a scene until wall.js trimmed them).
     grown = {name: (start[3][name], end[3][name]) for name in start[3] if end[3][name] > start[3][name] + 2}
     assert grown == {}, report
     assert end[2] <= start[2] * 1.1 + 50, report
     # The bytes, a coarser guard against a leak the counts above do not name: before the trim
     # they grew by up to ~0.8 kB a scene (+142 kB in 90 s once; +28 kB in another run, which is
-    # why the counts are the check that names it); with it +20 to +85 kB, what MapLibre and
-    # Plotly happen to hold at that moment. On two shared CI cores one snapshot in many reads
+    # why the counts are the check that names it); with it +20 to +85 kB, what MapLibre (until
+    # December 2026) and Plotly happened to hold at that moment. On two shared CI cores one snapshot in many reads
     # +158 kB: over the bound,
     # the wall runs 30 s more and is measured again. A leak only grows in that time, so the
     # smaller of the two is what counts.

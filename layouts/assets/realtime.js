@@ -4,6 +4,11 @@
 // 1-second timer only re-ages the freshness badges from the last health message.
 (function () {
   "use strict";
+  // The maps are Plotly's geo maps drawing only this server's GeoJSON, on nothing ("visible":
+  // false), yet Plotly fetches its world outline from its CDN for any trace naming a location
+  // mode. An empty world, where Plotly keeps the ones it fetched: nothing is asked of anyone.
+  const geoAssets = (window.PlotlyGeoAssets = window.PlotlyGeoAssets || { topojson: {} });
+  geoAssets.topojson.world_110m = { type: "Topology", objects: {}, arcs: [] };
   const MIN_DELAY_MS = 1000;
   // Capped low so a restarted relay is back on every screen within 5 s; a refused connection
   // costs the relay nothing, and the token is fetched again at most every TOKEN_REUSE_MS.

@@ -44,27 +44,10 @@
     state.reloading = false;
   }
 
-  // Plotly registers five one-time error listeners on its MapLibre map at every update of the
-  // figure (rejectOnError) and never removes them; each keeps the settled promise of an old
-  // update alive. A wall patched every 20 s for days would pile them up (about 10 kB a scene),
-  // so only the latest of each is kept. Guarded: a Plotly without these internals is left alone,
-  // and the long-run test measures the heap either way.
-  const MAP_ERROR_EVENTS = ["error", "style.error", "source.error", "tile.error", "layer.error"];
-  function trimMapListeners() {
-    const gd = document.querySelector("#wall-map .js-plotly-plot");
-    const subplot = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-    const once = subplot && subplot.map && subplot.map._oneTimeListeners;
-    if (!once) return;
-    for (const type of MAP_ERROR_EVENTS) {
-      if (Array.isArray(once[type]) && once[type].length > 1) once[type].splice(0, once[type].length - 1);
-    }
-  }
-
   function tick() {
     const cfg = state.config || (state.config = config());
     const wall = document.querySelector(".wall");
     if (!cfg || !wall) return;
-    trimMapListeners();
     const now = Date.now();
     document.body.classList.toggle("wall-night", night(cfg, now));
     wall.style.setProperty("--dim", cfg.dim_brightness);
