@@ -35,7 +35,7 @@ READY = """(shapes) => {
   const drawn = gd ? [...gd.querySelectorAll('path.choroplethlocation[d]')] : [];
   const tiles = [...document.querySelectorAll('.tile-value')];
   return !!(z && z.length === shapes && drawn.length === z.filter(v => typeof v === 'number').length
-    && drawn.every(p => p.style.fill) && tiles.length > 0 && tiles.every(t => /[0-9]/.test(t.textContent)));
+    && drawn.every(p => p.getAttribute('fill')) && tiles.length > 0 && tiles.every(t => /[0-9]/.test(t.textContent)));
 }"""
 
 

@@ -68,6 +68,16 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def _last_logged(self) -> str:
+        """The last line Redis wrote to its log (why it stopped: a damaged append-only file
+        says which file and how to mend it), with the log's path."""
+        path = self.data_dir / "redis.log"
+        try:
+            lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return f"nothing said (no log at {path})"
+        return f"{lines[-1].split(' ', 4)[-1] if lines else 'nothing said'} (from {path.resolve()})"
+
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
@@ -89,8 +99,9 @@ class EmbeddedRedis:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RedisStartError(f"redis-server exited with {self.process.returncode}: {err.strip()}")
+                err = self.process.stderr.read().decode().strip() if self.process.stderr else ""
+                said = err or self._last_logged()
+                raise RedisStartError(f"redis-server exited with {self.process.returncode}: {said}")
             try:
                 client.ping()
                 log.info("redis-server on port %d, data in %s", self.port, self.data_dir)

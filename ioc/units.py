@@ -13,6 +13,7 @@ a *record key*: a pre-2025 code as it is, a 2025 code as ``2025:<code>`` (:func:
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,9 +78,40 @@ class UnitTable:
         """The units a deployment counts in (``[boundaries]``)."""
         return cls.load(boundaries.directory, boundaries.scheme, boundaries.areas)
 
-    @property
+    # The lookups below are read many times a page (a room asks for the province's code for
+    # every target it shows): from dictionaries built once, not a filter of the frame each time.
+    @functools.cached_property
+    def _rows(self) -> dict[str, tuple[str, str, str | None]]:
+        """code -> (level, name, parent code), in the table's order."""
+        columns = ("code", "level", "name", "parent_code")
+        return {
+            str(code): (str(level), str(name), None if parent is None else str(parent))
+            for code, level, name, parent in self.frame.select(columns).iter_rows()
+        }
+
+    @functools.cached_property
+    def _by_parent(self) -> dict[str | None, list[str]]:
+        found: dict[str | None, list[str]] = {}
+        for code, (_level, _name, parent) in self._rows.items():
+            found.setdefault(parent, []).append(code)
+        return found
+
+    @functools.cached_property
+    def _by_level(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for code, (level, _name, _parent) in self._rows.items():
+            found.setdefault(level, []).append(code)
+        return found
+
+    def _row(self, code: str) -> tuple[str, str, str | None]:
+        try:
+            return self._rows[code]
+        except KeyError:
+            raise IndexError(f"{code!r} is not a unit of the {self.scheme} scheme") from None
+
+    @functools.cached_property
     def province(self) -> str:
-        return str(self.frame.filter(pl.col("level") == "province")["code"][0])
+        return self.level_codes("province")[0]
 
     @property
     def middle(self) -> str:
@@ -88,27 +120,26 @@ class UnitTable:
 
     @property
     def codes(self) -> list[str]:
-        return self.frame["code"].to_list()
+        return list(self._rows)
 
     def level_codes(self, level: str) -> list[str]:
-        return self.frame.filter(pl.col("level") == level)["code"].to_list()
+        return list(self._by_level.get(level, []))
 
     def level(self, code: str) -> str | None:
-        found = self.frame.filter(pl.col("code") == code)["level"]
-        return str(found[0]) if len(found) else None
+        row = self._rows.get(code)
+        return row[0] if row else None
 
     def name(self, code: str) -> str:
-        return str(self.frame.filter(pl.col("code") == code)["name"][0])
+        return self._row(code)[1]
 
     def names(self) -> dict[str, str]:
-        return dict(zip(self.frame["code"], self.frame["name"], strict=True))
+        return {code: name for code, (_level, name, _parent) in self._rows.items()}
 
     def parent(self, code: str) -> str | None:
-        value = self.frame.filter(pl.col("code") == code)["parent_code"][0]
-        return None if value is None else str(value)
+        return self._row(code)[2]
 
     def children(self, code: str) -> list[str]:
-        return self.frame.filter(pl.col("parent_code") == code)["code"].to_list()
+        return list(self._by_parent.get(code, []))
 
     def communes_of(self, code: str) -> list[str]:
         """The communes at or below ``code``."""

@@ -6,7 +6,7 @@ import base64
 import functools
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +43,7 @@ pio.templates.default = "ioc"
 
 SEPARATORS = {"vi": ",.", "en": ".,"}  # Plotly's decimal then thousands separator, by language
 LABEL_WEIGHT = 500  # names on a map: the rooms' own font (Be Vietnam Pro), its Medium
+LEGEND = {"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"}  # a map's (its report dots'), on it
 TILE_PX = 512  # a web map's tile at zoom 0: the zooms below are those of a web map (MapLibre's)
 
 
@@ -188,21 +189,26 @@ def province_map(
     center: tuple[float, float],
     zoom: float,
     box_px: tuple[float, float],
-) -> go.Figure:
+) -> dict[str, Any]:
     """The districts coloured by one KPI (against ``goal``) on a blank map: what a web map
-    shows at ``zoom`` around ``center`` in a box of ``box_px``."""
-    trace = go.Choropleth(
-        choropleth(geojson_url=geojson_url, codes=codes, names=names, values=values, kpi=kpi, goal=goal)
-    )
-    figure = go.Figure(trace)
-    figure.update_layout(
-        geo=geo_layout(center, zoom, box_px),
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        paper_bgcolor="rgba(0,0,0,0)",
-        font={"family": theme.FONT, "color": theme.INK},
-        uirevision="province-map",
-    )
-    return figure
+    shows at ``zoom`` around ``center`` in a box of ``box_px``. Plain dicts, as every map here:
+    Plotly's graph objects check every value of every array (the outlines' thousands of points),
+    most of a room's answer time."""
+    trace = choropleth(geojson_url=geojson_url, codes=codes, names=names, values=values, kpi=kpi, goal=goal)
+    return {"data": [trace], "layout": map_layout(geo_layout(center, zoom, box_px), "province-map")}
+
+
+def map_layout(geo: dict[str, Any], revision: str, ink: str = theme.INK) -> dict[str, Any]:
+    """A map's layout: ``geo``, no margins, the rooms' font; ``revision`` keeps a person's zoom
+    when the figure is replaced."""
+    return {
+        "geo": geo,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": theme.FONT, "color": ink},
+        "hoverlabel": {"align": "left"},
+        "uirevision": revision,
+    }
 
 
 def geo_view(center: tuple[float, float], zoom: float, box_px: tuple[float, float]) -> dict[str, Any]:
@@ -280,16 +286,16 @@ def tile_px(layer: Layer, zoom: float) -> float:
 
 
 def schematic(
-    figure: Any,
+    figure: dict[str, Any],
     layer: Layer,
     zoom: float,
     *,
     codes: list[str] | None = None,
     ink: str = theme.INK,
     background: str = "#ffffff",
-) -> Any:
-    """A map of the schematic tiles (``layer``, coloured by a choropleth trace of ``figure``: a
-    ``go.Figure`` or its plain dict) made readable as one: the short name of each tile of
+) -> dict[str, Any]:
+    """A map of the schematic tiles (``layer``, coloured by a choropleth trace of ``figure``, a
+    plain dict) made readable as one: the short name of each tile of
     ``codes`` (default: all) written on it by a trace over the choropleths (under any points),
     sized to the tiles at ``zoom``; the areas' outlines over the tiles (under the names); the
     note, on the map, that it is a diagram."""
@@ -321,23 +327,16 @@ def schematic(
         "borderpad": 4,
     }
     lines = line_trace(layer.outlines, ink, max(1.5, size / 6))
-    if isinstance(figure, go.Figure):
-        figure.add_traces([go.Scattergeo(lines), go.Scattergeo(labels)])
-        *traces, outline, names = figure.data
-        figure.data = _over_choropleths([*traces], [outline, names], lambda t: t.type)
-        figure.update_layout(geo_bgcolor=background)
-        figure.add_annotation(note)
-        return figure
-    figure["data"] = _over_choropleths(figure["data"], [lines, labels], lambda t: t["type"])
+    figure["data"] = _over_choropleths(figure["data"], [lines, labels])
     figure["layout"]["geo"]["bgcolor"] = background
     figure["layout"]["annotations"] = [*figure["layout"].get("annotations", []), note]
     return figure
 
 
-def _over_choropleths(traces: list[Any], added: list[Any], kind: Callable[[Any], str]) -> list[Any]:
+def _over_choropleths(traces: list[dict[str, Any]], added: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``traces`` with ``added`` right after the last choropleth: over the tiles, under points
     (and after them in the list, which keeps a click's trace number)."""
-    last = max((i for i, t in enumerate(traces) if kind(t) == "choropleth"), default=-1)
+    last = max((i for i, t in enumerate(traces) if t["type"] == "choropleth"), default=-1)
     return [*traces[: last + 1], *added, *traces[last + 1 :]]
 
 
@@ -374,20 +373,14 @@ def district_map(
     focus["marker"] = {"line": {"color": theme.INK, "width": 1.5}, "opacity": 0.92}
     data: list[dict[str, Any]] = [grey, focus]
     if points is not None:
-        data += [trace.to_plotly_json() for trace in report_layers(points, [])]
+        data += report_layers(points, [])
     bounds = layer.feature_bounds[code]
     minx, miny, maxx, maxy = bounds
-    layout = {
-        "geo": geo_layout(
-            ((miny + maxy) / 2, (minx + maxx) / 2), district_zoom(bounds, width_px), district_box(width_px)
-        ),
-        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "font": {"family": theme.FONT, "color": theme.INK},
-        "showlegend": points is not None,
-        "legend": {"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"},
-        "uirevision": f"district-{code}",
-    }
+    center = ((miny + maxy) / 2, (minx + maxx) / 2)
+    geo = geo_layout(center, district_zoom(bounds, width_px), district_box(width_px))
+    layout = map_layout(geo, f"district-{code}") | {"showlegend": points is not None}
+    if points is not None:
+        layout["legend"] = LEGEND
     return {"data": data, "layout": layout}
 
 
@@ -403,34 +396,29 @@ def district_zoom(bounds: tuple[float, float, float, float], width_px: float) ->
 
 def reference_map(
     *, geojson_url: str, layer: Any, zoom: float, box_px: tuple[float, float], dark: bool = False
-) -> go.Figure:
+) -> dict[str, Any]:
     """The former districts (2025 scheme: no district units, no commune polygons), grey and named,
     for orientation only: nothing on it is a KPI."""
     fill = "#1b2940" if dark else "#e6e9ed"
     names = [layer.names.get(c, c) for c in layer.codes]
-    trace = go.Choropleth(
-        geojson=geojson_url,
-        locationmode="geojson-id",
-        featureidkey="properties.code",
-        locations=layer.codes,
-        z=[0] * len(layer.codes),
-        colorscale=[[0, fill], [1, fill]],
-        showscale=False,
-        customdata=[[n] for n in names],
-        hovertemplate="<b>%{customdata[0]}</b><br>"
+    trace = {
+        "type": "choropleth",
+        "geojson": geojson_url,
+        "locationmode": "geojson-id",
+        "featureidkey": "properties.code",
+        "locations": layer.codes,
+        "z": [0] * len(layer.codes),
+        "colorscale": [[0, fill], [1, fill]],
+        "showscale": False,
+        "customdata": [[n] for n in names],
+        "hovertemplate": "<b>%{customdata[0]}</b><br>"
         + _("Huyện cũ (trước 01/7/2025), để tham khảo")
         + "<extra></extra>",
-        marker={"line": {"color": "#8a97a6" if not dark else "#3b4a5c", "width": 1}, "opacity": 0.9},
-    )
-    figure = go.Figure(trace)
-    figure.update_layout(
-        geo=geo_layout(layer.center, zoom, box_px, theme.WALL_BACKGROUND if dark else "#ffffff"),
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        paper_bgcolor="rgba(0,0,0,0)",
-        font={"family": theme.FONT, "color": theme.WALL_INK if dark else theme.INK},
-        uirevision="reference-map",
-    )
-    return figure
+        "marker": {"line": {"color": "#8a97a6" if not dark else "#3b4a5c", "width": 1}, "opacity": 0.9},
+    }
+    geo = geo_layout(layer.center, zoom, box_px, theme.WALL_BACKGROUND if dark else "#ffffff")
+    ink = theme.WALL_INK if dark else theme.INK
+    return {"data": [trace], "layout": map_layout(geo, "reference-map", ink)}
 
 
 def trace_patch(fresh: Any, props: tuple[str, ...], patch: Patch | None = None) -> Patch:
@@ -552,37 +540,39 @@ def hourly_series(
     return figure
 
 
-def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> list[go.Scattergeo]:
+def report_layers(points: list[dict[str, Any]], spots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Open field reports as dots (overdue in red) and hotspots as rings sized by their count."""
 
-    def dots(rows: list[dict[str, Any]], colour: str, name: str) -> go.Scattergeo:
-        return go.Scattergeo(
-            lat=[p["lat"] for p in rows],
-            lon=[p["lon"] for p in rows],
-            mode="markers",
-            marker={"size": 6, "color": colour, "opacity": 0.75},
-            name=name,
-            text=[f"{p['id']} · {p['severity']}" for p in rows],
-            hovertemplate="%{text}<extra>" + name + "</extra>",
-        )
+    def dots(rows: list[dict[str, Any]], colour: str, name: str) -> dict[str, Any]:
+        return {
+            "type": "scattergeo",
+            "lat": [p["lat"] for p in rows],
+            "lon": [p["lon"] for p in rows],
+            "mode": "markers",
+            "marker": {"size": 6, "color": colour, "opacity": 0.75},
+            "name": name,
+            "text": [f"{p['id']} · {p['severity']}" for p in rows],
+            "hovertemplate": "%{text}<extra>" + name + "</extra>",
+        }
 
     late = [p for p in points if p.get("overdue")]
     layers = [dots([p for p in points if not p.get("overdue")], theme.REPORT_POINT, _("Đang mở"))]
     layers.append(dots(late, theme.REPORT_OVERDUE, _("Quá hạn")))
     layers.append(
-        go.Scattergeo(
-            lat=[s["lat"] for s in spots],
-            lon=[s["lon"] for s in spots],
-            mode="markers",
-            marker={
+        {
+            "type": "scattergeo",
+            "lat": [s["lat"] for s in spots],
+            "lon": [s["lon"] for s in spots],
+            "mode": "markers",
+            "marker": {
                 "size": [10 + min(30, s["count"]) for s in spots],
                 "color": theme.HOTSPOT,
                 "opacity": 0.45,
             },
-            name=_("Điểm nóng"),
-            text=[_("{n} phản ánh trong 30 ngày").format(n=s["count"]) for s in spots],
-            hovertemplate="%{text}<extra>" + _("Điểm nóng") + "</extra>",
-        )
+            "name": _("Điểm nóng"),
+            "text": [_("{n} phản ánh trong 30 ngày").format(n=s["count"]) for s in spots],
+            "hovertemplate": "%{text}<extra>" + _("Điểm nóng") + "</extra>",
+        }
     )
     return layers
 

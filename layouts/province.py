@@ -153,7 +153,7 @@ class ProvincePage:
                 figures.schematic(figure, self.map_layer, zoom)
             elif self.map_layer is not self.layer and map_areas(self.units, self.layer)[1]:
                 # the communes' polygons, their areas (the former districts) outlined
-                figure.add_trace(figures.line_trace(self.layer.geojson))
+                figure["data"].append(figures.line_trace(self.layer.geojson))
         else:  # no unit of the scheme has polygons: the former districts, for orientation
             figure = figures.reference_map(
                 geojson_url=self.geojson_url, layer=self.layer, zoom=zoom, box_px=MAP_BOX_PX
@@ -161,8 +161,8 @@ class ProvincePage:
         if view.spec.has_points:
             points = visible_points(view.data.extras.get(POINTS_FIELD) or [], self.units)
             spots = entry(view.data.doc(self.units.province, window), "hotspots").get("value") or []
-            figure.add_traces(figures.report_layers(points, spots))
-            figure.update_layout(showlegend=True, legend={"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"})
+            figure["data"] += figures.report_layers(points, spots)
+            figure["layout"] |= {"showlegend": True, "legend": figures.LEGEND}
         return figure
 
     def render(
@@ -373,7 +373,7 @@ class ProvincePage:
             links = self.ranking_links(view.spec.name, kpi, window, viewing)
             if not self.coloured:  # a reference map: nothing on it depends on the KPI
                 return shown, no_update, self.ranking(view, kpi, window, comparison), links
-            fresh = self.map_figure(view, kpi, window).data[0]
+            fresh = self.map_figure(view, kpi, window)["data"][0]
             patch = figures.trace_patch(
                 fresh, ("z", "customdata", "hovertemplate", "colorscale", "zmin", "zmax", "colorbar")
             )

@@ -355,28 +355,28 @@ class WallPage:
             box_px=(width, height),
         )
         focused = [c == scene.focus for c in codes]
-        figure.update_traces(
-            marker_line_width=[max(4.0, viewport["h"] / 270) if f else 1.0 for f in focused],
-            marker_line_color=[theme.WALL_INK if f else theme.WALL_LINE for f in focused],
-            marker_opacity=[0.95 if f or not scene.zoom else 0.35 for f in focused],
-            colorbar={
-                "title": {
-                    "text": f"{kpi.label} ({kpi.unit})<br>{figures.target_label(kpi, goal)}",
-                    "side": "top",
-                },
-                "thickness": max(12, viewport["h"] / 70),
-                "len": 0.5,
-                "x": 0,
-                "xanchor": "left",
-                "tickfont": {"size": max(14, viewport["h"] / 60)},
+        trace, layout = figure["data"][0], figure["layout"]
+        trace["marker"] = {
+            "line": {
+                "width": [max(4.0, viewport["h"] / 270) if f else 1.0 for f in focused],
+                "color": [theme.WALL_INK if f else theme.WALL_LINE for f in focused],
             },
-        )
-        figure.update_layout(
-            geo_domain={"x": [LEGEND_SHARE, 1], "y": [0, 1]},
-            geo_bgcolor=theme.WALL_BACKGROUND,
-            font={"color": theme.WALL_INK, "size": max(14, viewport["h"] / 60)},
-            uirevision=None,
-        )
+            "opacity": [0.95 if f or not scene.zoom else 0.35 for f in focused],
+        }
+        trace["colorbar"] |= {
+            "title": {
+                "text": f"{kpi.label} ({kpi.unit})<br>{figures.target_label(kpi, goal)}",
+                "side": "top",
+            },
+            "thickness": max(12, viewport["h"] / 70),
+            "len": 0.5,
+            "x": 0,
+            "xanchor": "left",
+            "tickfont": {"size": max(14, viewport["h"] / 60)},
+        }
+        layout["geo"] |= {"domain": {"x": [LEGEND_SHARE, 1], "y": [0, 1]}, "bgcolor": theme.WALL_BACKGROUND}
+        layout["font"] |= {"color": theme.WALL_INK, "size": max(14, viewport["h"] / 60)}
+        layout.pop("uirevision")
         return figure
 
     def register(self, app: Dash) -> None:
@@ -432,9 +432,9 @@ class WallPage:
                     "colorbar",
                     "marker",
                 )
-                patch = figures.trace_patch(fresh.data[0], props)
-                patch["layout"]["geo"]["lonaxis"]["range"] = fresh.layout.geo.lonaxis.range
-                patch["layout"]["geo"]["lataxis"]["range"] = fresh.layout.geo.lataxis.range
+                patch = figures.trace_patch(fresh["data"][0], props)
+                patch["layout"]["geo"]["lonaxis"]["range"] = fresh["layout"]["geo"]["lonaxis"]["range"]
+                patch["layout"]["geo"]["lataxis"]["range"] = fresh["layout"]["geo"]["lataxis"]["range"]
             progress = f"{index + 1} / {len(keys)}"
             return (
                 scene.title,

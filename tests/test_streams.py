@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from ioc import keys
-from ioc.redis_server import EmbeddedRedis, redis_binaries
+from ioc.redis_server import EmbeddedRedis, RedisStartError, redis_binaries
 from ioc.streams import (
     BATCH_ROWS,
     DeadLetter,
@@ -208,3 +208,15 @@ def test_a_dead_consumers_entry_is_taken_over_beside_thousands_in_flight(r) -> N
 
     wait_until(lambda: dead_idle_ms() > 20, 5, "the dead consumer's entry never became idle", interval=0.005)
     assert [e.id for e in busy.read(10, 10)] == [left.id]
+
+
+def test_a_redis_that_will_not_start_says_why_and_where(tmp_path) -> None:
+    """A damaged append-only file (a power cut, a process killed mid-write) stops Redis at start;
+    it says so in its log, not on its output: the error carries that line and the log's path."""
+    folder = tmp_path / "redis"
+    (folder / "appendonlydir").mkdir(parents=True)
+    (folder / "appendonlydir" / "appendonly.aof.manifest").write_text("not a manifest\n")
+    with pytest.raises(RedisStartError) as refused:
+        EmbeddedRedis(folder).start()
+    assert "manifest" in str(refused.value).lower(), refused.value
+    assert str((folder / "redis.log").resolve()) in str(refused.value)

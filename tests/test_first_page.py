@@ -1,0 +1,82 @@
+"""The page a browser asked for arrives with the app's layout, not one round trip later."""
+
+from __future__ import annotations
+
+import json
+
+import dash
+import pytest
+import redis
+
+from ioc.web import create_app
+from tests.processes import app_settings, logged_in
+from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
+from tests.test_kpis import counted_cases
+
+
+@pytest.fixture(scope="module")
+def web(redis_server, units):
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    with counted_cases(client, units):
+        yield logged_in(create_app(app_settings(redis_server), client), "lanhdao")
+
+
+def ids(layout: dict) -> list[str]:
+    """The ids of the page container's parts."""
+    return [part["props"].get("id") for part in layout["props"]["children"]]
+
+
+def test_the_layout_holds_the_page_of_the_browsers_address(web) -> None:
+    """Dash's own page container, its parts in their places, the room in it; the address
+    (path and query) given to its Location, which then reports nothing new."""
+    answer = web.get("/_dash-layout", headers={"Referer": "http://localhost/district/709?feed=citizen_feedback"})
+    layout = answer.get_json()
+    expected = [part.id for part in dash.page_container.children]  # type: ignore[union-attr]
+    assert ids(layout) == expected
+    location, content, store, _dummy = layout["props"]["children"]
+    assert (
+        location["props"]["pathname"] == "/district/709"
+        and location["props"]["search"] == "?feed=citizen_feedback"
+    )
+    assert location["props"]["refresh"] == "callback-nav"
+    text = json.dumps(content, ensure_ascii=False)
+    assert "district-map" in text and "citizen_feedback" in text, "the room of that address, that feed"
+    assert store["props"]["data"]["title"].startswith("Phòng")
+
+
+@pytest.mark.parametrize(
+    "referer",
+    [
+        "",  # a browser that sends none
+        "http://localhost/no-such-page",  # the routing callback says so, as always
+        "http://elsewhere.example/",  # not this host
+    ],
+)
+def test_without_a_usable_address_the_container_is_dashs_own_and_empty(web, referer) -> None:
+    answer = web.get("/_dash-layout", headers={"Referer": referer} if referer else {})
+    layout = answer.get_json()
+    assert ids(layout) == [part.id for part in dash.page_container.children]  # type: ignore[union-attr]
+    location, content, _store, _dummy = layout["props"]["children"]
+    assert "pathname" not in location["props"] and not content["props"].get("children")
+
+
+def test_the_rooms_ask_early_for_the_parts_they_draw_with(web) -> None:
+    room = web.get("/").get_data(as_text=True)
+    assert room.count('<link rel="preload" as="script"') == 2 and "dcc/async-graph.js" in room
+    assert '<link rel="preload"' not in web.get("/wall").get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_a_room_opens_without_the_routing_round_trip_and_moves_as_before(browser, demo) -> None:  # noqa: F811
+    """Opening the province room asks the server for its layout and no callback before the map
+    is drawn; the page has its title and its tiles."""
+    port = demo[0]
+    page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
+    callbacks: list[str] = []
+    page.on("request", lambda req: callbacks.append(req.url) if "_dash-update-component" in req.url else None)
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
+    assert callbacks == [], "the page came by the routing callback"
+    assert page.title() == "IOC Tây Ninh"
+    assert page.locator(".tile-value").count() > 0
