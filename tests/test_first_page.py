@@ -30,7 +30,9 @@ def ids(layout: dict) -> list[str]:
 def test_the_layout_holds_the_page_of_the_browsers_address(web) -> None:
     """Dash's own page container, its parts in their places, the room in it; the address
     (path and query) given to its Location, which then reports nothing new."""
-    answer = web.get("/_dash-layout", headers={"Referer": "http://localhost/district/709?feed=citizen_feedback"})
+    answer = web.get(
+        "/_dash-layout", headers={"Referer": "http://localhost/district/709?feed=citizen_feedback"}
+    )
     layout = answer.get_json()
     expected = [part.id for part in dash.page_container.children]  # type: ignore[union-attr]
     assert ids(layout) == expected
