@@ -2,8 +2,8 @@
 
 Files that do not change while the app runs (Dash's bundles, our assets with the Plotly bundle,
 fonts, boundaries) are compressed once per process and kept: first at Brotli level 6, which takes
-a fraction of a second, then, in a background thread, again at level 11 (Plotly's map bundle:
-2.96 MB → 753 kB → 662 kB; 5 s of a core, the GIL released) which replaces the first. Flask sends
+a fraction of a second, then, in a background thread, again at level 11 (Plotly's geo bundle:
+1.40 MB → 424 kB → 384 kB; a few seconds of a core, the GIL released) which replaces the first. Flask sends
 such files as streams, which flask-compress would compress anew on every request and less well
 (863 kB), so they are read whole first. Figures, callbacks and the API are compressed on each
 answer, never kept.

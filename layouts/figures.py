@@ -44,7 +44,7 @@ pio.templates.default = "ioc"
 SEPARATORS = {"vi": ",.", "en": ".,"}  # Plotly's decimal then thousands separator, by language
 LABEL_WEIGHT = 500  # names on a map: the rooms' own font (Be Vietnam Pro), its Medium
 LEGEND = {"x": 0, "y": 0, "bgcolor": "rgba(255,255,255,0.8)"}  # a map's (its report dots'), on it
-TILE_PX = 512  # a web map's tile at zoom 0: the zooms below are those of a web map (MapLibre's)
+TILE_PX = 512  # a web map's tile at zoom 0: the zooms here are a web map's (MapLibre's, as the maps were)
 
 
 @dataclass(frozen=True)
