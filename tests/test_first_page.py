@@ -6,20 +6,9 @@ import json
 
 import dash
 import pytest
-import redis
 
-from ioc.web import create_app
-from tests.processes import app_settings, logged_in
+from tests.test_api import api  # noqa: F401  (the fixture: a logged-in leader, built once)
 from tests.test_browser import browser, new_page  # noqa: F401  (the fixture)
-from tests.test_kpis import counted_cases
-
-
-@pytest.fixture(scope="module")
-def web(redis_server, units):
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushdb()
-    with counted_cases(client, units):
-        yield logged_in(create_app(app_settings(redis_server), client), "lanhdao")
 
 
 def ids(layout: dict) -> list[str]:
@@ -27,10 +16,10 @@ def ids(layout: dict) -> list[str]:
     return [part["props"].get("id") for part in layout["props"]["children"]]
 
 
-def test_the_layout_holds_the_page_of_the_browsers_address(web) -> None:
+def test_the_layout_holds_the_page_of_the_browsers_address(api) -> None:  # noqa: F811
     """Dash's own page container, its parts in their places, the room in it; the address
     (path and query) given to its Location, which then reports nothing new."""
-    answer = web.get(
+    answer = api.get(
         "/_dash-layout", headers={"Referer": "http://localhost/district/709?feed=citizen_feedback"}
     )
     layout = answer.get_json()
@@ -55,18 +44,18 @@ def test_the_layout_holds_the_page_of_the_browsers_address(web) -> None:
         "http://elsewhere.example/",  # not this host
     ],
 )
-def test_without_a_usable_address_the_container_is_dashs_own_and_empty(web, referer) -> None:
-    answer = web.get("/_dash-layout", headers={"Referer": referer} if referer else {})
+def test_without_a_usable_address_the_container_is_dashs_own_and_empty(api, referer) -> None:  # noqa: F811
+    answer = api.get("/_dash-layout", headers={"Referer": referer} if referer else {})
     layout = answer.get_json()
     assert ids(layout) == [part.id for part in dash.page_container.children]  # type: ignore[union-attr]
     location, content, _store, _dummy = layout["props"]["children"]
     assert "pathname" not in location["props"] and not content["props"].get("children")
 
 
-def test_the_rooms_ask_early_for_the_parts_they_draw_with(web) -> None:
-    room = web.get("/").get_data(as_text=True)
+def test_the_rooms_ask_early_for_the_parts_they_draw_with(api) -> None:  # noqa: F811
+    room = api.get("/").get_data(as_text=True)
     assert room.count('<link rel="preload" as="script"') == 2 and "dcc/async-graph.js" in room
-    assert '<link rel="preload"' not in web.get("/wall").get_data(as_text=True)
+    assert '<link rel="preload"' not in api.get("/wall").get_data(as_text=True)
 
 
 @pytest.mark.browser
