@@ -71,16 +71,36 @@ GEO_CACHE = "private, max-age=86400"
 # own scripts instead, they are there when the layout is (50 to 150 ms on a loaded server). Only
 # on the rooms: a page that does not use one would have the browser warn of a wasted request.
 EARLY_CHUNKS = ("dcc/async-graph.js", "dcc/async-dropdown.js")
+# Babel's polyfill (core-js 2 and regenerator-runtime), which Dash loads first on every page:
+# the browsers the province uses (Chromium on the walls and desks, the mobile app's web views)
+# have every feature core-js would add, and its checks cost 100 to 170 ms of the main thread
+# before anything else runs. What Dash's bundles need of it, the global ``regeneratorRuntime``,
+# comes from ``layouts/assets/vendor/regenerator-runtime.js`` (see its PROVENANCE.md).
+POLYFILL = re.compile(r"/_dash-component-suites/dash/deps/polyfill@")
+# The page's layout and its callbacks' graph, which Dash's renderer asks for only once every
+# script has run: asked for by the page's head, they are computed while the scripts load.
+EARLY_ANSWERS = ("_dash-layout", "_dash-dependencies")
 ROOMS = re.compile(r"^/((district|area|commune)/[^/]+)?$")
 
 
 class IocDash(Dash):
     """Dash whose page says its language (``<html lang>``): screen readers, hyphenation and the
-    browser's own formats follow it; and a room asks early for the parts it draws with."""
+    browser's own formats follow it; that asks for its layout with its first bytes; that runs
+    without Babel's polyfill; and whose rooms ask early for the parts they draw with."""
+
+    def _collect_and_register_resources(self, resources: Any, *args: Any, **kwargs: Any) -> Any:
+        found = super()._collect_and_register_resources(resources, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return [src for src in found if not (isinstance(src, str) and POLYFILL.search(src))]
 
     def interpolate_index(self, **kwargs: Any) -> Any:  # type: ignore[override]
         page: str = super().interpolate_index(**kwargs)  # type: ignore[no-untyped-call]
         page = page.replace("<html>", f'<html lang="{i18n.current()}">', 1)
+        prefix = self.config.requests_pathname_prefix
+        answers = "".join(
+            f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{prefix}{name}">'
+            for name in EARLY_ANSWERS
+        )
+        page = page.replace("</head>", f"{answers}</head>", 1)
         if not (has_request_context() and ROOMS.match(f"/{self.strip_relative_path(request.path) or ''}")):
             return page
         suites = f"{self.config.requests_pathname_prefix}_dash-component-suites/dash/"

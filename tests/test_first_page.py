@@ -1,4 +1,5 @@
-"""The page a browser asked for arrives with the app's layout, not one round trip later."""
+"""The page a browser asked for arrives with the app's layout, not one round trip later, and the
+layout is asked for by the page's head, not once every script has run."""
 
 from __future__ import annotations
 
@@ -55,7 +56,20 @@ def test_without_a_usable_address_the_container_is_dashs_own_and_empty(api, refe
 def test_the_rooms_ask_early_for_the_parts_they_draw_with(api) -> None:  # noqa: F811
     room = api.get("/").get_data(as_text=True)
     assert room.count('<link rel="preload" as="script"') == 2 and "dcc/async-graph.js" in room
-    assert '<link rel="preload"' not in api.get("/wall").get_data(as_text=True)
+    assert '<link rel="preload" as="script"' not in api.get("/wall").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/district/709", "/wall", "/scorecard"])
+def test_every_page_asks_for_its_layout_and_callbacks_in_its_head(api, path) -> None:  # noqa: F811
+    """As fetches the renderer's own requests match (same address, CORS mode, same-origin
+    credentials), so the browser uses the answers rather than asking twice."""
+    page = api.get(path).get_data(as_text=True)
+    head = page.split("</head>", 1)[0]
+    for answer in ("/_dash-layout", "/_dash-dependencies"):
+        assert f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{answer}">' in head, (
+            path,
+            answer,
+        )
 
 
 @pytest.mark.browser
@@ -65,9 +79,12 @@ def test_a_room_opens_without_the_routing_round_trip_and_moves_as_before(browser
     port = demo[0]
     page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
     callbacks: list[str] = []
+    layouts: list[str] = []
     page.on("request", lambda req: callbacks.append(req.url) if "_dash-update-component" in req.url else None)
+    page.on("request", lambda req: layouts.append(req.url) if "_dash-layout" in req.url else None)
     page.goto(f"http://127.0.0.1:{port}/")
     page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
     assert callbacks == [], "the page came by the routing callback"
+    assert len(layouts) == 1, f"the layout asked for {len(layouts)} times: the head's preload went unused"
     assert page.title() == "IOC Tây Ninh"
     assert page.locator(".tile-value").count() > 0

@@ -1,14 +1,20 @@
 // The header clock ticks in the browser: no request to the server for it.
 (function () {
   // The weekday in the page's language (<html lang>), as the server wrote it: "Thứ Hai", "Monday".
-  const two = (n) => String(n).padStart(2, "0");
+  // Formats are made once (each costs the page several milliseconds), then used every second.
+  const formats = {};
+  function format(lang) {
+    return formats[lang] || (formats[lang] = new Intl.DateTimeFormat(lang, {
+      weekday: "long", day: "2-digit", month: "2-digit", year: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Asia/Ho_Chi_Minh",
+    }));
+  }
   function tick() {
     const el = document.getElementById("clock");
     if (el) {
       const lang = document.documentElement.lang === "en" ? "en-GB" : "vi-VN";
-      const day = new Intl.DateTimeFormat(lang, { weekday: "long", timeZone: "Asia/Ho_Chi_Minh" }).format(new Date());
-      const now = new Date(new Date().toLocaleString("en-US", { timeZone: "Asia/Ho_Chi_Minh" }));
-      el.textContent = `${day} ${two(now.getDate())}/${two(now.getMonth() + 1)}/${now.getFullYear()} ${two(now.getHours())}:${two(now.getMinutes())}`;
+      const part = Object.fromEntries(format(lang).formatToParts(new Date()).map((p) => [p.type, p.value]));
+      el.textContent = `${part.weekday} ${part.day}/${part.month}/${part.year} ${part.hour}:${part.minute}`;
     }
   }
   // The language toggle keeps the page's state (the address's other parameters) when followed.
