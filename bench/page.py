@@ -7,7 +7,13 @@ app) with 60 days of history, logs a leader in, then opens ``/`` in a fresh brow
 a value, coloured, and every KPI tile shows its number. Bytes are everything the page
 transferred until then (compressed sizes, headers included).
 
-Baseline, in the same run and browser: the login page (server-rendered, one small stylesheet).
+Ready is the page's own time, in the animation frame where all of that first held. The time the
+driver could next run in the page is reported beside it (``ready_observed_by_the_driver``): a
+round trip later, and after whatever the page's main thread was doing then (until 6/12/2026 the
+benchmark's only figure, which counted the series below the fold drawn after the map).
+
+Baseline, in the same run and browser: the login page (server-rendered, one small stylesheet),
+until its load event, by the same two clocks.
 
     uv run python -m bench.page [--runs 7]
 
@@ -20,7 +26,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.common import emit, percentiles
 from ioc.units import UnitTable
@@ -34,14 +40,26 @@ READY = """(shapes) => {
   const z = gd && gd.data && gd.data[0].z;
   const drawn = gd ? [...gd.querySelectorAll('path.choroplethlocation[d]')] : [];
   const tiles = [...document.querySelectorAll('.tile-value')];
-  return !!(z && z.length === shapes && drawn.length === z.filter(v => typeof v === 'number').length
+  const ready = !!(z && z.length === shapes && drawn.length === z.filter(v => typeof v === 'number').length
     && drawn.every(p => p.getAttribute('fill')) && tiles.length > 0 && tiles.every(t => /[0-9]/.test(t.textContent)));
+  if (ready && window.__readyAt === undefined) window.__readyAt = performance.now();
+  return ready;
 }"""
 
 
-def load(page: Any, url: str, ready: str | None, shapes: int = 0) -> tuple[float, int, int, dict[str, int]]:
-    """Open ``url``; (ms until ready, bytes transferred until then, requests, the six heaviest
-    answers by file name)."""
+class Load(NamedTuple):
+    at_ms: float  # the page's own clock, from the navigation's start: when it was ready
+    observed_ms: float  # the same clock when the driver, told so, could next run in the page
+    bytes: int  # transferred until then, compressed, headers included
+    requests: int
+    heaviest: dict[str, int]  # the six heaviest answers, by file name
+
+
+def load(page: Any, url: str, ready: str | None, shapes: int = 0) -> Load:
+    """Open ``url`` and wait until ``ready`` holds (or, without it, the load event). The time of
+    readiness is the page's own, taken in the animation frame where it first held: the driver
+    learns it a round trip later, and its next call runs only once the page's main thread is free
+    (Plotly drawing the series below the fold, say), which it reports as ``observed_ms``."""
     sizes: list[int] = []
     named: dict[str, int] = {}
 
@@ -54,12 +72,14 @@ def load(page: Any, url: str, ready: str | None, shapes: int = 0) -> tuple[float
     page.goto(url, wait_until="commit")
     if ready:
         page.wait_for_function(ready, arg=shapes, timeout=30_000, polling="raf")
+        at = page.evaluate("() => window.__readyAt")
     else:
         page.wait_for_load_state("load")
-    elapsed = page.evaluate("() => performance.now()")  # since the navigation started
+        at = page.evaluate("() => performance.getEntriesByType('navigation')[0].loadEventStart")
+    observed = page.evaluate("() => performance.now()")  # since the navigation started
     page.remove_listener("requestfinished", finished)
     heaviest = dict(sorted(named.items(), key=lambda item: -item[1])[:6])
-    return float(elapsed), sum(sizes), len(sizes), heaviest
+    return Load(float(at), float(observed), sum(sizes), len(sizes), heaviest)
 
 
 def main() -> None:
@@ -68,8 +88,8 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    pages: list[tuple[float, int, int, dict[str, int]]] = []
-    logins: list[tuple[float, int, int, dict[str, int]]] = []
+    pages: list[Load] = []
+    logins: list[Load] = []
     with tempfile.TemporaryDirectory() as folder:
         port, env = demo_env(Path(folder), history_days=60, boundaries__scheme=SCHEME)
         units = UnitTable.load(GEODATA, SCHEME)
@@ -104,21 +124,26 @@ def main() -> None:
                 browser.close()
         finally:
             stop(process)
-    ready = percentiles([t for t, _b, _n, _h in pages])
-    baseline = percentiles([t for t, _b, _n, _h in logins])
+    ready = percentiles([one.at_ms for one in pages])
+    baseline = percentiles([one.at_ms for one in logins])
+    observed = percentiles([one.observed_ms for one in pages])
+    observed_baseline = percentiles([one.observed_ms for one in logins])
     emit(
         "page",
         {
             "ready": ready,
+            "ready_observed_by_the_driver": observed,
             "kb_transferred": {
-                "p50": round(sorted(b for _t, b, _n, _h in pages)[len(pages) // 2] / 1024, 1),
-                "max": round(max(b for _t, b, _n, _h in pages) / 1024, 1),
+                "p50": round(sorted(one.bytes for one in pages)[len(pages) // 2] / 1024, 1),
+                "max": round(max(one.bytes for one in pages) / 1024, 1),
             },
-            "requests": max(n for _t, _b, n, _h in pages),
-            "heaviest_kb": {name: round(size / 1024, 1) for name, size in pages[-1][3].items()},
-            "baseline_login_page": baseline | {"kb": round(max(b for _t, b, _n, _h in logins) / 1024, 1)},
+            "requests": max(one.requests for one in pages),
+            "heaviest_kb": {name: round(size / 1024, 1) for name, size in pages[-1].heaviest.items()},
+            "baseline_login_page": baseline | {"kb": round(max(one.bytes for one in logins) / 1024, 1)},
+            "baseline_observed_by_the_driver": observed_baseline,
             "ratio_p50_to_baseline": round(ready["p50_ms"] / baseline["p50_ms"], 1),
-            "bytes_transferred_max": max(b for _t, b, _n, _h in pages),
+            "ratio_p50_observed": round(observed["p50_ms"] / observed_baseline["p50_ms"], 1),
+            "bytes_transferred_max": max(one.bytes for one in pages),
             "targets": {"ready_ms": 1500, "bytes": 1_000_000},
         },
     )

@@ -72,19 +72,40 @@ def test_every_page_asks_for_its_layout_and_callbacks_in_its_head(api, path) -> 
         )
 
 
+# Plotly's drawings as they start and end, by graph (the inner wrapper: it is put on first, at the
+# same DOMContentLoaded as layouts/assets/first_draw.js's).
+DRAWINGS = """document.addEventListener('DOMContentLoaded', () => {
+  window.__drawings = [];
+  const react = window.Plotly.react;
+  window.Plotly.react = function (gd, ...rest) {
+    const graph = gd.closest('[id]').id;
+    window.__drawings.push([graph, 'started']);
+    return react.call(this, gd, ...rest).then((done) => { window.__drawings.push([graph, 'ended']); return done; });
+  };
+});"""
+
+
 @pytest.mark.browser
 def test_a_room_opens_without_the_routing_round_trip_and_moves_as_before(browser, demo) -> None:  # noqa: F811
-    """Opening the province room asks the server for its layout and no callback before the map
-    is drawn; the page has its title and its tiles."""
+    """Opening the province room asks the server for its layout once and no callback before the
+    map is drawn; the series below the fold is drawn once the map is; the page has its title and
+    its tiles."""
     port = demo[0]
     page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
     callbacks: list[str] = []
     layouts: list[str] = []
     page.on("request", lambda req: callbacks.append(req.url) if "_dash-update-component" in req.url else None)
     page.on("request", lambda req: layouts.append(req.url) if "_dash-layout" in req.url else None)
+    page.add_init_script(DRAWINGS)
     page.goto(f"http://127.0.0.1:{port}/")
     page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
     assert callbacks == [], "the page came by the routing callback"
     assert len(layouts) == 1, f"the layout asked for {len(layouts)} times: the head's preload went unused"
+    page.wait_for_function("() => window.__drawings.some(d => d[0] === 'series' && d[1] === 'ended')")
+    drawings = page.evaluate("() => window.__drawings")
+    map_ended = drawings.index(["province-map", "ended"])
+    assert drawings.index(["series", "started"]) > map_ended, (
+        f"the series was drawn before the map: {drawings}"
+    )
     assert page.title() == "IOC Tây Ninh"
     assert page.locator(".tile-value").count() > 0
