@@ -34,8 +34,9 @@ record's unit code is checked in its own scheme against them (docs/coding.md).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, cast
 
 import httpx
@@ -64,6 +65,8 @@ class ConformanceCase:
     bad: str  # a fragment of the malformed record's dead-letter reason
     personal: tuple[str, ...] = ()  # personal values the source sent: stored nowhere
     extra: dict[str, Any] = field(default_factory=dict)  # anything a push needs (a body, headers)
+    # the connector's clock, for a source whose answers depend on the date (None: the real one)
+    clock: Callable[[], datetime] | None = None
 
 
 class ConnectorConformance:
@@ -106,6 +109,8 @@ class ConnectorConformance:
         config = configure(self.name, case.table, source=SOURCE, registry=registry)
         with httpx.Client() as http:
             context = Context(units=connector_units, http=http, secrets=connector_secrets, name=self.name)
+            if case.clock is not None:
+                context.clock = case.clock
             yield registry[self.name](config, context=context)
 
     # ---- how records reach the connector --------------------------------------------------

@@ -101,14 +101,19 @@ class TestConformance(ConnectorConformance):
 
     @pytest.fixture
     def case(self, request) -> ConformanceCase:
-        """Two weeks and a month, each with one entry over 100 points; the portal ten days ahead of
-        our clock, so every period that has ended by ours is published."""
-        source = Recorded(NationalPortal(clock=lambda: datetime.now(UTC) + timedelta(days=10)))
+        """Two weeks and a month, each with one entry over 100 points; our clock a Wednesday noon
+        (the last week and month published before it: between a period's end and its publication,
+        Monday 09:00 or the 3rd, the portal's answer would be dated after our clock), the portal's
+        ten days ahead of it."""
+        ours = datetime(2026, 11, 25, 12, tzinfo=TZ)
+        source = Recorded(NationalPortal(clock=lambda: ours + timedelta(days=10)))
         source.every = one_broken
         server = SimulatorServer({PATH: source}).start()
         request.addfinalizer(server.close)
         table = {"url": server.url, "history_weeks": 2, "history_months": 1}
-        return ConformanceCase(table, good=3 * (len(CODES) - 1), bad="tong_diem: outside [0, 100] (120)")
+        return ConformanceCase(
+            table, good=3 * (len(CODES) - 1), bad="tong_diem: outside [0, 100] (120)", clock=lambda: ours
+        )
 
 
 # ---- the simulated portal ------------------------------------------------------------------------
