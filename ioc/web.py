@@ -3,6 +3,9 @@ from this host (no CDN, no map tiles, no web fonts from the internet)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 from functools import partial
 from typing import Any
@@ -78,8 +81,28 @@ EARLY_CHUNKS = ("dcc/async-graph.js", "dcc/async-dropdown.js")
 # comes from ``layouts/assets/vendor/regenerator-runtime.js`` (see its PROVENANCE.md).
 POLYFILL = re.compile(r"/_dash-component-suites/dash/deps/polyfill@")
 # The page's layout and its callbacks' graph, which Dash's renderer asks for only once every
-# script has run: asked for by the page's head, they are computed while the scripts load.
+# script has run: asked for by a small script at the top of the page, exactly as the renderer
+# asks (Dash's fetch settings), and handed to the renderer's first request of each, the server
+# builds the room while the scripts load. A <link rel="preload" as="fetch"> would do it in
+# Chromium alone: WebKit and Firefox do not give a preloaded answer to a request with headers
+# of its own (the renderer sends two), so they would ask twice, and a room's view be audited twice.
 EARLY_ANSWERS = ("_dash-layout", "_dash-dependencies")
+EARLY_SCRIPT = """(function () {
+  var early = {};
+  URLS.forEach(function (url) {
+    early[url] = fetch(url, {method: "GET", credentials: "same-origin",
+      headers: {Accept: "application/json", "Content-Type": "application/json"}});
+  });
+  var own = window.fetch;
+  window.fetch = function (input, init) {
+    var answer = typeof input === "string" && early[input];
+    if (answer && (!init || (init.method || "GET") === "GET")) {
+      delete early[input];
+      return answer;
+    }
+    return own.apply(this, arguments);
+  };
+})();"""
 ROOMS = re.compile(r"^/((district|area|commune)/[^/]+)?$")
 
 
@@ -92,15 +115,24 @@ class IocDash(Dash):
         found = super()._collect_and_register_resources(resources, *args, **kwargs)  # type: ignore[no-untyped-call]
         return [src for src in found if not (isinstance(src, str) and POLYFILL.search(src))]
 
+    def early_script(self) -> str:
+        """The inline script that asks for the layout and the callbacks' graph (its CSP hash is
+        among :meth:`csp_hashes`)."""
+        prefix = self.config.requests_pathname_prefix
+        return EARLY_SCRIPT.replace("URLS", json.dumps([f"{prefix}{name}" for name in EARLY_ANSWERS]))
+
+    def csp_hashes(self, hash_algorithm: str = "sha256") -> Any:
+        digest = getattr(hashlib, hash_algorithm)(self.early_script().encode("utf-8")).digest()
+        return [
+            *super().csp_hashes(hash_algorithm),
+            f"'{hash_algorithm}-{base64.b64encode(digest).decode()}'",
+        ]
+
     def interpolate_index(self, **kwargs: Any) -> Any:  # type: ignore[override]
         page: str = super().interpolate_index(**kwargs)  # type: ignore[no-untyped-call]
         page = page.replace("<html>", f'<html lang="{i18n.current()}">', 1)
-        prefix = self.config.requests_pathname_prefix
-        answers = "".join(
-            f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{prefix}{name}">'
-            for name in EARLY_ANSWERS
-        )
-        page = page.replace("</head>", f"{answers}</head>", 1)
+        # First in the head: a script after the style sheet would wait for it.
+        page = page.replace("<head>", f"<head><script>{self.early_script()}</script>", 1)
         if not (has_request_context() and ROOMS.match(f"/{self.strip_relative_path(request.path) or ''}")):
             return page
         suites = f"{self.config.requests_pathname_prefix}_dash-component-suites/dash/"

@@ -3,7 +3,10 @@ layout is asked for by the page's head, not once every script has run."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from pathlib import Path
 
 import dash
 import pytest
@@ -60,16 +63,28 @@ def test_the_rooms_ask_early_for_the_parts_they_draw_with(api) -> None:  # noqa:
 
 
 @pytest.mark.parametrize("path", ["/", "/district/709", "/wall", "/scorecard"])
-def test_every_page_asks_for_its_layout_and_callbacks_in_its_head(api, path) -> None:  # noqa: F811
-    """As fetches the renderer's own requests match (same address, CORS mode, same-origin
-    credentials), so the browser uses the answers rather than asking twice."""
-    page = api.get(path).get_data(as_text=True)
-    head = page.split("</head>", 1)[0]
-    for answer in ("/_dash-layout", "/_dash-dependencies"):
-        assert f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{answer}">' in head, (
-            path,
-            answer,
-        )
+def test_every_page_asks_for_its_layout_and_callbacks_first_thing(api, path) -> None:  # noqa: F811
+    """A script first in the head asks as the renderer will (Dash's fetch settings); the CSP lets
+    that script, and no other new one, run."""
+    answer = api.get(path)
+    page = answer.get_data(as_text=True)
+    head = page.split("<head>", 1)[1].split("</head>", 1)[0]
+    assert head.startswith("<script>(function () {"), head[:200]
+    script = head.split("<script>", 1)[1].split("</script>", 1)[0]
+    assert '["/_dash-layout", "/_dash-dependencies"]' in script
+    assert '{Accept: "application/json", "Content-Type": "application/json"}' in script
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in answer.headers["Content-Security-Policy"]
+
+
+def test_the_renderer_asks_with_the_settings_the_early_script_copies() -> None:
+    """Dash's renderer's fetch settings, which the early script's requests must equal to be the
+    same requests (an upgrade of Dash that changes them fails here)."""
+    renderer = (Path(dash.__file__).parent / "dash-renderer" / "build" / "dash_renderer.min.js").read_text()
+    assert (
+        'fetch:{credentials:"same-origin",headers:{Accept:"application/json","Content-Type":"application/json"}'
+        in (renderer)
+    )
 
 
 # Plotly's drawings as they start and end, by graph (the inner wrapper: it is put on first, at the
@@ -100,7 +115,12 @@ def test_a_room_opens_without_the_routing_round_trip_and_moves_as_before(browser
     page.goto(f"http://127.0.0.1:{port}/")
     page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
     assert callbacks == [], "the page came by the routing callback"
-    assert len(layouts) == 1, f"the layout asked for {len(layouts)} times: the head's preload went unused"
+    assert len(layouts) == 1, f"the layout asked for {len(layouts)} times"
+    asked, renderer_arrived = page.evaluate(
+        """() => [performance.getEntriesByName(location.origin + '/_dash-layout')[0].startTime,
+                  performance.getEntriesByType('resource').find(e => e.name.includes('dash_renderer')).responseEnd]"""
+    )
+    assert asked < renderer_arrived, "the layout was asked for by the renderer, not by the page's head"
     page.wait_for_function("() => window.__drawings.some(d => d[0] === 'series' && d[1] === 'ended')")
     drawings = page.evaluate("() => window.__drawings")
     map_ended = drawings.index(["province-map", "ended"])

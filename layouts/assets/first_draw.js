@@ -9,17 +9,17 @@
   "use strict";
   const MAPS = ".map";
   const WAITING = ".series-panel";
-  const AT_MOST_MS = 2000; // a map that never ends (its GeoJSON hanging) holds nothing longer
+  const AT_MOST_MS = 2000; // a map whose first drawing never ends (its GeoJSON hanging) holds it no longer
   const pending = new Set(); // first drawings of maps not yet ended
   const queued = new WeakMap(); // graph div -> the promise of its last drawing asked for
 
-  function painted() {
-    return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  function later(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
   }
 
-  function mapsDrawn() {
-    const cap = new Promise((resolve) => setTimeout(resolve, AT_MOST_MS));
-    return Promise.race([Promise.all([...pending]), cap]).then(painted);
+  // After the next frame is painted; a hidden tab paints none, so at most 100 ms later.
+  function painted() {
+    return Promise.race([new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))), later(100)]);
   }
 
   function wrap(Plotly) {
@@ -29,14 +29,14 @@
       if (inside(MAPS) && !gd._iocDrawnOnce) {
         gd._iocDrawnOnce = true;
         const drawing = react.call(this, gd, ...rest);
-        const ended = Promise.resolve(drawing).catch(() => undefined);
+        const ended = Promise.race([Promise.resolve(drawing).catch(() => undefined), later(AT_MOST_MS)]);
         pending.add(ended);
         ended.then(() => pending.delete(ended));
         return drawing;
       }
       const before = queued.get(gd);
       if (!before && !(inside(WAITING) && pending.size)) return react.call(this, gd, ...rest);
-      const after = (before || mapsDrawn())
+      const after = (before || Promise.all([...pending]).then(painted))
         .catch(() => undefined)
         .then(() => (gd.isConnected ? react.call(Plotly, gd, ...rest) : gd));
       queued.set(gd, after);
