@@ -129,3 +129,28 @@ def test_a_room_opens_without_the_routing_round_trip_and_moves_as_before(browser
     )
     assert page.title() == "IOC Tây Ninh"
     assert page.locator(".tile-value").count() > 0
+
+
+@pytest.mark.browser
+def test_a_waiting_series_draws_every_figure_asked_for_in_order(browser, demo) -> None:  # noqa: F811
+    """While a map's first drawing is under way, two figures asked for a series panel's graph are
+    drawn after it, in the order asked: the last one is what the graph shows."""
+    port = demo[0]
+    page = new_page(browser, port, viewport={"width": 1600, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.wait_for_selector("path.choroplethlocation[d]", timeout=20_000)
+    shown = page.evaluate(
+        """async () => {
+          const room = document.querySelector('#province-map .js-plotly-plot');
+          const add = (cls) => { const box = document.createElement('div'); box.className = cls;
+            const gd = document.createElement('div'); box.appendChild(gd); document.body.appendChild(box); return gd; };
+          const map = add('map'), series = add('series-panel');
+          const drawing = Plotly.react(map, JSON.parse(JSON.stringify(room.data)), JSON.parse(JSON.stringify(room.layout)));
+          const first = Plotly.react(series, [{y: [1, 2, 3]}], {});
+          const second = Plotly.react(series, [{y: [4, 5, 6]}], {});
+          const drawnBefore = !!series._fullLayout;
+          await Promise.all([drawing, first, second]);
+          return {drawnBefore, y: Array.from(series.data[0].y), map: !!map.querySelector('path.choroplethlocation')};
+        }"""
+    )
+    assert shown == {"drawnBefore": False, "y": [4, 5, 6], "map": True}, shown
