@@ -75,8 +75,8 @@ GEO_CACHE = "private, max-age=86400"
 # on the rooms: a page that does not use one would have the browser warn of a wasted request.
 EARLY_CHUNKS = ("dcc/async-graph.js", "dcc/async-dropdown.js")
 # Babel's polyfill (core-js 2 and regenerator-runtime), which Dash loads first on every page:
-# the browsers the province uses (Chromium on the walls and desks, the mobile app's web views)
-# have every feature core-js would add, and its checks cost 100 to 170 ms of the main thread
+# the browsers of the rooms and walls (any of recent years; the mobile app's panels are not Dash
+# pages) have every feature core-js would add, and its checks cost 100 to 170 ms of the main thread
 # before anything else runs. What Dash's bundles need of it, the global ``regeneratorRuntime``,
 # comes from ``layouts/assets/vendor/regenerator-runtime.js`` (see its PROVENANCE.md).
 POLYFILL = re.compile(r"/_dash-component-suites/dash/deps/polyfill@")

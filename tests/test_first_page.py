@@ -81,10 +81,8 @@ def test_the_renderer_asks_with_the_settings_the_early_script_copies() -> None:
     """Dash's renderer's fetch settings, which the early script's requests must equal to be the
     same requests (an upgrade of Dash that changes them fails here)."""
     renderer = (Path(dash.__file__).parent / "dash-renderer" / "build" / "dash_renderer.min.js").read_text()
-    assert (
-        'fetch:{credentials:"same-origin",headers:{Accept:"application/json","Content-Type":"application/json"}'
-        in (renderer)
-    )
+    settings = 'fetch:{credentials:"same-origin",headers:{Accept:"application/json","Content-Type":"application/json"}'
+    assert settings in renderer
 
 
 # Plotly's drawings as they start and end, by graph (the inner wrapper: it is put on first, at the
